@@ -1,0 +1,119 @@
+"""Settings from the environment or `.env`; a bad value stops the start with one clear line."""
+
+from __future__ import annotations
+
+import json
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from reports.model import DEFAULT_SPHERES
+
+DEFAULT_REGION_PHRASE = (
+    "исполнительными органами Смоленской области и подведомственными им учреждениями"
+)
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.db"
+
+
+def _split_list(value: Any, separators: str) -> Any:
+    """Read a list written as JSON (`["a", "b"]`) or separated by one of `separators`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return json.loads(text)
+    for separator in separators:
+        if separator in text:
+            return [part.strip() for part in text.split(separator) if part.strip()]
+    return [text]
+
+
+class Settings(BaseSettings):
+    """Everything the deployment decides; read once at start."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    bot_token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_api_url: str | None = None
+    timezone: ZoneInfo = ZoneInfo("Europe/Moscow")
+    region_phrase: str = Field(default=DEFAULT_REGION_PHRASE, min_length=3)
+    spheres: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SPHERES))
+    coordinator_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    deadline_day: int = Field(default=5, ge=1, le=28)
+    deadline_time: time = time(18, 0)
+    default_organisation: str = "Импортированные мероприятия"
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _zone(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return ZoneInfo(value.strip())
+            except (ZoneInfoNotFoundError, ValueError) as error:
+                raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Moscow)") from error
+        return value
+
+    @field_validator("spheres", mode="before")
+    @classmethod
+    def _spheres(cls, value: Any) -> Any:
+        return _split_list(value, ";\n")
+
+    @field_validator("spheres")
+    @classmethod
+    def _spheres_unique(cls, value: list[str]) -> list[str]:
+        names = [name.strip() for name in value if name.strip()]
+        if not names:
+            raise ValueError("at least one sphere is needed")
+        if len(set(names)) != len(names):
+            raise ValueError("sphere names must be unique")
+        return names
+
+    @field_validator("coordinator_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return _split_list(value, ",; ")
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        head, _, tail = token.partition(":")
+        if not head.isdigit() or len(tail) < 20:
+            raise ValueError("does not look like a token from @BotFather (123456:ABC...)")
+        return SecretStr(token)
+
+    def sqlite_path(self) -> Path | None:
+        """The database file for a SQLite URL, else None."""
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        path = self.database_url[len(prefix) :].split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+class SettingsError(RuntimeError):
+    """A setting with a bad value; the message is one line naming it."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning a validation error into one line naming the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "?"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"cannot read a list ({error})") from None

@@ -1,0 +1,106 @@
+"""Quarters: which period a date falls in, Roman numerals, deadlines, the period collected today."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+_LABEL = re.compile(r"^\s*(\d{4})\s*[-_ /]?\s*[QqКк]\s*([1-4])\s*$")
+
+
+class QuarterError(ValueError):
+    """A period label that does not name a quarter."""
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Quarter:
+    """One calendar quarter of one year."""
+
+    year: int
+    quarter: int
+
+    def __post_init__(self) -> None:
+        if self.quarter not in ROMAN:
+            raise QuarterError(f"quarter must be 1..4, not {self.quarter}")
+        if not 1900 <= self.year <= 9998:
+            raise QuarterError(f"year out of range: {self.year}")
+
+    @classmethod
+    def of(cls, day: date) -> Quarter:
+        """The quarter a date falls in."""
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+    @classmethod
+    def parse(cls, label: str) -> Quarter:
+        """Read `2023-Q4` (also `2023Q4`, `2023-q4`, `2023 К4`)."""
+        match = _LABEL.match(label)
+        if not match:
+            raise QuarterError(f"not a quarter label: {label!r} (expected like 2023-Q4)")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @property
+    def label(self) -> str:
+        """`2023-Q4`."""
+        return f"{self.year}-Q{self.quarter}"
+
+    @property
+    def roman(self) -> str:
+        """`IV`."""
+        return ROMAN[self.quarter]
+
+    @property
+    def first_day(self) -> date:
+        """The quarter's first day (1 October for Q4)."""
+        return date(self.year, 3 * self.quarter - 2, 1)
+
+    @property
+    def last_day(self) -> date:
+        """The quarter's last day (31 December for Q4)."""
+        return self.next().first_day - timedelta(days=1)
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and Quarter.of(day) == self
+
+    def next(self) -> Quarter:
+        """The following quarter (Q4 is followed by Q1 of the next year)."""
+        if self.quarter == 4:
+            return Quarter(self.year + 1, 1)
+        return Quarter(self.year, self.quarter + 1)
+
+    def prev(self) -> Quarter:
+        """The preceding quarter (Q1 is preceded by Q4 of the year before)."""
+        if self.quarter == 1:
+            return Quarter(self.year - 1, 4)
+        return Quarter(self.year, self.quarter - 1)
+
+    def deadline(self, tz: ZoneInfo, *, day: int = 5, at: time = time(18, 0)) -> datetime:
+        """The default deadline: `day` of the month after the quarter, at `at`, local time.
+
+        A `day` past the month's end means its last day (31 → 30 April).
+        """
+        month = self.next().first_day
+        day = min(day, calendar.monthrange(month.year, month.month)[1])
+        return datetime.combine(month.replace(day=day), at, tzinfo=tz)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def collecting_quarter(
+    now: datetime, tz: ZoneInfo, *, day: int = 5, at: time = time(18, 0)
+) -> Quarter:
+    """The period being collected at `now`.
+
+    Until the previous quarter's deadline passes, staff are still reporting it; after
+    that, the current quarter is being collected.
+    """
+    local = now.astimezone(tz) if now.tzinfo else now.replace(tzinfo=tz)
+    current = Quarter.of(local.date())
+    previous = current.prev()
+    if local < previous.deadline(tz, day=day, at=at):
+        return previous
+    return current

@@ -1,0 +1,163 @@
+"""The data model: organisations, people, spheres, reporting periods, notes and events."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+NAME_MAX = 500
+PLACE_MAX = 1000
+RESULT_MAX = 4000
+PARTICIPANTS_MAX = 4000
+DATES_NOTE_MAX = 1000
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC (a callable default, evaluated per row)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; pass an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Organisation | None] = relationship(remote_side=[id])
+
+
+class Person(Base):
+    __tablename__ = "people"
+    __table_args__ = (CheckConstraint("role IN ('reporter', 'coordinator')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    full_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="reporter")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+class Sphere(Base):
+    __tablename__ = "spheres"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ReportingPeriod(Base):
+    __tablename__ = "reporting_periods"
+    __table_args__ = (
+        UniqueConstraint("year", "quarter", name="uq_reporting_periods_year_quarter"),
+        CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter"),
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    quarter: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PeriodNote(Base):
+    """A closing note of a period: a paragraph printed after the table."""
+
+    __tablename__ = "period_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("reporting_periods.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("precision IN ('day', 'month')", name="precision"),
+        CheckConstraint("status IN ('draft', 'submitted', 'deleted')", name="status"),
+        CheckConstraint("end_date >= start_date", name="dates_order"),
+        UniqueConstraint("organisation_id", "import_key", name="uq_events_import_key"),
+        Index("ix_events_period_status", "period_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("reporting_periods.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    sphere_id: Mapped[int] = mapped_column(ForeignKey("spheres.id"))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    place: Mapped[str] = mapped_column(String(PLACE_MAX))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    precision: Mapped[str] = mapped_column(String(8), default="day")
+    dates_note: Mapped[str | None] = mapped_column(String(DATES_NOTE_MAX))
+    result: Mapped[str] = mapped_column(Text)
+    participants: Mapped[str] = mapped_column(Text)
+    participant_count: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    import_key: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sphere: Mapped[Sphere] = relationship()
+    period: Mapped[ReportingPeriod] = relationship()
+    organisation: Mapped[Organisation] = relationship()

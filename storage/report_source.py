@@ -1,0 +1,83 @@
+"""Where the compiler reads a period's report from: the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reports.dates import DateRange
+from reports.model import Report, ReportEvent, build_report
+from reports.quarters import Quarter
+from storage.models import Event, Sphere
+from storage.repositories.periods import PeriodRepository
+from storage.repositories.spheres import SphereRepository
+
+
+class PeriodNotFound(LookupError):
+    """No reporting period exists for the quarter asked for."""
+
+    def __init__(self, quarter: Quarter) -> None:
+        super().__init__(f"no reporting period for {quarter.label}")
+        self.quarter = quarter
+
+
+class DatabaseReportSource:
+    """Loads a period's submitted events, spheres and notes into the report model."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], region_phrase: str) -> None:
+        self.sessionmaker = sessionmaker
+        self.region_phrase = region_phrase
+
+    async def load_report(self, quarter: Quarter) -> Report:
+        """The report model of `quarter`; raises PeriodNotFound if there is no such period."""
+        async with self.sessionmaker() as session:
+            periods = PeriodRepository(session)
+            period = await periods.get(quarter)
+            if period is None:
+                raise PeriodNotFound(quarter)
+            spheres = [sphere.name for sphere in await SphereRepository(session).active()]
+            notes = [note.text for note in await periods.notes(period.id)]
+            query = (
+                select(
+                    Sphere.name,
+                    Event.name,
+                    Event.place,
+                    Event.start_date,
+                    Event.end_date,
+                    Event.precision,
+                    Event.dates_note,
+                    Event.result,
+                    Event.participants,
+                    Event.submitted_at,
+                    Event.id,
+                )
+                .join(Sphere, Sphere.id == Event.sphere_id)
+                .where(Event.period_id == period.id, Event.status == "submitted")
+            )
+            rows = (await session.execute(query)).all()
+        events = [
+            ReportEvent(
+                sphere=sphere,
+                name=name,
+                place=place,
+                dates=DateRange(start, end, precision, note),
+                result=result,
+                participants=participants,
+                submitted_at=submitted_at,
+                seq=event_id,
+            )
+            for (
+                sphere,
+                name,
+                place,
+                start,
+                end,
+                precision,
+                note,
+                result,
+                participants,
+                submitted_at,
+                event_id,
+            ) in rows
+        ]
+        return build_report(quarter, self.region_phrase, spheres, events, notes)

@@ -1,0 +1,16 @@
+"""Repositories: the only place that builds queries. Each takes an AsyncSession."""
+
+from storage.repositories.events import EventFields, EventRepository
+from storage.repositories.organisations import OrganisationRepository
+from storage.repositories.people import PersonRepository
+from storage.repositories.periods import PeriodRepository
+from storage.repositories.spheres import SphereRepository
+
+__all__ = [
+    "EventFields",
+    "EventRepository",
+    "OrganisationRepository",
+    "PeriodRepository",
+    "PersonRepository",
+    "SphereRepository",
+]

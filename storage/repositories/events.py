@@ -1,0 +1,128 @@
+"""Events: drafts, submitted reports and deleted ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reports.dates import DateRange
+from storage.models import Event, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class EventFields:
+    """What a person tells about one event."""
+
+    sphere_id: int
+    name: str
+    place: str
+    dates: DateRange
+    result: str
+    participants: str
+    participant_count: int | None = None
+
+
+def _apply(event: Event, fields: EventFields) -> None:
+    event.sphere_id = fields.sphere_id
+    event.name = fields.name
+    event.place = fields.place
+    event.start_date = fields.dates.start
+    event.end_date = fields.dates.end
+    event.precision = fields.dates.precision
+    event.dates_note = fields.dates.note
+    event.result = fields.result
+    event.participants = fields.participants
+    event.participant_count = fields.participant_count
+
+
+def dates_of(event: Event) -> DateRange:
+    """The stored dates of an event as a value."""
+    return DateRange(event.start_date, event.end_date, event.precision, event.dates_note)  # type: ignore[arg-type]
+
+
+class EventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        fields: EventFields,
+        *,
+        period_id: int,
+        organisation_id: int,
+        author_id: int | None = None,
+        status: str = "draft",
+        submitted_at: datetime | None = None,
+        import_key: str | None = None,
+        flush: bool = True,
+    ) -> Event:
+        """A new event; `status="submitted"` files it straight away."""
+        now = utcnow()
+        event = Event(
+            created_at=now,
+            updated_at=now,
+            period_id=period_id,
+            organisation_id=organisation_id,
+            author_id=author_id,
+            status=status,
+            import_key=import_key,
+        )
+        _apply(event, fields)
+        if status == "submitted":
+            event.submitted_at = submitted_at or now
+        self.session.add(event)
+        if flush:
+            await self.session.flush()
+        return event
+
+    async def get(self, event_id: int) -> Event | None:
+        """One event by id, whatever its status."""
+        return await self.session.get(Event, event_id)
+
+    async def update(self, event: Event, fields: EventFields) -> None:
+        """Replace an event's fields."""
+        _apply(event, fields)
+        await self.session.flush()
+
+    async def submit(self, event: Event) -> None:
+        """File a draft into its period's report (a submitted event stays as it is)."""
+        if event.status == "draft":
+            event.status, event.submitted_at = "submitted", utcnow()
+            await self.session.flush()
+
+    async def delete(self, event: Event) -> None:
+        """Mark an event deleted; it leaves the report but stays in the database."""
+        event.status = "deleted"
+        await self.session.flush()
+
+    async def import_keys(self, organisation_id: int) -> set[str]:
+        """The import keys of the events already loaded for an organisation."""
+        query = select(Event.import_key).where(
+            Event.organisation_id == organisation_id, Event.import_key.is_not(None)
+        )
+        return set(await self.session.scalars(query))
+
+    async def of_period(self, period_id: int, *, status: str = "submitted") -> list[Event]:
+        """A period's events of one status, in id order."""
+        query = (
+            select(Event)
+            .where(Event.period_id == period_id, Event.status == status)
+            .order_by(Event.id)
+        )
+        return list(await self.session.scalars(query))
+
+    async def of_author(self, author_id: int, period_ids: list[int]) -> list[Event]:
+        """A person's not-deleted events in the given periods."""
+        query = (
+            select(Event)
+            .where(
+                Event.author_id == author_id,
+                Event.period_id.in_(period_ids),
+                Event.status != "deleted",
+            )
+            .order_by(Event.start_date, Event.id)
+        )
+        return list(await self.session.scalars(query))

@@ -1,0 +1,81 @@
+"""People: staff who report and coordinators who compile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Person
+
+Role = Literal["reporter", "coordinator"]
+
+
+class PersonRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_telegram_id(self, telegram_id: int) -> Person | None:
+        """The person behind a Telegram account, active or not."""
+        return await self.session.scalar(select(Person).where(Person.telegram_id == telegram_id))
+
+    async def add(
+        self,
+        telegram_id: int,
+        full_name: str,
+        *,
+        organisation_id: int | None = None,
+        role: Role = "reporter",
+    ) -> Person:
+        """A new person."""
+        person = Person(
+            telegram_id=telegram_id,
+            full_name=full_name.strip(),
+            organisation_id=organisation_id,
+            role=role,
+            active=True,
+        )
+        self.session.add(person)
+        await self.session.flush()
+        return person
+
+    async def set_role(self, person: Person, role: Role) -> None:
+        """Make a person a reporter or a coordinator."""
+        person.role = role
+        await self.session.flush()
+
+    async def set_active(self, person: Person, active: bool) -> None:
+        """Activate or deactivate a person."""
+        person.active = active
+        await self.session.flush()
+
+    async def of_organisation(
+        self, organisation_id: int, *, active_only: bool = True
+    ) -> list[Person]:
+        """The people of one organisation, by name."""
+        query = select(Person).where(Person.organisation_id == organisation_id)
+        if active_only:
+            query = query.where(Person.active.is_(True))
+        return list(await self.session.scalars(query.order_by(Person.full_name)))
+
+    async def coordinators(self) -> list[Person]:
+        """Active coordinators."""
+        query = select(Person).where(Person.role == "coordinator", Person.active.is_(True))
+        return list(await self.session.scalars(query.order_by(Person.id)))
+
+    async def bootstrap_coordinators(self, telegram_ids: Iterable[int]) -> list[Person]:
+        """Make sure each id from the settings is an active coordinator."""
+        people = []
+        for telegram_id in telegram_ids:
+            person = await self.by_telegram_id(telegram_id)
+            if person is None:
+                person = await self.add(
+                    telegram_id, f"Координатор {telegram_id}", role="coordinator"
+                )
+            else:
+                person.role, person.active = "coordinator", True
+            people.append(person)
+        await self.session.flush()
+        return people

@@ -1,0 +1,91 @@
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL where reachable)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage.db import create_engine, create_sessionmaker
+from storage.migrate import upgrade_database
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURE = SHARED / "fixtures" / "report_2023_q4.json"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it answers on its port."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return None
+    except OSError as error:
+        return f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error})"
+
+
+def need_postgres() -> None:
+    """Skip (outside CI) or fail (in CI) when PostgreSQL is missing."""
+    reason = postgres_unreachable()
+    if reason is None:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def fixture_data() -> dict[str, Any]:
+    """The 42 events of the reference report, from ../shared."""
+    if not FIXTURE.exists():
+        pytest.skip(f"reference fixture not found at {FIXTURE}")
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+async def _reset_postgres(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    else:
+        need_postgres()
+        engine = create_engine(POSTGRES_URL)
+        await _reset_postgres(engine)
+    await upgrade_database(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty SQLite file."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    await upgrade_database(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+async def session(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session

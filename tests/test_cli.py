@@ -1,0 +1,146 @@
+"""The coordinator's desk on the command line, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docx import Document
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ...` in an empty folder (no .env), on a SQLite file there."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"BOT_TOKEN", "DATABASE_URL", "TIMEZONE", "SPHERES", "COORDINATOR_IDS"}
+    }
+    environment["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'bot.db'}"
+    environment["PYTHONPATH"] = str(ROOT)
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def fixture_file(tmp_path: Path, fixture_data: dict[str, Any]) -> Path:
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(fixture_data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_import_then_report_writes_the_compiled_document(
+    tmp_path: Path, fixture_file: Path
+) -> None:
+    first = run_bot(tmp_path, "import", str(fixture_file))
+    second = run_bot(tmp_path, "import", str(fixture_file))
+    report = run_bot(tmp_path, "report", "2023-Q4", "--out", "out/report.docx")
+
+    assert first.returncode == 0, first.stderr
+    assert "Загружено мероприятий: 42; уже были загружены ранее: 0" in first.stdout
+    assert "Загружено мероприятий: 0; уже были загружены ранее: 42" in second.stdout
+    assert report.returncode == 0, report.stderr
+    assert "мероприятий: 42" in report.stdout
+    document = Document(BytesIO((tmp_path / "out" / "report.docx").read_bytes()))
+    assert "в IV квартале 2023 года" in document.paragraphs[0].text
+    assert len(document.tables[0].rows) == 1 + 12 + 42
+
+
+def test_the_report_is_named_after_its_period_by_default(
+    tmp_path: Path, fixture_file: Path
+) -> None:
+    run_bot(tmp_path, "import", str(fixture_file))
+
+    result = run_bot(tmp_path, "report", "2023-q4")
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "report_2023_Q4.docx").exists()
+
+
+def test_an_unknown_period_says_so_and_writes_nothing(tmp_path: Path, fixture_file: Path) -> None:
+    run_bot(tmp_path, "import", str(fixture_file))
+
+    unknown = run_bot(tmp_path, "report", "2024-Q1")
+    malformed = run_bot(tmp_path, "report", "2024-Q5")
+
+    assert unknown.returncode == 1
+    assert "Отчётного периода 2024-Q1 в базе нет" in unknown.stderr
+    assert malformed.returncode == 1
+    assert "Период указан неверно" in malformed.stderr
+    assert not list(tmp_path.glob("*.docx"))
+
+
+def test_an_empty_period_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"period": "2024-Q2", "events": []}), encoding="utf-8")
+    assert run_bot(tmp_path, "import", str(empty)).returncode == 0
+
+    result = run_bot(tmp_path, "report", "2024-Q2")
+
+    assert result.returncode == 1
+    assert "нет поданных мероприятий" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("not json", "не является JSON"),
+        ('{"events": []}', "period должно быть вида 2023-Q4"),
+        ('{"period": "2023-Q4", "events": [{"name": "x"}]}', "мероприятие №1"),
+        (
+            '{"period": "2023-Q4", "events": [{"sphere": "a", "name": "b", "place": "c",'
+            ' "result": "d", "participants": "e", "start": "2023-02-31"}]}',
+            "неверные даты",
+        ),
+    ],
+)
+def test_a_bad_import_file_is_refused_with_a_reason(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+
+    result = run_bot(tmp_path, "import", str(path))
+
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_without_a_token_it_says_how_to_get_one(tmp_path: Path) -> None:
+    result = run_bot(tmp_path)
+
+    assert result.returncode == 1
+    assert "@BotFather" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_bad_setting_stops_the_start_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "migrate", TIMEZONE="Mars/Olympus")
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Ошибка настройки TIMEZONE: unknown time zone 'Mars/Olympus' (e.g. Europe/Moscow)"
+    ]
+
+
+def test_migrate_creates_the_database_directory(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "migrate")
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "bot.db").exists()

@@ -1,0 +1,79 @@
+"""Settings from the environment: defaults, lists, and one clear line for a bad value."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+from reports.model import DEFAULT_SPHERES
+
+TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in ("BOT_TOKEN", "DATABASE_URL", "TIMEZONE", "SPHERES", "COORDINATOR_IDS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_it_starts_from_sensible_defaults() -> None:
+    settings = load_settings()
+
+    assert settings.bot_token is None
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.timezone == ZoneInfo("Europe/Moscow")
+    assert settings.spheres == list(DEFAULT_SPHERES)
+    assert settings.coordinator_ids == []
+    assert (settings.deadline_day, settings.deadline_time) == (5, time(18, 0))
+    assert settings.sqlite_path() == Path("data/bot.db")
+
+
+def test_it_reads_lists_and_the_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("COORDINATOR_IDS", "111, 222")
+    monkeypatch.setenv("SPHERES", "Сфера здравоохранения; Общие направления сотрудничества")
+
+    settings = load_settings()
+
+    assert settings.bot_token is not None
+    assert settings.bot_token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings)
+    assert settings.coordinator_ids == [111, 222]
+    assert settings.spheres == ["Сфера здравоохранения", "Общие направления сотрудничества"]
+
+
+def test_it_reads_a_dot_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text('SPHERES=["А", "Б"]\nTIMEZONE=Asia/Yekaterinburg\n')
+
+    settings = load_settings()
+
+    assert settings.spheres == ["А", "Б"]
+    assert settings.timezone == ZoneInfo("Asia/Yekaterinburg")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("TIMEZONE", "Mars/Olympus", "TIMEZONE: unknown time zone"),
+        ("BOT_TOKEN", "not-a-token", "BOT_TOKEN: does not look like a token"),
+        ("COORDINATOR_IDS", "12, abc", "COORDINATOR_IDS:"),
+        ("SPHERES", "А; А", "SPHERES: sphere names must be unique"),
+        ("DEADLINE_DAY", "31", "DEADLINE_DAY:"),
+    ],
+)
+def test_a_bad_value_fails_with_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    assert str(caught.value).startswith(expected)
+    assert "\n" not in str(caught.value)
+    assert value not in str(caught.value) or name != "BOT_TOKEN"

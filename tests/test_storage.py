@@ -1,0 +1,235 @@
+"""Storage: migrations, SQLite concurrency settings and the repositories, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from reports.model import DEFAULT_SPHERES
+from reports.quarters import Quarter
+from storage.db import create_sessionmaker
+from storage.migrate import upgrade_database
+from storage.models import Base, Event, ReportingPeriod
+from storage.report_source import DatabaseReportSource, PeriodNotFound
+from storage.repositories import (
+    EventRepository,
+    PeriodRepository,
+    PersonRepository,
+    SphereRepository,
+)
+from tests import factories
+
+REGION = "исполнительными органами Смоленской области и подведомственными им учреждениями"
+
+
+async def test_it_creates_every_table_and_matches_the_models(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        diff = await connection.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+        )
+
+    assert set(Base.metadata.tables) <= tables
+    assert "alembic_version" in tables
+    assert diff == []
+
+
+async def test_it_upgrades_an_upgraded_database_without_change(engine: AsyncEngine) -> None:
+    await upgrade_database(engine)
+
+    async with engine.connect() as connection:
+        version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    assert version == "0001"
+
+
+async def test_it_runs_sqlite_in_wal_mode_with_a_busy_timeout(sqlite_engine: AsyncEngine) -> None:
+    async with sqlite_engine.connect() as connection:
+        mode = await connection.scalar(text("PRAGMA journal_mode"))
+        timeout = await connection.scalar(text("PRAGMA busy_timeout"))
+        foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
+
+    assert mode == "wal"
+    assert timeout >= 5000
+    assert foreign_keys == 1
+
+
+async def test_many_writers_at_once_do_not_hit_database_is_locked(engine: AsyncEngine) -> None:
+    sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker() as session, session.begin():
+        org = await factories.organisation(session)
+        period = await factories.period(session)
+        sphere = await factories.sphere(session)
+
+    async def report(number: int) -> None:
+        async with sessionmaker() as session, session.begin():
+            # Read, then write: the pattern that deadlocks deferred SQLite transactions.
+            await PeriodRepository(session).get(Quarter(2023, 4))
+            await factories.event(
+                session, period_=period, org=org, sphere_=sphere, name=f"Событие {number}"
+            )
+
+    await asyncio.gather(*(report(n) for n in range(40)))
+
+    async with sessionmaker() as session:
+        names = set(await session.scalars(select(Event.name)))
+    assert names == {f"Событие {n}" for n in range(40)}
+
+
+async def test_it_creates_a_period_once_even_when_asked_concurrently(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    deadline = datetime(2024, 1, 5, 15, tzinfo=UTC)
+
+    async def ensure() -> int:
+        async with sessionmaker() as session, session.begin():
+            return (await PeriodRepository(session).ensure(Quarter(2023, 4), deadline)).id
+
+    ids = await asyncio.gather(*(ensure() for _ in range(10)))
+
+    async with sessionmaker() as session:
+        periods = list(await session.scalars(select(ReportingPeriod)))
+    assert len(periods) == 1
+    assert set(ids) == {periods[0].id}
+    assert periods[0].deadline == deadline
+    assert periods[0].status == "open"
+
+
+async def test_a_quarter_has_one_period_by_constraint(session: AsyncSession) -> None:
+    deadline = datetime(2024, 1, 5, 15, tzinfo=UTC)
+    session.add(ReportingPeriod(year=2023, quarter=4, deadline=deadline))
+    session.add(ReportingPeriod(year=2023, quarter=4, deadline=deadline))
+
+    with pytest.raises(IntegrityError):
+        await session.flush()
+
+
+async def test_it_keeps_the_configured_sphere_order_and_retires_dropped_ones(
+    session: AsyncSession,
+) -> None:
+    spheres = SphereRepository(session)
+    await spheres.sync(DEFAULT_SPHERES)
+
+    active = await spheres.sync(["Сотрудничество в сфере здравоохранения", DEFAULT_SPHERES[0]])
+
+    assert [s.name for s in active] == [
+        "Сотрудничество в сфере здравоохранения",
+        DEFAULT_SPHERES[0],
+    ]
+    retired = await spheres.by_name(DEFAULT_SPHERES[5])
+    assert retired is not None and retired.active is False
+    again = await spheres.sync(DEFAULT_SPHERES)
+    assert [s.name for s in again] == list(DEFAULT_SPHERES)
+
+
+async def test_it_bootstraps_coordinators_from_settings(session: AsyncSession) -> None:
+    people = PersonRepository(session)
+    org = await factories.organisation(session)
+    reporter = await people.add(555, "Иванова Мария Петровна", organisation_id=org.id)
+    await people.set_active(reporter, False)
+
+    await people.bootstrap_coordinators([555, 777])
+    await people.bootstrap_coordinators([555, 777])
+
+    coordinators = await people.coordinators()
+    assert [p.telegram_id for p in coordinators] == [555, 777]
+    assert coordinators[0].full_name == "Иванова Мария Петровна"
+    assert coordinators[0].active is True
+
+
+async def test_it_stores_aware_utc_times_on_every_backend(session: AsyncSession) -> None:
+    event = await factories.event(session)
+    await session.commit()
+
+    session.expunge_all()
+    loaded = await EventRepository(session).get(event.id)
+
+    assert loaded is not None
+    assert loaded.submitted_at is not None and loaded.submitted_at.tzinfo is not None
+    assert loaded.submitted_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert loaded.created_at <= loaded.submitted_at
+
+
+async def test_it_submits_a_draft_once_and_deletes_by_marking(session: AsyncSession) -> None:
+    events = EventRepository(session)
+    draft = await factories.event(session, status="draft")
+    assert draft.submitted_at is None
+
+    await events.submit(draft)
+    first = draft.submitted_at
+    await events.submit(draft)
+
+    assert draft.status == "submitted"
+    assert draft.submitted_at == first
+    await events.delete(draft)
+    assert (await events.get(draft.id)).status == "deleted"  # type: ignore[union-attr]
+
+
+async def test_the_database_refuses_an_end_before_the_start(session: AsyncSession) -> None:
+    event = await factories.event(session)
+    event.end_date = date(2023, 10, 1)
+
+    with pytest.raises(IntegrityError):
+        await session.flush()
+
+
+async def test_the_report_holds_only_submitted_events_of_its_period(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await SphereRepository(session).sync(DEFAULT_SPHERES)
+        q4 = await factories.period(session)
+        q3 = await factories.period(session, Quarter(2023, 3))
+        sport = await factories.sphere(session, "Сотрудничество в сфере спорта")
+        culture = await factories.sphere(session, "Сотрудничество в сфере культуры и туризма")
+        await factories.event(session, period_=q4, sphere_=sport, name="Турнир")
+        await factories.event(session, period_=q4, sphere_=culture, name="Выставка")
+        await factories.event(session, period_=q4, sphere_=culture, name="Черновик", status="draft")
+        deleted = await factories.event(session, period_=q4, sphere_=culture, name="Удалено")
+        await EventRepository(session).delete(deleted)
+        await factories.event(session, period_=q3, sphere_=culture, name="Сентябрь")
+        periods = PeriodRepository(session)
+        await periods.add_note(q4.id, "Вторая заметка")
+        first = await periods.add_note(q4.id, "Первая заметка")
+        first.position = -1
+
+    report = await DatabaseReportSource(sessionmaker, REGION).load_report(Quarter(2023, 4))
+
+    assert [group.sphere for group in report.groups] == [
+        "Сотрудничество в сфере культуры и туризма",
+        "Сотрудничество в сфере спорта",
+    ]
+    assert [row.cells[1] for group in report.groups for row in group.rows] == [
+        "Выставка",
+        "Турнир",
+    ]
+    assert report.notes == ("Первая заметка", "Вторая заметка")
+    assert report.title.endswith("в IV квартале 2023 года")
+
+
+async def test_a_period_that_does_not_exist_is_reported_as_such(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    source = DatabaseReportSource(sessionmaker, REGION)
+
+    with pytest.raises(PeriodNotFound) as caught:
+        await source.load_report(Quarter(2031, 1))
+
+    assert caught.value.quarter == Quarter(2031, 1)
+
+
+async def test_it_removes_only_a_note_of_the_same_period(session: AsyncSession) -> None:
+    periods = PeriodRepository(session)
+    q4 = await factories.period(session)
+    q3 = await factories.period(session, Quarter(2023, 3))
+    note = await periods.add_note(q4.id, "Заметка")
+
+    assert await periods.remove_note(q3.id, note.id) is False
+    assert await periods.remove_note(q4.id, note.id) is True
+    assert await periods.notes(q4.id) == []
