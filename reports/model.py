@@ -1,0 +1,152 @@
+"""The plain report model: a period's events grouped, ordered and numbered as printed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from reports.dates import DateRange, format_dates
+from reports.quarters import Quarter
+
+COLUMNS: tuple[str, ...] = (
+    "№ п/п",
+    "Наименование мероприятия",
+    "Место проведения мероприятия",
+    "Сроки проведения мероприятия",
+    "Цель, содержание и результат мероприятия (в том числе краткая информация о достигнутых "
+    "договоренностях, подписанных документах)",
+    "Участники мероприятия (общее количество, другие дополнительные сведения)",
+)
+
+DEFAULT_SPHERES: tuple[str, ...] = (
+    "Сотрудничество в сфере инвестиционного развития",
+    "Сотрудничество в сфере промышленности и торговли",
+    "Сотрудничество в сфере архитектуры и строительства",
+    "Сотрудничество в сфере культуры и туризма",
+    "Сотрудничество в сфере образования и науки",
+    "Сотрудничество в социальной сфере",
+    "Сотрудничество в сфере природных ресурсов и экологии",
+    "Сотрудничество в сфере молодежной политики и гражданско-патриотического воспитания",
+    "Сотрудничество в сфере общественных связей",
+    "Сотрудничество в сфере спорта",
+    "Сотрудничество в сфере занятости населения и трудовой миграции",
+    "Общие направления сотрудничества",
+)
+
+Cells = tuple[str, str, str, str, str, str]
+
+
+def report_title(quarter: Quarter, region_phrase: str) -> str:
+    """The title above the table, with the quarter as a Roman numeral."""
+    return (
+        f"Отчет о мероприятиях в международной сфере, проведенных {region_phrase} "
+        f"в {quarter.roman} квартале {quarter.year} года"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvent:
+    """One submitted event as the report needs it; `seq` (the database id) breaks last ties."""
+
+    sphere: str
+    name: str
+    place: str
+    dates: DateRange
+    result: str
+    participants: str
+    submitted_at: datetime | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One numbered table row: `cells[0]` is `1.`, `cells[3]` the printed dates."""
+
+    number: int
+    cells: Cells
+
+
+@dataclass(frozen=True, slots=True)
+class ReportGroup:
+    """One sphere's merged heading row and the rows under it."""
+
+    sphere: str
+    rows: tuple[ReportRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A period's report: title, groups of rows in print order, closing notes."""
+
+    quarter: Quarter
+    title: str
+    groups: tuple[ReportGroup, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def row_count(self) -> int:
+        """How many numbered rows the table has."""
+        return sum(len(group.rows) for group in self.groups)
+
+
+_NO_TIME = datetime.min
+
+
+def _order_key(event: ReportEvent) -> tuple[date, date, bool, datetime, int]:
+    dates = event.dates
+    submitted = event.submitted_at
+    return (
+        dates.order_start,
+        dates.end,
+        submitted is not None,
+        _NO_TIME if submitted is None else submitted,
+        event.seq,
+    )
+
+
+def build_report(
+    quarter: Quarter,
+    region_phrase: str,
+    spheres: Sequence[str],
+    events: Iterable[ReportEvent],
+    notes: Sequence[str] = (),
+) -> Report:
+    """Group events by sphere in the configured order, order each group, number all rows.
+
+    Spheres without events are left out. Events of a sphere missing from `spheres` are
+    kept: their groups follow the configured ones, in order of sphere name. Within a group
+    rows go by start date (a month-only date counts as its last day), then end date, then
+    submission time (unknown first), then `seq`.
+    """
+    by_sphere: dict[str, list[ReportEvent]] = {}
+    for event in events:
+        by_sphere.setdefault(event.sphere, []).append(event)
+
+    configured = dict.fromkeys(spheres)
+    order = [sphere for sphere in configured if sphere in by_sphere]
+    order += sorted(sphere for sphere in by_sphere if sphere not in configured)
+
+    groups: list[ReportGroup] = []
+    number = 0
+    for sphere in order:
+        rows: list[ReportRow] = []
+        for event in sorted(by_sphere[sphere], key=_order_key):
+            number += 1
+            cells = (
+                f"{number}.",
+                event.name,
+                event.place,
+                format_dates(event.dates),
+                event.result,
+                event.participants,
+            )
+            rows.append(ReportRow(number, cells))
+        groups.append(ReportGroup(sphere, tuple(rows)))
+
+    return Report(
+        quarter=quarter,
+        title=report_title(quarter, region_phrase),
+        groups=tuple(groups),
+        notes=tuple(notes),
+    )
