@@ -147,7 +147,7 @@ async def import_events(
         if organisation_name not in organisation_ids:
             organisation = await organisations.get_or_add(organisation_name)
             organisation_ids[organisation_name] = organisation.id
-            known_keys[organisation.id] = await events.import_keys(organisation.id)
+            known_keys[organisation.id] = await events.dedup_keys(organisation.id)
         organisation_id = organisation_ids[organisation_name]
         key = row.key(quarter)
         if key in known_keys[organisation_id]:
@@ -171,7 +171,7 @@ async def import_events(
             status="submitted",
             # File order breaks ties in the report's ordering rule.
             submitted_at=base_time + timedelta(microseconds=index),
-            import_key=key,
+            dedup_key=key,
             flush=False,
         )
         known_keys[organisation_id].add(key)

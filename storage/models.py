@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -134,7 +135,7 @@ class Event(Base):
         CheckConstraint("precision IN ('day', 'month')", name="precision"),
         CheckConstraint("status IN ('draft', 'submitted', 'deleted')", name="status"),
         CheckConstraint("end_date >= start_date", name="dates_order"),
-        UniqueConstraint("organisation_id", "import_key", name="uq_events_import_key"),
+        UniqueConstraint("organisation_id", "dedup_key", name="uq_events_dedup_key"),
         Index("ix_events_period_status", "period_id", "status"),
     )
 
@@ -153,7 +154,8 @@ class Event(Base):
     participants: Mapped[str] = mapped_column(Text)
     participant_count: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default="draft")
-    import_key: Mapped[str | None] = mapped_column(String(64))
+    # An import hash or a dialogue token: the same key twice is the same event.
+    dedup_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -161,3 +163,42 @@ class Event(Base):
     sphere: Mapped[Sphere] = relationship()
     period: Mapped[ReportingPeriod] = relationship()
     organisation: Mapped[Organisation] = relationship()
+
+
+class JoinCode(Base):
+    """A join link's code: opening it binds a Telegram account to an organisation."""
+
+    __tablename__ = "join_codes"
+    __table_args__ = (CheckConstraint("role IN ('reporter', 'coordinator')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="reporter")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class FsmRecord(Base):
+    """aiogram's FSM state and data of one chat, kept in our database."""
+
+    __tablename__ = "fsm_states"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Counter(Base):
+    """A named counter (e.g. refusals to strangers: the only trace they leave)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from reports.model import DEFAULT_SPHERES
 from reports.quarters import Quarter
 from storage.db import create_sessionmaker
-from storage.migrate import upgrade_database
+from storage.migrate import alembic_config, upgrade_database
 from storage.models import Base, Event, ReportingPeriod
 from storage.report_source import DatabaseReportSource, PeriodNotFound
 from storage.repositories import (
@@ -46,7 +47,7 @@ async def test_it_upgrades_an_upgraded_database_without_change(engine: AsyncEngi
 
     async with engine.connect() as connection:
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_it_runs_sqlite_in_wal_mode_with_a_busy_timeout(sqlite_engine: AsyncEngine) -> None:

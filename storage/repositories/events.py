@@ -56,7 +56,7 @@ class EventRepository:
         author_id: int | None = None,
         status: str = "draft",
         submitted_at: datetime | None = None,
-        import_key: str | None = None,
+        dedup_key: str | None = None,
         flush: bool = True,
     ) -> Event:
         """A new event; `status="submitted"` files it straight away."""
@@ -68,7 +68,7 @@ class EventRepository:
             organisation_id=organisation_id,
             author_id=author_id,
             status=status,
-            import_key=import_key,
+            dedup_key=dedup_key,
         )
         _apply(event, fields)
         if status == "submitted":
@@ -98,10 +98,10 @@ class EventRepository:
         event.status = "deleted"
         await self.session.flush()
 
-    async def import_keys(self, organisation_id: int) -> set[str]:
-        """The import keys of the events already loaded for an organisation."""
-        query = select(Event.import_key).where(
-            Event.organisation_id == organisation_id, Event.import_key.is_not(None)
+    async def dedup_keys(self, organisation_id: int) -> set[str]:
+        """The dedup keys of an organisation's events (import hashes, dialogue tokens)."""
+        query = select(Event.dedup_key).where(
+            Event.organisation_id == organisation_id, Event.dedup_key.is_not(None)
         )
         return set(await self.session.scalars(query))
 

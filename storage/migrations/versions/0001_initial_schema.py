@@ -117,7 +117,7 @@ def upgrade() -> None:
         sa.Column("participants", sa.Text(), nullable=False),
         sa.Column("participant_count", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("import_key", sa.String(length=64), nullable=True),
+        sa.Column("dedup_key", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
@@ -143,7 +143,7 @@ def upgrade() -> None:
             ["sphere_id"], ["spheres.id"], name=op.f("fk_events_sphere_id_spheres")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
-        sa.UniqueConstraint("organisation_id", "import_key", name="uq_events_import_key"),
+        sa.UniqueConstraint("organisation_id", "dedup_key", name="uq_events_dedup_key"),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_events_author_id"), ["author_id"], unique=False)
