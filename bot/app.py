@@ -5,23 +5,42 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.middlewares import DbSessionMiddleware
 from bot.settings import Settings
+from handlers import setup_routers
+from handlers.commands import setup_commands
+from handlers.texts import Common
 from reports.quarters import Quarter
 from storage.db import create_engine, create_sessionmaker
+from storage.fsm import SqlAlchemyStorage
 from storage.migrate import upgrade_database
 from storage.repositories import PersonRepository, SphereRepository
 
 log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class Storage:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    reader: async_sessionmaker[AsyncSession]  # read-only sessions (the report compiler)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -46,32 +65,62 @@ async def open_storage(settings: Settings) -> Storage:
     async with sessionmaker() as session, session.begin():
         await SphereRepository(session).sync(settings.spheres)
         await PersonRepository(session).bootstrap_coordinators(settings.coordinator_ids)
-    return Storage(engine, sessionmaker)
+    return Storage(engine, sessionmaker, create_sessionmaker(engine, read_only=True))
 
 
-async def run_polling(settings: Settings) -> None:
-    """Start the bot with long polling until interrupted."""
-    from aiogram import Bot, Dispatcher
-    from aiogram.client.default import DefaultBotProperties
-    from aiogram.client.session.aiohttp import AiohttpSession
-    from aiogram.client.telegram import TelegramAPIServer
-    from aiogram.enums import ParseMode
+async def _on_error(event: ErrorEvent, bot: Bot) -> bool:
+    """Log the failure with its update, and tell the person nothing was lost."""
+    update = event.update
+    log.exception("update %s failed", update.update_id, exc_info=event.exception)
+    chat = None
+    if update.message is not None:
+        chat = update.message.chat.id
+    elif update.callback_query is not None:
+        chat = update.callback_query.from_user.id
+    if chat is not None:
+        try:
+            await bot.send_message(chat, Common.ERROR)
+        except Exception:  # the person is told when possible; the log has the cause
+            log.exception("could not tell chat %s about the failure", chat)
+    return True
 
-    from handlers import setup_routers
 
+def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_now) -> Dispatcher:
+    """The Dispatcher with our FSM storage, the session middleware and every router."""
+    dispatcher = Dispatcher(
+        storage=SqlAlchemyStorage(storage.sessionmaker),
+        settings=settings,
+        sessionmaker=storage.sessionmaker,
+        reader=storage.reader,
+        clock=clock,
+    )
+    dispatcher.update.outer_middleware(DbSessionMiddleware(storage.sessionmaker))
+    dispatcher.errors.register(_on_error)
+    dispatcher.include_router(setup_routers())
+    return dispatcher
+
+
+def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    """The Bot: HTML parse mode by default, a self-hosted API server if configured."""
     assert settings.bot_token is not None
-    storage = await open_storage(settings)
-    session = None
-    if settings.telegram_api_url:
+    if session is None and settings.telegram_api_url:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    bot = Bot(
+    return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
-    dispatcher = Dispatcher(settings=settings, sessionmaker=storage.sessionmaker)
-    dispatcher.include_router(setup_routers())
+
+
+async def run_polling(settings: Settings) -> None:
+    """Start the bot with long polling until interrupted."""
+    storage = await open_storage(settings)
+    bot = build_bot(settings)
+    dispatcher = build_dispatcher(settings, storage)
     try:
+        async with storage.sessionmaker() as session:
+            coordinators = await PersonRepository(session).coordinators()
+        await setup_commands(bot, [person.telegram_id for person in coordinators])
         await dispatcher.start_polling(bot, handle_signals=True)
     finally:
         await bot.session.close()

@@ -85,7 +85,7 @@ async def _report(settings: Settings, label: str, out: Path | None) -> int:
         return _fail(texts.REPORT_BAD_PERIOD.format(value=label))
     storage = await open_storage(settings)
     try:
-        source = DatabaseReportSource(storage.sessionmaker, settings.region_phrase)
+        source = DatabaseReportSource(storage.reader, settings.region_phrase)
         report = await source.load_report(quarter)
         if report.row_count == 0:
             return _fail(texts.REPORT_EMPTY.format(period=quarter.label))

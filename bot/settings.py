@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     deadline_day: int = Field(default=5, ge=1, le=28)
     deadline_time: time = time(18, 0)
     default_organisation: str = "Импортированные мероприятия"
+    join_code_days: int = Field(default=14, ge=1, le=365)
 
     @field_validator("timezone", mode="before")
     @classmethod

@@ -2,11 +2,30 @@
 
 from aiogram import Router
 
-from handlers import common
+from handlers import common, desk, fallback, join, my_events, report
+from handlers.filters import InPrivateChat
+
+FEATURE_ROUTERS = (
+    join.router,
+    common.router,
+    desk.router,
+    my_events.router,
+    report.router,
+    fallback.router,
+)
 
 
 def setup_routers() -> Router:
-    """The root router with every feature router included."""
+    """The root router: private chats only, every feature router in order."""
     root = Router(name="root")
-    root.include_router(common.router)
+    root.message.filter(InPrivateChat())
+    root.callback_query.filter(InPrivateChat())
+    for router in FEATURE_ROUTERS:
+        # The bot builds one Dispatcher, but tests and the demo build several in one
+        # process: release each module-level router from the previous root first.
+        previous = router.parent_router
+        if previous is not None:
+            previous.sub_routers.remove(router)
+            router._parent_router = None
+        root.include_router(router)
     return root

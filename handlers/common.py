@@ -1,19 +1,41 @@
-"""/start and /help."""
+"""/start for known people, /help per role, /cancel anywhere."""
 
-from aiogram import Router
+from __future__ import annotations
+
+from aiogram import F, Router, html
 from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
-from handlers import texts
+from handlers.filters import IsKnown
+from handlers.texts import Common, Dialogue
+from storage.models import Person
 
 router = Router(name=__name__)
+router.message.filter(IsKnown())
+router.callback_query.filter(IsKnown())
 
 
-@router.message(CommandStart())
-async def start(message: Message) -> None:
-    await message.answer(texts.START)
+def help_text(person: Person) -> str:
+    """The help of a person's role."""
+    text = Common.HELP_REPORTER
+    if person.role == "coordinator":
+        text += Common.HELP_COORDINATOR
+    return text
+
+
+@router.message(Command("cancel"))
+async def cancel(message: Message, state: FSMContext) -> None:
+    had_state = await state.get_state() is not None
+    await state.clear()
+    await message.answer(Dialogue.CANCELLED if had_state else Dialogue.NOTHING_TO_CANCEL)
+
+
+@router.message(CommandStart(), F.text == "/start")
+async def start(message: Message, person: Person) -> None:
+    await message.answer(Common.START_KNOWN.format(name=html.quote(person.full_name)))
 
 
 @router.message(Command("help"))
-async def help_(message: Message) -> None:
-    await message.answer(texts.HELP)
+async def help_(message: Message, person: Person) -> None:
+    await message.answer(help_text(person))

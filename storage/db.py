@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+READ_ONLY = "intl_events_read_only"  # execution option of read-only sessions
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -45,11 +47,29 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: two transactions that read and then write
         # wait for each other (busy timeout) instead of failing with "database is locked".
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions (see create_sessionmaker) take no lock: WAL readers never wait.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded attributes after commit."""
+def create_sessionmaker(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit.
+
+    `read_only` sessions are for readers that never write (the report compiler): on SQLite
+    they start a plain transaction, so they neither take nor wait for the write lock (and
+    may run while the update's own session holds it).
+    """
+    if read_only:
+        engine = engine.execution_options(**{READ_ONLY: True})
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# The session of the update being handled (set by the bot's session middleware), so the FSM
+# storage writes in the same transaction as the handler instead of opening its own.
+current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)

@@ -6,15 +6,20 @@ import json
 import os
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app import Storage, build_bot, build_dispatcher, open_storage
+from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade_database
+from tests.tg import RecordingSession, World
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURE = SHARED / "fixtures" / "report_2023_q4.json"
@@ -89,3 +94,48 @@ async def session(
 ) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session:
         yield session
+
+
+COORDINATOR_ID = 100
+NOW = datetime(2023, 11, 20, 9, 0, tzinfo=UTC)  # collecting IV квартал 2023
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=SecretStr("123456:TEST-token-for-recording-session-000"),
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        coordinator_ids=[COORDINATOR_ID],
+    )
+
+
+@pytest.fixture
+async def app_storage(settings: Settings) -> AsyncIterator[Storage]:
+    storage = await open_storage(settings)
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+async def world(settings: Settings, app_storage: Storage, clock: Clock) -> AsyncIterator[World]:
+    """The real Dispatcher on a real SQLite file, Telegram replaced by a recording session."""
+    session = RecordingSession()
+    bot = build_bot(settings, session=session)
+    yield World(build_dispatcher(settings, app_storage, clock=clock), bot, session)
+    await bot.session.close()

@@ -1,5 +1,6 @@
 """Repositories: the only place that builds queries. Each takes an AsyncSession."""
 
+from storage.repositories.access import CounterRepository, JoinCodeRepository
 from storage.repositories.events import EventFields, EventRepository
 from storage.repositories.organisations import OrganisationRepository
 from storage.repositories.people import PersonRepository
@@ -7,8 +8,10 @@ from storage.repositories.periods import PeriodRepository
 from storage.repositories.spheres import SphereRepository
 
 __all__ = [
+    "CounterRepository",
     "EventFields",
     "EventRepository",
+    "JoinCodeRepository",
     "OrganisationRepository",
     "PeriodRepository",
     "PersonRepository",

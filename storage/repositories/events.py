@@ -82,10 +82,21 @@ class EventRepository:
         """One event by id, whatever its status."""
         return await self.session.get(Event, event_id)
 
-    async def update(self, event: Event, fields: EventFields) -> None:
-        """Replace an event's fields."""
+    async def update(
+        self, event: Event, fields: EventFields, *, period_id: int | None = None
+    ) -> None:
+        """Replace an event's fields (and, if given, move it to another period)."""
         _apply(event, fields)
+        if period_id is not None:
+            event.period_id = period_id
         await self.session.flush()
+
+    async def by_dedup_key(self, organisation_id: int, dedup_key: str) -> Event | None:
+        """The event stored under a dedup key, if any."""
+        query = select(Event).where(
+            Event.organisation_id == organisation_id, Event.dedup_key == dedup_key
+        )
+        return await self.session.scalar(query)
 
     async def submit(self, event: Event) -> None:
         """File a draft into its period's report (a submitted event stays as it is)."""
@@ -111,6 +122,34 @@ class EventRepository:
             select(Event)
             .where(Event.period_id == period_id, Event.status == status)
             .order_by(Event.id)
+        )
+        return list(await self.session.scalars(query))
+
+    async def of_organisation(self, organisation_id: int, period_ids: list[int]) -> list[Event]:
+        """An organisation's not-deleted events in the given periods."""
+        query = (
+            select(Event)
+            .where(
+                Event.organisation_id == organisation_id,
+                Event.period_id.in_(period_ids),
+                Event.status != "deleted",
+            )
+            .order_by(Event.start_date, Event.id)
+        )
+        return list(await self.session.scalars(query))
+
+    async def earlier(
+        self, author_id: int, organisation_id: int | None, open_period_ids: list[int], limit: int
+    ) -> list[Event]:
+        """The latest events of a person or their organisation outside the open periods."""
+        owner = Event.author_id == author_id
+        if organisation_id is not None:
+            owner = owner | (Event.organisation_id == organisation_id)
+        query = (
+            select(Event)
+            .where(owner, Event.period_id.not_in(open_period_ids), Event.status != "deleted")
+            .order_by(Event.start_date.desc(), Event.id.desc())
+            .limit(limit)
         )
         return list(await self.session.scalars(query))
 

@@ -17,6 +17,10 @@ class PersonRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def get(self, person_id: int) -> Person | None:
+        """One person by id."""
+        return await self.session.get(Person, person_id)
+
     async def by_telegram_id(self, telegram_id: int) -> Person | None:
         """The person behind a Telegram account, active or not."""
         return await self.session.scalar(select(Person).where(Person.telegram_id == telegram_id))

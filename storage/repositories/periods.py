@@ -52,6 +52,15 @@ class PeriodRepository:
         )
         return list(await self.session.scalars(query))
 
+    async def recent(self, limit: int) -> list[ReportingPeriod]:
+        """The latest periods, newest first."""
+        query = (
+            select(ReportingPeriod)
+            .order_by(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
+            .limit(limit)
+        )
+        return list(await self.session.scalars(query))
+
     async def set_status(self, period: ReportingPeriod, status: str) -> None:
         """Close or reopen a period."""
         period.status = status

@@ -1,0 +1,46 @@
+"""Middlewares: one database session (and transaction) per update, with the person in it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, User
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.db import current_session
+from storage.repositories import PersonRepository
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """Opens a session per update, loads the person, commits when the handler succeeds.
+
+    The session is also published through `storage.db.current_session`, so the FSM storage
+    writes inside the same transaction: an update's answers and its new step are saved
+    together or not at all.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.sessionmaker() as session:
+            token = current_session.set(session)
+            try:
+                user: User | None = data.get("event_from_user")
+                person = None
+                if user is not None:
+                    person = await PersonRepository(session).by_telegram_id(user.id)
+                data["session"] = session
+                data["person"] = person if person is not None and person.active else None
+                result = await handler(event, data)
+                await session.commit()
+                return result
+            finally:
+                current_session.reset(token)

@@ -1,0 +1,42 @@
+"""The commands menu per role (set_my_commands with scopes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiogram import Bot
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+REPORTER_COMMANDS = (
+    ("new", "Сообщить о мероприятии"),
+    ("my", "Мои мероприятия"),
+    ("cancel", "Прервать заполнение"),
+    ("help", "Справка"),
+)
+COORDINATOR_COMMANDS = (
+    *REPORTER_COMMANDS,
+    ("report", "Отчёт за квартал (.docx)"),
+    ("orgs", "Организации"),
+    ("neworg", "Добавить организацию и ссылку"),
+    ("link", "Новая ссылка для организации"),
+    ("revoke", "Отозвать ссылку"),
+    ("coordinator", "Назначить координатора"),
+)
+
+
+def _commands(pairs: Iterable[tuple[str, str]]) -> list[BotCommand]:
+    return [BotCommand(command=name, description=text) for name, text in pairs]
+
+
+async def set_coordinator_commands(bot: Bot, telegram_id: int) -> None:
+    """Show a coordinator the desk's commands in their chat."""
+    await bot.set_my_commands(
+        _commands(COORDINATOR_COMMANDS), scope=BotCommandScopeChat(chat_id=telegram_id)
+    )
+
+
+async def setup_commands(bot: Bot, coordinator_ids: Iterable[int]) -> None:
+    """Staff's commands for everyone; the desk's commands for each coordinator's chat."""
+    await bot.set_my_commands(_commands(REPORTER_COMMANDS), scope=BotCommandScopeDefault())
+    for telegram_id in coordinator_ids:
+        await set_coordinator_commands(bot, telegram_id)

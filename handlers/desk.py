@@ -1,0 +1,222 @@
+"""The coordinator's desk in chat: the report, organisations, join links, coordinators."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, Router, html
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers import keyboards as kb
+from handlers.commands import set_coordinator_commands
+from handlers.filters import IsCoordinator
+from handlers.texts import Common, Desk
+from handlers.views import collecting, period_label, quarter_label
+from reports.docx import render_docx
+from reports.quarters import Quarter, QuarterError
+from storage.models import Person
+from storage.report_source import DatabaseReportSource, PeriodNotFound
+from storage.repositories import (
+    JoinCodeRepository,
+    OrganisationRepository,
+    PeriodRepository,
+    PersonRepository,
+)
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+router = Router(name=__name__)
+router.message.filter(IsCoordinator())
+router.callback_query.filter(IsCoordinator())
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+CHOOSER_PERIODS = 8
+
+
+async def send_report(
+    bot: Bot,
+    chat_id: int,
+    quarter: Quarter,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Compile a period's report (through read-only sessions) and send it as a document."""
+    label = quarter_label(quarter.year, quarter.quarter)
+    try:
+        report = await DatabaseReportSource(reader, settings.region_phrase).load_report(
+            quarter
+        )
+    except PeriodNotFound:
+        await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
+        return
+    if report.row_count == 0:
+        await bot.send_message(chat_id, Desk.EMPTY.format(period=label))
+        return
+    document = await asyncio.to_thread(render_docx, report)
+    name = f"report_{quarter.year}_Q{quarter.quarter}.docx"
+    await bot.send_document(
+        chat_id,
+        BufferedInputFile(document, filename=name),
+        caption=Desk.CAPTION.format(period=label, count=report.row_count),
+    )
+
+
+@router.message(Command("report"))
+async def report(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    if command.args:
+        try:
+            quarter = Quarter.parse(command.args)
+        except QuarterError:
+            await message.answer(Desk.BAD_PERIOD.format(value=html.quote(command.args)))
+            return
+        await send_report(bot, message.chat.id, quarter, reader, settings)
+        return
+    periods = await PeriodRepository(session).recent(CHOOSER_PERIODS)
+    if not periods:
+        await message.answer(Desk.NO_PERIODS)
+        return
+    default = collecting(settings, clock())
+    choices = [
+        (p.id, period_label(p), (p.year, p.quarter) == (default.year, default.quarter))
+        for p in periods
+    ]
+    await message.answer(Desk.CHOOSE_PERIOD, reply_markup=kb.report_periods_keyboard(choices))
+
+
+@router.callback_query(kb.ReportCb.filter())
+async def report_chosen(
+    callback: CallbackQuery,
+    callback_data: kb.ReportCb,
+    bot: Bot,
+    session: AsyncSession,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    person: Person,
+) -> None:
+    period = await PeriodRepository(session).by_id(callback_data.id)
+    if period is None:
+        log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    await callback.answer()
+    quarter = Quarter(period.year, period.quarter)
+    await send_report(bot, person.telegram_id, quarter, reader, settings)
+
+
+async def _link_text(
+    bot: Bot, session: AsyncSession, organisation_id: int, name: str, person: Person, days: int
+) -> str:
+    code = await JoinCodeRepository(session).create(
+        organisation_id, valid_for=timedelta(days=days), created_by_id=person.id
+    )
+    me = await bot.me()
+    return Desk.ORG_LINK.format(
+        name=html.quote(name),
+        expires=code.expires_at.strftime("%d.%m.%Y"),
+        link=html.quote(f"https://t.me/{me.username}?start={code.code}"),
+        code=html.quote(code.code),
+    )
+
+
+@router.message(Command("neworg"))
+async def new_organisation(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+) -> None:
+    name = " ".join((command.args or "").split())
+    if not name or len(name) > 500:
+        await message.answer(Desk.ORG_USAGE)
+        return
+    organisation = await OrganisationRepository(session).get_or_add(name)
+    link = await _link_text(
+        bot, session, organisation.id, organisation.name, person, settings.join_code_days
+    )
+    await session.commit()
+    await message.answer(Desk.ORG_CREATED.format(name=html.quote(organisation.name)) + "\n" + link)
+
+
+@router.message(Command("link"))
+async def new_link(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+) -> None:
+    name = " ".join((command.args or "").split())
+    if not name:
+        await message.answer(Desk.ORG_USAGE.replace("/neworg", "/link"))
+        return
+    organisation = await OrganisationRepository(session).by_name(name)
+    if organisation is None:
+        await message.answer(Desk.ORG_NOT_FOUND.format(name=html.quote(name)))
+        return
+    link = await _link_text(
+        bot, session, organisation.id, organisation.name, person, settings.join_code_days
+    )
+    await session.commit()
+    await message.answer(link)
+
+
+@router.message(Command("revoke"))
+async def revoke(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    code = (command.args or "").strip()
+    if not code:
+        await message.answer(Desk.REVOKE_USAGE)
+        return
+    found = await JoinCodeRepository(session).revoke(code)
+    await message.answer(Desk.REVOKED if found else Desk.REVOKE_NOT_FOUND)
+
+
+@router.message(Command("orgs"))
+async def organisations(message: Message, session: AsyncSession) -> None:
+    found = await OrganisationRepository(session).all()
+    if not found:
+        await message.answer(Desk.ORGS_EMPTY)
+        return
+    people = PersonRepository(session)
+    lines = [Desk.ORGS_HEAD]
+    for organisation in found:
+        count = len(await people.of_organisation(organisation.id))
+        lines.append(Desk.ORG_LINE.format(name=html.quote(organisation.name), people=count))
+    await message.answer("\n".join(lines))
+
+
+@router.message(Command("coordinator"))
+async def make_coordinator(
+    message: Message, command: CommandObject, bot: Bot, session: AsyncSession
+) -> None:
+    raw = (command.args or "").strip()
+    if not raw.isdigit():
+        await message.answer(Desk.COORD_USAGE)
+        return
+    people = PersonRepository(session)
+    target = await people.by_telegram_id(int(raw))
+    if target is None or not target.active:
+        await message.answer(Desk.COORD_NOT_FOUND.format(id=int(raw)))
+        return
+    await people.set_role(target, "coordinator")
+    await session.commit()
+    await set_coordinator_commands(bot, target.telegram_id)
+    await message.answer(Desk.COORD_DONE.format(name=html.quote(target.full_name)))

@@ -1,0 +1,140 @@
+"""The half-filled event kept in FSM data: reading, checking and turning it into fields."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from reports.dates import DateRange
+from storage.models import (
+    DATES_NOTE_MAX,
+    NAME_MAX,
+    PARTICIPANTS_MAX,
+    PLACE_MAX,
+    RESULT_MAX,
+    Event,
+)
+from storage.repositories import EventFields
+
+TEXT_LIMITS = {
+    "name": NAME_MAX,
+    "place": PLACE_MAX,
+    "result": RESULT_MAX,
+    "participants": PARTICIPANTS_MAX,
+    "dates": DATES_NOTE_MAX,
+}
+COUNT_MAX = 1_000_000
+
+_COUNT_PATTERNS = (
+    re.compile(r"количеств\w*(?:\s+\w+){0,2}?\s*[-–—:]?\s*(\d{1,7})", re.IGNORECASE),
+    re.compile(r"(\d{1,7})\s*(?:человек|чел\b|чел\.|участник)", re.IGNORECASE),
+)
+
+
+def read_count(text: str) -> int | None:
+    """The total number of participants stated in free text, if it is stated."""
+    for pattern in _COUNT_PATTERNS:
+        found = pattern.findall(text)
+        if found:
+            return int(found[-1])
+    return None
+
+
+def dates_to_data(dates: DateRange) -> dict[str, Any]:
+    return {
+        "start": dates.start.isoformat(),
+        "end": dates.end.isoformat(),
+        "precision": dates.precision,
+        "note": dates.note,
+    }
+
+
+def dates_from_data(data: dict[str, Any] | None) -> DateRange | None:
+    if not data:
+        return None
+    return DateRange(
+        date.fromisoformat(data["start"]),
+        date.fromisoformat(data["end"]),
+        data["precision"],
+        data.get("note"),
+    )
+
+
+@dataclass(slots=True)
+class Draft:
+    """What the person has answered so far; JSON-friendly in FSM data."""
+
+    sphere_id: int | None = None
+    name: str | None = None
+    place: str | None = None
+    dates: dict[str, Any] | None = None
+    result: str | None = None
+    participants: str | None = None
+    count: int | None = None
+    period_id: int | None = None
+    token: str = ""  # the dedup key of a new event: submitting twice stores it once
+    event_id: int | None = None  # set when editing an existing event
+    editing: bool = False  # answers return to the summary
+
+    @classmethod
+    def new(cls) -> Draft:
+        return cls(token=uuid.uuid4().hex)
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Draft:
+        fields = data.get("draft") or {}
+        known = {name: fields[name] for name in cls.__slots__ if name in fields}  # type: ignore[attr-defined]
+        return cls(**known)
+
+    def dump(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+    @classmethod
+    def of_event(cls, event: Event, *, copy: bool) -> Draft:
+        """A draft from a stored event: to edit it, or (copy) as the start of a new one."""
+        draft = cls(
+            sphere_id=event.sphere_id,
+            name=event.name,
+            place=event.place,
+            result=event.result,
+            participants=event.participants,
+            count=event.participant_count,
+            editing=True,
+        )
+        if copy:
+            draft.token = uuid.uuid4().hex
+        else:
+            draft.event_id = event.id
+            draft.period_id = event.period_id
+            draft.dates = dates_to_data(
+                DateRange(event.start_date, event.end_date, event.precision, event.dates_note)  # type: ignore[arg-type]
+            )
+        return draft
+
+    def value(self, step: str) -> Any:
+        if step == "sphere":
+            return self.sphere_id
+        if step == "period":
+            return self.period_id
+        return getattr(self, step)
+
+    def missing(self, steps: tuple[str, ...]) -> list[str]:
+        """The steps not answered yet, in dialogue order."""
+        return [step for step in steps if self.value(step) in (None, "")]
+
+    def fields(self) -> EventFields:
+        """The event's fields; call only when nothing is missing."""
+        dates = dates_from_data(self.dates)
+        assert self.sphere_id is not None and dates is not None
+        return EventFields(
+            sphere_id=self.sphere_id,
+            name=self.name or "",
+            place=self.place or "",
+            dates=dates,
+            result=self.result or "",
+            participants=self.participants or "",
+            participant_count=self.count,
+        )

@@ -1,0 +1,174 @@
+"""Callback data factories and the keyboards that use them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.texts import Dialogue, MyEvents
+
+BUTTON_TEXT_MAX = 60
+
+
+class DialogueCb(CallbackData, prefix="d"):
+    """A dialogue button: `action` (back, cancel, yes, fix, note, nocount, edit, submit)."""
+
+    action: str
+    step: str
+
+
+class SphereCb(CallbackData, prefix="sp"):
+    id: int
+
+
+class PeriodCb(CallbackData, prefix="pe"):
+    id: int
+
+
+class EventCb(CallbackData, prefix="ev"):
+    """An event button: open, edit, del, delyes, delno, copy."""
+
+    action: str
+    id: int
+
+
+class ListCb(CallbackData, prefix="ls"):
+    view: str  # mine, org, earlier
+
+
+class ReportCb(CallbackData, prefix="rp"):
+    id: int
+
+
+def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
+    """A button label: one line, cut with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _nav(builder: InlineKeyboardBuilder, step: str) -> None:
+    builder.button(text=Dialogue.BACK, callback_data=DialogueCb(action="back", step=step))
+    builder.button(text=Dialogue.CANCEL, callback_data=DialogueCb(action="cancel", step=step))
+
+
+def step_keyboard(step: str) -> InlineKeyboardMarkup:
+    """Back and cancel under a text question."""
+    builder = InlineKeyboardBuilder()
+    _nav(builder, step)
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def spheres_keyboard(spheres: Iterable[tuple[int, str]]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    rows = 0
+    for sphere_id, name in spheres:
+        builder.button(text=short(name), callback_data=SphereCb(id=sphere_id))
+        rows += 1
+    _nav(builder, "sphere")
+    builder.adjust(*([1] * rows), 2)
+    return builder.as_markup()
+
+
+def confirm_dates_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=Dialogue.YES, callback_data=DialogueCb(action="yes", step="dates"))
+    builder.button(text=Dialogue.FIX, callback_data=DialogueCb(action="fix", step="dates"))
+    _nav(builder, "dates")
+    builder.adjust(2, 2)
+    return builder.as_markup()
+
+
+def keep_note_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=Dialogue.KEEP_NOTE, callback_data=DialogueCb(action="note", step="dates"))
+    _nav(builder, "dates")
+    builder.adjust(1, 2)
+    return builder.as_markup()
+
+
+def count_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=Dialogue.DONT_KNOW, callback_data=DialogueCb(action="nocount", step="participants")
+    )
+    _nav(builder, "participants")
+    builder.adjust(1, 2)
+    return builder.as_markup()
+
+
+def periods_keyboard(periods: Iterable[tuple[int, str, bool]]) -> InlineKeyboardMarkup:
+    """One button per open period: (id, label, is_default)."""
+    builder = InlineKeyboardBuilder()
+    rows = 0
+    for period_id, label, is_default in periods:
+        text = label + (Dialogue.DEFAULT_MARK if is_default else "")
+        builder.button(text=text, callback_data=PeriodCb(id=period_id))
+        rows += 1
+    _nav(builder, "period")
+    builder.adjust(*([1] * rows), 2)
+    return builder.as_markup()
+
+
+def summary_keyboard(steps: Iterable[str], *, editing: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    count = 0
+    for step in steps:
+        builder.button(
+            text=Dialogue.FIELD_NAMES[step], callback_data=DialogueCb(action="edit", step=step)
+        )
+        count += 1
+    builder.button(
+        text=Dialogue.SAVE if editing else Dialogue.SUBMIT,
+        callback_data=DialogueCb(action="submit", step="summary"),
+    )
+    builder.button(text=Dialogue.CANCEL, callback_data=DialogueCb(action="cancel", step="summary"))
+    builder.adjust(*([2] * (count // 2)), *([1] * (count % 2)), 1, 1)
+    return builder.as_markup()
+
+
+def events_keyboard(
+    events: Iterable[tuple[int, str]], *, views: Iterable[tuple[str, str]]
+) -> InlineKeyboardMarkup:
+    """One button per event, then the view switches: (view, label)."""
+    builder = InlineKeyboardBuilder()
+    rows = 0
+    for event_id, label in events:
+        builder.button(text=short(label), callback_data=EventCb(action="open", id=event_id))
+        rows += 1
+    switches = 0
+    for view, label in views:
+        builder.button(text=label, callback_data=ListCb(view=view))
+        switches += 1
+    builder.adjust(*([1] * rows), max(switches, 1))
+    return builder.as_markup()
+
+
+def event_keyboard(event_id: int, *, can_change: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if can_change:
+        builder.button(text=MyEvents.EDIT, callback_data=EventCb(action="edit", id=event_id))
+        builder.button(text=MyEvents.DELETE, callback_data=EventCb(action="del", id=event_id))
+    builder.button(text=MyEvents.COPY, callback_data=EventCb(action="copy", id=event_id))
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+def confirm_delete_keyboard(event_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=MyEvents.YES_DELETE, callback_data=EventCb(action="delyes", id=event_id))
+    builder.button(text=MyEvents.NO, callback_data=EventCb(action="delno", id=event_id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def report_periods_keyboard(periods: Iterable[tuple[int, str, bool]]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for period_id, label, is_default in periods:
+        text = label + (Dialogue.DEFAULT_MARK if is_default else "")
+        builder.button(text=text, callback_data=ReportCb(id=period_id))
+    builder.adjust(1)
+    return builder.as_markup()

@@ -1,0 +1,176 @@
+"""/my: a person's events in open periods; open, edit, delete (confirmed) or copy one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, Router, html
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import keyboards as kb
+from handlers.access import can_change, can_view
+from handlers.draft import Draft
+from handlers.filters import IsKnown
+from handlers.report import Conversation, start_dialogue
+from handlers.texts import Common, MyEvents
+from handlers.views import ensure_collecting_period, fields_text
+from reports.dates import DateRange, format_dates
+from storage.models import Event, Person
+from storage.repositories import EventRepository, PeriodRepository, PersonRepository
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+router = Router(name=__name__)
+router.message.filter(IsKnown())
+router.callback_query.filter(IsKnown())
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+EARLIER_LIMIT = 20
+LIST_LIMIT = 60
+
+
+def _label(event: Event) -> str:
+    dates = DateRange(event.start_date, event.end_date, event.precision, None)  # type: ignore[arg-type]
+    return f"{format_dates(dates)} · {event.name}"
+
+
+async def _list(
+    session: AsyncSession, person: Person, view: str, settings: Settings, clock: Clock
+) -> tuple[str, list[Event], list[tuple[str, str]]]:
+    await ensure_collecting_period(session, settings, clock())
+    open_ids = [p.id for p in await PeriodRepository(session).open_periods()]
+    events = EventRepository(session)
+    switches = [("earlier", MyEvents.SHOW_EARLIER)]
+    if view == "org" and person.organisation_id is not None:
+        found = await events.of_organisation(person.organisation_id, open_ids)
+        head, empty = MyEvents.ORG_HEAD, MyEvents.ORG_EMPTY
+        switches.insert(0, ("mine", MyEvents.SHOW_MINE))
+    elif view == "earlier":
+        found = await events.earlier(person.id, person.organisation_id, open_ids, EARLIER_LIMIT)
+        head, empty = MyEvents.EARLIER_HEAD, MyEvents.EARLIER_EMPTY
+        switches = [("mine", MyEvents.SHOW_MINE)]
+    else:
+        found = await events.of_author(person.id, open_ids)
+        head, empty = MyEvents.HEAD, MyEvents.EMPTY
+        if person.organisation_id is not None:
+            switches.insert(0, ("org", MyEvents.SHOW_ORG))
+    return (head if found else empty), found[:LIST_LIMIT], switches
+
+
+async def _show_list(
+    bot: Bot, chat_id: int, session: AsyncSession, person: Person, view: str, **deps: object
+) -> None:
+    text, found, switches = await _list(session, person, view, **deps)  # type: ignore[arg-type]
+    markup = kb.events_keyboard(((e.id, _label(e)) for e in found), views=switches)
+    await bot.send_message(chat_id, text, reply_markup=markup)
+
+
+@router.message(Command("my"))
+async def my_events(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    await _show_list(bot, message.chat.id, session, person, "mine", settings=settings, clock=clock)
+
+
+@router.callback_query(kb.ListCb.filter())
+async def switch_view(
+    callback: CallbackQuery,
+    callback_data: kb.ListCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    if callback_data.view not in ("mine", "org", "earlier"):
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    await callback.answer()
+    await _show_list(
+        bot, person.telegram_id, session, person, callback_data.view, settings=settings, clock=clock
+    )
+
+
+@router.callback_query(kb.EventCb.filter())
+async def event_action(
+    callback: CallbackQuery,
+    callback_data: kb.EventCb,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    events = EventRepository(session)
+    event = await events.get(callback_data.id)
+    action = callback_data.action
+    if event is None or not can_view(person, event) or action not in _ACTIONS:
+        log.warning("person %s refused %r on event %s", person.id, action, callback_data.id)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    changeable = await can_change(session, person, event)
+    if action in ("edit", "del", "delyes") and not changeable:
+        await callback.answer(MyEvents.CLOSED, show_alert=True)
+        return
+    await callback.answer()
+    chat_id = person.telegram_id
+    if action == "open":
+        author = await _author_name(session, event)
+        body = await fields_text(
+            session,
+            sphere_id=event.sphere_id,
+            name=event.name,
+            place=event.place,
+            dates=DateRange(event.start_date, event.end_date, event.precision, event.dates_note),  # type: ignore[arg-type]
+            result=event.result,
+            participants=event.participants,
+            count=event.participant_count,
+            period_id=event.period_id,
+        )
+        text = MyEvents.CARD.format(
+            id=event.id,
+            status=MyEvents.STATUS[event.status],
+            fields=body,
+            author=html.quote(author),
+        )
+        markup = kb.event_keyboard(event.id, can_change=changeable)
+        await bot.send_message(chat_id, text, reply_markup=markup)
+    elif action == "del":
+        text = MyEvents.CONFIRM_DELETE.format(name=html.quote(kb.short(event.name, 200)))
+        await bot.send_message(chat_id, text, reply_markup=kb.confirm_delete_keyboard(event.id))
+    elif action == "delyes":
+        await events.delete(event)
+        await session.commit()
+        await bot.send_message(chat_id, MyEvents.DELETED)
+    elif action == "delno":
+        await bot.send_message(chat_id, MyEvents.NOT_DELETED)
+    else:  # edit or copy: the dialogue opens at the summary
+        draft = Draft.of_event(event, copy=action == "copy")
+        conversation = Conversation(bot, chat_id, state, session, settings, clock)
+        if action == "copy":
+            await bot.send_message(chat_id, MyEvents.COPIED)
+        await start_dialogue(conversation, draft)
+
+
+_ACTIONS = ("open", "edit", "del", "delyes", "delno", "copy")
+
+
+async def _author_name(session: AsyncSession, event: Event) -> str:
+    if event.author_id is None:
+        return "—"
+    author = await PersonRepository(session).get(event.author_id)
+    return author.full_name if author else "—"

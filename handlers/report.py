@@ -1,0 +1,483 @@
+"""The reporting dialogue: seven steps, a summary with a button per field, one submit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import keyboards as kb
+from handlers.access import can_change
+from handlers.draft import COUNT_MAX, TEXT_LIMITS, Draft, dates_to_data, read_count
+from handlers.filters import IsKnown
+from handlers.states import STEPS, ReportStates
+from handlers.texts import Common, Dialogue
+from handlers.views import collecting, fields_text, period_choices, period_label, shown
+from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates
+from storage.models import Person
+from storage.repositories import (
+    EventRepository,
+    OrganisationRepository,
+    PeriodRepository,
+    SphereRepository,
+)
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+router = Router(name=__name__)
+router.message.filter(IsKnown())
+router.callback_query.filter(IsKnown())
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+NEXT = dict(zip(STEPS, (*STEPS[1:], None), strict=True))
+PREVIOUS = dict(zip(STEPS, (None, *STEPS[:-1]), strict=True))
+# The numbered step a state belongs to (the confirmation and the count are parts of steps).
+STEP_OF_STATE = {
+    **{getattr(ReportStates, step).state: step for step in STEPS},
+    ReportStates.dates_confirm.state: "dates",
+    ReportStates.count.state: "participants",
+    ReportStates.summary.state: "summary",
+}
+TEXT_STATES = (
+    ReportStates.name,
+    ReportStates.place,
+    ReportStates.result,
+    ReportStates.participants,
+)
+DATES_STATES = (ReportStates.dates, ReportStates.dates_confirm)
+BUTTON_STATES = (ReportStates.sphere, ReportStates.period, ReportStates.summary)
+ALL_STATES = (*TEXT_STATES, *DATES_STATES, *BUTTON_STATES, ReportStates.count)
+
+# An answer is any text that is not a command: commands keep working in the middle.
+is_answer = F.func(lambda message: not (message.text or "").startswith("/"))
+
+
+class Conversation:
+    """What every step needs: the chat, the state, the database, the settings and clock."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        state: FSMContext,
+        session: AsyncSession,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self.bot, self.chat_id, self.state = bot, chat_id, state
+        self.session, self.settings, self.clock = session, settings, clock
+
+    async def draft(self) -> Draft:
+        return Draft.load(await self.state.get_data())
+
+    async def save(self, draft: Draft, **extra: Any) -> None:
+        await self.state.set_data({"draft": draft.dump(), **extra})
+
+    async def say(self, text: str, markup: Any = None) -> None:
+        await self.bot.send_message(self.chat_id, text, reply_markup=markup)
+
+    def collecting_year(self) -> tuple[int, Any]:
+        quarter = collecting(self.settings, self.clock())
+        return quarter.year, quarter
+
+    async def ask(self, draft: Draft, step: str) -> None:
+        """Put the question of `step`, with its buttons and the current answer if any."""
+        await self.save(draft)
+        await self.state.set_state(getattr(ReportStates, step))
+        head = Dialogue.STEP.format(number=STEPS.index(step) + 1)
+        if step == "sphere":
+            spheres = await SphereRepository(self.session).active()
+            if not spheres:
+                await self.say(Dialogue.NO_SPHERES)
+                return
+            markup = kb.spheres_keyboard((sphere.id, sphere.name) for sphere in spheres)
+            await self.say(head + Dialogue.ASK["sphere"], markup)
+            return
+        if step == "period":
+            start = date.fromisoformat(draft.dates["start"]) if draft.dates else None
+            periods, default = await period_choices(
+                self.session, self.settings, self.clock(), start
+            )
+            chosen = draft.period_id or default
+            choices = [(p.id, period_label(p), p.id == chosen) for p in periods]
+            await self.say(head + Dialogue.ASK["period"], kb.periods_keyboard(choices))
+            return
+        text = head + Dialogue.ASK[step]
+        current = draft.value(step)
+        if step == "dates" and draft.dates:
+            current = format_dates(DateRange(**_dates_kwargs(draft.dates)))
+        if current:
+            text += Dialogue.CURRENT.format(value=shown(str(current), 300))
+        await self.say(text, kb.step_keyboard(step))
+
+    async def summary(self, draft: Draft) -> None:
+        """Show the whole event with a button per field and the submit button."""
+        draft.editing = True
+        await self.save(draft)
+        await self.state.set_state(ReportStates.summary)
+        head = (
+            Dialogue.SUMMARY_EDIT_HEAD.format(id=draft.event_id)
+            if draft.event_id
+            else Dialogue.SUMMARY_HEAD
+        )
+        body = await fields_text(
+            self.session,
+            sphere_id=draft.sphere_id,
+            name=draft.name,
+            place=draft.place,
+            dates=DateRange(**_dates_kwargs(draft.dates)) if draft.dates else None,
+            result=draft.result,
+            participants=draft.participants,
+            count=draft.count,
+            period_id=draft.period_id,
+        )
+        markup = kb.summary_keyboard(STEPS, editing=draft.event_id is not None)
+        await self.say(f"{head}\n\n{body}\n{Dialogue.SUMMARY_FOOT}", markup)
+
+    async def advance(self, draft: Draft, after: str) -> None:
+        """Go on after `after` was answered: the next step, or back to the summary."""
+        if draft.editing:
+            missing = draft.missing(STEPS)
+            if missing:
+                await self.ask(draft, missing[0])
+            else:
+                await self.summary(draft)
+            return
+        following = NEXT[after]
+        if following is None:
+            await self.summary(draft)
+        else:
+            await self.ask(draft, following)
+
+
+def _dates_kwargs(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "start": date.fromisoformat(data["start"]),
+        "end": date.fromisoformat(data["end"]),
+        "precision": data["precision"],
+        "note": data.get("note"),
+    }
+
+
+def _dialogue(
+    event: Message | CallbackQuery,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> Conversation:
+    user = event.from_user
+    assert user is not None
+    return Conversation(bot, user.id, state, session, settings, clock)
+
+
+async def start_dialogue(dialogue: Conversation, draft: Draft) -> None:
+    """Begin a new event (or a copy, which opens at the summary)."""
+    if draft.editing:
+        await dialogue.summary(draft)
+    else:
+        await dialogue.ask(draft, "sphere")
+
+
+@router.message(Command("new"))
+async def new_event(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    dialogue = _dialogue(message, bot, state, session, settings, clock)
+    await start_dialogue(dialogue, Draft.new())
+
+
+# --- answers -----------------------------------------------------------------------------
+
+
+@router.callback_query(ReportStates.sphere, kb.SphereCb.filter())
+async def got_sphere(
+    callback: CallbackQuery,
+    callback_data: kb.SphereCb,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    person: Person,
+) -> None:
+    sphere = await SphereRepository(session).get(callback_data.id)
+    if sphere is None or not sphere.active:
+        log.warning("person %s sent an unknown sphere id %s", person.id, callback_data.id)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    await callback.answer()
+    dialogue = _dialogue(callback, bot, state, session, settings, clock)
+    draft = await dialogue.draft()
+    draft.sphere_id = sphere.id
+    await dialogue.advance(draft, "sphere")
+
+
+@router.message(StateFilter(*TEXT_STATES), F.text, is_answer)
+async def got_text(
+    message: Message,
+    raw_state: str,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    step = STEP_OF_STATE[raw_state]
+    text = (message.text or "").strip()
+    if not text:
+        await message.answer(Dialogue.EMPTY)
+        return
+    if len(text) > TEXT_LIMITS[step]:
+        await message.answer(Dialogue.TOO_LONG.format(length=len(text), limit=TEXT_LIMITS[step]))
+        return
+    dialogue = _dialogue(message, bot, state, session, settings, clock)
+    draft = await dialogue.draft()
+    setattr(draft, step, text)
+    if step == "participants":
+        draft.count = read_count(text)
+        if draft.count is None:
+            await dialogue.save(draft)
+            await state.set_state(ReportStates.count)
+            await dialogue.say(Dialogue.ASK_COUNT, kb.count_keyboard())
+            return
+    await dialogue.advance(draft, step)
+
+
+@router.message(ReportStates.count, F.text, is_answer)
+async def got_count(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    digits = "".join((message.text or "").split())
+    if not digits.isdigit() or int(digits) > COUNT_MAX:
+        await message.answer(Dialogue.BAD_COUNT)
+        return
+    dialogue = _dialogue(message, bot, state, session, settings, clock)
+    draft = await dialogue.draft()
+    draft.count = int(digits)
+    await dialogue.advance(draft, "participants")
+
+
+@router.message(StateFilter(*DATES_STATES), F.text, is_answer)
+async def got_dates(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    text = (message.text or "").strip()
+    if not text:
+        await message.answer(Dialogue.EMPTY)
+        return
+    if len(text) > TEXT_LIMITS["dates"]:
+        await message.answer(Dialogue.TOO_LONG.format(length=len(text), limit=TEXT_LIMITS["dates"]))
+        return
+    dialogue = _dialogue(message, bot, state, session, settings, clock)
+    draft = await dialogue.draft()
+    year, quarter = dialogue.collecting_year()
+    try:
+        dates = parse_dates(text, year=year, period=quarter)
+    except DateParseError as error:
+        start = find_earliest_date(text, year=year) if error.code == "unreadable" else None
+        await state.set_state(ReportStates.dates)
+        if start is None:
+            await dialogue.save(draft)
+            await dialogue.say(error.message, kb.step_keyboard("dates"))
+            return
+        note = DateRange(start, start, "day", text)
+        await dialogue.save(draft, pending=dates_to_data(note))
+        offer = Dialogue.OFFER_NOTE.format(start=format_dates(DateRange(start, start)))
+        await dialogue.say(error.message + offer, kb.keep_note_keyboard())
+        return
+    await dialogue.save(draft, pending=dates_to_data(dates))
+    await state.set_state(ReportStates.dates_confirm)
+    await dialogue.say(
+        Dialogue.CONFIRM_DATES.format(dates=shown(format_dates(dates))),
+        kb.confirm_dates_keyboard(),
+    )
+
+
+@router.callback_query(ReportStates.period, kb.PeriodCb.filter())
+async def got_period(
+    callback: CallbackQuery,
+    callback_data: kb.PeriodCb,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    person: Person,
+) -> None:
+    period = await PeriodRepository(session).by_id(callback_data.id)
+    if period is None:
+        log.warning("person %s sent an unknown period id %s", person.id, callback_data.id)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    dialogue = _dialogue(callback, bot, state, session, settings, clock)
+    draft = await dialogue.draft()
+    if period.status != "open":
+        await callback.answer(Dialogue.PERIOD_CLOSED, show_alert=True)
+        await dialogue.ask(draft, "period")
+        return
+    await callback.answer()
+    draft.period_id = period.id
+    await dialogue.advance(draft, "period")
+
+
+# --- buttons under the questions ---------------------------------------------------------
+
+
+@router.callback_query(StateFilter(*ALL_STATES), kb.DialogueCb.filter())
+async def dialogue_button(
+    callback: CallbackQuery,
+    callback_data: kb.DialogueCb,
+    raw_state: str,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    person: Person,
+) -> None:
+    action, step = callback_data.action, callback_data.step
+    current = STEP_OF_STATE[raw_state]
+    dialogue = _dialogue(callback, bot, state, session, settings, clock)
+    draft = await dialogue.draft()
+    if action == "cancel":
+        await callback.answer()
+        await state.clear()
+        await dialogue.say(Dialogue.CANCELLED)
+        return
+    if action == "edit" and current == "summary" and step in STEPS:
+        await callback.answer()
+        await dialogue.ask(draft, step)
+        return
+    if action == "submit" and current == "summary":
+        await callback.answer()
+        await submit(dialogue, draft, person)
+        return
+    if step != current:
+        log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    await callback.answer()
+    if action == "back":
+        previous = PREVIOUS.get(step)
+        if raw_state in (ReportStates.dates_confirm.state, ReportStates.count.state):
+            await dialogue.ask(draft, step)  # back from a sub-question: the step itself
+        elif draft.editing:
+            await dialogue.summary(draft)
+        else:
+            await dialogue.ask(draft, previous or step)
+    elif action == "yes" and raw_state == ReportStates.dates_confirm.state:
+        await _take_pending_dates(dialogue, draft)
+    elif action == "note" and raw_state == ReportStates.dates.state:
+        await _take_pending_dates(dialogue, draft)
+    elif action == "fix" and raw_state == ReportStates.dates_confirm.state:
+        await dialogue.ask(draft, "dates")
+    elif action == "nocount" and raw_state == ReportStates.count.state:
+        draft.count = None
+        await dialogue.advance(draft, "participants")
+    else:
+        log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)
+        await dialogue.say(Common.STALE_BUTTON)
+
+
+async def _take_pending_dates(dialogue: Conversation, draft: Draft) -> None:
+    pending = (await dialogue.state.get_data()).get("pending")
+    if not pending:
+        await dialogue.ask(draft, "dates")
+        return
+    draft.dates = pending
+    await dialogue.advance(draft, "dates")
+
+
+async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
+    """File the event (or save the edited one) exactly once."""
+    session = dialogue.session
+    missing = draft.missing(STEPS)
+    if missing:
+        names = ", ".join(Dialogue.FIELD_NAMES[step] for step in missing)
+        await dialogue.say(Dialogue.MISSING_FIELDS.format(fields=names))
+        await dialogue.ask(draft, missing[0])
+        return
+    assert draft.period_id is not None
+    period = await PeriodRepository(session).by_id(draft.period_id)
+    if period is None or period.status != "open":
+        await dialogue.say(Dialogue.PERIOD_CLOSED)
+        draft.period_id = None
+        await dialogue.ask(draft, "period")
+        return
+    events = EventRepository(session)
+    if draft.event_id is not None:
+        event = await events.get(draft.event_id)
+        if event is None or not await can_change(session, person, event):
+            log.warning("person %s may not change event %s", person.id, draft.event_id)
+            await dialogue.state.clear()
+            await dialogue.say(Common.STALE_BUTTON)
+            return
+        await events.update(event, draft.fields(), period_id=period.id)
+        reply = Dialogue.UPDATED
+    else:
+        organisation_id = person.organisation_id
+        if organisation_id is None:
+            organisations = OrganisationRepository(session)
+            organisation_id = (
+                await organisations.get_or_add(dialogue.settings.default_organisation)
+            ).id
+        reply = Dialogue.SUBMITTED.format(period=period_label(period))
+        if await events.by_dedup_key(organisation_id, draft.token) is not None:
+            reply = Dialogue.ALREADY_SUBMITTED
+        else:
+            try:
+                async with session.begin_nested():
+                    await events.add(
+                        draft.fields(),
+                        period_id=period.id,
+                        organisation_id=organisation_id,
+                        author_id=person.id,
+                        status="submitted",
+                        dedup_key=draft.token,
+                    )
+            except IntegrityError:  # the same draft submitted at the same moment elsewhere
+                reply = Dialogue.ALREADY_SUBMITTED
+    await dialogue.state.clear()
+    await session.commit()  # saved before the person is told so
+    await dialogue.say(reply)
+
+
+# --- anything else inside the dialogue ---------------------------------------------------
+
+
+@router.message(StateFilter(*TEXT_STATES, *DATES_STATES, ReportStates.count), ~F.text)
+async def not_text(message: Message) -> None:
+    await message.answer(Dialogue.NEED_TEXT)
+
+
+@router.message(StateFilter(*BUTTON_STATES), is_answer)
+async def not_a_button(message: Message) -> None:
+    await message.answer(Dialogue.NEED_BUTTON)

@@ -1,0 +1,97 @@
+"""Shared pieces of what the person sees: quarters, the fields of an event as text."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from aiogram import html
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.texts import Dialogue
+from reports.dates import DateRange, format_dates
+from reports.quarters import Quarter, collecting_quarter
+from storage.models import ReportingPeriod
+from storage.repositories import PeriodRepository, SphereRepository
+
+if TYPE_CHECKING:  # handlers get the settings as workflow data; only the type comes from bot/
+    from bot.settings import Settings
+
+SHOWN_MAX = 600  # a long answer is cut in summaries, so a message stays under Telegram's limit
+
+
+def quarter_label(year: int, quarter: int) -> str:
+    """`IV квартал 2023 года`."""
+    return Dialogue.QUARTER.format(roman=Quarter(year, quarter).roman, year=year)
+
+
+def period_label(period: ReportingPeriod) -> str:
+    return quarter_label(period.year, period.quarter)
+
+
+def shown(text: str | None, limit: int = SHOWN_MAX) -> str:
+    """User text made safe for HTML and cut to `limit` characters."""
+    if not text:
+        return Dialogue.MISSING
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    return html.quote(cut)
+
+
+def collecting(settings: Settings, now: datetime) -> Quarter:
+    """The quarter being collected now under these settings."""
+    return collecting_quarter(
+        now, settings.timezone, day=settings.deadline_day, at=settings.deadline_time
+    )
+
+
+async def ensure_collecting_period(
+    session: AsyncSession, settings: Settings, now: datetime
+) -> ReportingPeriod:
+    """The period being collected, created if it does not exist yet."""
+    quarter = collecting(settings, now)
+    deadline = quarter.deadline(
+        settings.timezone, day=settings.deadline_day, at=settings.deadline_time
+    )
+    return await PeriodRepository(session).ensure(quarter, deadline)
+
+
+async def period_choices(
+    session: AsyncSession, settings: Settings, now: datetime, start: date | None
+) -> tuple[list[ReportingPeriod], int]:
+    """Open periods and the default one: the start date's quarter while open, else collected."""
+    current = await ensure_collecting_period(session, settings, now)
+    periods = await PeriodRepository(session).open_periods()
+    default = current.id
+    if start is not None:
+        own = Quarter.of(start)
+        for period in periods:
+            if (period.year, period.quarter) == (own.year, own.quarter):
+                default = period.id
+    return periods, default
+
+
+async def fields_text(
+    session: AsyncSession,
+    *,
+    sphere_id: int | None,
+    name: str | None,
+    place: str | None,
+    dates: DateRange | None,
+    result: str | None,
+    participants: str | None,
+    count: int | None,
+    period_id: int | None,
+) -> str:
+    """An event's fields, escaped, as the summary and the event card show them."""
+    sphere = await SphereRepository(session).get(sphere_id) if sphere_id else None
+    period = await PeriodRepository(session).by_id(period_id) if period_id else None
+    return Dialogue.SUMMARY_FIELDS.format(
+        sphere=shown(sphere.name if sphere else None),
+        name=shown(name),
+        place=shown(place),
+        dates=shown(format_dates(dates) if dates else None),
+        result=shown(result),
+        participants=shown(participants),
+        count=count if count is not None else Dialogue.UNKNOWN_COUNT,
+        period=period_label(period) if period else Dialogue.MISSING,
+    )

@@ -1,0 +1,80 @@
+"""Join codes and the strangers' refusal counter."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Counter, JoinCode, utcnow
+
+STRANGER_REFUSALS = "stranger_refusals"
+
+
+class JoinCodeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(
+        self,
+        organisation_id: int,
+        *,
+        valid_for: timedelta,
+        role: str = "reporter",
+        created_by_id: int | None = None,
+    ) -> JoinCode:
+        """A new random code for an organisation, valid for `valid_for`."""
+        code = JoinCode(
+            code=secrets.token_urlsafe(12),
+            organisation_id=organisation_id,
+            role=role,
+            created_by_id=created_by_id,
+            expires_at=utcnow() + valid_for,
+        )
+        self.session.add(code)
+        await self.session.flush()
+        return code
+
+    async def usable(self, code: str, now: datetime | None = None) -> JoinCode | None:
+        """The code if it exists, is not revoked and has not expired."""
+        found = await self.session.scalar(select(JoinCode).where(JoinCode.code == code))
+        if found is None or found.revoked_at is not None:
+            return None
+        if found.expires_at <= (now or utcnow()):
+            return None
+        return found
+
+    async def revoke(self, code: str) -> JoinCode | None:
+        """Revoke a code; None if there is no such code."""
+        found = await self.session.scalar(select(JoinCode).where(JoinCode.code == code))
+        if found is not None and found.revoked_at is None:
+            found.revoked_at = utcnow()
+            await self.session.flush()
+        return found
+
+    async def mark_used(self, join_code: JoinCode) -> None:
+        """Count one more person joined with this code."""
+        await self.session.execute(
+            update(JoinCode).where(JoinCode.id == join_code.id).values(uses=JoinCode.uses + 1)
+        )
+
+
+class CounterRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def increment(self, name: str, by: int = 1) -> None:
+        """Add to a named counter, creating it at zero first."""
+        result = await self.session.execute(
+            update(Counter).where(Counter.name == name).values(value=Counter.value + by)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            self.session.add(Counter(name=name, value=by))
+            await self.session.flush()
+
+    async def value(self, name: str) -> int:
+        """A counter's value (0 if it was never incremented)."""
+        counter = await self.session.get(Counter, name)
+        return counter.value if counter else 0
