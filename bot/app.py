@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher
@@ -14,18 +13,15 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import ErrorEvent
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.database import Storage, open_storage
 from bot.middlewares import DbSessionMiddleware
 from bot.settings import Settings
 from handlers import setup_routers
 from handlers.commands import setup_commands
 from handlers.texts import Common
-from reports.quarters import Quarter
-from storage.db import create_engine, create_sessionmaker
 from storage.fsm import SqlAlchemyStorage
-from storage.migrate import upgrade_database
-from storage.repositories import PersonRepository, SphereRepository
+from storage.repositories import PersonRepository
 
 log = logging.getLogger(__name__)
 
@@ -34,38 +30,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Storage:
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    reader: async_sessionmaker[AsyncSession]  # read-only sessions (the report compiler)
-
-    async def close(self) -> None:
-        await self.engine.dispose()
-
-
-def deadline_for(settings: Settings) -> Callable[[Quarter], datetime]:
-    """The default deadline of a quarter under these settings."""
-
-    def deadline(quarter: Quarter) -> datetime:
-        return quarter.deadline(
-            settings.timezone, day=settings.deadline_day, at=settings.deadline_time
-        )
-
-    return deadline
-
-
-async def open_storage(settings: Settings) -> Storage:
-    """Engine, schema upgraded to head, spheres and coordinators from the settings."""
-    engine = create_engine(settings.database_url)
-    await upgrade_database(engine)
-    sessionmaker = create_sessionmaker(engine)
-    async with sessionmaker() as session, session.begin():
-        await SphereRepository(session).sync(settings.spheres)
-        await PersonRepository(session).bootstrap_coordinators(settings.coordinator_ids)
-    return Storage(engine, sessionmaker, create_sessionmaker(engine, read_only=True))
 
 
 async def _on_error(event: ErrorEvent, bot: Bot) -> bool:

@@ -41,7 +41,7 @@ def _fail(text: str, code: int = 1) -> int:
 
 
 async def _import(settings: Settings, path: Path, organisation: str | None) -> int:
-    from bot.app import deadline_for, open_storage
+    from bot.database import deadline_for, open_storage
     from storage.importer import ImportFileError, import_events
 
     try:
@@ -75,7 +75,7 @@ async def _import(settings: Settings, path: Path, organisation: str | None) -> i
 
 
 async def _report(settings: Settings, label: str, out: Path | None) -> int:
-    from bot.app import open_storage
+    from bot.database import open_storage
     from reports.docx import render_docx
     from storage.report_source import DatabaseReportSource, PeriodNotFound
 
@@ -102,7 +102,7 @@ async def _report(settings: Settings, label: str, out: Path | None) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from bot.app import open_storage
+    from bot.database import open_storage
 
     storage = await open_storage(settings)
     await storage.close()

@@ -15,7 +15,8 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import Storage, build_bot, build_dispatcher, open_storage
+from bot.app import build_bot, build_dispatcher
+from bot.database import Storage, open_storage
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade_database

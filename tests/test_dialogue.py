@@ -9,7 +9,7 @@ from aiogram.types import BufferedInputFile
 from docx import Document
 from sqlalchemy import func, select
 
-from bot.app import Storage
+from bot.database import Storage
 from storage.models import Event
 from storage.models import Person as PersonRow
 from tests.conftest import COORDINATOR_ID

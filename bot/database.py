@@ -1,0 +1,50 @@
+"""Opening the database for the process: engine, migrations, settings applied.
+
+Kept apart from bot/app.py so the command-line desk starts without importing aiogram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from reports.quarters import Quarter
+from storage.db import create_engine, create_sessionmaker
+from storage.migrate import upgrade_database
+from storage.repositories import PersonRepository, SphereRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    reader: async_sessionmaker[AsyncSession]  # read-only sessions (the report compiler)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def deadline_for(settings: Settings) -> Callable[[Quarter], datetime]:
+    """The default deadline of a quarter under these settings."""
+
+    def deadline(quarter: Quarter) -> datetime:
+        return quarter.deadline(
+            settings.timezone, day=settings.deadline_day, at=settings.deadline_time
+        )
+
+    return deadline
+
+
+async def open_storage(settings: Settings) -> Storage:
+    """Engine, schema upgraded to head, spheres and coordinators from the settings."""
+    engine = create_engine(settings.database_url)
+    await upgrade_database(engine)
+    sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker() as session, session.begin():
+        await SphereRepository(session).sync(settings.spheres)
+        await PersonRepository(session).bootstrap_coordinators(settings.coordinator_ids)
+    return Storage(engine, sessionmaker, create_sessionmaker(engine, read_only=True))
