@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench preview clean
+.PHONY: run test demo lint bench preview clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m bot demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("period", help="the period, e.g. 2023-Q4")
     report.add_argument("--out", type=Path, help="output file (default report_2023_Q4.docx)")
     commands.add_parser("migrate", help="upgrade the database schema and exit")
+    commands.add_parser("demo", help="try the dialogue in the terminal, without Telegram")
     return parser
 
 
@@ -137,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_report(settings, args.period, args.out))
         case "migrate":
             return asyncio.run(_migrate(settings))
+        case "demo":
+            from bot.demo import run_demo
+
+            return asyncio.run(run_demo(settings))
         case _:
             try:
                 return asyncio.run(_run(settings))

@@ -1,0 +1,63 @@
+"""`python -m bot demo`: the whole dialogue and /report in a terminal, as a real process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from docx import Document
+
+from reports.quarters import collecting_quarter
+from tests.test_cli import ROOT, run_bot
+
+
+def test_the_demo_walks_a_dialogue_and_writes_the_report(tmp_path: Path) -> None:
+    quarter = collecting_quarter(datetime.now(UTC), ZoneInfo("Europe/Moscow"))
+    day = quarter.first_day.strftime("%d.%m.%Y")
+    script = "\n".join(
+        [
+            "/new",
+            "1",  # the first sphere
+            "Форум <b>«Россия – Беларусь»</b>",
+            "г. Минск",
+            day,
+            "1",  # ✔ Верно
+            "Подписано соглашение",
+            "Делегация из 12 человек",
+            "1",  # the default quarter
+            "8",  # ✅ Отправить
+            f"/report {quarter.label}",
+            "/exit",
+        ]
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"],
+        cwd=tmp_path,
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Шаг 1 из 7" in result.stdout and "Шаг 7 из 7" in result.stdout
+    assert "[1] Сотрудничество в сфере инвестиционного развития" in result.stdout
+    assert "Мероприятие сохранено" in result.stdout
+    document = Document(
+        BytesIO((tmp_path / f"report_{quarter.year}_Q{quarter.quarter}.docx").read_bytes())
+    )
+    assert document.tables[0].rows[2].cells[1].text == "Форум <b>«Россия – Беларусь»</b>"
+    assert not list(tmp_path.glob("*.db")), "the demo database is thrown away"
+
+
+def test_the_demo_is_reachable_from_the_command_line_help(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "--help")
+
+    assert "demo" in result.stdout
