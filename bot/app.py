@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher
@@ -12,6 +13,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import ErrorEvent
 
 from bot.database import Storage, open_storage
@@ -26,6 +28,7 @@ from storage.repositories import PersonRepository
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+START_RETRY_MAX_DELAY = 30.0
 
 
 def utc_now() -> datetime:
@@ -76,15 +79,35 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     )
 
 
+async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None:
+    """Retry a start-up call while Telegram is unreachable, busy or failing (5xx, 429)."""
+    delay = 1.0
+    while True:
+        try:
+            await call()
+            return
+        except TelegramRetryAfter as error:
+            wait = float(error.retry_after)
+        except (TelegramNetworkError, TelegramServerError) as error:
+            wait, delay = delay, min(delay * 2, START_RETRY_MAX_DELAY)
+            log.warning("Telegram is not answering at start (%s); retrying", error)
+        await asyncio.sleep(wait)
+
+
+async def _setup_menus(bot: Bot, storage: Storage) -> None:
+    async with storage.sessionmaker() as session:
+        coordinators = await PersonRepository(session).coordinators()
+    await setup_commands(bot, [person.telegram_id for person in coordinators])
+
+
 async def run_polling(settings: Settings) -> None:
     """Start the bot with long polling until interrupted."""
     storage = await open_storage(settings)
     bot = build_bot(settings)
     dispatcher = build_dispatcher(settings, storage)
     try:
-        async with storage.sessionmaker() as session:
-            coordinators = await PersonRepository(session).coordinators()
-        await setup_commands(bot, [person.telegram_id for person in coordinators])
+        await _until_telegram_answers(bot.me)
+        await _until_telegram_answers(lambda: _setup_menus(bot, storage))
         await dispatcher.start_polling(bot, handle_signals=True)
     finally:
         await bot.session.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+log = logging.getLogger(__name__)
 
 REPORTER_COMMANDS = (
     ("new", "Сообщить о мероприятии"),
@@ -36,7 +40,14 @@ async def set_coordinator_commands(bot: Bot, telegram_id: int) -> None:
 
 
 async def setup_commands(bot: Bot, coordinator_ids: Iterable[int]) -> None:
-    """Staff's commands for everyone; the desk's commands for each coordinator's chat."""
+    """Staff's commands for everyone; the desk's commands for each coordinator's chat.
+
+    A coordinator who has not opened the bot yet (or blocked it) has no chat to scope to:
+    that one is skipped with a warning, and gets the menu on promotion or the next start.
+    """
     await bot.set_my_commands(_commands(REPORTER_COMMANDS), scope=BotCommandScopeDefault())
     for telegram_id in coordinator_ids:
-        await set_coordinator_commands(bot, telegram_id)
+        try:
+            await set_coordinator_commands(bot, telegram_id)
+        except (TelegramBadRequest, TelegramForbiddenError) as error:
+            log.warning("no command menu for coordinator %s: %s", telegram_id, error.message)
