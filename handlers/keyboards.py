@@ -8,7 +8,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.texts import Dialogue, MyEvents
+from handlers.texts import Dialogue, MyEvents, Reminders
 
 BUTTON_TEXT_MAX = 60
 
@@ -171,4 +171,34 @@ def report_periods_keyboard(periods: Iterable[tuple[int, str, bool]]) -> InlineK
         text = label + (Dialogue.DEFAULT_MARK if is_default else "")
         builder.button(text=text, callback_data=ReportCb(id=period_id))
     builder.adjust(1)
+    return builder.as_markup()
+
+
+class NothingCb(CallbackData, prefix="no"):
+    """«Мероприятий не было» for a period: `action` is say or undo."""
+
+    action: str
+    period: int
+
+
+class NewReportCb(CallbackData, prefix="nr"):
+    """Start a new event report (from a reminder) for a period."""
+
+    period: int
+
+
+def reminder_keyboard(period_id: int) -> InlineKeyboardMarkup:
+    """Under a reminder: report an event, or say there were none."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=Reminders.NEW_REPORT, callback_data=NewReportCb(period=period_id))
+    builder.button(text=Reminders.NOTHING, callback_data=NothingCb(action="say", period=period_id))
+    builder.adjust(1, 1)
+    return builder.as_markup()
+
+
+def nothing_undo_keyboard(period_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=Reminders.NOTHING_UNDO, callback_data=NothingCb(action="undo", period=period_id)
+    )
     return builder.as_markup()

@@ -188,3 +188,38 @@ class Desk:
     COORD_USAGE = "Напишите Telegram id сотрудника: /coordinator 123456789"
     COORD_NOT_FOUND = "Сотрудник с id {id} не найден: сначала он должен присоединиться по ссылке."
     COORD_DONE = "{name} теперь координатор."
+
+
+class Reminders:
+    """Reminders before the deadline, the coordinators' digest, the manual nudge."""
+
+    BEFORE = (
+        "Напоминание: до срока сдачи отчёта за {period} осталось {days} — до {deadline}.\n"
+        "От вашей организации («{organisation}») пока нет ни одного мероприятия. "
+        "Сообщите о мероприятиях или отметьте, что их не было."
+    )
+    DEADLINE = (
+        "Сегодня, {deadline}, последний день сдачи отчёта за {period}. "
+        "От вашей организации («{organisation}») пока нет ни одного мероприятия. "
+        "Сообщите о мероприятиях или отметьте, что их не было."
+    )
+    MANUAL = (
+        "Координатор напоминает: ждём сведения о международных мероприятиях за {period} "
+        "(срок — {deadline}). Организация: «{organisation}»."
+    )
+    DIGEST_HEAD = "<b>Отчёт за {period}: срок прошёл {deadline}.</b>"
+    DIGEST_MISSING = "Не отчитались ({count}):"
+    DIGEST_ALL_DONE = "Все организации отчитались. Спасибо!"
+    DIGEST_LINE = "• {organisation}"
+    DAYS: ClassVar[dict[int, str]] = {1: "1 день", 3: "3 дня", 7: "7 дней"}
+    DAYS_OTHER = "{days} дн."
+    NEW_REPORT = "Сообщить о мероприятии"
+    NOTHING = "Мероприятий не было"
+    NOTHING_DONE = (
+        "Отмечено: у организации «{organisation}» не было мероприятий за {period}. "
+        "Если мероприятие всё же было, нажмите «Отменить отметку» или просто сообщите о нём."
+    )
+    NOTHING_UNDO = "Отменить отметку"
+    NOTHING_UNDONE = "Отметка «мероприятий не было» за {period} снята."
+    NOTHING_CLOSED = "Период {period} закрыт: отметку изменить нельзя."
+    NOTHING_NO_ORG = "Вы не прикреплены к организации: отметка недоступна."

@@ -202,3 +202,46 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class NothingToReport(Base):
+    """An organisation's word that it held no events in a period (its report, withdrawable)."""
+
+    __tablename__ = "nothing_to_report"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "period_id", name="uq_nothing_to_report_org_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("reporting_periods.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reminder(Base):
+    """One reminder to one person about one period: recorded before sending, exactly once.
+
+    `kind` is `before_7`, `before_3`, `before_1`, `deadline`, `digest` or `manual:<hour>`.
+    The unique constraint is what makes a restart, a second scheduler or a job that fires
+    twice harmless; `sent_at` stays empty until Telegram accepted the message, so a crash
+    between recording and sending is found and finished later.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("person_id", "period_id", "kind", name="uq_reminders_once"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        Index("ix_reminders_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("reporting_periods.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
