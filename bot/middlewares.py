@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +21,10 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 class DbSessionMiddleware(BaseMiddleware):
     """Opens a session per update, loads the person, commits when the handler succeeds.
+
+    The FSM step is read again inside the session's transaction, which on SQLite holds the
+    write lock: two updates of one chat are then handled one after the other, each seeing
+    the step the other left.
 
     The session is also published through `storage.db.current_session`, so the FSM storage
     writes inside the same transaction: an update's answers and its new step are saved
@@ -39,6 +44,11 @@ class DbSessionMiddleware(BaseMiddleware):
                     person = await PersonRepository(session).by_telegram_id(user.id)
                 data["session"] = session
                 data["person"] = person if person is not None and person.active else None
+                state: FSMContext | None = data.get("state")
+                if state is not None:
+                    # aiogram read the step before this transaction began; a concurrent
+                    # update of the same chat (a double tap) may have moved it since.
+                    data["raw_state"] = await state.get_state()
                 result = await handler(event, data)
                 await session.commit()
                 return result

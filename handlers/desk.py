@@ -51,9 +51,7 @@ async def send_report(
     """Compile a period's report (through read-only sessions) and send it as a document."""
     label = quarter_label(quarter.year, quarter.quarter)
     try:
-        report = await DatabaseReportSource(reader, settings.region_phrase).load_report(
-            quarter
-        )
+        report = await DatabaseReportSource(reader, settings.region_phrase).load_report(quarter)
     except PeriodNotFound:
         await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import F, Router, html
-from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +50,12 @@ async def start_with_code(
     await state.set_state(JoinStates.name)
     await state.set_data({"code": join_code.code})
     await message.answer(Join.ASK_NAME.format(organisation=html.quote(organisation.name)))
+
+
+@router.message(JoinStates.name, Command("cancel"))
+async def cancel_joining(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(Join.CANCELLED)
 
 
 @router.message(JoinStates.name, F.text, ~F.text.startswith("/"))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
 from handlers.texts import Dialogue, MyEvents, Reminders
 
 BUTTON_TEXT_MAX = 60
+# A row id as the database can hold it (Integer keys): a forged number outside is no button.
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class DialogueCb(CallbackData, prefix="d"):
@@ -21,18 +25,18 @@ class DialogueCb(CallbackData, prefix="d"):
 
 
 class SphereCb(CallbackData, prefix="sp"):
-    id: int
+    id: RowId
 
 
 class PeriodCb(CallbackData, prefix="pe"):
-    id: int
+    id: RowId
 
 
 class EventCb(CallbackData, prefix="ev"):
     """An event button: open, edit, del, delyes, delno, copy."""
 
     action: str
-    id: int
+    id: RowId
 
 
 class ListCb(CallbackData, prefix="ls"):
@@ -40,7 +44,7 @@ class ListCb(CallbackData, prefix="ls"):
 
 
 class ReportCb(CallbackData, prefix="rp"):
-    id: int
+    id: RowId
 
 
 def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:

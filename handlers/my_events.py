@@ -124,7 +124,11 @@ async def event_action(
         return
     changeable = await can_change(session, person, event)
     if action in ("edit", "del", "delyes") and not changeable:
-        await callback.answer(MyEvents.CLOSED, show_alert=True)
+        if event.author_id != person.id:  # a colleague's event: open and copy only
+            log.warning("person %s refused %r on event %s", person.id, action, event.id)
+            await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        else:
+            await callback.answer(MyEvents.CLOSED, show_alert=True)
         return
     await callback.answer()
     chat_id = person.telegram_id

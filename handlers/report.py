@@ -364,47 +364,52 @@ async def dialogue_button(
     person: Person,
 ) -> None:
     action, step = callback_data.action, callback_data.step
-    current = STEP_OF_STATE[raw_state]
-    dialogue = _dialogue(callback, bot, state, session, settings, clock)
-    draft = await dialogue.draft()
-    if action == "cancel":
-        await callback.answer()
-        await state.clear()
-        await dialogue.say(Dialogue.CANCELLED)
-        return
-    if action == "edit" and current == "summary" and step in STEPS:
-        await callback.answer()
-        await dialogue.ask(draft, step)
-        return
-    if action == "submit" and current == "summary":
-        await callback.answer()
-        await submit(dialogue, draft, person)
-        return
-    if step != current:
+    if not _shown_in(raw_state, action, step):
         log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
     await callback.answer()
-    if action == "back":
-        previous = PREVIOUS.get(step)
+    dialogue = _dialogue(callback, bot, state, session, settings, clock)
+    draft = await dialogue.draft()
+    if action == "cancel":
+        await state.clear()
+        await dialogue.say(Dialogue.CANCELLED)
+    elif action == "edit":
+        await dialogue.ask(draft, step)
+    elif action == "submit":
+        await submit(dialogue, draft, person)
+    elif action == "back":
         if raw_state in (ReportStates.dates_confirm.state, ReportStates.count.state):
             await dialogue.ask(draft, step)  # back from a sub-question: the step itself
         elif draft.editing:
             await dialogue.summary(draft)
         else:
-            await dialogue.ask(draft, previous or step)
-    elif action == "yes" and raw_state == ReportStates.dates_confirm.state:
+            await dialogue.ask(draft, PREVIOUS.get(step) or step)
+    elif action in ("yes", "note"):
         await _take_pending_dates(dialogue, draft)
-    elif action == "note" and raw_state == ReportStates.dates.state:
-        await _take_pending_dates(dialogue, draft)
-    elif action == "fix" and raw_state == ReportStates.dates_confirm.state:
+    elif action == "fix":
         await dialogue.ask(draft, "dates")
-    elif action == "nocount" and raw_state == ReportStates.count.state:
+    else:  # nocount
         draft.count = None
         await dialogue.advance(draft, "participants")
-    else:
-        log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)
-        await dialogue.say(Common.STALE_BUTTON)
+
+
+# The buttons each state shows (every other state shows back and cancel).
+STATE_BUTTONS = {
+    ReportStates.dates.state: ("back", "cancel", "note"),
+    ReportStates.dates_confirm.state: ("back", "cancel", "yes", "fix"),
+    ReportStates.count.state: ("back", "cancel", "nocount"),
+    ReportStates.summary.state: ("edit", "submit", "cancel"),
+}
+
+
+def _shown_in(raw_state: str, action: str, step: str) -> bool:
+    """Whether the dialogue in `raw_state` shows this button: anything else is refused."""
+    if action not in STATE_BUTTONS.get(raw_state, ("back", "cancel")):
+        return False
+    if action == "edit":
+        return step in STEPS
+    return step == STEP_OF_STATE[raw_state]
 
 
 async def _take_pending_dates(dialogue: Conversation, draft: Draft) -> None:
@@ -425,6 +430,15 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
         await dialogue.say(Dialogue.MISSING_FIELDS.format(fields=names))
         await dialogue.ask(draft, missing[0])
         return
+    events = EventRepository(session)
+    event = await events.get(draft.event_id) if draft.event_id is not None else None
+    if draft.event_id is not None and (
+        event is None or not await can_change(session, person, event)
+    ):  # its period closed, or it was deleted, since the edit began
+        log.warning("person %s may not change event %s", person.id, draft.event_id)
+        await dialogue.state.clear()
+        await dialogue.say(Dialogue.NO_LONGER_CHANGEABLE)
+        return
     assert draft.period_id is not None
     period = await PeriodRepository(session).by_id(draft.period_id)
     if period is None or period.status != "open":
@@ -432,14 +446,7 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
         draft.period_id = None
         await dialogue.ask(draft, "period")
         return
-    events = EventRepository(session)
-    if draft.event_id is not None:
-        event = await events.get(draft.event_id)
-        if event is None or not await can_change(session, person, event):
-            log.warning("person %s may not change event %s", person.id, draft.event_id)
-            await dialogue.state.clear()
-            await dialogue.say(Common.STALE_BUTTON)
-            return
+    if event is not None:
         await events.update(event, draft.fields(), period_id=period.id)
         reply = Dialogue.UPDATED
     else:

@@ -53,7 +53,7 @@ class RecordingSession(BaseSession):
         self,
         bot: Bot,
         method: TelegramMethod[Any],
-        timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
+        timeout: int | None = None,
     ) -> Any:
         self.requests.append(method)
         if isinstance(method, SendMessage):
@@ -70,7 +70,7 @@ class RecordingSession(BaseSession):
         self,
         url: str,
         headers: dict[str, Any] | None = None,
-        timeout: int = 30,  # noqa: ASYNC109 (aiogram's signature)
+        timeout: int = 30,
         chunk_size: int = 65536,
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:

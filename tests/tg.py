@@ -6,7 +6,7 @@ records every request the bot makes and answers as Telegram would.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any
@@ -18,21 +18,52 @@ from aiogram.methods import (
     GetMe,
     SendDocument,
     SendMessage,
+    SetMyCommands,
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    Document,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
     PhotoSize,
+    Sticker,
     Update,
     User,
+    Voice,
 )
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from reports.quarters import Quarter
+from storage.models import Event, FsmRecord
+from storage.models import Person as PersonRow
+from storage.repositories import CounterRepository, PeriodRepository
 
 BOT_USER = User(id=42, is_bot=True, first_name="Отчёты", username="report_test_bot")
+
+# Messages that are not text, as fields of `Person.send_update`.
+NON_TEXT_UPDATES: dict[str, dict[str, Any]] = {
+    "photo": {"photo": [PhotoSize(file_id="p", file_unique_id="p", width=10, height=10)]},
+    "sticker": {
+        "sticker": Sticker(
+            file_id="s",
+            file_unique_id="s",
+            type="regular",
+            width=512,
+            height=512,
+            is_animated=False,
+            is_video=False,
+            emoji="👍",
+        )
+    },
+    "voice": {"voice": Voice(file_id="v", file_unique_id="v", duration=3)},
+    "document": {"document": Document(file_id="d", file_unique_id="d", file_name="отчёт.docx")},
+}
 
 
 class RecordingSession(BaseSession):
@@ -78,6 +109,7 @@ class Person:
         self.world = world
         self.user = User(id=user_id, is_bot=False, first_name=first_name, language_code="ru")
         self.chat = Chat(id=user_id, type="private")
+        self.callback_ids: set[str] = set()  # the button presses this person made
 
     def _message(self, **fields: Any) -> Message:
         return Message(
@@ -108,8 +140,14 @@ class Person:
 
     async def press_data(self, data: str, message_id: int = 1) -> list[SendMessage]:
         """Press a button with raw callback data (forged data included)."""
+        return await self.world.feed(self, self.press_update(data, message_id))
+
+    def press_update(self, data: str, message_id: int = 1) -> Update:
+        """The update of a button press, to feed later (or twice)."""
+        callback_id = str(next(self.world.ids))
+        self.callback_ids.add(callback_id)
         callback = CallbackQuery(
-            id=str(next(self.world.ids)),
+            id=callback_id,
             from_user=self.user,
             chat_instance="ci",
             data=data,
@@ -121,18 +159,24 @@ class Person:
                 text="…",
             ),
         )
-        return await self.world.feed(self, Update(update_id=0, callback_query=callback))
+        return Update(update_id=0, callback_query=callback)
 
     async def press(self, label: str) -> list[SendMessage]:
         """Press the button whose text starts with `label` on the latest keyboard sent here."""
-        markup = self.last_keyboard()
-        for row in markup.inline_keyboard:
+        return await self.press_data(self.button_data(label))
+
+    def button_data(self, label: str) -> str:
+        """The callback data of the button whose text starts with `label` (latest keyboard)."""
+        for row in self.last_keyboard().inline_keyboard:
             for button in row:
                 if button.text.startswith(label):
                     assert button.callback_data is not None
-                    return await self.press_data(button.callback_data)
-        labels = [button.text for row in markup.inline_keyboard for button in row]
-        raise AssertionError(f"no button {label!r} among {labels}")
+                    return button.callback_data
+        raise AssertionError(f"no button {label!r} among {self.labels()}")
+
+    def labels(self) -> list[str]:
+        """The button texts of the latest keyboard sent here."""
+        return [button.text for row in self.last_keyboard().inline_keyboard for button in row]
 
     def replies(self) -> list[SendMessage]:
         return [
@@ -150,18 +194,31 @@ class Person:
                 return request.reply_markup
         raise AssertionError("no keyboard was sent to this person")
 
-    def alerts(self) -> list[str]:
+    def answers(self) -> list[AnswerCallbackQuery]:
+        """The bot's answers to this person's button presses."""
         return [
-            r.text or ""
+            r
             for r in self.world.session.requests
-            if isinstance(r, AnswerCallbackQuery) and r.text
+            if isinstance(r, AnswerCallbackQuery) and r.callback_query_id in self.callback_ids
         ]
+
+    def alerts(self) -> list[str]:
+        """The texts of the alerts shown to this person on button presses."""
+        return [r.text or "" for r in self.answers() if r.show_alert]
 
     def documents(self) -> list[SendDocument]:
         return [
             r
             for r in self.world.session.requests
             if isinstance(r, SendDocument) and int(r.chat_id) == self.user.id
+        ]
+
+    def commands_menus(self) -> list[SetMyCommands]:
+        """The commands menus set for this person's chat."""
+        return [
+            r
+            for r in self.world.session.requests
+            if isinstance(r, SetMyCommands) and getattr(r.scope, "chat_id", None) == self.user.id
         ]
 
 
@@ -185,3 +242,98 @@ class World:
 
     async def feed_raw(self, update: Update) -> None:
         await self.dispatcher.feed_update(self.bot, update)
+
+
+# --- the reporting dialogue, state by state ---------------------------------------------
+
+SPHERE = "Сотрудничество в сфере культуры и туризма"
+Step = Callable[[Person], Awaitable[Any]]
+
+# What takes a new report from one state to the next: (the ReportStates state reached, act).
+WALK: tuple[tuple[str, Step], ...] = (
+    ("sphere", lambda p: p.send("/new")),
+    ("name", lambda p: p.press(SPHERE)),
+    ("place", lambda p: p.send("Выставка «Смоленск – Минск»")),
+    ("dates", lambda p: p.send("г. Минск, Республика Беларусь")),
+    ("dates_confirm", lambda p: p.send("26-27 октября 2023")),
+    ("result", lambda p: p.press("✔ Верно")),
+    ("participants", lambda p: p.send("Открыта выставка.")),
+    ("count", lambda p: p.send("Сотрудники музея")),
+    ("period", lambda p: p.send("18")),
+    ("summary", lambda p: p.press("IV квартал 2023 года")),
+)
+STATES = tuple(state for state, _ in WALK)
+
+
+async def reach(person: Person, state: str) -> None:
+    """Start a new report and answer until the dialogue waits in `state`."""
+    for _, act in WALK[: STATES.index(state) + 1]:
+        await act(person)
+
+
+async def walk_on(person: Person, state: str) -> None:
+    """From `state`, answer the rest of the walk up to the summary."""
+    for _, act in WALK[STATES.index(state) + 1 :]:
+        await act(person)
+
+
+# --- what the bot stored ----------------------------------------------------------------
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def stored_events(sessions: Sessions) -> list[Event]:
+    """Every event in the database with its sphere, period and organisation, in id order."""
+    query = (
+        select(Event)
+        .options(
+            selectinload(Event.sphere),
+            selectinload(Event.period),
+            selectinload(Event.organisation),
+        )
+        .order_by(Event.id)
+    )
+    async with sessions() as session:
+        return list(await session.scalars(query))
+
+
+async def stored_person(sessions: Sessions, telegram_id: int) -> PersonRow | None:
+    async with sessions() as session:
+        return await session.scalar(select(PersonRow).where(PersonRow.telegram_id == telegram_id))
+
+
+async def fsm_rows(sessions: Sessions) -> list[FsmRecord]:
+    """The live dialogues: one row per chat with a state or data."""
+    async with sessions() as session:
+        return list(await session.scalars(select(FsmRecord)))
+
+
+async def fsm_of(sessions: Sessions, telegram_id: int) -> FsmRecord | None:
+    """The FSM row of one private chat, if the person is in a dialogue."""
+    return next(
+        (row for row in await fsm_rows(sessions) if f":{telegram_id}:{telegram_id}:" in row.key),
+        None,
+    )
+
+
+async def counter(sessions: Sessions, name: str) -> int:
+    async with sessions() as session:
+        return await CounterRepository(session).value(name)
+
+
+async def add_period(sessions: Sessions, quarter: Quarter, *, status: str = "open") -> int:
+    """A reporting period (opened, or closed) in the database; its id."""
+    deadline = datetime.combine(quarter.next().first_day, datetime.min.time(), tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        periods = PeriodRepository(session)
+        period = await periods.ensure(quarter, deadline)
+        await periods.set_status(period, status)
+        return period.id
+
+
+async def set_period_status(sessions: Sessions, quarter: Quarter, status: str) -> None:
+    async with sessions() as session, session.begin():
+        periods = PeriodRepository(session)
+        period = await periods.get(quarter)
+        assert period is not None
+        await periods.set_status(period, status)

@@ -1,0 +1,365 @@
+"""The coordinator's desk in chat: /report, organisations, join links; reporters refused."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import pytest
+from aiogram.types import BufferedInputFile
+from docx import Document
+from sqlalchemy import select
+
+from bot.database import Storage
+from handlers.texts import Common, Desk, Dialogue, MyEvents
+from reports.model import COLUMNS
+from reports.quarters import Quarter
+from storage.models import JoinCode, Organisation
+from tests.conftest import COORDINATOR_ID
+from tests.test_dialogue import LINK, fill_event, join
+from tests.tg import Person, World, add_period, stored_events
+
+TITLE = (
+    "Отчет о мероприятиях в международной сфере, проведенных исполнительными органами "
+    "Смоленской области и подведомственными им учреждениями в IV квартале 2023 года"
+)
+
+
+def coordinator(world: World) -> Person:
+    return world.person(COORDINATOR_ID, "Координатор")
+
+
+async def report(person: Person, name: str, dates: str = "26-27 октября 2023") -> None:
+    """File one culture event of the fourth quarter through the dialogue."""
+    await fill_event(person, name)
+    await person.press("Сроки")
+    await person.send(dates)
+    await person.press(Dialogue.YES)
+    await person.press(Dialogue.SUBMIT)
+
+
+def the_document(person: Person) -> tuple[str, Document]:
+    """The name and the reopened .docx of the one document sent to `person`."""
+    [sent] = person.documents()
+    assert isinstance(sent.document, BufferedInputFile)
+    return sent.document.filename or "", Document(BytesIO(sent.document.data))
+
+
+# --- /report -----------------------------------------------------------------------------
+
+
+async def test_report_with_no_periods_says_so(world: World) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send("/report")
+
+    assert reply.text == Desk.NO_PERIODS
+
+
+async def test_report_offers_the_periods_newest_first_with_the_default_marked(
+    world: World, app_storage: Storage
+) -> None:
+    await add_period(app_storage.sessionmaker, Quarter(2023, 3), status="closed")
+    await add_period(app_storage.sessionmaker, Quarter(2023, 4))
+    await add_period(app_storage.sessionmaker, Quarter(2024, 1))
+    desk = coordinator(world)
+
+    [reply] = await desk.send("/report")
+
+    assert reply.text == Desk.CHOOSE_PERIOD
+    assert desk.labels() == [
+        "I квартал 2024 года",
+        "IV квартал 2023 года" + Dialogue.DEFAULT_MARK,
+        "III квартал 2023 года",
+    ]
+
+
+async def test_a_period_chosen_from_the_list_is_sent_as_a_docx(world: World) -> None:
+    await report(await join(world, 1101), "Выставка")
+    desk = coordinator(world)
+    await desk.send("/report")
+
+    await desk.press("IV квартал 2023 года")
+
+    [sent] = desk.documents()
+    name, document = the_document(desk)
+    assert name == "report_2023_Q4.docx"
+    assert sent.caption == Desk.CAPTION.format(period="IV квартал 2023 года", count=1)
+    assert document.tables[0].rows[2].cells[1].text == "Выставка"
+
+
+async def test_report_by_label_holds_the_periods_events_as_the_table_prints_them(
+    world: World, app_storage: Storage
+) -> None:
+    await add_period(app_storage.sessionmaker, Quarter(2024, 1))
+    museum, theatre = await join(world, 1102), await join(world, 1103, "Смоленский театр")
+    await report(museum, "Выставка поздняя", "10 ноября – 3 декабря 2023")
+    await report(theatre, "Выставка ранняя", "октябрь 2023")
+    await report(museum, "Удалённая")
+    await report(museum, "В следующем квартале")
+    deleted, later = (await stored_events(app_storage.sessionmaker))[2:]
+    await museum.press_data(f"ev:delyes:{deleted.id}")
+    await museum.press_data(f"ev:edit:{later.id}")
+    await museum.press("Квартал")
+    await museum.press("I квартал 2024 года")
+    await museum.press(Dialogue.SAVE)
+    desk = coordinator(world)
+
+    await desk.send("/report 2023-Q4")
+
+    name, document = the_document(desk)
+    assert name == "report_2023_Q4.docx"
+    assert document.paragraphs[0].text == TITLE
+    rows = [[cell.text for cell in row.cells] for row in document.tables[0].rows]
+    assert rows[0] == list(COLUMNS)
+    assert rows[1] == ["Сотрудничество в сфере культуры и туризма"] * 6
+    assert [row[:4] for row in rows[2:]] == [
+        ["1.", "Выставка ранняя", "г. Минск, Республика Беларусь", "октябрь 2023 года"],
+        [
+            "2.",
+            "Выставка поздняя",
+            "г. Минск, Республика Беларусь",
+            "10 ноября – 3 декабря 2023 года",
+        ],
+    ]
+    result_cell = document.tables[0].rows[2].cells[4]
+    assert [p.text for p in result_cell.paragraphs] == [
+        "Открыта выставка.",
+        "Подписано соглашение о сотрудничестве.",
+    ]
+    assert rows[2][5] == "Сотрудники музея. Общее количество участников – 18 человек"
+
+
+@pytest.mark.parametrize("label", ["2023-Q4", "2023Q4", "2023-q4"])
+async def test_report_accepts_the_usual_ways_to_write_a_quarter(world: World, label: str) -> None:
+    await report(await join(world, 1104), "Выставка")
+    desk = coordinator(world)
+
+    await desk.send(f"/report {label}")
+
+    name, _ = the_document(desk)
+    assert name == "report_2023_Q4.docx"
+
+
+async def test_report_of_a_quarter_without_a_period_says_so(world: World) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send("/report 2023-Q3")
+
+    assert reply.text == Desk.NO_PERIOD.format(period="III квартал 2023 года")
+    assert desk.documents() == []
+
+
+async def test_report_of_a_period_without_events_says_so(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 1105)
+    await report(person, "Удалённая")
+    [event] = await stored_events(app_storage.sessionmaker)
+    await person.press_data(f"ev:delyes:{event.id}")
+    desk = coordinator(world)
+
+    [reply] = await desk.send("/report 2023-Q4")
+
+    assert reply.text == Desk.EMPTY.format(period="IV квартал 2023 года")
+    assert desk.documents() == []
+
+
+@pytest.mark.parametrize("label", ["<b>вчера</b>", "2023-Q5", "Q4", "1800-Q1"])
+async def test_report_with_a_bad_label_shows_an_example(world: World, label: str) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send(f"/report {label}")
+
+    escaped = label.replace("<", "&lt;").replace(">", "&gt;")
+    assert reply.text == Desk.BAD_PERIOD.format(value=escaped)
+
+
+async def test_an_unknown_period_in_the_chooser_is_refused(world: World) -> None:
+    desk = coordinator(world)
+
+    replies = await desk.press_data("rp:9999")
+
+    assert replies == []
+    assert desk.alerts() == [Common.STALE_BUTTON]
+    assert desk.documents() == []
+
+
+# --- reporters are refused ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/report",
+        "/report 2023-Q4",
+        "/neworg Новый музей",
+        "/link Смоленский музей",
+        "/revoke abc",
+        "/orgs",
+        "/coordinator 100",
+    ],
+)
+async def test_a_reporter_asking_for_a_desk_command_is_told_it_is_for_coordinators(
+    world: World, app_storage: Storage, command: str
+) -> None:
+    person = await join(world, 1106)
+    await report(person, "Выставка")
+    codes_before = [(c.code, c.revoked_at) for c in await codes(app_storage)]
+
+    [reply] = await person.send(command)
+
+    assert reply.text == Common.COORDINATOR_ONLY
+    assert person.documents() == []
+    assert [(c.code, c.revoked_at) for c in await codes(app_storage)] == codes_before
+    assert await organisations(app_storage) == ["Смоленский музей"]
+
+
+async def test_a_reporter_pressing_a_report_button_is_refused(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 1107)
+    await report(person, "Выставка")
+    [event] = await stored_events(app_storage.sessionmaker)
+
+    replies = await person.press_data(f"rp:{event.period_id}")
+
+    assert replies == []
+    assert person.alerts() == [Common.STALE_BUTTON]
+    assert person.documents() == []
+
+
+# --- organisations and links -------------------------------------------------------------
+
+
+async def codes(storage: Storage) -> list[JoinCode]:
+    async with storage.sessionmaker() as session:
+        return list(await session.scalars(select(JoinCode).order_by(JoinCode.id)))
+
+
+async def organisations(storage: Storage) -> list[str]:
+    async with storage.sessionmaker() as session:
+        return list(await session.scalars(select(Organisation.name).order_by(Organisation.id)))
+
+
+async def test_neworg_adds_an_organisation_and_gives_a_join_link(
+    world: World, app_storage: Storage
+) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send("/neworg   Смоленский   музей ")
+
+    [code] = await codes(app_storage)
+    assert await organisations(app_storage) == ["Смоленский музей"]
+    assert reply.text.startswith(Desk.ORG_CREATED.format(name="Смоленский музей"))
+    found = LINK.search(reply.text)
+    assert found is not None and found.group(1) == code.code
+    assert f"<code>{code.code}</code>" in reply.text
+    assert code.expires_at.strftime("%d.%m.%Y") in reply.text
+    assert code.revoked_at is None and code.role == "reporter"
+
+
+@pytest.mark.parametrize("args", ["", "   ", "я" * 501])
+async def test_neworg_without_a_usable_name_shows_how(
+    world: World, app_storage: Storage, args: str
+) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send(f"/neworg {args}")
+
+    assert reply.text == Desk.ORG_USAGE
+    assert await organisations(app_storage) == []
+
+
+async def test_neworg_escapes_the_name(world: World) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send("/neworg <b>Музей</b> & Ко")
+
+    assert "«&lt;b&gt;Музей&lt;/b&gt; &amp; Ко»" in reply.text
+
+
+async def test_link_gives_another_working_code_for_an_organisation(
+    world: World, app_storage: Storage
+) -> None:
+    desk = coordinator(world)
+    await desk.send("/neworg Смоленский музей")
+
+    [reply] = await desk.send("/link Смоленский музей")
+    person = world.person(1108)
+    code = LINK.search(reply.text).group(1)  # type: ignore[union-attr]
+    [asked] = await person.send(f"/start {code}")
+
+    first, second = await codes(app_storage)
+    assert second.code == code != first.code
+    assert first.organisation_id == second.organisation_id
+    assert "Смоленский музей" in asked.text
+
+
+@pytest.mark.parametrize(
+    ("command", "told"),
+    [
+        ("/link", Desk.ORG_USAGE.replace("/neworg", "/link")),
+        ("/link Нет такого", Desk.ORG_NOT_FOUND.format(name="Нет такого")),
+        ("/link <i>Нет</i>", Desk.ORG_NOT_FOUND.format(name="&lt;i&gt;Нет&lt;/i&gt;")),
+    ],
+)
+async def test_link_needs_a_known_organisation(
+    world: World, app_storage: Storage, command: str, told: str
+) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send(command)
+
+    assert reply.text == told
+    assert await codes(app_storage) == []
+
+
+async def test_revoke_revokes_a_code(world: World, app_storage: Storage) -> None:
+    desk = coordinator(world)
+    await desk.send("/neworg Смоленский музей")
+    [code] = await codes(app_storage)
+
+    [reply] = await desk.send(f"/revoke {code.code}")
+
+    assert reply.text == Desk.REVOKED
+    [after] = await codes(app_storage)
+    assert after.revoked_at is not None
+
+
+@pytest.mark.parametrize(
+    ("command", "told"),
+    [("/revoke", Desk.REVOKE_USAGE), ("/revoke nosuchcode", Desk.REVOKE_NOT_FOUND)],
+)
+async def test_revoke_needs_an_existing_code(world: World, command: str, told: str) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send(command)
+
+    assert reply.text == told
+
+
+async def test_orgs_lists_organisations_with_their_people(world: World) -> None:
+    desk = coordinator(world)
+    [empty] = await desk.send("/orgs")
+    await join(world, 1109)
+    await join(world, 1110)
+    await desk.send("/neworg <b>Театр</b>")
+
+    [reply] = await desk.send("/orgs")
+
+    assert empty.text == Desk.ORGS_EMPTY
+    assert reply.text == "\n".join(
+        [
+            Desk.ORGS_HEAD,
+            Desk.ORG_LINE.format(name="&lt;b&gt;Театр&lt;/b&gt;", people=0),
+            Desk.ORG_LINE.format(name="Смоленский музей", people=2),
+        ]
+    )
+
+
+async def test_the_coordinators_own_list_is_reachable_through_my(world: World) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send("/my")
+
+    assert reply.text == MyEvents.EMPTY
