@@ -6,8 +6,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.fsm.context import FSMContext
+from aiogram.methods import GetMe, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -54,3 +60,25 @@ class DbSessionMiddleware(BaseMiddleware):
                 return result
             finally:
                 current_session.reset(token)
+
+
+class CommitBeforeSending(BaseRequestMiddleware):
+    """Commits the update's transaction before the bot says anything to anyone.
+
+    aiogram confirms an update to Telegram as soon as it starts handling it, so an update
+    whose reply the person has seen must already be saved: otherwise a crash between the
+    reply and the end of the handler loses the answer (and the next answer lands in the
+    wrong field). Committing here makes "the person saw the next question" imply "the
+    previous answer and the new step are in the database".
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        session = current_session.get()
+        if session is not None and session.in_transaction() and not isinstance(method, GetMe):
+            await session.commit()
+        return await make_request(bot, method)

@@ -298,6 +298,8 @@ class BotApiStub:
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._files: dict[str, _StoredFile] = {}
         self._faults: list[_Fault] = []
+        self._holds: list[tuple[str, asyncio.Event]] = []  # (method, release) not yet taken
+        self._releases: list[asyncio.Event] = []  # every hold, set when the stub stops
         self._serial = itertools.count(1)
         self._changed = asyncio.Condition()
         self._closing = False
@@ -331,6 +333,8 @@ class BotApiStub:
             return
         async with self._changed:
             self._closing = True
+            for release in self._releases:
+                release.set()
             self._changed.notify_all()
         await self._runner.cleanup()
         self._runner = None
@@ -467,6 +471,15 @@ class BotApiStub:
         self._faults.append(
             _Fault(method.lower(), int(status), retry_after, description, disconnect, count)
         )
+
+    def hold_next(self, method: str) -> asyncio.Event:
+        """Carry out the next successful call of `method` at once (a sent message is in the
+        chat, as Telegram shows it to the person), but keep the answer from the bot until
+        the returned event is set, the bot goes away or the stub stops."""
+        release = asyncio.Event()
+        self._holds.append((method.lower(), release))
+        self._releases.append(release)
+        return release
 
     # --- the test's side: what the bot did ---------------------------------------------
 
@@ -614,7 +627,15 @@ class BotApiStub:
         except asyncio.CancelledError:
             call.status, call.error = 499, "the client went away"
             raise
-        return await self._answer(call, HTTPStatus.OK, {"ok": True, "result": result})
+        response = await self._answer(call, HTTPStatus.OK, {"ok": True, "result": result})
+        release = self._take_hold(call.method)
+        if release is not None:
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                call.error = "held, and the client went away before the answer"
+                raise
+        return response
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
@@ -650,6 +671,13 @@ class BotApiStub:
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+    def _take_hold(self, method: str) -> asyncio.Event | None:
+        for index, (held, release) in enumerate(self._holds):
+            if held == method.lower():
+                del self._holds[index]
+                return release
+        return None
 
     def _take_fault(self, method: str) -> _Fault | None:
         for fault in self._faults:

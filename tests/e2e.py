@@ -5,8 +5,12 @@
         await stub.push_message(1001, "/start")
         reply = await bot.while_running(stub.wait_for_message(1001, after=mark))
 
-The process is killed when the block ends; if the block fails, the tail of the bot's
-output is attached to the error (pytest prints it under the traceback).
+        person = Person(stub, bot, 1001)
+        question = await person.send("/new")  # the same, in one line
+
+The process is killed when the block ends; if the block or a `while_running` wait fails,
+the tail of the bot's output is attached to the error (pytest prints it under the
+traceback).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import sys
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
+
+from tests.botapi_stub import BotApiStub, BotMessage
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_TOKEN = "123456:TEST-token-for-the-local-stub-0000"
@@ -68,6 +74,8 @@ class BotProcess:
         self.env.update(env or {})
         self._process: asyncio.subprocess.Process | None = None
         self._exited: asyncio.Task[int] | None = None
+        self._copying: asyncio.Task[None] | None = None
+        self._logged = asyncio.Condition()  # notified whenever stderr grows
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -81,7 +89,7 @@ class BotProcess:
     ) -> None:
         await self.kill()
         if exc is not None and not isinstance(exc, asyncio.CancelledError):
-            exc.add_note(self.log(tail=LOG_TAIL))
+            self._attach_log(exc)
 
     @property
     def running(self) -> bool:
@@ -92,9 +100,12 @@ class BotProcess:
         return None if self._process is None else self._process.returncode
 
     async def start(self) -> None:
-        """Start the process; its output is appended to the two log files in the folder."""
+        """Start the process; its output is appended to the two log files in the folder
+        (stderr, where the logging goes, through a pipe so that `wait_for_log` can wake)."""
         if self.running:
             raise RuntimeError("the bot is already running")
+        if self._copying is not None:
+            await self._copying  # the previous run's last lines are in the file
         self.runs += 1
         banner = f"===== run {self.runs}: python -m bot {' '.join(self.args)}\n".encode()
         with self.stdout_path.open("ab") as stdout, self.stderr_path.open("ab") as stderr:
@@ -111,9 +122,19 @@ class BotProcess:
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
-                stderr=stderr,
+                stderr=subprocess.PIPE,
             )
+        assert self._process.stderr is not None
+        self._copying = asyncio.create_task(self._copy_stderr(self._process.stderr))
         self._exited = asyncio.create_task(self._process.wait())
+
+    async def _copy_stderr(self, stream: asyncio.StreamReader) -> None:
+        with self.stderr_path.open("ab") as log:
+            while chunk := await stream.read(1 << 16):
+                log.write(chunk)
+                log.flush()
+                async with self._logged:
+                    self._logged.notify_all()
 
     async def kill(self) -> int | None:
         """SIGKILL, as a crash or a power cut would; the exit code (None if never started)."""
@@ -122,7 +143,14 @@ class BotProcess:
         if self._process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._process.kill()
-        return await self._exited
+        return await self._stopped()
+
+    async def _stopped(self) -> int:
+        """The exit code, once the process has exited and its stderr is all in the file."""
+        assert self._exited is not None and self._copying is not None
+        code = await asyncio.shield(self._exited)
+        await asyncio.shield(self._copying)
+        return code
 
     async def terminate(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, as a service manager stops it; SIGKILL if still running after `timeout`."""
@@ -133,10 +161,10 @@ class BotProcess:
                 self._process.send_signal(signal.SIGTERM)
             try:
                 async with asyncio.timeout(timeout):
-                    return await asyncio.shield(self._exited)
+                    return await self._stopped()
             except TimeoutError:
                 return await self.kill()
-        return await self._exited
+        return await self._stopped()
 
     async def restart(self, *, graceful: bool = False) -> None:
         """Stop (SIGTERM when `graceful`, else SIGKILL) and start again on the same folder."""
@@ -147,26 +175,48 @@ class BotProcess:
         await self.start()
 
     async def while_running(self, awaitable: Awaitable[T]) -> T:
-        """Await `awaitable`, failing at once (with the log) if the process exits first."""
+        """Await `awaitable`, failing at once if the process exits first; either failure
+        carries the tail of the bot's log."""
         if self._exited is None:
             raise RuntimeError("the bot was never started")
         task = asyncio.ensure_future(awaitable)
         await asyncio.wait({task, self._exited}, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
+            if not task.cancelled() and (error := task.exception()) is not None:
+                self._attach_log(error)
             return task.result()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        code = await self._stopped()
         raise AssertionError(
-            f"the bot exited with code {self._exited.result()} before that happened\n"
-            + self.log(tail=LOG_TAIL)
+            f"the bot exited with code {code} before that happened\n" + self.log(tail=LOG_TAIL)
         )
+
+    async def wait_for_log(self, text: str, *, after: int = 0, timeout: float = 20.0) -> None:
+        """Until stderr from `after` (see `log_mark`) contains `text`; AssertionError with
+        the log after `timeout`. Wrap it in `while_running` to fail at once on an exit."""
+        try:
+            async with self._logged, asyncio.timeout(timeout):
+                await self._logged.wait_for(lambda: text in self.stderr(after=after))
+        except TimeoutError:
+            raise AssertionError(f"the bot did not log {text!r} within {timeout} s") from None
+
+    async def wait_until_handled(self, update_id: int, *, after: int = 0) -> None:
+        """Until aiogram logs the update as done ("Update id=… is handled"), which it does
+        after the middlewares: the update's transaction is committed (or rolled back)."""
+        await self.while_running(self.wait_for_log(f"Update id={update_id} is ", after=after))
+
+    def log_mark(self) -> int:
+        """Where the stderr log ends now: pass it as `after=` to `stderr` for what follows."""
+        return self.stderr_path.stat().st_size if self.stderr_path.exists() else 0
 
     def stdout(self) -> str:
         return _read(self.stdout_path)
 
-    def stderr(self) -> str:
-        return _read(self.stderr_path)
+    def stderr(self, *, after: int = 0) -> str:
+        """Everything every run wrote to stderr (the logging goes there), from `after` on."""
+        return _read(self.stderr_path, after)
 
     def log(self, *, tail: int | None = None) -> str:
         """Both output streams of every run so far (the last `tail` lines of each)."""
@@ -175,9 +225,53 @@ class BotProcess:
             lines = text.splitlines()
             if tail is not None and len(lines) > tail:
                 lines = [f"… {len(lines) - tail} earlier lines", *lines[-tail:]]
-            sections.append(f"----- bot {name} ({self.folder}) -----\n" + "\n".join(lines))
+            sections.append(f"{self._log_head(name)}\n" + "\n".join(lines))
         return "\n".join(sections)
 
+    def _log_head(self, stream: str) -> str:
+        return f"----- bot {stream} ({self.folder}) -----"
 
-def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    def _attach_log(self, error: BaseException) -> None:
+        """Add the log's tail to `error` once, however many waits it passed through."""
+        head = self._log_head("stdout")
+        if not any(note.startswith(head) for note in getattr(error, "__notes__", ())):
+            error.add_note(self.log(tail=LOG_TAIL))
+
+
+class Person:
+    """Someone in a private chat with the running bot, through the stub.
+
+    The HTTP twin of tests/tg.py's Person: `send` and `press` push an update and return
+    the first message the bot sends to the chat after it.
+    """
+
+    def __init__(
+        self, stub: BotApiStub, bot: BotProcess, user_id: int, first_name: str = "Иван"
+    ) -> None:
+        self.stub, self.bot = stub, bot
+        self.user_id, self.first_name = user_id, first_name
+        self.last_update_id: int | None = None  # of the latest message or press
+
+    async def send(self, text: str) -> BotMessage:
+        """Write `text` (a /command gets its entity) and wait for the bot's reply."""
+        mark = self.stub.mark()
+        update = await self.stub.push_message(self.user_id, text, first_name=self.first_name)
+        return await self._reply(update, mark)
+
+    async def press(self, button: str) -> BotMessage:
+        """Press the button labelled `button` on the latest message that has it; the reply."""
+        mark = self.stub.mark()
+        update = await self.stub.press(self.user_id, button, first_name=self.first_name)
+        return await self._reply(update, mark)
+
+    async def _reply(self, update: dict[str, Any], mark: int) -> BotMessage:
+        self.last_update_id = update["update_id"]
+        return await self.bot.while_running(self.stub.wait_for_message(self.user_id, after=mark))
+
+
+def _read(path: Path, after: int = 0) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as file:
+        file.seek(after)
+        return file.read().decode("utf-8", errors="replace")

@@ -374,6 +374,24 @@ async def test_fail_next_can_answer_a_server_error_or_drop_the_connection(
     assert sent.text == "Снова"
 
 
+async def test_hold_next_shows_the_message_at_once_and_answers_the_bot_on_release(
+    bot: Bot, stub: BotApiStub
+) -> None:
+    release = stub.hold_next("SendMessage")
+
+    sending = asyncio.create_task(bot.send_message(ANNA, "Вопрос"))
+    shown = await stub.wait_for_message(ANNA)
+    answered_before_release = sending.done()
+    release.set()
+    sent = await sending
+    again = await bot.send_message(ANNA, "Без задержки")
+
+    assert shown.text == "Вопрос"
+    assert not answered_before_release
+    assert sent.message_id == shown.message_id
+    assert again.message_id == shown.message_id + 1
+
+
 async def test_commands_menus_are_kept_per_scope(bot: Bot, stub: BotApiStub) -> None:
     await bot.set_my_commands([BotCommand(command="new", description="Новое")])
     await bot.set_my_commands(
