@@ -12,7 +12,13 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.fsm.context import FSMContext
-from aiogram.methods import GetMe, Response, TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    GetMe,
+    Response,
+    SendChatAction,
+    TelegramMethod,
+)
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,6 +68,11 @@ class DbSessionMiddleware(BaseMiddleware):
                 current_session.reset(token)
 
 
+# Requests that show the person no new step: the transaction (and on SQLite the chat's
+# turn) is kept across them, so a handler's reads and writes stay one unit.
+_SHOWS_NOTHING_NEW = (GetMe, AnswerCallbackQuery, SendChatAction)
+
+
 class CommitBeforeSending(BaseRequestMiddleware):
     """Commits the update's transaction before the bot says anything to anyone.
 
@@ -79,6 +90,10 @@ class CommitBeforeSending(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         session = current_session.get()
-        if session is not None and session.in_transaction() and not isinstance(method, GetMe):
+        if (
+            session is not None
+            and session.in_transaction()
+            and not isinstance(method, _SHOWS_NOTHING_NEW)
+        ):
             await session.commit()
         return await make_request(bot, method)
