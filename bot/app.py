@@ -17,7 +17,8 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiogram.types import ErrorEvent
 
 from bot.database import Storage, open_storage
-from bot.middlewares import DbSessionMiddleware
+from bot.middlewares import CommitBeforeSending, DbSessionMiddleware
+from bot.scheduler import ReminderScheduler
 from bot.settings import Settings
 from handlers import setup_routers
 from handlers.commands import setup_commands
@@ -72,11 +73,13 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     assert settings.bot_token is not None
     if session is None and settings.telegram_api_url:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    return Bot(
+    bot = Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
+    bot.session.middleware(CommitBeforeSending())
+    return bot
 
 
 async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None:
@@ -105,10 +108,14 @@ async def run_polling(settings: Settings) -> None:
     storage = await open_storage(settings)
     bot = build_bot(settings)
     dispatcher = build_dispatcher(settings, storage)
+    scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
+    dispatcher.workflow_data.update(scheduler.workflow_data())
     try:
         await _until_telegram_answers(bot.me)
         await _until_telegram_answers(lambda: _setup_menus(bot, storage))
+        await scheduler.start()
         await dispatcher.start_polling(bot, handle_signals=True)
     finally:
+        await scheduler.shutdown()
         await bot.session.close()
         await storage.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,6 +53,13 @@ class Settings(BaseSettings):
     deadline_time: time = time(18, 0)
     default_organisation: str = "Импортированные мероприятия"
     join_code_days: int = Field(default=14, ge=1, le=365)
+    # Reminders (bot/scheduler.py): days before the deadline, local times, Telegram's limits.
+    reminder_days_before: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7, 3, 1])
+    reminder_time: time = time(10, 0)
+    digest_time: time = time(10, 0)
+    send_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
+    send_per_chat_interval: float = Field(default=1.0, ge=0, le=60)
+    scheduler_enabled: bool = True
 
     @field_validator("timezone", mode="before")
     @classmethod
@@ -82,6 +90,20 @@ class Settings(BaseSettings):
     @classmethod
     def _ids(cls, value: Any) -> Any:
         return _split_list(value, ",; ")
+
+    @field_validator("reminder_days_before", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part for part in re.split(r"[,;\s]+", value) if part]
+        return _split_list(value, ",; ")
+
+    @field_validator("reminder_days_before")
+    @classmethod
+    def _days_range(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= days <= 60 for days in value):
+            raise ValueError("days before the deadline must be between 1 and 60")
+        return sorted(set(value), reverse=True)
 
     @field_validator("bot_token")
     @classmethod

@@ -2,13 +2,15 @@
 
 from aiogram import Router
 
-from handlers import common, desk, fallback, join, my_events, report
+from handlers import common, desk, fallback, join, my_events, nothing, periods, report
 from handlers.filters import InPrivateChat
 
 FEATURE_ROUTERS = (
     join.router,
     common.router,
     desk.router,
+    periods.router,
+    nothing.router,
     my_events.router,
     report.router,
     fallback.router,

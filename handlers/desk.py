@@ -1,4 +1,4 @@
-"""The coordinator's desk in chat: the report, organisations, join links, coordinators."""
+"""The coordinator's desk in chat: the report, organisations, join links, people."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from aiogram import Bot, Router, html
+from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,9 +19,11 @@ from handlers import keyboards as kb
 from handlers.commands import set_coordinator_commands
 from handlers.filters import IsCoordinator
 from handlers.texts import Common, Desk
-from handlers.views import collecting, period_label, quarter_label
+from handlers.views import collecting, period_label, quarter_label, split_message
 from reports.docx import render_docx
+from reports.model import Report
 from reports.quarters import Quarter, QuarterError
+from reports.xlsx import render_xlsx
 from storage.models import Person
 from storage.report_source import DatabaseReportSource, PeriodNotFound
 from storage.repositories import (
@@ -41,29 +45,53 @@ Clock = Callable[[], datetime]
 CHOOSER_PERIODS = 8
 
 
+async def _load_report(
+    bot: Bot,
+    chat_id: int,
+    quarter: Quarter,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> Report | None:
+    """A period's report model (through read-only sessions); None, and the chat told why,
+    if there is no such period or nothing in it."""
+    label = quarter_label(quarter.year, quarter.quarter)
+    try:
+        report = await DatabaseReportSource(reader, settings.region_phrase).load_report(quarter)
+    except PeriodNotFound:
+        await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
+        return None
+    if report.row_count == 0:
+        await bot.send_message(chat_id, Desk.EMPTY.format(period=label))
+        return None
+    return report
+
+
 async def send_report(
     bot: Bot,
     chat_id: int,
     quarter: Quarter,
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
+    *,
+    period_id: int | None = None,
+    kind: Literal["docx", "xlsx"] = "docx",
 ) -> None:
-    """Compile a period's report (through read-only sessions) and send it as a document."""
-    label = quarter_label(quarter.year, quarter.quarter)
-    try:
-        report = await DatabaseReportSource(reader, settings.region_phrase).load_report(quarter)
-    except PeriodNotFound:
-        await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
+    """Compile a period's report and send it as a document: .docx (with a button for the
+    .xlsx when `period_id` is given) or .xlsx."""
+    report = await _load_report(bot, chat_id, quarter, reader, settings)
+    if report is None:
         return
-    if report.row_count == 0:
-        await bot.send_message(chat_id, Desk.EMPTY.format(period=label))
-        return
-    document = await asyncio.to_thread(render_docx, report)
-    name = f"report_{quarter.year}_Q{quarter.quarter}.docx"
+    render = render_xlsx if kind == "xlsx" else render_docx
+    document = await asyncio.to_thread(render, report)
+    name = f"report_{quarter.year}_Q{quarter.quarter}.{kind}"
+    markup = kb.xlsx_keyboard(period_id) if kind == "docx" and period_id is not None else None
     await bot.send_document(
         chat_id,
         BufferedInputFile(document, filename=name),
-        caption=Desk.CAPTION.format(period=label, count=report.row_count),
+        caption=Desk.CAPTION.format(
+            period=quarter_label(quarter.year, quarter.quarter), count=report.row_count
+        ),
+        reply_markup=markup,
     )
 
 
@@ -83,7 +111,9 @@ async def report(
         except QuarterError:
             await message.answer(Desk.BAD_PERIOD.format(value=html.quote(command.args)))
             return
-        await send_report(bot, message.chat.id, quarter, reader, settings)
+        period = await PeriodRepository(session).get(quarter)
+        period_id = period.id if period is not None else None
+        await send_report(bot, message.chat.id, quarter, reader, settings, period_id=period_id)
         return
     periods = await PeriodRepository(session).recent(CHOOSER_PERIODS)
     if not periods:
@@ -114,7 +144,27 @@ async def report_chosen(
         return
     await callback.answer()
     quarter = Quarter(period.year, period.quarter)
-    await send_report(bot, person.telegram_id, quarter, reader, settings)
+    await send_report(bot, person.telegram_id, quarter, reader, settings, period_id=period.id)
+
+
+@router.callback_query(kb.XlsxCb.filter())
+async def xlsx_chosen(
+    callback: CallbackQuery,
+    callback_data: kb.XlsxCb,
+    bot: Bot,
+    session: AsyncSession,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    person: Person,
+) -> None:
+    period = await PeriodRepository(session).by_id(callback_data.id)
+    if period is None:
+        log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    await callback.answer()
+    quarter = Quarter(period.year, period.quarter)
+    await send_report(bot, person.telegram_id, quarter, reader, settings, kind="xlsx")
 
 
 async def _link_text(
@@ -218,3 +268,113 @@ async def make_coordinator(
     await session.commit()
     await set_coordinator_commands(bot, target.telegram_id)
     await message.answer(Desk.COORD_DONE.format(name=html.quote(target.full_name)))
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+@router.message(Command("people"))
+async def people_of_organisation(
+    message: Message, command: CommandObject, session: AsyncSession
+) -> None:
+    name = " ".join((command.args or "").split())
+    if not name:
+        await message.answer(Desk.PEOPLE_USAGE)
+        return
+    organisation = await OrganisationRepository(session).by_name(name)
+    if organisation is None:
+        await message.answer(Desk.ORG_NOT_FOUND.format(name=html.quote(name)))
+        return
+    found = await PersonRepository(session).of_organisation(organisation.id, active_only=False)
+    if not found:
+        await message.answer(Desk.PEOPLE_EMPTY.format(name=html.quote(organisation.name)))
+        return
+    lines = [Desk.PEOPLE_HEAD.format(name=html.quote(organisation.name))]
+    for someone in found:
+        marks = Desk.COORDINATOR_MARK if someone.role == "coordinator" else ""
+        marks += "" if someone.active else Desk.INACTIVE_MARK
+        lines.append(
+            Desk.PERSON_LINE.format(
+                name=html.quote(someone.full_name), telegram_id=someone.telegram_id, marks=marks
+            )
+        )
+    for text in split_message(lines):
+        await message.answer(text)
+
+
+def _why_not_deactivate(target: Person, person: Person, settings: Settings) -> str | None:
+    """Why `person` may not deactivate `target`, or None if they may."""
+    name = html.quote(target.full_name)
+    if not target.active:
+        return Desk.DEACTIVATE_ALREADY.format(name=name)
+    if target.id == person.id:
+        return Desk.DEACTIVATE_SELF
+    if target.telegram_id in settings.coordinator_ids:
+        return Desk.DEACTIVATE_CONFIGURED.format(name=name)
+    return None
+
+
+@router.message(Command("deactivate"))
+async def deactivate(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+) -> None:
+    raw = (command.args or "").strip()
+    if not raw.isdigit():
+        await message.answer(Desk.DEACTIVATE_USAGE)
+        return
+    target = await PersonRepository(session).by_telegram_id(int(raw))
+    if target is None:
+        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=int(raw)))
+        return
+    refusal = _why_not_deactivate(target, person, settings)
+    if refusal is not None:
+        await message.answer(refusal)
+        return
+    organisation = await OrganisationRepository(session).get(target.organisation_id or 0)
+    await message.answer(
+        Desk.DEACTIVATE_CONFIRM.format(
+            name=html.quote(target.full_name),
+            organisation=html.quote(organisation.name) if organisation else Desk.NO_ORGANISATION,
+        ),
+        reply_markup=kb.deactivate_keyboard(target.id),
+    )
+
+
+@router.callback_query(kb.PersonCb.filter(F.action.in_({"off", "keep"})))
+async def deactivate_confirmed(
+    callback: CallbackQuery,
+    callback_data: kb.PersonCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    people = PersonRepository(session)
+    target = await people.get(callback_data.id)
+    if target is None:
+        log.warning("coordinator %s pressed %r: no such person", person.id, callback.data)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    if callback_data.action == "keep":
+        await callback.answer()
+        await bot.send_message(person.telegram_id, Desk.NOT_DEACTIVATED)
+        return
+    refusal = _why_not_deactivate(target, person, settings)
+    if refusal is not None:
+        await callback.answer(refusal, show_alert=True)
+        return
+    await people.set_active(target, False)
+    # A half-filled event of theirs would count as a draft pending in /status forever.
+    key = StorageKey(bot_id=bot.id, chat_id=target.telegram_id, user_id=target.telegram_id)
+    await FSMContext(fsm_storage, key).clear()
+    await session.commit()
+    log.info("coordinator %s deactivated person %s", person.id, target.id)
+    await callback.answer()
+    await bot.send_message(
+        person.telegram_id, Desk.DEACTIVATED.format(name=html.quote(target.full_name))
+    )

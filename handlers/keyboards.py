@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from handlers.texts import Dialogue, MyEvents, Reminders
+from handlers.texts import Desk, Dialogue, MyEvents, Periods, Reminders
 
 BUTTON_TEXT_MAX = 60
 # A row id as the database can hold it (Integer keys): a forged number outside is no button.
@@ -182,13 +182,13 @@ class NothingCb(CallbackData, prefix="no"):
     """«Мероприятий не было» for a period: `action` is say or undo."""
 
     action: str
-    period: int
+    period: RowId
 
 
 class NewReportCb(CallbackData, prefix="nr"):
     """Start a new event report (from a reminder) for a period."""
 
-    period: int
+    period: RowId
 
 
 def reminder_keyboard(period_id: int) -> InlineKeyboardMarkup:
@@ -205,4 +205,51 @@ def nothing_undo_keyboard(period_id: int) -> InlineKeyboardMarkup:
     builder.button(
         text=Reminders.NOTHING_UNDO, callback_data=NothingCb(action="undo", period=period_id)
     )
+    return builder.as_markup()
+
+
+def nothing_keyboard(period_id: int) -> InlineKeyboardMarkup:
+    """/nothing: the one button «Мероприятий не было»."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=Reminders.NOTHING, callback_data=NothingCb(action="say", period=period_id))
+    return builder.as_markup()
+
+
+class XlsxCb(CallbackData, prefix="xl"):
+    """Send a period's report as .xlsx."""
+
+    id: RowId
+
+
+def xlsx_keyboard(period_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=Desk.XLSX, callback_data=XlsxCb(id=period_id))
+    return builder.as_markup()
+
+
+class NoteCb(CallbackData, prefix="nt"):
+    """Delete a closing note of a period."""
+
+    period: RowId
+    id: RowId
+
+
+def note_keyboard(period_id: int, note_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=Periods.NOTE_DELETE, callback_data=NoteCb(period=period_id, id=note_id))
+    return builder.as_markup()
+
+
+class PersonCb(CallbackData, prefix="pp"):
+    """Deactivating a person (by database id): `action` is off (confirmed) or keep."""
+
+    action: str
+    id: RowId
+
+
+def deactivate_keyboard(person_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=Desk.DEACTIVATE_YES, callback_data=PersonCb(action="off", id=person_id))
+    builder.button(text=Desk.DEACTIVATE_NO, callback_data=PersonCb(action="keep", id=person_id))
+    builder.adjust(2)
     return builder.as_markup()

@@ -19,7 +19,7 @@ from handlers.access import can_change
 from handlers.draft import COUNT_MAX, TEXT_LIMITS, Draft, dates_to_data, read_count
 from handlers.filters import IsKnown
 from handlers.states import STEPS, ReportStates
-from handlers.texts import Common, Dialogue
+from handlers.texts import Common, Dialogue, Nothing
 from handlers.views import collecting, fields_text, period_choices, period_label, shown
 from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates
 from storage.models import Person
@@ -27,6 +27,7 @@ from storage.repositories import (
     EventRepository,
     OrganisationRepository,
     PeriodRepository,
+    ReportingRepository,
     SphereRepository,
 )
 
@@ -446,8 +447,10 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
         draft.period_id = None
         await dialogue.ask(draft, "period")
         return
+    filed = False  # an event now stands in the period: "nothing to report" no longer holds
     if event is not None:
         await events.update(event, draft.fields(), period_id=period.id)
+        organisation_id, filed = event.organisation_id, event.status == "submitted"
         reply = Dialogue.UPDATED
     else:
         organisation_id = person.organisation_id
@@ -468,10 +471,14 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
                         organisation_id=organisation_id,
                         author_id=person.id,
                         status="submitted",
+                        submitted_at=dialogue.clock(),
                         dedup_key=draft.token,
                     )
+                filed = True
             except IntegrityError:  # the same draft submitted at the same moment elsewhere
                 reply = Dialogue.ALREADY_SUBMITTED
+    if filed and await ReportingRepository(session).withdraw_nothing(organisation_id, period.id):
+        reply += Nothing.WITHDRAWN_ON_SUBMIT.format(period=period_label(period))
     await dialogue.state.clear()
     await session.commit()  # saved before the person is told so
     await dialogue.say(reply)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # handlers get the settings as workflow data; only the type c
     from bot.settings import Settings
 
 SHOWN_MAX = 600  # a long answer is cut in summaries, so a message stays under Telegram's limit
+MESSAGE_MAX = 4096  # Telegram's limit on a message's text
+DEADLINE_FORMAT = "%d.%m.%Y %H:%M"
 
 
 def quarter_label(year: int, quarter: int) -> str:
@@ -95,3 +98,30 @@ async def fields_text(
         count=count if count is not None else Dialogue.UNKNOWN_COUNT,
         period=period_label(period) if period else Dialogue.MISSING,
     )
+
+
+def deadline_text(period: ReportingPeriod, settings: Settings) -> str:
+    """A period's deadline in the deployment's local time: `05.01.2024 18:00`."""
+    return period.deadline.astimezone(settings.timezone).strftime(DEADLINE_FORMAT)
+
+
+def split_message(lines: Iterable[str], limit: int = MESSAGE_MAX) -> list[str]:
+    """Lines joined into as few messages as fit under `limit`, never cutting a line.
+
+    The HTML is measured as written (Telegram counts the text after parsing, which is never
+    longer), so every message is safe; each line must itself fit.
+    """
+    messages: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in lines:
+        added = len(line) + (1 if current else 0)
+        if current and length + added > limit:
+            messages.append("\n".join(current))
+            current, length = [], 0
+            added = len(line)
+        current.append(line)
+        length += added
+    if current:
+        messages.append("\n".join(current))
+    return messages

@@ -16,7 +16,7 @@ from reports.quarters import Quarter
 from storage.models import JoinCode, Organisation
 from tests.conftest import COORDINATOR_ID
 from tests.test_dialogue import LINK, fill_event, join
-from tests.tg import Person, World, add_period, stored_events
+from tests.tg import Person, World, add_period, fsm_of, stored_events, stored_person
 
 TITLE = (
     "Отчет о мероприятиях в международной сфере, проведенных исполнительными органами "
@@ -363,3 +363,143 @@ async def test_the_coordinators_own_list_is_reachable_through_my(world: World) -
     [reply] = await desk.send("/my")
 
     assert reply.text == MyEvents.EMPTY
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+async def test_people_lists_an_organisations_people_with_their_ids(
+    world: World, app_storage: Storage
+) -> None:
+    await join(world, 1111)
+    await join(world, 1112)
+    desk = coordinator(world)
+    await desk.send("/coordinator 1112")
+
+    [reply] = await desk.send("/people  Смоленский   музей")
+
+    assert reply.text == "\n".join(
+        [
+            Desk.PEOPLE_HEAD.format(name="Смоленский музей"),
+            Desk.PERSON_LINE.format(name="Иванова Мария Петровна", telegram_id=1111, marks=""),
+            Desk.PERSON_LINE.format(
+                name="Иванова Мария Петровна", telegram_id=1112, marks=Desk.COORDINATOR_MARK
+            ),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "told"),
+    [
+        ("/people", Desk.PEOPLE_USAGE),
+        ("/people Нет такой", Desk.ORG_NOT_FOUND.format(name="Нет такой")),
+        ("/people <b>Театр</b>", Desk.PEOPLE_EMPTY.format(name="&lt;b&gt;Театр&lt;/b&gt;")),
+    ],
+)
+async def test_people_needs_a_known_organisation_with_people(
+    world: World, command: str, told: str
+) -> None:
+    desk = coordinator(world)
+    await desk.send("/neworg <b>Театр</b>")
+
+    [reply] = await desk.send(command)
+
+    assert reply.text == told
+
+
+async def test_deactivate_asks_first_and_then_the_person_is_refused_like_a_stranger(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 1113)
+    await fill_event(person)  # in the middle of a report
+    desk = coordinator(world)
+
+    [question] = await desk.send("/deactivate 1113")
+    [done] = await desk.press(Desk.DEACTIVATE_YES)
+    [refused] = await person.send("/new")
+    [people] = await desk.send("/people Смоленский музей")
+
+    assert question.text == Desk.DEACTIVATE_CONFIRM.format(
+        name="Иванова Мария Петровна", organisation="Смоленский музей"
+    )
+    assert done.text == Desk.DEACTIVATED.format(name="Иванова Мария Петровна")
+    assert refused.text == Common.STRANGER
+    assert people.text.endswith(Desk.INACTIVE_MARK)
+    stored = await stored_person(app_storage.sessionmaker, 1113)
+    assert stored is not None and not stored.active
+    assert await fsm_of(app_storage.sessionmaker, 1113) is None
+
+
+async def test_deactivate_answered_no_keeps_the_person(world: World, app_storage: Storage) -> None:
+    person = await join(world, 1114)
+    desk = coordinator(world)
+    await desk.send("/deactivate 1114")
+
+    [kept] = await desk.press(Desk.DEACTIVATE_NO)
+    [answer] = await person.send("/help")
+
+    assert kept.text == Desk.NOT_DEACTIVATED
+    assert answer.text == Common.HELP_REPORTER
+    stored = await stored_person(app_storage.sessionmaker, 1114)
+    assert stored is not None and stored.active
+
+
+@pytest.mark.parametrize(
+    ("args", "told"),
+    [
+        ("", Desk.DEACTIVATE_USAGE),
+        ("Иванова", Desk.DEACTIVATE_USAGE),
+        ("999", Desk.DEACTIVATE_NOT_FOUND.format(id=999)),
+        (str(COORDINATOR_ID), Desk.DEACTIVATE_SELF),
+    ],
+)
+async def test_deactivate_refuses_what_it_cannot_do(world: World, args: str, told: str) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send(f"/deactivate {args}")
+
+    assert reply.text == told
+
+
+async def test_a_coordinator_from_the_settings_cannot_be_deactivated(
+    world: World, app_storage: Storage
+) -> None:
+    await join(world, 1115)
+    desk = coordinator(world)
+    await desk.send("/coordinator 1115")
+    other = world.person(1115)
+
+    [reply] = await other.send(f"/deactivate {COORDINATOR_ID}")
+
+    assert reply.text == Desk.DEACTIVATE_CONFIGURED.format(name=f"Координатор {COORDINATOR_ID}")
+    stored = await stored_person(app_storage.sessionmaker, COORDINATOR_ID)
+    assert stored is not None and stored.active
+
+
+async def test_a_deactivation_confirmed_twice_is_done_once(
+    world: World, app_storage: Storage
+) -> None:
+    await join(world, 1116)
+    desk = coordinator(world)
+    await desk.send("/deactivate 1116")
+    data = desk.button_data(Desk.DEACTIVATE_YES)
+    await desk.press_data(data)
+
+    assert await desk.press_data(data) == []
+
+    assert desk.alerts() == [Desk.DEACTIVATE_ALREADY.format(name="Иванова Мария Петровна")]
+
+
+async def test_a_deactivated_person_can_come_back_through_a_new_link(
+    world: World, app_storage: Storage
+) -> None:
+    await join(world, 1117)
+    desk = coordinator(world)
+    await desk.send("/deactivate 1117")
+    await desk.press(Desk.DEACTIVATE_YES)
+
+    person = await join(world, 1117)
+    [answer] = await person.send("/help")
+
+    assert answer.text == Common.HELP_REPORTER

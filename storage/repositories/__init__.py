@@ -5,6 +5,7 @@ from storage.repositories.events import EventFields, EventRepository
 from storage.repositories.organisations import OrganisationRepository
 from storage.repositories.people import PersonRepository
 from storage.repositories.periods import PeriodRepository
+from storage.repositories.reminders import OrgStatus, ReminderRepository, ReportingRepository
 from storage.repositories.spheres import SphereRepository
 
 __all__ = [
@@ -12,8 +13,11 @@ __all__ = [
     "EventFields",
     "EventRepository",
     "JoinCodeRepository",
+    "OrgStatus",
     "OrganisationRepository",
     "PeriodRepository",
     "PersonRepository",
+    "ReminderRepository",
+    "ReportingRepository",
     "SphereRepository",
 ]

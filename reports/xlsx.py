@@ -1,0 +1,97 @@
+"""Render a `Report` as an .xlsx of the same rows, for those who analyse it in Excel.
+
+One sheet: the title, the six headers of the .docx plus a sphere column, one row per event
+in report order (no merged sphere rows, so the table can be filtered and sorted), then the
+closing notes below.
+"""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from reports.model import COLUMNS, Report
+
+SPHERE_HEADER = "Сфера сотрудничества"
+HEADERS: tuple[str, ...] = (*COLUMNS, SPHERE_HEADER)
+SHEET_TITLE = "Отчет"
+TITLE_ROW = 1
+HEADER_ROW = 3
+FIRST_ROW = HEADER_ROW + 1
+COLUMN_WIDTHS = (7, 35, 30, 22, 60, 40, 35)  # in characters
+NOTE_LINE_CHARS = sum(COLUMN_WIDTHS) - 20  # a note spans every column
+LINE_HEIGHT = 15  # points per line of 11 pt text
+
+# Characters an .xlsx cannot hold (openpyxl refuses them); everything else stays as typed.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_HEADER_ALIGNMENT = Alignment(wrap_text=True, horizontal="center", vertical="center")
+_BOLD = Font(bold=True)
+
+
+def _put(sheet: Worksheet, row: int, column: int, value: str | int) -> None:
+    """Write a value; text is kept as text even if it starts with `=` (never a formula)."""
+    cell = sheet.cell(row=row, column=column)
+    if isinstance(value, str):
+        cell.value = _ILLEGAL.sub("", value)
+        cell.data_type = "s"
+    else:
+        cell.value = value
+    cell.alignment = _WRAP
+
+
+def render_xlsx(report: Report) -> bytes:
+    """The report as .xlsx bytes: title, headers, rows in print order, notes below."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert isinstance(sheet, Worksheet)
+    sheet.title = SHEET_TITLE
+
+    _put(sheet, TITLE_ROW, 1, report.title)
+    sheet.cell(row=TITLE_ROW, column=1).font = Font(bold=True, size=14)
+    sheet.merge_cells(
+        start_row=TITLE_ROW, start_column=1, end_row=TITLE_ROW, end_column=len(HEADERS)
+    )
+    sheet.row_dimensions[TITLE_ROW].height = 45
+
+    for column, header in enumerate(HEADERS, start=1):
+        _put(sheet, HEADER_ROW, column, header)
+        cell = sheet.cell(row=HEADER_ROW, column=column)
+        cell.font = _BOLD
+        cell.alignment = _HEADER_ALIGNMENT
+    for column, width in enumerate(COLUMN_WIDTHS, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+
+    row = FIRST_ROW
+    for group in report.groups:
+        for report_row in group.rows:
+            _put(sheet, row, 1, report_row.number)
+            for column, text in enumerate(report_row.cells[1:], start=2):
+                _put(sheet, row, column, text)
+            _put(sheet, row, len(HEADERS), group.sphere)
+            row += 1
+    last = row - 1
+
+    sheet.freeze_panes = sheet.cell(row=FIRST_ROW, column=1)
+    last_column = get_column_letter(len(HEADERS))
+    sheet.auto_filter.ref = f"A{HEADER_ROW}:{last_column}{max(last, HEADER_ROW)}"
+
+    row += 1  # one empty row between the table and the notes
+    for note in report.notes:
+        _put(sheet, row, 1, note)
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=len(HEADERS))
+        # Excel does not grow a merged row to fit its text: give it the lines it needs.
+        lines = sum(len(line) // NOTE_LINE_CHARS + 1 for line in note.split("\n"))
+        sheet.row_dimensions[row].height = LINE_HEIGHT * lines
+        row += 1
+
+    workbook.properties.title = _ILLEGAL.sub("", report.title)
+    workbook.properties.creator = ""
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
