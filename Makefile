@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/reminders.py
 
 preview: $(STAMP)
 	bash scripts/render_preview.sh
