@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -14,10 +14,12 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.types import ErrorEvent
 
 from bot.database import Storage, open_storage
 from bot.middlewares import CommitBeforeSending, DbSessionMiddleware
+from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
 from bot.settings import Settings
 from handlers import setup_routers
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 START_RETRY_MAX_DELAY = 30.0
+SCHEDULER_REFRESH = timedelta(minutes=5)
 
 
 def utc_now() -> datetime:
@@ -53,10 +56,26 @@ async def _on_error(event: ErrorEvent, bot: Bot) -> bool:
     return True
 
 
+def fsm_storage(
+    settings: Settings, storage: Storage
+) -> tuple[BaseStorage, BaseEventIsolation | None]:
+    """aiogram's RedisStorage (with a per-chat Redis lock shared by all workers) when
+    REDIS_URL is set, else our storage in the database (the update's own transaction)."""
+    if settings.redis_url is None:
+        return SqlAlchemyStorage(storage.sessionmaker), None
+    from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+    key_builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    redis_storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder)
+    return redis_storage, RedisEventIsolation(redis_storage.redis, key_builder=key_builder)
+
+
 def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_now) -> Dispatcher:
-    """The Dispatcher with our FSM storage, the session middleware and every router."""
+    """The Dispatcher with the FSM storage, the session middleware and every router."""
+    fsm, isolation = fsm_storage(settings, storage)
     dispatcher = Dispatcher(
-        storage=SqlAlchemyStorage(storage.sessionmaker),
+        storage=fsm,
+        events_isolation=isolation,
         settings=settings,
         sessionmaker=storage.sessionmaker,
         reader=storage.reader,
@@ -78,7 +97,8 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
-    bot.session.middleware(CommitBeforeSending())
+    bot.session.middleware(CommitBeforeSending())  # outermost: commit once, then retry
+    bot.session.middleware(RetryRequests())
     return bot
 
 
@@ -115,6 +135,60 @@ async def run_polling(settings: Settings) -> None:
         await _until_telegram_answers(lambda: _setup_menus(bot, storage))
         await scheduler.start()
         await dispatcher.start_polling(bot, handle_signals=True)
+    finally:
+        await scheduler.shutdown()
+        await bot.session.close()
+        await storage.close()
+
+
+async def run_webhook(settings: Settings) -> None:
+    """Serve Telegram's webhook (and /healthz) until SIGTERM; in-flight updates finish."""
+    from bot.webhook import build_web_app, serve, stop_on_signals
+
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    stop = stop_on_signals()
+    storage = await open_storage(settings)
+    bot = build_bot(settings)
+    dispatcher = build_dispatcher(settings, storage)
+    scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
+    dispatcher.workflow_data.update(scheduler.workflow_data())
+    try:
+        await _until_telegram_answers(bot.me)
+        if settings.webhook_register:
+            secret = settings.webhook_secret.get_secret_value()
+            url = settings.webhook_url
+            allowed = dispatcher.resolve_used_update_types()
+            await _until_telegram_answers(
+                lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=allowed)
+            )
+            log.info("webhook registered with Telegram: %s", url)
+            await _until_telegram_answers(lambda: _setup_menus(bot, storage))
+        await scheduler.start()
+        await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
+        await serve(build_web_app(dispatcher, bot, settings, storage), settings, stop)
+    finally:
+        await scheduler.shutdown()
+        await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
+        await bot.session.close()
+        await storage.close()
+
+
+async def run_scheduler(settings: Settings) -> None:
+    """Only the reminder scheduler (no updates): the one process of a scale-out that sends
+    reminders. It re-reads the periods every few minutes, since deadline changes made in
+    the workers rebuild only their own (disabled) schedules."""
+    from bot.webhook import stop_on_signals
+
+    settings = settings.model_copy(update={"scheduler_enabled": True})
+    stop = stop_on_signals()
+    storage = await open_storage(settings)
+    bot = build_bot(settings)
+    scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
+    try:
+        await _until_telegram_answers(bot.me)
+        await scheduler.start(refresh_every=SCHEDULER_REFRESH)
+        log.info("reminder scheduler running (no updates handled in this process)")
+        await stop.wait()
     finally:
         await scheduler.shutdown()
         await bot.session.close()

@@ -20,7 +20,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Telegram bot for quarterly reports of international events.",
     )
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="start the bot with long polling (the default)")
+    commands.add_parser(
+        "run", help="start the bot: long polling, or a webhook server when WEBHOOK_URL is set"
+    )
+    commands.add_parser(
+        "scheduler", help="run only the reminder scheduler (one per deployment), no updates"
+    )
     load = commands.add_parser("import", help="load events from a JSON file, idempotently")
     load.add_argument("file", type=Path, help="JSON in the format of the fixture file")
     load.add_argument("--organisation", help="organisation for events that name none")
@@ -111,12 +116,24 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.app import run_polling
+    from bot.app import run_polling, run_webhook
 
     if settings.bot_token is None:
         return _fail(texts.NO_TOKEN)
     _say(texts.STARTED)
-    await run_polling(settings)
+    if settings.webhook_url is not None:
+        await run_webhook(settings)
+    else:
+        await run_polling(settings)
+    return 0
+
+
+async def _scheduler(settings: Settings) -> int:
+    from bot.app import run_scheduler
+
+    if settings.bot_token is None:
+        return _fail(texts.NO_TOKEN)
+    await run_scheduler(settings)
     return 0
 
 
@@ -138,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_report(settings, args.period, args.out))
         case "migrate":
             return asyncio.run(_migrate(settings))
+        case "scheduler":
+            try:
+                return asyncio.run(_scheduler(settings))
+            except KeyboardInterrupt:
+                return 0
         case "demo":
             from bot.demo import run_demo
 

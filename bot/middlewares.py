@@ -11,6 +11,7 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.fsm.context import FSMContext
 from aiogram.methods import (
     AnswerCallbackQuery,
@@ -20,11 +21,11 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import TelegramObject, User
+from aiogram.types import TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import current_session
-from storage.repositories import PersonRepository
+from storage.repositories import PersonRepository, ProcessedUpdateRepository
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ class DbSessionMiddleware(BaseMiddleware):
     The session is also published through `storage.db.current_session`, so the FSM storage
     writes inside the same transaction: an update's answers and its new step are saved
     together or not at all.
+
+    First of all the update is claimed in `processed_updates` in that same transaction: a
+    redelivery (Telegram retrying a webhook it thinks failed, possibly to another worker)
+    finds the claim and is skipped; an update whose handling failed was rolled back with
+    its claim and is handled again.
     """
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -50,6 +56,8 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self.sessionmaker() as session:
             token = current_session.set(session)
             try:
+                if isinstance(event, Update) and not await self._claim(session, event, data):
+                    return UNHANDLED
                 user: User | None = data.get("event_from_user")
                 person = None
                 if user is not None:
@@ -66,6 +74,17 @@ class DbSessionMiddleware(BaseMiddleware):
                 return result
             finally:
                 current_session.reset(token)
+
+    @staticmethod
+    async def _claim(session: AsyncSession, update: Update, data: dict[str, Any]) -> bool:
+        bot: Bot | None = data.get("bot")
+        bot_id = bot.id if bot is not None else 0
+        clock = data.get("clock")
+        now = clock() if callable(clock) else None
+        if await ProcessedUpdateRepository(session).claim(bot_id, update.update_id, now=now):
+            return True
+        log.info("update %s of bot %s was already processed; skipped", update.update_id, bot_id)
+        return False
 
 
 # Requests that show the person no new step: the transaction (and on SQLite the chat's

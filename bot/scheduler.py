@@ -71,6 +71,7 @@ T = TypeVar("T")
 JOB_PREFIX = "reminder:"
 DAILY_JOB = "periods:daily"
 RECOVER_JOB = "reminders:recover"
+REFRESH_JOB = "periods:refresh"
 CATCH_UP_JOB = "reminders:catch_up"
 RECOVER_EVERY = timedelta(minutes=10)
 EARLY = timedelta(minutes=1)  # a job firing earlier than its due time is stale
@@ -150,8 +151,12 @@ class ReminderScheduler:
         `rebuild_schedule()`, both to be awaited."""
         return {"remind_now": self.remind_now, "rebuild_schedule": self.rebuild}
 
-    async def start(self, *, catch_up_in_background: bool = True) -> None:
-        """Make sure the periods exist, plan their reminders, send what was missed."""
+    async def start(
+        self, *, catch_up_in_background: bool = True, refresh_every: timedelta | None = None
+    ) -> None:
+        """Make sure the periods exist, plan their reminders, send what was missed;
+        with `refresh_every`, also rebuild the plan that often (for a scheduler process
+        apart from the workers, whose deadline changes it does not hear of)."""
         if not self.enabled:
             log.info("reminder scheduler disabled (SCHEDULER_ENABLED=false)")
             return
@@ -171,6 +176,13 @@ class ReminderScheduler:
             args=[self.deps],
             replace_existing=True,
         )
+        if refresh_every is not None:
+            self._add_job(
+                self.rebuild,
+                IntervalTrigger(seconds=refresh_every.total_seconds(), timezone=tz),
+                id=REFRESH_JOB,
+                replace_existing=True,
+            )
         await self.rebuild()
         if catch_up_in_background:
             self._add_job(self.catch_up, id=CATCH_UP_JOB, replace_existing=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reports.model import DEFAULT_SPHERES
@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
     send_per_chat_interval: float = Field(default=1.0, ge=0, le=60)
     scheduler_enabled: bool = True
+    # Production mode: aiogram's FSM in Redis, webhooks behind a load balancer.
+    redis_url: str | None = None
+    webhook_url: str | None = None  # the public https URL Telegram calls; set → webhook mode
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    webhook_path: str = "/webhook"
+    webhook_register: bool = True  # setWebhook at start; false for extra workers
+    shutdown_timeout: float = Field(default=30.0, gt=0, le=600)  # to finish in-flight updates
 
     @field_validator("timezone", mode="before")
     @classmethod
@@ -104,6 +113,48 @@ class Settings(BaseSettings):
         if any(not 1 <= days <= 60 for days in value):
             raise ValueError("days before the deadline must be between 1 and 60")
         return sorted(set(value), reverse=True)
+
+    @field_validator("redis_url", "webhook_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// (or rediss://, unix://) URL")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be the public https:// URL Telegram will call")
+        return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if info.data.get("webhook_url"):
+                raise ValueError("is required with WEBHOOK_URL (1-256 of A-Z a-z 0-9 _ -)")
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule)")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or value == "/healthz":
+            raise ValueError("must start with / (and not be /healthz)")
+        return value
 
     @field_validator("bot_token")
     @classmethod

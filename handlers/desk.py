@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 router = Router(name=__name__)
+TELEGRAM_ID_DIGITS = 18  # below 2**63, the database's BIGINT
 router.message.filter(IsCoordinator())
 router.callback_query.filter(IsCoordinator())
 log = logging.getLogger(__name__)
@@ -251,18 +252,26 @@ async def organisations(message: Message, session: AsyncSession) -> None:
     await message.answer("\n".join(lines))
 
 
+def _telegram_id(args: str | None) -> int | None:
+    """A Telegram id typed after a command: ASCII digits that fit the database's integer."""
+    raw = (args or "").strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > TELEGRAM_ID_DIGITS:
+        return None
+    return int(raw)
+
+
 @router.message(Command("coordinator"))
 async def make_coordinator(
     message: Message, command: CommandObject, bot: Bot, session: AsyncSession
 ) -> None:
-    raw = (command.args or "").strip()
-    if not raw.isdigit():
+    telegram_id = _telegram_id(command.args)
+    if telegram_id is None:
         await message.answer(Desk.COORD_USAGE)
         return
     people = PersonRepository(session)
-    target = await people.by_telegram_id(int(raw))
+    target = await people.by_telegram_id(telegram_id)
     if target is None or not target.active:
-        await message.answer(Desk.COORD_NOT_FOUND.format(id=int(raw)))
+        await message.answer(Desk.COORD_NOT_FOUND.format(id=telegram_id))
         return
     await people.set_role(target, "coordinator")
     await session.commit()
@@ -322,13 +331,13 @@ async def deactivate(
     person: Person,
     settings: Settings,
 ) -> None:
-    raw = (command.args or "").strip()
-    if not raw.isdigit():
+    telegram_id = _telegram_id(command.args)
+    if telegram_id is None:
         await message.answer(Desk.DEACTIVATE_USAGE)
         return
-    target = await PersonRepository(session).by_telegram_id(int(raw))
+    target = await PersonRepository(session).by_telegram_id(telegram_id)
     if target is None:
-        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=int(raw)))
+        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=telegram_id))
         return
     refusal = _why_not_deactivate(target, person, settings)
     if refusal is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +33,20 @@ _COUNT_PATTERNS = (
     re.compile(r"количеств\w*(?:\s+\w+){0,2}?\s*[-–—:]?\s*(\d{1,7})", re.IGNORECASE),
     re.compile(r"(\d{1,7})\s*(?:человек|чел\b|чел\.|участник)", re.IGNORECASE),
 )
+
+
+def clean_answer(text: str) -> str:
+    """A typed answer as it is kept: control characters dropped (line breaks and tabs
+    stay), outer blanks trimmed; "" when nothing visible is left (zero-width spaces and
+    direction marks alone are no answer)."""
+    kept = "".join(
+        char
+        for char in text.replace("\r\n", "\n")
+        if char in "\n\t" or unicodedata.category(char) != "Cc"
+    ).strip()
+    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in kept):
+        return ""
+    return kept
 
 
 def read_count(text: str) -> int | None:

@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.draft import clean_answer
 from handlers.states import JoinStates
 from handlers.texts import Join
 from storage.models import Person
@@ -63,7 +64,7 @@ async def got_name(
     message: Message, state: FSMContext, session: AsyncSession, person: Person | None
 ) -> None:
     assert message.text is not None and message.from_user is not None
-    full_name = " ".join(message.text.split())
+    full_name = " ".join(clean_answer(message.text).split())
     if not full_name or len(full_name) > FULL_NAME_MAX:
         await message.answer(Join.BAD_NAME.format(limit=FULL_NAME_MAX))
         return

@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers.access import can_change
-from handlers.draft import COUNT_MAX, TEXT_LIMITS, Draft, dates_to_data, read_count
+from handlers.draft import (
+    COUNT_MAX,
+    TEXT_LIMITS,
+    Draft,
+    clean_answer,
+    dates_to_data,
+    read_count,
+)
 from handlers.filters import IsKnown
 from handlers.states import STEPS, ReportStates
 from handlers.texts import Common, Dialogue, Nothing
@@ -242,7 +249,7 @@ async def got_text(
     clock: Clock,
 ) -> None:
     step = STEP_OF_STATE[raw_state]
-    text = (message.text or "").strip()
+    text = clean_answer(message.text or "")
     if not text:
         await message.answer(Dialogue.EMPTY)
         return
@@ -271,8 +278,8 @@ async def got_count(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    digits = "".join((message.text or "").split())
-    if not digits.isdigit() or int(digits) > COUNT_MAX:
+    digits = "".join(clean_answer(message.text or "").split())
+    if not digits.isdecimal() or int(digits) > COUNT_MAX:
         await message.answer(Dialogue.BAD_COUNT)
         return
     dialogue = _dialogue(message, bot, state, session, settings, clock)
@@ -290,7 +297,7 @@ async def got_dates(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    text = (message.text or "").strip()
+    text = clean_answer(message.text or "")
     if not text:
         await message.answer(Dialogue.EMPTY)
         return

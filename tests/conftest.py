@@ -140,3 +140,18 @@ async def world(settings: Settings, app_storage: Storage, clock: Clock) -> Async
     bot = build_bot(settings, session=session)
     yield World(build_dispatcher(settings, app_storage, clock=clock), bot, session)
     await bot.session.close()
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def need_redis() -> None:
+    """Skip (outside CI) or fail (in CI) when Redis is missing."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return
+    except OSError as error:
+        reason = f"Redis is not reachable at 127.0.0.1:6379 ({error})"
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)

@@ -166,6 +166,18 @@ class BotProcess:
                 return await self.kill()
         return await self._stopped()
 
+    async def wait(self, timeout: float = 60.0) -> int:
+        """The exit code of a process that ends by itself (`migrate`, `report`)."""
+        if self._exited is None:
+            raise RuntimeError("the bot was never started")
+        async with asyncio.timeout(timeout):
+            return await self._stopped()
+
+    def send_signal(self, signum: int) -> None:
+        """Send `signum` to the running process and return at once."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signum)
+
     async def restart(self, *, graceful: bool = False) -> None:
         """Stop (SIGTERM when `graceful`, else SIGKILL) and start again on the same folder."""
         if graceful:
@@ -275,3 +287,64 @@ def _read(path: Path, after: int = 0) -> str:
     with path.open("rb") as file:
         file.seek(after)
         return file.read().decode("utf-8", errors="replace")
+
+
+# --- webhook mode ---------------------------------------------------------------------
+
+WEBHOOK_SECRET = "test-webhook-secret_0123456789"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def webhook_env(port: int, **extra: str) -> dict[str, str]:
+    """Settings of a webhook worker listening on `port` (Telegram would call WEBHOOK_URL)."""
+    return {
+        "WEBHOOK_URL": "https://bot.example.org/tg/webhook",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WEBHOOK_HOST": "127.0.0.1",
+        "WEBHOOK_PORT": str(port),
+        "WEBHOOK_PATH": "/tg/webhook",
+        **extra,
+    }
+
+
+class Webhook:
+    """Telegram's side of a webhook: POSTs updates to a worker, as Telegram would."""
+
+    def __init__(self, port: int, path: str = "/tg/webhook") -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.url = self.base + path
+
+    async def post(
+        self, update: dict[str, Any], *, secret: str | None = WEBHOOK_SECRET
+    ) -> tuple[int, bytes]:
+        """Deliver `update`; the HTTP status and body of the answer."""
+        import aiohttp
+
+        headers = {} if secret is None else {SECRET_HEADER: secret}
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(self.url, json=update, headers=headers) as response,
+        ):
+            return response.status, await response.read()
+
+    async def health(self) -> tuple[int, Any]:
+        import aiohttp
+
+        async with (
+            aiohttp.ClientSession() as client,
+            client.get(self.base + "/healthz") as response,
+        ):
+            return response.status, await response.json()
+
+    async def wait_until_up(self, bot: BotProcess, *, after: int = 0) -> None:
+        """Until the worker logs that it listens (wrapped in `while_running`)."""
+        await bot.while_running(bot.wait_for_log("webhook listening on", after=after))

@@ -27,6 +27,7 @@ from bot.reminders import (
     remind_now,
     reminder_round,
 )
+from bot.scheduler import ReminderScheduler, run_reminder
 from bot.settings import Settings
 from handlers.keyboards import NothingCb
 from storage.db import create_engine, create_sessionmaker, current_session
@@ -318,6 +319,36 @@ async def test_two_processes_sharing_one_database_remind_each_person_once(
         await second_engine.dispose()
 
     assert sorted(one.chats() + two.chats()) == world.missing_chats
+
+
+async def test_two_schedulers_started_by_mistake_remind_each_person_once(
+    engine: AsyncEngine, world: World
+) -> None:
+    second_engine = create_engine(engine.url.render_as_string(hide_password=False))
+    schedulers = []
+    for sessionmaker in (create_sessionmaker(engine), create_sessionmaker(second_engine)):
+        session = RecordingSession()
+        deps = ReminderDeps.create(
+            Bot(TOKEN, session=session), sessionmaker, make_settings(), clock=lambda: ON_THE_DAY
+        )
+        schedulers.append((ReminderScheduler(deps), session))
+
+    try:
+        # Both catch up at start, then both fire the deadline-day job.
+        await asyncio.gather(*(scheduler.catch_up() for scheduler, _ in schedulers))
+        await asyncio.gather(
+            *(run_reminder(s.deps, world.period.id, "deadline") for s, _ in schedulers)
+        )
+    finally:
+        await second_engine.dispose()
+
+    chats = [
+        int(request.chat_id)
+        for _, session in schedulers
+        for request in session.requests
+        if isinstance(request, SendMessage)
+    ]
+    assert sorted(chats) == world.missing_chats
 
 
 async def test_an_organisation_that_reports_is_not_reminded_again(

@@ -77,3 +77,36 @@ def test_a_bad_value_fails_with_one_line_naming_the_setting(
     assert str(caught.value).startswith(expected)
     assert "\n" not in str(caught.value)
     assert value not in str(caught.value) or name != "BOT_TOKEN"
+
+
+def test_production_settings_default_to_polling_without_redis() -> None:
+    settings = load_settings()
+
+    assert settings.redis_url is None and settings.webhook_url is None
+    assert (settings.webhook_host, settings.webhook_port) == ("127.0.0.1", 8080)
+    assert settings.webhook_register is True
+
+
+def test_a_webhook_needs_its_secret() -> None:
+    with pytest.raises(SettingsError, match=r"^WEBHOOK_SECRET: is required with WEBHOOK_URL"):
+        load_settings(webhook_url="https://bot.example.org/hook")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ({"webhook_url": "https://x.org/h", "webhook_secret": "has space"}, "WEBHOOK_SECRET"),
+        ({"webhook_url": "bot.example.org/hook", "webhook_secret": "ok"}, "WEBHOOK_URL"),
+        ({"redis_url": "127.0.0.1:6379"}, "REDIS_URL"),
+        ({"webhook_path": "/healthz"}, "WEBHOOK_PATH"),
+    ],
+)
+def test_a_bad_production_setting_is_named(overrides: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name}: "):
+        load_settings(**overrides)
+
+
+def test_the_webhook_secret_is_never_printed() -> None:
+    settings = load_settings(webhook_url="https://x.org/h", webhook_secret="s3cr3t-value")
+
+    assert "s3cr3t-value" not in repr(settings) + str(settings)

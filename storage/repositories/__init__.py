@@ -7,6 +7,7 @@ from storage.repositories.people import PersonRepository
 from storage.repositories.periods import PeriodRepository
 from storage.repositories.reminders import OrgStatus, ReminderRepository, ReportingRepository
 from storage.repositories.spheres import SphereRepository
+from storage.repositories.updates import ProcessedUpdateRepository
 
 __all__ = [
     "CounterRepository",
@@ -17,6 +18,7 @@ __all__ = [
     "OrganisationRepository",
     "PeriodRepository",
     "PersonRepository",
+    "ProcessedUpdateRepository",
     "ReminderRepository",
     "ReportingRepository",
     "SphereRepository",

@@ -1,0 +1,55 @@
+"""Telegram updates already taken: a redelivered update (a webhook retry) is skipped."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ProcessedUpdate, utcnow
+
+# Telegram gives up redelivering an update within a day; a week is plenty.
+KEEP_PROCESSED = timedelta(days=7)
+PRUNE_EVERY = 500  # update ids: prune on every 500th claim (ids grow by one per update)
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    try:
+        return _INSERTS[dialect]
+    except KeyError:
+        raise NotImplementedError(f"no insert-or-skip for the {dialect!r} dialect") from None
+
+
+class ProcessedUpdateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, bot_id: int, update_id: int, *, now: datetime | None = None) -> bool:
+        """Record the update as taken; False when it already was (a redelivery).
+
+        On PostgreSQL a concurrent claim of the same update waits for this transaction:
+        it is skipped if this one commits, and takes the update if this one rolls back.
+        """
+        now = now or utcnow()
+        inserted = await self.session.execute(
+            _insert(self.session)(ProcessedUpdate)
+            .values(bot_id=bot_id, update_id=update_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
+            .returning(ProcessedUpdate.update_id)
+        )
+        claimed = inserted.scalar_one_or_none() is not None
+        if claimed and update_id % PRUNE_EVERY == 0:
+            await self.prune(before=now - KEEP_PROCESSED)
+        return claimed
+
+    async def prune(self, *, before: datetime) -> int:
+        """Forget updates taken before `before`; how many were forgotten."""
+        result = await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.created_at < before)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,284 @@
+"""Access, role by role: what a reporter of another organisation, a reporter asking for the
+desk, a stranger and a deactivated person may not do, each refusal leaving every table of
+the database as it was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text, update
+
+from bot.database import Storage
+from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS
+from handlers.texts import Common, Desk, Dialogue, Join
+from storage.models import Base, JoinCode, PeriodNote
+from storage.models import Person as PersonRow
+from storage.repositories.access import STRANGER_REFUSALS
+from tests.conftest import COORDINATOR_ID
+from tests.test_dialogue import LINK, fill_event, join
+from tests.tg import Person, World, counter, stored_events
+
+MUSEUM, THEATRE = "Смоленский музей", "Смоленский театр"
+# Rows that change on every update whatever it does: the update ledger and counters.
+VOLATILE = {"processed_updates", "counters"}
+
+
+@dataclass
+class Scene:
+    """A museum reporter (Anna) with an event, a theatre reporter (Boris), a note."""
+
+    anna: Person
+    boris: Person
+    event_id: int
+    period_id: int
+    note_id: int
+    anna_row_id: int
+
+
+async def database(storage: Storage) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every lasting table, in a stable order."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    async with storage.sessionmaker() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name in VOLATILE:
+                continue
+            rows = await session.execute(select(table))
+            tables[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    return tables
+
+
+@pytest.fixture
+async def scene(world: World, app_storage: Storage) -> Scene:
+    anna = await join(world, 701, MUSEUM)
+    await fill_event(anna, name="Выставка музея")
+    await anna.press(Dialogue.SUBMIT)
+    boris = await join(world, 702, THEATRE)
+    coordinator = world.person(COORDINATOR_ID)
+    await coordinator.send("/note Примечание координатора")
+    [event] = await stored_events(app_storage.sessionmaker)
+    async with app_storage.sessionmaker() as session:
+        note_id = await session.scalar(select(PeriodNote.id))
+        anna_row = await session.scalar(select(PersonRow.id).where(PersonRow.telegram_id == 701))
+    assert note_id is not None and anna_row is not None
+    return Scene(anna, boris, event.id, event.period_id, note_id, anna_row)
+
+
+# --- a reporter and another organisation's events ------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["open", "edit", "del", "delyes", "delno", "copy"])
+async def test_a_reporter_cannot_touch_another_organisations_event(
+    scene: Scene, app_storage: Storage, action: str
+) -> None:
+    before = await database(app_storage)
+
+    replies = await scene.boris.press_data(f"ev:{action}:{scene.event_id}")
+
+    assert replies == []
+    assert scene.boris.alerts() == [Common.STALE_BUTTON]
+    assert await database(app_storage) == before
+
+
+@pytest.mark.parametrize("view", ["mine", "org", "earlier"])
+async def test_a_reporters_lists_never_show_another_organisations_events(
+    scene: Scene, view: str
+) -> None:
+    await scene.boris.send("/my")
+    replies = await scene.boris.press_data(f"ls:{view}")
+
+    shown = [reply.text for reply in scene.boris.replies()]
+    buttons = [
+        button.callback_data
+        for reply in scene.boris.replies()
+        if reply.reply_markup is not None
+        for row in reply.reply_markup.inline_keyboard  # type: ignore[union-attr]
+        for button in row
+    ]
+    assert all("Выставка музея" not in text for text in shown)
+    assert all(str(scene.event_id) not in (data or "").split(":")[-1:] for data in buttons)
+    assert len(replies) <= 1
+
+
+# --- a reporter and the desk ---------------------------------------------------------------
+
+DESK_ONLY = sorted({name for name, _ in COORDINATOR_COMMANDS} - {n for n, _ in REPORTER_COMMANDS})
+DESK_ARGUMENTS = {
+    "report": "2023-Q4",
+    "status": "2023-Q4",
+    "remind": "2023-Q4",
+    "deadline": "2023-Q4 01.02.2024",
+    "close": "2023-Q4",
+    "reopen": "2023-Q4",
+    "note": "Моё примечание",
+    "neworg": "Моя организация",
+    "link": MUSEUM,
+    "revoke": "CODE",
+    "people": MUSEUM,
+    "deactivate": "701",
+    "coordinator": "702",
+}
+
+
+def test_every_desk_command_is_in_the_table() -> None:
+    assert DESK_ONLY and set(DESK_ONLY) <= set(DESK_ARGUMENTS) | {"orgs", "notes"}
+
+
+@pytest.mark.parametrize("bare", [True, False], ids=["bare", "with-arguments"])
+@pytest.mark.parametrize("command", DESK_ONLY)
+async def test_a_reporter_cannot_use_a_coordinator_command(
+    scene: Scene, app_storage: Storage, command: str, bare: bool
+) -> None:
+    args = "" if bare else DESK_ARGUMENTS.get(command, "")
+    before = await database(app_storage)
+
+    replies = await scene.boris.send(f"/{command} {args}".strip())
+
+    assert [reply.text for reply in replies] == [Common.COORDINATOR_ONLY]
+    assert scene.boris.documents() == []
+    assert await database(app_storage) == before
+
+
+def desk_buttons(scene: Scene) -> list[str]:
+    return [
+        f"rp:{scene.period_id}",
+        f"xl:{scene.period_id}",
+        f"nt:{scene.period_id}:{scene.note_id}",
+        f"pp:off:{scene.anna_row_id}",
+        f"pp:keep:{scene.anna_row_id}",
+    ]
+
+
+@pytest.mark.parametrize("index", range(5), ids=["report", "xlsx", "note", "deactivate", "keep"])
+async def test_a_reporter_cannot_press_a_coordinators_button(
+    scene: Scene, app_storage: Storage, index: int
+) -> None:
+    before = await database(app_storage)
+
+    replies = await scene.boris.press_data(desk_buttons(scene)[index])
+
+    assert replies == []
+    assert scene.boris.alerts() == [Common.STALE_BUTTON]
+    assert scene.boris.documents() == []
+    assert await database(app_storage) == before
+
+
+async def test_a_colleague_may_open_but_not_change_an_event(
+    world: World, scene: Scene, app_storage: Storage
+) -> None:
+    colleague = await join(world, 703, MUSEUM)
+    before = await database(app_storage)
+
+    [card] = await colleague.press_data(f"ev:open:{scene.event_id}")
+    for action in ("edit", "del", "delyes"):
+        await colleague.press_data(f"ev:{action}:{scene.event_id}")
+
+    assert "Выставка музея" in card.text
+    assert colleague.alerts() == [Common.STALE_BUTTON] * 3
+    assert await database(app_storage) == before
+
+
+# --- strangers, deactivated people, codes --------------------------------------------------
+
+STRANGER_MESSAGES = [
+    "/new",
+    "/my",
+    "/nothing",
+    "/help",
+    "/cancel",
+    "/start",
+    "/report 2023-Q4",
+    "/neworg Чужая",
+    "/coordinator 1",
+    "Здравствуйте",
+]
+STRANGER_BUTTONS = ["d:submit:summary", "sp:1", "ev:open:1", "ev:delyes:1", "rp:1", "no:say:1"]
+
+
+async def deactivated(world: World, scene: Scene) -> Person:
+    """Anna, deactivated by the coordinator."""
+    coordinator = world.person(COORDINATOR_ID)
+    await coordinator.send("/deactivate 701")
+    await coordinator.press(Desk.DEACTIVATE_YES)
+    return scene.anna
+
+
+@pytest.mark.parametrize("who", ["stranger", "deactivated"])
+async def test_a_stranger_can_do_nothing_and_only_the_refusals_are_counted(
+    world: World, scene: Scene, app_storage: Storage, who: str
+) -> None:
+    person = world.person(704) if who == "stranger" else await deactivated(world, scene)
+    refusals = await counter(app_storage.sessionmaker, STRANGER_REFUSALS)
+    before = await database(app_storage)
+
+    texts = [reply.text for message in STRANGER_MESSAGES for reply in await person.send(message)]
+    for data in STRANGER_BUTTONS:
+        assert await person.press_data(data) == []
+
+    assert texts == [Common.STRANGER] * len(STRANGER_MESSAGES)
+    assert person.alerts()[-len(STRANGER_BUTTONS) :] == [Common.STRANGER] * len(STRANGER_BUTTONS)
+    assert person.documents() == []
+    assert await database(app_storage) == before
+    assert await counter(app_storage.sessionmaker, STRANGER_REFUSALS) == refusals + len(
+        STRANGER_MESSAGES
+    ) + len(STRANGER_BUTTONS)
+
+
+async def a_code(world: World) -> str:
+    [reply] = await world.person(COORDINATOR_ID).send(f"/link {THEATRE}")
+    found = LINK.search(reply.text)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.mark.parametrize("how", ["expired", "revoked", "forged", "sql", "other-bot-payload"])
+async def test_only_a_valid_code_lets_a_stranger_in(
+    world: World, scene: Scene, app_storage: Storage, how: str
+) -> None:
+    code = await a_code(world)
+    if how == "expired":
+        async with app_storage.sessionmaker() as session, session.begin():
+            past = datetime.now(UTC) - timedelta(seconds=1)
+            await session.execute(
+                update(JoinCode).where(JoinCode.code == code).values(expires_at=past)
+            )
+    elif how == "revoked":
+        await world.person(COORDINATOR_ID).send(f"/revoke {code}")
+    else:
+        code = {"forged": code[:-1] + ("A" if code[-1] != "A" else "B"),
+                "sql": "x' OR '1'='1",
+                "other-bot-payload": "ref_12345"}[how]  # fmt: skip
+    stranger = world.person(705)
+    before = await database(app_storage)
+
+    [refusal] = await stranger.send(f"/start {code}")
+    [again] = await stranger.send("Сидоров Сидор Сидорович")
+
+    assert refusal.text == Join.BAD_CODE
+    assert again.text == Common.STRANGER
+    assert await database(app_storage) == before
+
+
+async def test_a_valid_code_lets_a_stranger_in_as_a_reporter_of_its_organisation(
+    world: World, scene: Scene, app_storage: Storage
+) -> None:
+    code = await a_code(world)
+    stranger = world.person(706)
+
+    await stranger.send(f"/start {code}")
+    await stranger.send("Сидоров Сидор Сидорович")
+    [refusal] = await stranger.send("/report")
+
+    async with app_storage.sessionmaker() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT p.role, p.active, o.name FROM people p "
+                    "JOIN organisations o ON o.id = p.organisation_id WHERE p.telegram_id = 706"
+                )
+            )
+        ).one()
+    assert tuple(row) == ("reporter", True, THEATRE)
+    assert refusal.text == Common.COORDINATOR_ONLY

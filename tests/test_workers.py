@@ -1,0 +1,164 @@
+"""Two webhook workers on one PostgreSQL database and one Redis (CI-gated).
+
+The updates of one whole dialogue land alternately on each worker; the event is stored
+once with the right fields. An update delivered to both at once is handled once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+from sqlalchemy import make_url, select, text
+from sqlalchemy.orm import selectinload
+
+from storage.db import create_engine, create_sessionmaker
+from storage.models import Event
+from tests.botapi_stub import BotApiStub
+from tests.conftest import POSTGRES_URL, REDIS_URL, need_postgres, need_redis
+from tests.e2e import BotProcess, Webhook, free_port, webhook_env
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+COORDINATOR = 1001
+DATABASE = "test_workers"  # a database of its own: other tests reset "test"
+REDIS_DB = 14
+SPHERE = "Сотрудничество в сфере культуры и туризма"
+
+
+async def _fresh_database() -> str:
+    """An empty PostgreSQL database for the workers; its URL."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+            await connection.execute(text(f"CREATE DATABASE {DATABASE}"))
+    finally:
+        await admin.dispose()
+    return make_url(POSTGRES_URL).set(database=DATABASE).render_as_string(hide_password=False)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def workers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[BotApiStub, list[tuple[BotProcess, Webhook]], str]]:
+    need_postgres()
+    need_redis()
+    database_url = await _fresh_database()
+    redis_url = f"{REDIS_URL}/{REDIS_DB}"
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+    async with BotApiStub() as stub:
+        stub.add_chat(COORDINATOR, first_name="Ольга")
+        migrate = BotProcess(
+            tmp_path_factory.mktemp("migrate"),
+            stub.url,
+            env={"DATABASE_URL": database_url},
+            args=["migrate"],
+        )
+        await migrate.start()
+        assert await migrate.wait() == 0, migrate.log(tail=40)
+        started = []
+        try:
+            for number in (1, 2):
+                port = free_port()
+                env = webhook_env(
+                    port,
+                    DATABASE_URL=database_url,
+                    REDIS_URL=redis_url,
+                    SCHEDULER_ENABLED="false",
+                    WEBHOOK_REGISTER="true" if number == 1 else "false",
+                )
+                bot = BotProcess(
+                    tmp_path_factory.mktemp(f"worker{number}"),
+                    stub.url,
+                    coordinator_ids=[COORDINATOR],
+                    env=env,
+                )
+                started.append((bot, Webhook(port)))
+            for bot, _ in started:
+                await bot.start()  # both at once: they migrate under PostgreSQL's lock
+            for bot, webhook in started:
+                await webhook.wait_until_up(bot)
+            yield stub, started, database_url
+        finally:
+            for bot, _ in started:
+                await bot.kill()
+
+
+async def test_a_dialogue_alternating_between_two_workers_stores_one_event(
+    workers: tuple[BotApiStub, list[tuple[BotProcess, Webhook]], str],
+) -> None:
+    stub, started, database_url = workers
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date()
+    turn = 0
+
+    async def deliver(update: dict) -> str:
+        nonlocal turn
+        bot, webhook = started[turn % 2]
+        turn += 1
+        mark = stub.mark()
+        status, _ = await bot.while_running(webhook.post(update))
+        assert status == 200
+        calls = stub.calls_of("sendMessage", after=mark) + stub.calls_of(
+            "editMessageText", after=mark
+        )
+        assert calls, f"no reply to update {update['update_id']}:\n{stub.describe(after=mark)}"
+        return calls[-1].message.text or ""  # type: ignore[union-attr]
+
+    async def say(text_: str) -> str:
+        return await deliver(await stub.push_message(COORDINATOR, text_, first_name="Ольга"))
+
+    async def press(button: str) -> str:
+        return await deliver(await stub.press(COORDINATOR, button, first_name="Ольга"))
+
+    async def press_first() -> str:
+        label = stub.last_markup(COORDINATOR)[0][0][0]
+        return await press(label)
+
+    await say("/new")
+    await press(SPHERE)
+    await say("Выставка «Два воркера»")
+    await say("г. Минск, Республика Беларусь")
+    await say(today.strftime("%d.%m.%Y"))
+    await press("✔ Верно")
+    await say("Открыта выставка.")
+    await say("Сотрудники музея. Общее количество участников – 18 человек")
+    await press_first()  # the default quarter
+    done = await press("✅ Отправить")
+
+    assert "Мероприятие сохранено" in done
+    assert turn == 10
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            events = list(await session.scalars(select(Event).options(selectinload(Event.sphere))))
+    finally:
+        await engine.dispose()
+    [event] = events  # on the schema `python -m bot migrate` made
+    assert event.name == "Выставка «Два воркера»"
+    assert event.place == "г. Минск, Республика Беларусь"
+    assert event.start_date == today
+    assert event.result == "Открыта выставка."
+    assert event.participant_count == 18
+    assert event.sphere.name == SPHERE
+    assert event.status == "submitted"
+
+
+async def test_an_update_delivered_to_both_workers_is_handled_once(
+    workers: tuple[BotApiStub, list[tuple[BotProcess, Webhook]], str],
+) -> None:
+    stub, started, _ = workers
+    mark = stub.mark()
+    update = await stub.push_message(COORDINATOR, "/help", first_name="Ольга")
+
+    statuses = await asyncio.gather(*(webhook.post(update) for _, webhook in started))
+
+    assert [status for status, _ in statuses] == [200, 200]
+    assert len(stub.calls_of("sendMessage", after=mark)) == 1
