@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 START_RETRY_MAX_DELAY = 30.0
+REDIS_MAX_CONNECTIONS = 64
+REDIS_POOL_TIMEOUT = 30.0  # seconds an update waits for a Redis connection
 SCHEDULER_REFRESH = timedelta(minutes=5)
 
 
@@ -62,11 +64,17 @@ def fsm_storage(
     """aiogram's RedisStorage (with a per-chat Redis lock shared by all workers) when
     REDIS_URL is set, else our storage in the database (the update's own transaction)."""
     if settings.redis_url is None:
-        return SqlAlchemyStorage(storage.sessionmaker), None
+        return SqlAlchemyStorage(storage.sessionmaker, reader=storage.reader), None
     from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+    from redis.asyncio import BlockingConnectionPool, Redis
 
     key_builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    redis_storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder)
+    # A pool that waits for a free connection: redis-py's default one raises "Too many
+    # connections" at its limit, which a burst of updates reaches.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_TIMEOUT
+    )
+    redis_storage = RedisStorage(Redis(connection_pool=pool), key_builder=key_builder)
     return redis_storage, RedisEventIsolation(redis_storage.redis, key_builder=key_builder)
 
 

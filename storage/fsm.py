@@ -43,8 +43,13 @@ class SqlAlchemyStorage(BaseStorage):
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         key_builder: KeyBuilder | None = None,
+        *,
+        reader: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        # Read-only sessions for reads outside an update (aiogram reads the step before our
+        # session middleware runs): on SQLite they take no write lock.
+        self.reader = reader
         self.key_builder = key_builder or DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
 
     async def close(self) -> None:
@@ -58,7 +63,7 @@ class SqlAlchemyStorage(BaseStorage):
 
     async def get_state(self, key: StorageKey) -> str | None:
         """The state of `key`, or None."""
-        async with self._session() as session:
+        async with self._session(read_only=True) as session:
             return await session.scalar(
                 select(FsmRecord.state).where(FsmRecord.key == self._key(key))
             )
@@ -73,7 +78,7 @@ class SqlAlchemyStorage(BaseStorage):
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """A fresh copy of the data of `key` ({} when there is none)."""
-        async with self._session() as session:
+        async with self._session(read_only=True) as session:
             data = await session.scalar(
                 select(FsmRecord.data).where(FsmRecord.key == self._key(key))
             )
@@ -99,13 +104,14 @@ class SqlAlchemyStorage(BaseStorage):
         return dict(merged)
 
     @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
+    async def _session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
         """The update's session if one is published (its owner commits), else a transaction."""
         shared = current_session.get()
         if shared is not None:
             yield shared
             return
-        async with self.sessionmaker() as session, session.begin():
+        maker = self.reader if read_only and self.reader is not None else self.sessionmaker
+        async with maker() as session, session.begin():
             yield session
 
     def _key(self, key: StorageKey) -> str:
