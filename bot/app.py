@@ -25,12 +25,12 @@ from bot.settings import Settings
 from handlers import setup_routers
 from handlers.commands import setup_commands
 from handlers.texts import Common
+from handlers.views import Clock
 from storage.fsm import SqlAlchemyStorage
 from storage.repositories import PersonRepository
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 START_RETRY_MAX_DELAY = 30.0
 REDIS_MAX_CONNECTIONS = 64
 REDIS_POOL_TIMEOUT = 30.0  # seconds an update waits for a Redis connection

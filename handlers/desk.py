@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from aiogram import Bot, F, Router, html
@@ -19,7 +18,7 @@ from handlers import keyboards as kb
 from handlers.commands import set_coordinator_commands
 from handlers.filters import IsCoordinator
 from handlers.texts import Common, Desk
-from handlers.views import collecting, period_label, quarter_label, split_message
+from handlers.views import Clock, collecting, period_label, quarter_label, split_message
 from reports.docx import render_docx
 from reports.model import Report
 from reports.quarters import Quarter, QuarterError
@@ -42,7 +41,6 @@ router.message.filter(IsCoordinator())
 router.callback_query.filter(IsCoordinator())
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 CHOOSER_PERIODS = 8
 
 

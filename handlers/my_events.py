@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Router, html
@@ -19,7 +17,7 @@ from handlers.draft import Draft
 from handlers.filters import IsKnown
 from handlers.report import Conversation, start_dialogue
 from handlers.texts import Common, MyEvents
-from handlers.views import ensure_collecting_period, fields_text
+from handlers.views import Clock, ensure_collecting_period, fields_text
 from reports.dates import DateRange, format_dates
 from storage.models import Event, Person
 from storage.repositories import EventRepository, PeriodRepository, PersonRepository
@@ -32,7 +30,6 @@ router.message.filter(IsKnown())
 router.callback_query.filter(IsKnown())
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 EARLIER_LIMIT = 20
 LIST_LIMIT = 60
 

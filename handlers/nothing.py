@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router, html
@@ -19,7 +17,7 @@ from handlers.draft import Draft
 from handlers.filters import IsKnown
 from handlers.report import Conversation, start_dialogue
 from handlers.texts import Common, Nothing, Reminders
-from handlers.views import ensure_collecting_period, period_label
+from handlers.views import Clock, ensure_collecting_period, period_label
 from storage.models import Organisation, Person, ReportingPeriod
 from storage.repositories import (
     EventRepository,
@@ -35,8 +33,6 @@ router = Router(name=__name__)
 router.message.filter(IsKnown())
 router.callback_query.filter(IsKnown())
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 async def _submitted(session: AsyncSession, organisation_id: int, period_id: int) -> int:

@@ -21,6 +21,7 @@ from handlers import keyboards as kb
 from handlers.filters import IsCoordinator
 from handlers.texts import Periods
 from handlers.views import (
+    Clock,
     deadline_text,
     ensure_collecting_period,
     period_label,
@@ -40,7 +41,6 @@ router.message.filter(IsCoordinator())
 router.callback_query.filter(IsCoordinator())
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Workflow data set by the reminder scheduler (bot/scheduler.py), absent when not configured.
 RemindNow = Callable[..., Awaitable["RoundResult"]]
 RebuildSchedule = Callable[[], Awaitable[object]]

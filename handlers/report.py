@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
@@ -27,7 +26,7 @@ from handlers.draft import (
 from handlers.filters import IsKnown
 from handlers.states import STEPS, ReportStates
 from handlers.texts import Common, Dialogue, Nothing
-from handlers.views import collecting, fields_text, period_choices, period_label, shown
+from handlers.views import Clock, collecting, fields_text, period_choices, period_label, shown
 from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates
 from storage.models import Person
 from storage.repositories import (
@@ -46,7 +45,6 @@ router.message.filter(IsKnown())
 router.callback_query.filter(IsKnown())
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
 NEXT = dict(zip(STEPS, (*STEPS[1:], None), strict=True))
 PREVIOUS = dict(zip(STEPS, (None, *STEPS[:-1]), strict=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,8 @@ from storage.repositories import PeriodRepository, SphereRepository
 
 if TYPE_CHECKING:  # handlers get the settings as workflow data; only the type comes from bot/
     from bot.settings import Settings
+
+Clock = Callable[[], datetime]  # the Dispatcher's `clock`: now, aware (tests move it)
 
 SHOWN_MAX = 600  # a long answer is cut in summaries, so a message stays under Telegram's limit
 MESSAGE_MAX = 4096  # Telegram's limit on a message's text
