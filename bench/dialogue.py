@@ -58,7 +58,6 @@ if str(ROOT) not in sys.path:
 from aiogram import Bot, Dispatcher, Router  # noqa: E402
 from aiogram.client.default import DefaultBotProperties  # noqa: E402
 from aiogram.enums import ParseMode  # noqa: E402
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder  # noqa: E402
 from aiogram.fsm.storage.memory import MemoryStorage  # noqa: E402
 from aiogram.methods import SendMessage, TelegramMethod  # noqa: E402
 from aiogram.types import (  # noqa: E402
@@ -85,7 +84,6 @@ QUARTER = Quarter(2023, 4)
 FIRST_ID = 20_000_000
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")  # a database of its own
-REDIS_PREFIX = "bench_dialogue"
 CAPACITY_TARGET = 1 / 8
 P95_TARGET_MS = 50.0
 
@@ -357,51 +355,20 @@ class Backend:
 
 
 def settings_for(backend: Backend) -> Settings:
-    extra: dict[str, Any] = {}
-    if backend.redis_url and "redis_url" in Settings.model_fields:
-        extra["redis_url"] = backend.redis_url
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         bot_token=SecretStr(TOKEN),
         database_url=backend.database_url,
         scheduler_enabled=False,
-        **extra,
+        redis_url=backend.redis_url,
     )
 
 
-async def redis_fsm(url: str) -> BaseStorage:
-    """aiogram's RedisStorage under our own key prefix, emptied."""
-    from aiogram.fsm.storage.redis import RedisStorage
+def dispatcher_for(settings: Settings, storage: Storage) -> Dispatcher:
+    """The bot's own assembly (`build_dispatcher`), its clock stopped at NOW."""
+    from bot.app import build_dispatcher
 
-    storage = RedisStorage.from_url(
-        url, key_builder=DefaultKeyBuilder(prefix=REDIS_PREFIX, with_bot_id=True, with_destiny=True)
-    )
-    keys = [key async for key in storage.redis.scan_iter(match=f"{REDIS_PREFIX}:*", count=1000)]
-    if keys:
-        await storage.redis.delete(*keys)
-    return storage
-
-
-def dispatcher_for(settings: Settings, storage: Storage, fsm: BaseStorage | None) -> Dispatcher:
-    """`build_dispatcher`; with `fsm`, the same assembly around that FSM storage."""
-    from bot.app import _on_error, build_dispatcher
-    from bot.middlewares import DbSessionMiddleware
-    from handlers import setup_routers
-
-    clock = lambda: NOW  # noqa: E731
-    if fsm is None:
-        return build_dispatcher(settings, storage, clock=clock)
-    dispatcher = Dispatcher(
-        storage=fsm,
-        settings=settings,
-        sessionmaker=storage.sessionmaker,
-        reader=storage.reader,
-        clock=clock,
-    )
-    dispatcher.update.outer_middleware(DbSessionMiddleware(storage.sessionmaker))
-    dispatcher.errors.register(_on_error)
-    dispatcher.include_router(setup_routers())
-    return dispatcher
+    return build_dispatcher(settings, storage, clock=lambda: NOW)
 
 
 async def populate(
@@ -525,9 +492,6 @@ async def one_mode(
         await reset_postgres(backend.database_url)
     settings = settings_for(backend)
     storage = await open_storage(settings)
-    fsm = None
-    if backend.redis_url and "redis_url" not in Settings.model_fields:
-        fsm = await redis_fsm(backend.redis_url)
     session = BenchSession()
     bot = build_bot(settings, session=session)
     errors = ErrorCounter()
@@ -535,8 +499,8 @@ async def one_mode(
     logging.getLogger().setLevel(min(logging.getLogger().level or logging.ERROR, logging.ERROR))
     try:
         who = await populate(storage, settings, people, orgs)
-        dispatcher = dispatcher_for(settings, storage, fsm)
-        if fsm is None and backend.redis_url:
+        dispatcher = dispatcher_for(settings, storage)
+        if backend.redis_url:
             await _empty_redis(dispatcher)
         chatters = [Chatter(Answers(n), session) for n in range(people)]
 
@@ -597,11 +561,7 @@ async def bench(args: argparse.Namespace) -> int:
             backends.append(Backend("PostgreSQL + Redis", args.pg_url, args.redis_url))
 
         people, total = args.people, args.people * UPDATES_PER_PERSON
-        fsm_note = (
-            "RedisStorage from settings"
-            if "redis_url" in Settings.model_fields
-            else "aiogram RedisStorage built by the bench"
-        )
+        fsm_note = "aiogram's RedisStorage (REDIS_URL)"
         print(
             f"dialogue bench: {people} people in {args.orgs} organisations, "
             f"{UPDATES_PER_PERSON} updates each ({total} updates); {os.cpu_count()} CPUs"

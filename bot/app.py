@@ -18,7 +18,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKey
 from aiogram.types import ErrorEvent
 
 from bot.database import Storage, open_storage
-from bot.middlewares import CommitBeforeSending, DbSessionMiddleware
+from bot.middlewares import CommitBeforeSending, install_middlewares
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
 from bot.settings import Settings
@@ -84,12 +84,13 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
     dispatcher = Dispatcher(
         storage=fsm,
         events_isolation=isolation,
+        disable_fsm=True,  # registered by install_middlewares, inside the update's session
         settings=settings,
         sessionmaker=storage.sessionmaker,
         reader=storage.reader,
         clock=clock,
     )
-    dispatcher.update.outer_middleware(DbSessionMiddleware(storage.sessionmaker))
+    install_middlewares(dispatcher, storage.sessionmaker)
     dispatcher.errors.register(_on_error)
     dispatcher.include_router(setup_routers())
     return dispatcher

@@ -23,9 +23,12 @@ class Storage:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     reader: async_sessionmaker[AsyncSession]  # read-only sessions (the report compiler)
+    reader_engine: AsyncEngine | None = None  # SQLite: the readers' own engine
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.reader_engine is not None:
+            await self.reader_engine.dispose()
 
 
 def deadline_for(settings: Settings) -> Callable[[Quarter], datetime]:
@@ -47,4 +50,9 @@ async def open_storage(settings: Settings) -> Storage:
     async with sessionmaker() as session, session.begin():
         await SphereRepository(session).sync(settings.spheres)
         await PersonRepository(session).bootstrap_coordinators(settings.coordinator_ids)
-    return Storage(engine, sessionmaker, create_sessionmaker(engine, read_only=True))
+    if engine.dialect.name != "sqlite":
+        return Storage(engine, sessionmaker, create_sessionmaker(engine, read_only=True))
+    # SQLite: the writer engine has one connection per process; readers get their own pool.
+    reader_engine = create_engine(settings.database_url, read_only=True)
+    reader = create_sessionmaker(reader_engine, read_only=True)
+    return Storage(engine, sessionmaker, reader, reader_engine)

@@ -6,13 +6,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.fsm.context import FSMContext
 from aiogram.methods import (
     AnswerCallbackQuery,
     GetMe,
@@ -33,20 +32,14 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """Opens a session per update, loads the person, commits when the handler succeeds.
+    """Opens a session per update, publishes it, commits when the handler succeeds.
 
-    The FSM step is read again inside the session's transaction, which on SQLite holds the
-    write lock: two updates of one chat are then handled one after the other, each seeing
-    the step the other left.
-
-    The session is also published through `storage.db.current_session`, so the FSM storage
-    writes inside the same transaction: an update's answers and its new step are saved
-    together or not at all.
-
-    First of all the update is claimed in `processed_updates` in that same transaction: a
-    redelivery (Telegram retrying a webhook it thinks failed, possibly to another worker)
-    finds the claim and is skipped; an update whose handling failed was rolled back with
-    its claim and is handled again.
+    Registered before aiogram's FSM middleware (see `install_middlewares`), so the FSM
+    step is read inside this session's transaction, which on SQLite holds the write lock:
+    two updates of one chat are then handled one after the other, each seeing the step the
+    other left. The session is published through `storage.db.current_session`, so the FSM
+    storage reads and writes inside the same transaction: an update's answers and its new
+    step are saved together or not at all.
     """
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -56,24 +49,32 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self.sessionmaker() as session:
             token = current_session.set(session)
             try:
-                if isinstance(event, Update) and not await self._claim(session, event, data):
-                    return UNHANDLED
-                user: User | None = data.get("event_from_user")
-                person = None
-                if user is not None:
-                    person = await PersonRepository(session).by_telegram_id(user.id)
                 data["session"] = session
-                data["person"] = person if person is not None and person.active else None
-                state: FSMContext | None = data.get("state")
-                if state is not None:
-                    # aiogram read the step before this transaction began; a concurrent
-                    # update of the same chat (a double tap) may have moved it since.
-                    data["raw_state"] = await state.get_state()
                 result = await handler(event, data)
                 await session.commit()
                 return result
             finally:
                 current_session.reset(token)
+
+
+class UpdateMiddleware(BaseMiddleware):
+    """Claims the update and loads the person, in the update's transaction.
+
+    The update is claimed in `processed_updates`: a redelivery (Telegram retrying a webhook
+    it thinks failed, possibly to another worker) finds the claim and is skipped; an update
+    whose handling failed was rolled back with its claim and is handled again.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        session: AsyncSession = data["session"]
+        if isinstance(event, Update) and not await self._claim(session, event, data):
+            return UNHANDLED
+        user: User | None = data.get("event_from_user")
+        person = None
+        if user is not None:
+            person = await PersonRepository(session).by_telegram_id(user.id)
+        data["person"] = person if person is not None and person.active else None
+        return await handler(event, data)
 
     @staticmethod
     async def _claim(session: AsyncSession, update: Update, data: dict[str, Any]) -> bool:
@@ -85,6 +86,19 @@ class DbSessionMiddleware(BaseMiddleware):
             return True
         log.info("update %s of bot %s was already processed; skipped", update.update_id, bot_id)
         return False
+
+
+def install_middlewares(
+    dispatcher: Dispatcher, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The update middlewares in their order: session, FSM (aiogram's), claim and person.
+
+    The Dispatcher must be made with `disable_fsm=True`: its FSM middleware is registered
+    here, after the session, instead of first.
+    """
+    dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dispatcher.update.outer_middleware(dispatcher.fsm)
+    dispatcher.update.outer_middleware(UpdateMiddleware())
 
 
 # Requests that show the person no new step: the transaction (and on SQLite the chat's

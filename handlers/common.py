@@ -7,7 +7,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
-from handlers.filters import IsKnown
+from handlers.filters import Check, IsKnown
 from handlers.texts import Common, Dialogue
 from storage.models import Person
 
@@ -31,7 +31,7 @@ async def cancel(message: Message, state: FSMContext) -> None:
     await message.answer(Dialogue.CANCELLED if had_state else Dialogue.NOTHING_TO_CANCEL)
 
 
-@router.message(CommandStart(), F.text == "/start")
+@router.message(CommandStart(), Check(F.text == "/start"))
 async def start(message: Message, person: Person) -> None:
     await message.answer(Common.START_KNOWN.format(name=html.quote(person.full_name)))
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiogram import F
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, TelegramObject
+from magic_filter import MagicFilter
 
 from storage.models import Person
 
@@ -32,3 +34,25 @@ class InPrivateChat(Filter):
         if message is None:
             return False
         return message.chat.type == "private"
+
+
+class Check(Filter):
+    """A magic filter (`F.…`) checked in the event loop.
+
+    aiogram runs a bare magic filter, like any plain function (a bare `State` too: use
+    `StateFilter`), in a worker thread (`asyncio.to_thread`) each time it is checked: the
+    hop costs far more than the check. tests/test_routers.py keeps them out.
+    """
+
+    def __init__(self, magic: MagicFilter) -> None:
+        self.magic = magic
+
+    async def __call__(self, event: TelegramObject) -> Any:
+        return self.magic.resolve(event)
+
+
+HAS_TEXT = Check(F.text)
+NO_TEXT = Check(~F.text)
+# An answer is any text that is not a command: commands keep working in the middle.
+IS_ANSWER = Check(F.func(lambda message: not (message.text or "").startswith("/")))
+TEXT_NOT_COMMAND = Check(F.text & ~F.text.startswith("/"))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router, html
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram import Router, html
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.draft import clean_answer
+from handlers.filters import TEXT_NOT_COMMAND
 from handlers.states import JoinStates
 from handlers.texts import Join
 from storage.models import Person
@@ -53,13 +54,13 @@ async def start_with_code(
     await message.answer(Join.ASK_NAME.format(organisation=html.quote(organisation.name)))
 
 
-@router.message(JoinStates.name, Command("cancel"))
+@router.message(StateFilter(JoinStates.name), Command("cancel"))
 async def cancel_joining(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(Join.CANCELLED)
 
 
-@router.message(JoinStates.name, F.text, ~F.text.startswith("/"))
+@router.message(StateFilter(JoinStates.name), TEXT_NOT_COMMAND)
 async def got_name(
     message: Message, state: FSMContext, session: AsyncSession, person: Person | None
 ) -> None:
@@ -96,6 +97,6 @@ async def got_name(
     )
 
 
-@router.message(JoinStates.name)
+@router.message(StateFilter(JoinStates.name))
 async def name_not_text(message: Message) -> None:
     await message.answer(Join.BAD_NAME.format(limit=FULL_NAME_MAX))

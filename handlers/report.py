@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -23,7 +23,7 @@ from handlers.draft import (
     dates_to_data,
     read_count,
 )
-from handlers.filters import IsKnown
+from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsKnown
 from handlers.states import STEPS, ReportStates
 from handlers.texts import Common, Dialogue, Nothing
 from handlers.views import Clock, collecting, fields_text, period_choices, period_label, shown
@@ -64,9 +64,6 @@ TEXT_STATES = (
 DATES_STATES = (ReportStates.dates, ReportStates.dates_confirm)
 BUTTON_STATES = (ReportStates.sphere, ReportStates.period, ReportStates.summary)
 ALL_STATES = (*TEXT_STATES, *DATES_STATES, *BUTTON_STATES, ReportStates.count)
-
-# An answer is any text that is not a command: commands keep working in the middle.
-is_answer = F.func(lambda message: not (message.text or "").startswith("/"))
 
 
 class Conversation:
@@ -213,7 +210,7 @@ async def new_event(
 # --- answers -----------------------------------------------------------------------------
 
 
-@router.callback_query(ReportStates.sphere, kb.SphereCb.filter())
+@router.callback_query(StateFilter(ReportStates.sphere), kb.SphereCb.filter())
 async def got_sphere(
     callback: CallbackQuery,
     callback_data: kb.SphereCb,
@@ -236,7 +233,7 @@ async def got_sphere(
     await dialogue.advance(draft, "sphere")
 
 
-@router.message(StateFilter(*TEXT_STATES), F.text, is_answer)
+@router.message(StateFilter(*TEXT_STATES), HAS_TEXT, IS_ANSWER)
 async def got_text(
     message: Message,
     raw_state: str,
@@ -267,7 +264,7 @@ async def got_text(
     await dialogue.advance(draft, step)
 
 
-@router.message(ReportStates.count, F.text, is_answer)
+@router.message(StateFilter(ReportStates.count), HAS_TEXT, IS_ANSWER)
 async def got_count(
     message: Message,
     bot: Bot,
@@ -286,7 +283,7 @@ async def got_count(
     await dialogue.advance(draft, "participants")
 
 
-@router.message(StateFilter(*DATES_STATES), F.text, is_answer)
+@router.message(StateFilter(*DATES_STATES), HAS_TEXT, IS_ANSWER)
 async def got_dates(
     message: Message,
     bot: Bot,
@@ -327,7 +324,7 @@ async def got_dates(
     )
 
 
-@router.callback_query(ReportStates.period, kb.PeriodCb.filter())
+@router.callback_query(StateFilter(ReportStates.period), kb.PeriodCb.filter())
 async def got_period(
     callback: CallbackQuery,
     callback_data: kb.PeriodCb,
@@ -492,11 +489,11 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
 # --- anything else inside the dialogue ---------------------------------------------------
 
 
-@router.message(StateFilter(*TEXT_STATES, *DATES_STATES, ReportStates.count), ~F.text)
+@router.message(StateFilter(*TEXT_STATES, *DATES_STATES, ReportStates.count), NO_TEXT)
 async def not_text(message: Message) -> None:
     await message.answer(Dialogue.NEED_TEXT)
 
 
-@router.message(StateFilter(*BUTTON_STATES), is_answer)
+@router.message(StateFilter(*BUTTON_STATES), IS_ANSWER)
 async def not_a_button(message: Message) -> None:
     await message.answer(Dialogue.NEED_BUTTON)

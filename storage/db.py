@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -17,20 +21,76 @@ from sqlalchemy.ext.asyncio import (
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY = "intl_events_read_only"  # execution option of read-only sessions
+WRITER_WAIT_S = 60  # how long a transaction waits for the process's SQLite writer connection
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for `url`; SQLite gets WAL, a busy timeout and write-ready transactions."""
+class InlineSqliteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, its calls run in the event loop instead of its thread.
+
+    A statement of the bot takes SQLite microseconds; handing each call to aiosqlite's
+    thread and back cost the event loop about a hundred, twenty times per update. Here a
+    call runs in place with no busy timeout; only when another process holds the write
+    lock (SQLITE_BUSY) is it repeated in the worker thread, which waits up to the busy
+    timeout, so the loop itself never waits for a lock. Within the process the writers
+    take turns on the engine's single connection (see `create_engine`), so they never
+    meet SQLite's lock at all.
+    """
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+        return await super()._execute(_waiting_for_lock, self._connection, fn, args, kwargs)
+
+
+def _waiting_for_lock(
+    connection: sqlite3.Connection, fn: Callable[..., Any], args: Any, kwargs: Any
+) -> Any:
+    """`fn` again with the busy timeout on (in the worker thread), then off again."""
+    connection.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        connection.execute("PRAGMA busy_timeout=0")
+
+
+async def _connect_inline(database: str) -> InlineSqliteConnection:
+    connector = partial(sqlite3.connect, database, timeout=0, check_same_thread=False)
+    return await InlineSqliteConnection(connector, iter_chunk_size=64)
+
+
+def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url`; SQLite gets WAL, a busy timeout and write-ready transactions.
+
+    A SQLite file gets one connection per process, running in the event loop (see
+    `InlineSqliteConnection`): transactions queue for it in order, and hand it on as soon
+    as they end. `read_only` engines (the report compiler) keep aiosqlite's threads and a
+    pool of their own: WAL readers never wait for the writer, nor the writer for them.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
     database = parsed.database or ""
-    if database and database != ":memory:":
+    in_file = bool(database) and database != ":memory:" and not database.startswith("file:")
+    if in_file:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
-    )
+    inline = in_file and not read_only
+    if inline:
+        kwargs = {
+            "async_creator": partial(_connect_inline, str(Path(database).expanduser())),
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": WRITER_WAIT_S,
+            **kwargs,
+        }
+    else:
+        kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs}
+    engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -38,7 +98,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={0 if inline else SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -53,7 +113,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    return engine
+    return engine.execution_options(**{READ_ONLY: True}) if read_only else engine
 
 
 def create_sessionmaker(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
@@ -15,15 +16,58 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, Select, bindparam, delete, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from storage.db import current_session
 from storage.models import FsmRecord, utcnow
 
-KEY_MAX = FsmRecord.__table__.c.key.type.length
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+TABLE = FsmRecord.__table__
+KEY_MAX = TABLE.c.key.type.length
+ROWS = "fsm_rows"  # Session.info: key → _Row, the rows this transaction read or wrote
+
+# Core statements built once: building them per call was most of the storage's cost.
+_SELECT: Select[Any] = select(TABLE.c.state, TABLE.c.data).where(TABLE.c.key == bindparam("key"))
+_SELECT_LOCKED = _SELECT.with_for_update()  # PostgreSQL: same-chat updates queue on the row
+_DELETE: Delete = delete(TABLE).where(TABLE.c.key == bindparam("key"))
+
+
+def _upsert(dialect: Any) -> Any:
+    insert = dialect.insert(TABLE)
+    return insert.on_conflict_do_update(
+        index_elements=[TABLE.c.key],
+        set_={name: insert.excluded[name] for name in ("state", "data", "updated_at")},
+    )
+
+
+def _insert_missing(dialect: Any) -> Any:
+    return dialect.insert(TABLE).on_conflict_do_nothing(index_elements=[TABLE.c.key])
+
+
+_UPSERTS = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_INSERT_MISSING = {"sqlite": _insert_missing(sqlite), "postgresql": _insert_missing(postgresql)}
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars), much cheaper than deepcopy."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(item) for item in value]
+    return value
+
+
+@dataclass
+class _Row:
+    """One chat's step and data as this transaction sees them."""
+
+    state: str | None
+    data: dict[str, Any]
+    stored: bool  # a row exists in the table
+    locked: bool  # PostgreSQL: the row is ours until commit (SQLite: the write lock is)
+    dirty: bool = False
 
 
 class SqlAlchemyStorage(BaseStorage):
@@ -33,6 +77,12 @@ class SqlAlchemyStorage(BaseStorage):
     used, so the new step is committed (or rolled back) with the handler's own writes; on
     SQLite a second transaction would wait for that session's write lock and fail. Outside
     an update each call is its own short transaction.
+
+    A transaction reads a chat's row once (state and data together) and writes it once:
+    changes are kept on the session and written just before it commits (a `before_commit`
+    listener, so a handler's own `session.commit()` saves the step too). A rollback drops
+    them. An update thus costs one SELECT and at most one upsert or delete, whatever mix of
+    get/set calls the handlers make.
 
     Data goes through `json`: keep to str, int, float, bool, None, lists and dicts with
     string keys (a tuple comes back as a list, a date not at all). A row whose state is
@@ -47,8 +97,7 @@ class SqlAlchemyStorage(BaseStorage):
         reader: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
-        # Read-only sessions for reads outside an update (aiogram reads the step before our
-        # session middleware runs): on SQLite they take no write lock.
+        # Read-only sessions for reads outside an update: on SQLite they take no write lock.
         self.reader = reader
         self.key_builder = key_builder or DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
 
@@ -59,14 +108,13 @@ class SqlAlchemyStorage(BaseStorage):
         """Set the state of `key`, keeping its data; None clears it."""
         value = state.state if isinstance(state, State) else state
         async with self._session() as session:
-            await self._upsert(session, self._key(key), state=value)
+            row = await self._writable(session, self._key(key))
+            row.state, row.dirty = value, True
 
     async def get_state(self, key: StorageKey) -> str | None:
         """The state of `key`, or None."""
         async with self._session(read_only=True) as session:
-            return await session.scalar(
-                select(FsmRecord.state).where(FsmRecord.key == self._key(key))
-            )
+            return (await self._row(session, self._key(key))).state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         """Replace the data of `key`, keeping its state."""
@@ -74,34 +122,20 @@ class SqlAlchemyStorage(BaseStorage):
             message = f"Data must be a dict or dict-like object, got {type(data).__name__}"
             raise DataNotDictLikeError(message)
         async with self._session() as session:
-            await self._upsert(session, self._key(key), data=dict(data))
+            row = await self._writable(session, self._key(key))
+            row.data, row.dirty = _copy(data), True
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """A fresh copy of the data of `key` ({} when there is none)."""
         async with self._session(read_only=True) as session:
-            data = await session.scalar(
-                select(FsmRecord.data).where(FsmRecord.key == self._key(key))
-            )
-        return dict(data or {})
+            return _copy((await self._row(session, self._key(key))).data)
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
         """Merge `data` into the data of `key` (like dict.update) and return the result."""
-        row_key = self._key(key)
         async with self._session() as session:
-            # Make sure there is a row to lock, so concurrent updates queue up behind it
-            # (SQLite's BEGIN IMMEDIATE already serialises writers; this is for PostgreSQL).
-            insert = self._insert(session)
-            await session.execute(
-                insert(FsmRecord)
-                .values(key=row_key, state=None, data={}, updated_at=utcnow())
-                .on_conflict_do_nothing(index_elements=[FsmRecord.key])
-            )
-            current = await session.scalar(
-                select(FsmRecord.data).where(FsmRecord.key == row_key).with_for_update()
-            )
-            merged = {**(current or {}), **data}
-            await self._upsert(session, row_key, data=merged)
-        return dict(merged)
+            row = await self._writable(session, self._key(key))
+            row.data, row.dirty = {**row.data, **_copy(dict(data))}, True
+            return _copy(row.data)
 
     @asynccontextmanager
     async def _session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
@@ -121,27 +155,69 @@ class SqlAlchemyStorage(BaseStorage):
         return row_key
 
     @staticmethod
-    def _insert(session: AsyncSession) -> Any:
-        dialect = session.get_bind().dialect.name
-        try:
-            return _INSERTS[dialect]
-        except KeyError:
-            raise NotImplementedError(f"no FSM upsert for the {dialect!r} dialect") from None
+    async def _row(session: AsyncSession, row_key: str) -> _Row:
+        """The row as this transaction sees it: read once, then from the session."""
+        rows: dict[str, _Row] = session.info.setdefault(ROWS, {})
+        row = rows.get(row_key)
+        if row is None:
+            postgres = _dialect(session) == "postgresql"
+            found = (
+                await session.execute(_SELECT_LOCKED if postgres else _SELECT, {"key": row_key})
+            ).first()
+            if found is None:
+                row = _Row(state=None, data={}, stored=False, locked=not postgres)
+            else:
+                row = _Row(state=found.state, data=found.data or {}, stored=True, locked=True)
+            rows[row_key] = row
+        return row
 
-    async def _upsert(self, session: AsyncSession, row_key: str, **values: Any) -> None:
-        """Write `values` (state and/or data) of one row; drop the row once it is empty."""
-        values["updated_at"] = utcnow()
-        insert = self._insert(session)(FsmRecord)
-        statement = (
-            insert.values({"state": None, "data": {}, **values, "key": row_key})
-            .on_conflict_do_update(
-                index_elements=[FsmRecord.key],
-                set_={name: insert.excluded[name] for name in values},
-            )
-            .returning(FsmRecord.state, FsmRecord.data)
-        )
-        state, data = (await session.execute(statement)).one()
-        # The upsert holds the row (a row lock on PostgreSQL, the write lock on SQLite)
-        # until commit, so nobody can fill it between this check and the delete.
-        if state is None and not data:
-            await session.execute(delete(FsmRecord).where(FsmRecord.key == row_key))
+    async def _writable(self, session: AsyncSession, row_key: str) -> _Row:
+        """The row, locked for this transaction: on PostgreSQL a missing row is made first,
+        so concurrent first writes of one chat queue up instead of overwriting each other
+        (SQLite's BEGIN IMMEDIATE already serialises all writers)."""
+        row = await self._row(session, row_key)
+        if not row.locked:
+            dialect = _dialect(session)
+            values = {"key": row_key, "state": None, "data": {}, "updated_at": utcnow()}
+            await session.execute(_INSERT_MISSING[dialect], values)
+            session.info[ROWS].pop(row_key)
+            row = await self._row(session, row_key)
+            row.stored = True  # the placeholder is deleted at commit if it stays empty
+        return row
+
+
+def _dialect(session: AsyncSession) -> str:
+    name = session.get_bind().dialect.name
+    if name not in _UPSERTS:
+        raise NotImplementedError(f"no FSM storage for the {name!r} dialect")
+    return name
+
+
+@event.listens_for(Session, "before_commit")
+def _write_rows(session: Session) -> None:
+    """Write the rows changed in this transaction: an upsert each, or a delete once empty.
+
+    Runs inside the AsyncSession's greenlet, so the sync-style `execute` is allowed here.
+    """
+    rows: dict[str, _Row] | None = session.info.get(ROWS)
+    if not rows:
+        return
+    for row_key, row in rows.items():
+        if not row.dirty:
+            continue
+        if row.state is None and not row.data:
+            if row.stored:
+                session.execute(_DELETE, {"key": row_key})
+            row.stored = False
+        else:
+            values = {"key": row_key, "state": row.state, "data": row.data, "updated_at": utcnow()}
+            session.execute(_UPSERTS[session.get_bind().dialect.name], values)
+            row.stored = True
+        row.dirty = False
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rows(session: Session, transaction: SessionTransaction) -> None:
+    """After commit or rollback the next transaction reads the rows again."""
+    if transaction.parent is None:
+        session.info.pop(ROWS, None)

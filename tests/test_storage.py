@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from reports.model import DEFAULT_SPHERES
 from reports.quarters import Quarter
-from storage.db import create_sessionmaker
+from storage.db import InlineSqliteConnection, create_engine, create_sessionmaker
 from storage.migrate import alembic_config, upgrade_database
 from storage.models import Base, Event, ReportingPeriod
 from storage.report_source import DatabaseReportSource, PeriodNotFound
@@ -50,15 +51,36 @@ async def test_it_upgrades_an_upgraded_database_without_change(engine: AsyncEngi
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def test_it_runs_sqlite_in_wal_mode_with_a_busy_timeout(sqlite_engine: AsyncEngine) -> None:
+async def test_it_runs_sqlite_in_wal_mode_with_one_writer_connection_in_the_loop(
+    sqlite_engine: AsyncEngine,
+) -> None:
     async with sqlite_engine.connect() as connection:
         mode = await connection.scalar(text("PRAGMA journal_mode"))
         timeout = await connection.scalar(text("PRAGMA busy_timeout"))
         foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
+        driver = (await connection.get_raw_connection()).driver_connection
 
     assert mode == "wal"
-    assert timeout >= 5000
+    # No busy timeout in the event loop: a locked database is waited for in aiosqlite's
+    # thread (tests/test_faults_db.py), and the process's writers take turns on one
+    # connection instead of meeting SQLite's lock.
+    assert timeout == 0
+    assert isinstance(driver, InlineSqliteConnection)
+    assert sqlite_engine.pool.size() == 1
     assert foreign_keys == 1
+
+
+async def test_a_read_only_sqlite_engine_waits_in_its_threads(tmp_path: Path) -> None:
+    reader = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", read_only=True)
+    try:
+        async with reader.connect() as connection:
+            timeout = await connection.scalar(text("PRAGMA busy_timeout"))
+            driver = (await connection.get_raw_connection()).driver_connection
+    finally:
+        await reader.dispose()
+
+    assert timeout >= 5000
+    assert driver is not None and not isinstance(driver, InlineSqliteConnection)
 
 
 async def test_many_writers_at_once_do_not_hit_database_is_locked(engine: AsyncEngine) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Person
 
 Role = Literal["reporter", "coordinator"]
+_BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram_id"))
 
 
 class PersonRepository:
@@ -23,7 +24,7 @@ class PersonRepository:
 
     async def by_telegram_id(self, telegram_id: int) -> Person | None:
         """The person behind a Telegram account, active or not."""
-        return await self.session.scalar(select(Person).where(Person.telegram_id == telegram_id))
+        return await self.session.scalar(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
 
     async def add(
         self,

@@ -14,13 +14,21 @@ from storage.models import ProcessedUpdate, utcnow
 # Telegram gives up redelivering an update within a day; a week is plenty.
 KEEP_PROCESSED = timedelta(days=7)
 PRUNE_EVERY = 500  # update ids: prune on every 500th claim (ids grow by one per update)
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
-def _insert(session: AsyncSession) -> Any:
+def _claim_statement(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, built once (it runs for every update)."""
+    table = ProcessedUpdate.__table__
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
+
+
+_CLAIMS = {"sqlite": _claim_statement(sqlite), "postgresql": _claim_statement(postgresql)}
+
+
+def _claim(session: AsyncSession) -> Any:
     dialect = session.get_bind().dialect.name
     try:
-        return _INSERTS[dialect]
+        return _CLAIMS[dialect]
     except KeyError:
         raise NotImplementedError(f"no insert-or-skip for the {dialect!r} dialect") from None
 
@@ -37,12 +45,9 @@ class ProcessedUpdateRepository:
         """
         now = now or utcnow()
         inserted = await self.session.execute(
-            _insert(self.session)(ProcessedUpdate)
-            .values(bot_id=bot_id, update_id=update_id, created_at=now)
-            .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
-            .returning(ProcessedUpdate.update_id)
+            _claim(self.session), {"bot_id": bot_id, "update_id": update_id, "created_at": now}
         )
-        claimed = inserted.scalar_one_or_none() is not None
+        claimed = inserted.rowcount == 1  # type: ignore[attr-defined]
         if claimed and update_id % PRUNE_EVERY == 0:
             await self.prune(before=now - KEEP_PROCESSED)
         return claimed

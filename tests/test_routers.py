@@ -1,0 +1,68 @@
+"""The routers' shape: what aiogram would quietly make slow, and the keyboards' layout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from aiogram import Router
+from aiogram.types import InlineKeyboardButton
+
+from handlers import keyboards as kb
+from handlers import setup_routers
+from handlers.states import STEPS
+
+
+def walk(router: Router) -> Iterator[Router]:
+    yield router
+    for child in router.sub_routers:
+        yield from walk(child)
+
+
+def test_every_handler_and_filter_runs_in_the_event_loop() -> None:
+    # aiogram sends a plain function (a bare F filter, a bare State) to a worker thread on
+    # every check: a thread hop per filter per update. Wrap them (handlers.filters.Check,
+    # StateFilter) instead.
+    in_threads = []
+    for router in walk(setup_routers()):
+        for name, observer in router.observers.items():
+            for handler in observer.handlers:
+                if not handler.awaitable:
+                    in_threads.append(f"{router.name}.{name}: handler {handler.callback}")
+                for check in handler.filters or ():
+                    if not check.awaitable:
+                        in_threads.append(f"{router.name}.{name}: filter {check.callback}")
+            for check in observer._handler.filters or ():
+                if not check.awaitable:
+                    in_threads.append(f"{router.name}.{name}: router filter {check.callback}")
+    assert in_threads == []
+
+
+def labels(rows: list[list[InlineKeyboardButton]]) -> list[list[str]]:
+    return [[button.text for button in row] for row in rows]
+
+
+def test_the_keyboard_puts_buttons_in_rows_of_the_given_sizes_the_last_repeating() -> None:
+    keyboard = kb.Keyboard()
+    for n in range(7):
+        keyboard.button(text=str(n), callback_data=kb.SphereCb(id=n + 1))
+    keyboard.adjust(1, 2)
+
+    markup = keyboard.as_markup()
+
+    assert labels(markup.inline_keyboard) == [["0"], ["1", "2"], ["3", "4"], ["5", "6"]]
+    assert markup.inline_keyboard[0][0].callback_data == "sp:1"
+
+
+def test_the_keyboard_without_sizes_fills_rows_of_eight() -> None:
+    keyboard = kb.Keyboard()
+    for n in range(10):
+        keyboard.button(text=str(n), callback_data=kb.SphereCb(id=n + 1))
+
+    assert [len(row) for row in keyboard.as_markup().inline_keyboard] == [8, 2]
+
+
+def test_the_summary_keyboard_pairs_the_fields_then_submit_and_cancel() -> None:
+    rows = labels(kb.summary_keyboard(STEPS, editing=False).inline_keyboard)
+
+    assert [len(row) for row in rows] == [2, 2, 2, 1, 1, 1]
+    assert rows[-2:] == [[kb.Dialogue.SUBMIT], [kb.Dialogue.CANCEL]]
