@@ -16,7 +16,6 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     GetMe,
     Response,
-    SendChatAction,
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
@@ -46,15 +45,22 @@ class DbSessionMiddleware(BaseMiddleware):
         self.sessionmaker = sessionmaker
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.sessionmaker() as session:
-            token = current_session.set(session)
-            try:
-                data["session"] = session
-                result = await handler(event, data)
-                await session.commit()
-                return result
-            finally:
-                current_session.reset(token)
+        session = self.sessionmaker()
+        try:
+            async with session:
+                token = current_session.set(session)
+                try:
+                    data["session"] = session
+                    result = await handler(event, data)
+                    await session.commit()
+                    return result
+                finally:
+                    current_session.reset(token)
+        finally:
+            # Only now, the transaction ended (committed, or rolled back on failure).
+            bot: Bot | None = data.get("bot")
+            if bot is not None:
+                await send_deferred(bot, session)
 
 
 class UpdateMiddleware(BaseMiddleware):
@@ -101,19 +107,24 @@ def install_middlewares(
     dispatcher.update.outer_middleware(UpdateMiddleware())
 
 
-# Requests that show the person no new step: the transaction (and on SQLite the chat's
-# turn) is kept across them, so a handler's reads and writes stay one unit.
-_SHOWS_NOTHING_NEW = (GetMe, AnswerCallbackQuery, SendChatAction)
+DEFERRED = "answers_after_commit"  # Session.info: callback answers held until commit
 
 
 class CommitBeforeSending(BaseRequestMiddleware):
-    """Commits the update's transaction before the bot says anything to anyone.
+    """Commits the update's transaction before the bot says anything to anyone, and never
+    waits for Telegram while the transaction is open.
 
     aiogram confirms an update to Telegram as soon as it starts handling it, so an update
     whose reply the person has seen must already be saved: otherwise a crash between the
     reply and the end of the handler loses the answer (and the next answer lands in the
     wrong field). Committing here makes "the person saw the next question" imply "the
     previous answer and the new step are in the database".
+
+    A callback answer (the button's spinner or a short alert) shows nothing new, so it does
+    not end the transaction: the handler's reads and writes stay one unit. It is held and
+    sent when the update's handling ends (`send_deferred`, after the reply): a slow
+    Telegram then never holds the database (on SQLite, the process's one writer
+    connection) for everyone else.
     """
 
     async def __call__(
@@ -123,10 +134,19 @@ class CommitBeforeSending(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         session = current_session.get()
-        if (
-            session is not None
-            and session.in_transaction()
-            and not isinstance(method, _SHOWS_NOTHING_NEW)
-        ):
-            await session.commit()
+        if session is None or not session.in_transaction() or isinstance(method, GetMe):
+            return await make_request(bot, method)
+        if isinstance(method, AnswerCallbackQuery):
+            session.info.setdefault(DEFERRED, []).append(method)
+            return True  # type: ignore[return-value]  # what answerCallbackQuery returns
+        await session.commit()
         return await make_request(bot, method)
+
+
+async def send_deferred(bot: Bot, session: AsyncSession) -> None:
+    """Send the callback answers held during the transaction; a failure is only logged."""
+    for method in session.info.pop(DEFERRED, ()):
+        try:
+            await bot(method)
+        except Exception:  # a spinner that stops late is not worth failing the update for
+            log.exception("could not answer a callback query")
