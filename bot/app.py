@@ -14,8 +14,10 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.types import ErrorEvent
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.database import Storage, open_storage
 from bot.middlewares import CommitBeforeSending, install_middlewares
@@ -24,8 +26,10 @@ from bot.scheduler import ReminderScheduler
 from bot.settings import Settings
 from handlers import setup_routers
 from handlers.commands import setup_commands
+from handlers.report import repeat_question
 from handlers.texts import Common
 from handlers.views import Clock
+from storage.db import current_session
 from storage.fsm import SqlAlchemyStorage
 from storage.repositories import PersonRepository
 
@@ -41,8 +45,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _on_error(event: ErrorEvent, bot: Bot) -> bool:
-    """Log the failure with its update, and tell the person nothing was lost."""
+async def _on_error(
+    event: ErrorEvent,
+    bot: Bot,
+    state: FSMContext | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    settings: Settings | None = None,
+    clock: Clock = utc_now,
+) -> bool:
+    """Log the failure with its update; show the person the step the stored dialogue is at,
+    or (outside the dialogue, or when that fails too) say that nothing was lost.
+
+    The step is read and rewritten in a transaction of its own, published like an update's
+    (the update's own is closed by now): a newer step that another update of the chat saves
+    meanwhile is not overwritten, and the transaction is committed before anything is sent.
+    """
     update = event.update
     log.exception("update %s failed", update.update_id, exc_info=event.exception)
     chat = None
@@ -50,11 +67,25 @@ async def _on_error(event: ErrorEvent, bot: Bot) -> bool:
         chat = update.message.chat.id
     elif update.callback_query is not None:
         chat = update.callback_query.from_user.id
-    if chat is not None:
+    if chat is None:
+        return True
+    if state is not None and sessionmaker is not None and settings is not None:
         try:
-            await bot.send_message(chat, Common.ERROR)
-        except Exception:  # the person is told when possible; the log has the cause
-            log.exception("could not tell chat %s about the failure", chat)
+            async with sessionmaker() as session:
+                token = current_session.set(session)
+                try:
+                    shown = await repeat_question(bot, chat, state, session, settings, clock)
+                    await session.commit()
+                finally:
+                    current_session.reset(token)
+            if shown:
+                return True
+        except Exception:  # the generic reply below still goes out
+            log.exception("could not show chat %s its current step after the failure", chat)
+    try:
+        await bot.send_message(chat, Common.ERROR)
+    except Exception:  # the person is told when possible; the log has the cause
+        log.exception("could not tell chat %s about the failure", chat)
     return True
 
 

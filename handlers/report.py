@@ -497,3 +497,61 @@ async def not_text(message: Message) -> None:
 @router.message(StateFilter(*BUTTON_STATES), IS_ANSWER)
 async def not_a_button(message: Message) -> None:
     await message.answer(Dialogue.NEED_BUTTON)
+
+
+# --- after a failure ---------------------------------------------------------------------
+
+
+class _Repeat(Conversation):
+    """The dialogue shown again as stored: nothing is saved, and the first message opens
+    with a notice (one message, so the person sees both or, on a failure, neither)."""
+
+    def __init__(self, *args: Any, notice: str) -> None:
+        super().__init__(*args)
+        self.notice = notice
+
+    async def save(self, draft: Draft, **extra: Any) -> None:
+        """Keep the stored data as it is: the draft shown is the stored one, and data kept
+        beside it (the dates waiting to be confirmed or kept as written) stays."""
+
+    async def say(self, text: str, markup: Any = None) -> None:
+        if self.notice:
+            text, self.notice = f"{self.notice}\n\n{text}", ""
+        await super().say(text, markup)
+
+
+async def repeat_question(
+    bot: Bot,
+    chat_id: int,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> bool:
+    """After a failed update, show the step the stored dialogue is at, as the dialogue
+    showed it; False (and nothing sent) when the chat is not in the dialogue.
+
+    The stored step is right whether or not the failed update was saved (its reply may
+    have failed after its answer was committed), so the next answer lands in its field.
+    The step and the draft are only rewritten with their own values.
+    """
+    raw_state = await state.get_state()
+    if raw_state is None or raw_state not in ReportStates:
+        return False
+    data = await state.get_data()
+    draft = Draft.load(data)
+    dialogue = _Repeat(bot, chat_id, state, session, settings, clock, notice=Dialogue.AFTER_ERROR)
+    pending = data.get("pending")
+    if raw_state == ReportStates.summary.state:
+        await dialogue.summary(draft)
+    elif raw_state == ReportStates.count.state:
+        await dialogue.say(Dialogue.ASK_COUNT, kb.count_keyboard())
+    elif raw_state == ReportStates.dates_confirm.state and pending:
+        dates = DateRange(**_dates_kwargs(pending))
+        await dialogue.say(
+            Dialogue.CONFIRM_DATES.format(dates=shown(format_dates(dates))),
+            kb.confirm_dates_keyboard(),
+        )
+    else:  # a numbered step (dates too when nothing waits to be confirmed)
+        await dialogue.ask(draft, STEP_OF_STATE[raw_state])
+    return True

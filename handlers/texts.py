@@ -89,6 +89,9 @@ class Dialogue:
         "period": "В отчёт за какой квартал включить мероприятие?",
     }
     CURRENT = "\nСейчас: «{value}»"
+    # Before the step's question shown again after a failure (see report.repeat_question):
+    # the step is the stored one, whether or not the failed answer was saved.
+    AFTER_ERROR = "Произошла ошибка, но черновик сохранён. Продолжим с текущего шага:"
     ASK_COUNT = "Сколько всего было участников? Напишите число или нажмите «Не знаю»."
     BAD_COUNT = "Пожалуйста, напишите число участников цифрами, например 18."
     CONFIRM_DATES = "Даты в отчёте будут такими: <b>{dates}</b>\nВерно?"
