@@ -11,7 +11,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
-from aiogram.client.telegram import TelegramAPIServer
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.fsm.context import FSMContext
@@ -128,10 +128,14 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
 
 
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    """The Bot: HTML parse mode by default, a self-hosted API server if configured."""
+    """The Bot: HTML parse mode by default, a self-hosted API server if configured, each
+    request given TELEGRAM_REQUEST_TIMEOUT seconds (a given session's timeout is set too)."""
     assert settings.bot_token is not None
-    if session is None and settings.telegram_api_url:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    if session is None:
+        url = settings.telegram_api_url
+        session = AiohttpSession(api=TelegramAPIServer.from_base(url) if url else PRODUCTION)
+    # aiogram's AiohttpSession reads it at every request; getUpdates gets it plus the poll.
+    session.timeout = settings.telegram_request_timeout
     bot = Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL
     telegram_api_url: str | None = None
+    telegram_request_timeout: float = 60.0  # seconds a Bot API request may take
     timezone: ZoneInfo = ZoneInfo("Europe/Moscow")
     region_phrase: str = Field(default=DEFAULT_REGION_PHRASE, min_length=3)
     spheres: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SPHERES))
@@ -154,6 +155,15 @@ class Settings(BaseSettings):
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or value == "/healthz":
             raise ValueError("must start with / (and not be /healthz)")
+        return value
+
+    @field_validator("telegram_request_timeout")
+    @classmethod
+    def _request_timeout(cls, value: float) -> float:
+        # aiogram waits for a long poll int(this + its 10 s): below 1 s that is the poll's
+        # own length, and every quiet poll would end in a timeout.
+        if not 1 <= value <= 600:
+            raise ValueError("must be between 1 and 600 seconds (long polling needs at least 1)")
         return value
 
     @field_validator("bot_token")

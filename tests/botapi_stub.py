@@ -299,11 +299,13 @@ class BotApiStub:
         self._files: dict[str, _StoredFile] = {}
         self._faults: list[_Fault] = []
         self._holds: list[tuple[str, asyncio.Event]] = []  # (method, release) not yet taken
-        self._releases: list[asyncio.Event] = []  # every hold, set when the stub stops
+        self._stalls: list[tuple[str, asyncio.Event]] = []  # the same, for stall_next
+        self._releases: list[asyncio.Event] = []  # every hold and stall, set at stop
         self._serial = itertools.count(1)
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._paused_port: int | None = None  # the port `pause` closed, for `resume`
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -315,6 +317,10 @@ class BotApiStub:
         await self.stop()
 
     async def start(self) -> None:
+        await self._listen(0)
+
+    async def _listen(self, port: int) -> None:
+        """Serve on 127.0.0.1:`port` (0: one the OS picks) and set `url`."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._handle_file)
@@ -323,7 +329,7 @@ class BotApiStub:
             app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
@@ -338,6 +344,30 @@ class BotApiStub:
             self._changed.notify_all()
         await self._runner.cleanup()
         self._runner = None
+
+    async def pause(self) -> None:
+        """Telegram unreachable: the port is closed (connections are refused) and the open
+        connections are cut, long polls and held answers included, until `resume`. What
+        the stub knows (updates, chats, messages, calls, faults) is kept; updates pushed
+        meanwhile wait, as Telegram keeps them."""
+        runner = self._runner
+        if runner is None:
+            raise RuntimeError("the stub is not serving")
+        self._paused_port = int(runner.addresses[0][1])
+        for site in list(runner.sites):
+            await site.stop()  # no new connections from here on
+        if runner.server is not None:
+            for connection in runner.server.connections:
+                connection.force_close()  # cut now rather than after the runner's grace
+        await runner.cleanup()
+        self._runner = None
+
+    async def resume(self) -> None:
+        """Listen again on the port `pause` closed: `url` is the same as before."""
+        if self._runner is not None or self._paused_port is None:
+            raise RuntimeError("the stub is not paused")
+        port, self._paused_port = self._paused_port, None
+        await self._listen(port)
 
     # --- the test's side: updates ------------------------------------------------------
 
@@ -481,6 +511,16 @@ class BotApiStub:
         self._releases.append(release)
         return release
 
+    def stall_next(self, method: str) -> asyncio.Event:
+        """Leave the next call of `method` neither carried out nor answered until the
+        returned event is set (Telegram not getting to it); if the bot gives up first (its
+        request timed out, the connection closed) the call is never carried out, and is
+        marked as the client having gone away."""
+        release = asyncio.Event()
+        self._stalls.append((method.lower(), release))
+        self._releases.append(release)
+        return release
+
     # --- the test's side: what the bot did ---------------------------------------------
 
     def mark(self) -> int:
@@ -612,6 +652,9 @@ class BotApiStub:
             request.match_info["token"],
         )
         try:
+            stall = self._take_stall(call.method)
+            if stall is not None:
+                await stall.wait()
             fault = self._take_fault(call.method)
             if fault is not None and fault.disconnect:
                 call.status, call.error = 0, "connection closed by fail_next"
@@ -676,6 +719,13 @@ class BotApiStub:
         for index, (held, release) in enumerate(self._holds):
             if held == method.lower():
                 del self._holds[index]
+                return release
+        return None
+
+    def _take_stall(self, method: str) -> asyncio.Event | None:
+        for index, (stalled, release) in enumerate(self._stalls):
+            if stalled == method.lower():
+                del self._stalls[index]
                 return release
         return None
 

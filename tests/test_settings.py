@@ -7,7 +7,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION
 
+from bot.app import build_bot
 from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
 from reports.model import DEFAULT_SPHERES
 
@@ -17,7 +20,14 @@ TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env here
-    for name in ("BOT_TOKEN", "DATABASE_URL", "TIMEZONE", "SPHERES", "COORDINATOR_IDS"):
+    for name in (
+        "BOT_TOKEN",
+        "DATABASE_URL",
+        "TIMEZONE",
+        "SPHERES",
+        "COORDINATOR_IDS",
+        "TELEGRAM_REQUEST_TIMEOUT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -31,6 +41,7 @@ def test_it_starts_from_sensible_defaults() -> None:
     assert settings.coordinator_ids == []
     assert (settings.deadline_day, settings.deadline_time) == (5, time(18, 0))
     assert settings.sqlite_path() == Path("data/bot.db")
+    assert settings.telegram_request_timeout == 60  # aiogram's own default
 
 
 def test_it_reads_lists_and_the_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,6 +75,10 @@ def test_it_reads_a_dot_env_file(tmp_path: Path) -> None:
         ("COORDINATOR_IDS", "12, abc", "COORDINATOR_IDS:"),
         ("SPHERES", "А; А", "SPHERES: sphere names must be unique"),
         ("DEADLINE_DAY", "31", "DEADLINE_DAY:"),
+        ("TELEGRAM_REQUEST_TIMEOUT", "0", "TELEGRAM_REQUEST_TIMEOUT: must be between 1 and 600"),
+        ("TELEGRAM_REQUEST_TIMEOUT", "0.5", "TELEGRAM_REQUEST_TIMEOUT: must be between 1 and 600"),
+        ("TELEGRAM_REQUEST_TIMEOUT", "-5", "TELEGRAM_REQUEST_TIMEOUT: must be between 1 and 600"),
+        ("TELEGRAM_REQUEST_TIMEOUT", "soon", "TELEGRAM_REQUEST_TIMEOUT: Input should be a valid"),
     ],
 )
 def test_a_bad_value_fails_with_one_line_naming_the_setting(
@@ -110,3 +125,22 @@ def test_the_webhook_secret_is_never_printed() -> None:
     settings = load_settings(webhook_url="https://x.org/h", webhook_secret="s3cr3t-value")
 
     assert "s3cr3t-value" not in repr(settings) + str(settings)
+
+
+def test_the_request_timeout_is_read_in_seconds_and_given_to_the_bots_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TELEGRAM_REQUEST_TIMEOUT", "2.5")
+    settings = load_settings(bot_token=TOKEN, telegram_api_url="http://127.0.0.1:8081")
+    given = AiohttpSession(timeout=300)
+
+    own = build_bot(settings).session
+    passed = build_bot(settings, session=given).session
+    production = build_bot(settings.model_copy(update={"telegram_api_url": None})).session
+
+    assert settings.telegram_request_timeout == 2.5
+    assert isinstance(own, AiohttpSession)
+    assert own.timeout == 2.5
+    assert own.api.base == "http://127.0.0.1:8081/bot{token}/{method}"
+    assert passed is given and given.timeout == 2.5
+    assert (production.api, production.timeout) == (PRODUCTION, 2.5)
