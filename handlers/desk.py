@@ -112,6 +112,7 @@ async def report(
             return
         period = await PeriodRepository(session).get(quarter)
         period_id = period.id if period is not None else None
+        await session.commit()  # compiling reads on its own connections: free the writer
         await send_report(bot, message.chat.id, quarter, reader, settings, period_id=period_id)
         return
     periods = await PeriodRepository(session).recent(CHOOSER_PERIODS)
@@ -141,7 +142,8 @@ async def report_chosen(
         log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
-    await callback.answer()
+    await session.commit()  # compiling reads on its own connections: free the writer
+    await callback.answer()  # so sent at once, not after the compiling
     quarter = Quarter(period.year, period.quarter)
     await send_report(bot, person.telegram_id, quarter, reader, settings, period_id=period.id)
 
@@ -161,7 +163,8 @@ async def xlsx_chosen(
         log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
-    await callback.answer()
+    await session.commit()  # compiling reads on its own connections: free the writer
+    await callback.answer()  # so sent at once, not after the compiling
     quarter = Quarter(period.year, period.quarter)
     await send_report(bot, person.telegram_id, quarter, reader, settings, kind="xlsx")
 

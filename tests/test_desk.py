@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from io import BytesIO
+from typing import Any
 
 import pytest
 from aiogram.types import BufferedInputFile
@@ -10,7 +13,9 @@ from docx import Document
 from sqlalchemy import select
 
 from bot.database import Storage
+from handlers import desk as desk_module
 from handlers.texts import Common, Desk, Dialogue, MyEvents
+from reports.docx import render_docx
 from reports.model import COLUMNS
 from reports.quarters import Quarter
 from storage.models import JoinCode, Organisation
@@ -85,6 +90,32 @@ async def test_a_period_chosen_from_the_list_is_sent_as_a_docx(world: World) -> 
     assert name == "report_2023_Q4.docx"
     assert sent.caption == Desk.CAPTION.format(period="IV квартал 2023 года", count=1)
     assert document.tables[0].rows[2].cells[1].text == "Выставка"
+
+
+async def test_while_a_report_is_compiled_other_people_are_answered(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite has one writer connection per process: /report must not hold it while it
+    # reads and renders (on its own connections), or everyone waits for the compiler.
+    await report(await join(world, 1111), "Выставка")
+    other = await join(world, 1112)
+    rendering, release = threading.Event(), threading.Event()
+
+    def slow_render(model: Any) -> bytes:
+        rendering.set()
+        release.wait(10)
+        return render_docx(model)
+
+    monkeypatch.setattr(desk_module, "render_docx", slow_render)
+    desk = coordinator(world)
+    compiling = asyncio.create_task(desk.send("/report 2023-Q4"))
+    await asyncio.wait_for(asyncio.to_thread(rendering.wait, 10), 15)
+    replies = await asyncio.wait_for(other.send("/new"), 10)
+    release.set()
+    await asyncio.wait_for(compiling, 10)
+
+    assert replies[-1].text.startswith(Dialogue.STEP.format(number=1))
+    assert the_document(desk)[0] == "report_2023_Q4.docx"
 
 
 async def test_report_by_label_holds_the_periods_events_as_the_table_prints_them(
