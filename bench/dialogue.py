@@ -365,10 +365,13 @@ def settings_for(backend: Backend) -> Settings:
 
 
 def dispatcher_for(settings: Settings, storage: Storage) -> Dispatcher:
-    """The bot's own assembly (`build_dispatcher`), its clock stopped at NOW."""
-    from bot.app import build_dispatcher
+    """The bot's own assembly (`build_dispatcher`), its clock stopped at NOW, and the
+    memory settled as the bot settles it at start (`settle_memory`)."""
+    from bot.app import build_dispatcher, settle_memory
 
-    return build_dispatcher(settings, storage, clock=lambda: NOW)
+    dispatcher = build_dispatcher(settings, storage, clock=lambda: NOW)
+    settle_memory()
+    return dispatcher
 
 
 async def populate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ START_RETRY_MAX_DELAY = 30.0
 REDIS_MAX_CONNECTIONS = 64
 REDIS_POOL_TIMEOUT = 30.0  # seconds an update waits for a Redis connection
 SCHEDULER_REFRESH = timedelta(minutes=5)
+GC_YOUNG_THRESHOLD = 10_000  # allocations between collections of the youngest generation
 
 
 def utc_now() -> datetime:
@@ -127,6 +129,21 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
     return dispatcher
 
 
+def settle_memory() -> None:
+    """Once the process is set up: freeze what start-up allocated, and collect less often.
+
+    What was allocated so far (aiogram's and SQLAlchemy's machinery, the routers, the
+    engine) lives as long as the process: `gc.freeze()` takes it out of the collector's
+    scans. A larger youngest generation means fewer collections while hundreds of
+    dialogues are in flight (at the defaults, collecting took about 7% of the time in
+    bench/dialogue.py, with pauses of a few hundred milliseconds).
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     """The Bot: HTML parse mode by default, a self-hosted API server if configured, each
     request given TELEGRAM_REQUEST_TIMEOUT seconds (a given session's timeout is set too)."""
@@ -174,6 +191,7 @@ async def run_polling(settings: Settings) -> None:
     dispatcher = build_dispatcher(settings, storage)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
+    settle_memory()
     try:
         await _until_telegram_answers(bot.me)
         await _until_telegram_answers(lambda: _setup_menus(bot, storage))
@@ -196,6 +214,7 @@ async def run_webhook(settings: Settings) -> None:
     dispatcher = build_dispatcher(settings, storage)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
+    settle_memory()
     try:
         await _until_telegram_answers(bot.me)
         if settings.webhook_register:

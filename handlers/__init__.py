@@ -5,14 +5,17 @@ from aiogram import Router
 from handlers import common, desk, fallback, join, my_events, nothing, periods, report
 from handlers.filters import InPrivateChat
 
+# The dialogue's router comes early: most updates are answers in it, and every router
+# passed costs its filters. Its handlers take no commands (only /new, its own), so the
+# other features' commands still reach them from inside the dialogue.
 FEATURE_ROUTERS = (
     join.router,
     common.router,
+    report.router,
     desk.router,
     periods.router,
     nothing.router,
     my_events.router,
-    report.router,
     fallback.router,
 )
 
