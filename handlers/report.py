@@ -124,6 +124,17 @@ class Conversation:
             text += Dialogue.CURRENT.format(value=shown(str(current), 300))
         await self.say(text, kb.step_keyboard(step))
 
+    async def ask_count(self) -> None:
+        """The participants' total, when the text did not give it."""
+        await self.say(Dialogue.ASK_COUNT, kb.count_keyboard())
+
+    async def confirm_dates(self, dates: DateRange) -> None:
+        """The dates as the table will print them, to be confirmed or fixed."""
+        await self.say(
+            Dialogue.CONFIRM_DATES.format(dates=shown(format_dates(dates))),
+            kb.confirm_dates_keyboard(),
+        )
+
     async def summary(self, draft: Draft) -> None:
         """Show the whole event with a button per field and the submit button."""
         draft.editing = True
@@ -259,7 +270,7 @@ async def got_text(
         if draft.count is None:
             await dialogue.save(draft)
             await state.set_state(ReportStates.count)
-            await dialogue.say(Dialogue.ASK_COUNT, kb.count_keyboard())
+            await dialogue.ask_count()
             return
     await dialogue.advance(draft, step)
 
@@ -318,10 +329,7 @@ async def got_dates(
         return
     await dialogue.save(draft, pending=dates_to_data(dates))
     await state.set_state(ReportStates.dates_confirm)
-    await dialogue.say(
-        Dialogue.CONFIRM_DATES.format(dates=shown(format_dates(dates))),
-        kb.confirm_dates_keyboard(),
-    )
+    await dialogue.confirm_dates(dates)
 
 
 @router.callback_query(StateFilter(ReportStates.period), kb.PeriodCb.filter())
@@ -545,13 +553,9 @@ async def repeat_question(
     if raw_state == ReportStates.summary.state:
         await dialogue.summary(draft)
     elif raw_state == ReportStates.count.state:
-        await dialogue.say(Dialogue.ASK_COUNT, kb.count_keyboard())
+        await dialogue.ask_count()
     elif raw_state == ReportStates.dates_confirm.state and pending:
-        dates = DateRange(**_dates_kwargs(pending))
-        await dialogue.say(
-            Dialogue.CONFIRM_DATES.format(dates=shown(format_dates(dates))),
-            kb.confirm_dates_keyboard(),
-        )
+        await dialogue.confirm_dates(DateRange(**_dates_kwargs(pending)))
     else:  # a numbered step (dates too when nothing waits to be confirmed)
         await dialogue.ask(draft, STEP_OF_STATE[raw_state])
     return True
