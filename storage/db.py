@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import event
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY = "intl_events_read_only"  # execution option of read-only sessions
@@ -133,3 +134,16 @@ def create_sessionmaker(
 # The session of the update being handled (set by the bot's session middleware), so the FSM
 # storage writes in the same transaction as the handler instead of opening its own.
 current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
+
+
+T = TypeVar("T")
+
+
+def for_dialect(session: AsyncSession | Session, choices: Mapping[str, T], what: str) -> T:
+    """`choices` for the session's database (`sqlite` or `postgresql`); any other database
+    is refused, naming `what` has no version for it."""
+    name = session.get_bind().dialect.name
+    try:
+        return choices[name]
+    except KeyError:
+        raise NotImplementedError(f"no {what} for the {name!r} dialect") from None

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
-from storage.db import current_session
+from storage.db import current_session, for_dialect
 from storage.models import FsmRecord, utcnow
 
 TABLE = FsmRecord.__table__
@@ -46,6 +46,7 @@ def _insert_missing(dialect: Any) -> Any:
     return dialect.insert(TABLE).on_conflict_do_nothing(index_elements=[TABLE.c.key])
 
 
+_SELECTS = {"sqlite": _SELECT, "postgresql": _SELECT_LOCKED}
 _UPSERTS = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
 _INSERT_MISSING = {"sqlite": _insert_missing(sqlite), "postgresql": _insert_missing(postgresql)}
 
@@ -160,12 +161,11 @@ class SqlAlchemyStorage(BaseStorage):
         rows: dict[str, _Row] = session.info.setdefault(ROWS, {})
         row = rows.get(row_key)
         if row is None:
-            postgres = _dialect(session) == "postgresql"
-            found = (
-                await session.execute(_SELECT_LOCKED if postgres else _SELECT, {"key": row_key})
-            ).first()
+            query = for_dialect(session, _SELECTS, "FSM storage")
+            found = (await session.execute(query, {"key": row_key})).first()
             if found is None:
-                row = _Row(state=None, data={}, stored=False, locked=not postgres)
+                # SQLite: the transaction holds the whole database; PostgreSQL: no row to lock
+                row = _Row(state=None, data={}, stored=False, locked=query is _SELECT)
             else:
                 row = _Row(state=found.state, data=found.data or {}, stored=True, locked=True)
             rows[row_key] = row
@@ -177,20 +177,12 @@ class SqlAlchemyStorage(BaseStorage):
         (SQLite's BEGIN IMMEDIATE already serialises all writers)."""
         row = await self._row(session, row_key)
         if not row.locked:
-            dialect = _dialect(session)
             values = {"key": row_key, "state": None, "data": {}, "updated_at": utcnow()}
-            await session.execute(_INSERT_MISSING[dialect], values)
+            await session.execute(for_dialect(session, _INSERT_MISSING, "FSM storage"), values)
             session.info[ROWS].pop(row_key)
             row = await self._row(session, row_key)
             row.stored = True  # the placeholder is deleted at commit if it stays empty
         return row
-
-
-def _dialect(session: AsyncSession) -> str:
-    name = session.get_bind().dialect.name
-    if name not in _UPSERTS:
-        raise NotImplementedError(f"no FSM storage for the {name!r} dialect")
-    return name
 
 
 @event.listens_for(Session, "before_commit")
@@ -211,7 +203,7 @@ def _write_rows(session: Session) -> None:
             row.stored = False
         else:
             values = {"key": row_key, "state": row.state, "data": row.data, "updated_at": utcnow()}
-            session.execute(_UPSERTS[session.get_bind().dialect.name], values)
+            session.execute(for_dialect(session, _UPSERTS, "FSM storage"), values)
             row.stored = True
         row.dirty = False
 

@@ -17,6 +17,7 @@ from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import for_dialect
 from storage.models import (
     Event,
     FsmRecord,
@@ -34,11 +35,7 @@ DRAFT_STATE_PREFIX = "ReportStates:"
 
 
 def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    try:
-        return _INSERTS[dialect]
-    except KeyError:
-        raise NotImplementedError(f"no insert-or-skip for the {dialect!r} dialect") from None
+    return for_dialect(session, _INSERTS, "insert-or-skip")
 
 
 class ReminderRepository:

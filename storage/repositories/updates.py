@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import for_dialect
 from storage.models import ProcessedUpdate, utcnow
 
 # Telegram gives up redelivering an update within a day; a week is plenty.
@@ -25,14 +26,6 @@ def _claim_statement(dialect: Any) -> Any:
 _CLAIMS = {"sqlite": _claim_statement(sqlite), "postgresql": _claim_statement(postgresql)}
 
 
-def _claim(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    try:
-        return _CLAIMS[dialect]
-    except KeyError:
-        raise NotImplementedError(f"no insert-or-skip for the {dialect!r} dialect") from None
-
-
 class ProcessedUpdateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -44,9 +37,9 @@ class ProcessedUpdateRepository:
         it is skipped if this one commits, and takes the update if this one rolls back.
         """
         now = now or utcnow()
-        inserted = await self.session.execute(
-            _claim(self.session), {"bot_id": bot_id, "update_id": update_id, "created_at": now}
-        )
+        values = {"bot_id": bot_id, "update_id": update_id, "created_at": now}
+        claim = for_dialect(self.session, _CLAIMS, "insert-or-skip")
+        inserted = await self.session.execute(claim, values)
         claimed = inserted.rowcount == 1  # type: ignore[attr-defined]
         if claimed and update_id % PRUNE_EVERY == 0:
             await self.prune(before=now - KEEP_PROCESSED)
