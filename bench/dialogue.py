@@ -16,7 +16,8 @@ previous one was handled, like a real chat.
               through a Dispatcher with MemoryStorage and an echo handler that replies via
               the recording session (an answerCallbackQuery and a sendMessage per press,
               like the dialogue); best of three.
-(b) capacity: all people at once; updates per second over the whole run, as a fraction of
+(b) capacity: all people at once; updates per second over the whole run (the best of three
+              runs, each on a fresh database, like the floor's best of three), as a fraction of
               the floor.
 (c) latency:  the same dialogues offered at `--rate` updates/s in total (person i's k-th
               update is planned at (k * people + i) / rate seconds; later if the previous
@@ -85,6 +86,7 @@ FIRST_ID = 20_000_000
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")  # a database of its own
 CAPACITY_TARGET = 1 / 8
+CAPACITY_TRIES = 3  # floor and capacity alike: the best of three runs (noisy machines)
 P95_TARGET_MS = 50.0
 
 # --- one person's dialogue -----------------------------------------------------------
@@ -240,7 +242,7 @@ class Run:
 
     @property
     def rate(self) -> float:
-        return self.updates / self.seconds
+        return self.updates / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.durations)
@@ -577,13 +579,19 @@ async def bench(args: argparse.Namespace) -> int:
         rows: list[tuple[str, float, Run, Run, list[str]]] = []
         floor_rate = 0.0
         for backend in backends:
-            for name in os.listdir(folder):
-                os.remove(Path(folder) / name)
-            cap, cap_problems, recorded = await one_mode(
-                backend, "capacity", people, args.orgs, args.rate
-            )
+            cap, cap_problems, recorded = Run(), [], []
+            for _ in range(CAPACITY_TRIES):  # the best run, as for the floor
+                for name in os.listdir(folder):
+                    os.remove(Path(folder) / name)
+                run, problems, sent = await one_mode(
+                    backend, "capacity", people, args.orgs, args.rate
+                )
+                cap_problems += problems
+                recorded = recorded or sent
+                if run.rate > cap.rate:
+                    cap = run
             if not floor_rate:
-                floor_rate = await floor(recorded)
+                floor_rate = await floor(recorded, CAPACITY_TRIES)
             for name in os.listdir(folder):
                 os.remove(Path(folder) / name)
             lat, lat_problems, _ = await one_mode(backend, "latency", people, args.orgs, args.rate)
@@ -598,7 +606,10 @@ async def bench(args: argparse.Namespace) -> int:
             )
 
     print()
-    print(f"floor (echo bot, MemoryStorage, recording session, best of 3): {floor_rate:,.0f} upd/s")
+    print(
+        f"floor (echo bot, MemoryStorage, recording session, best of {CAPACITY_TRIES}): "
+        f"{floor_rate:,.0f} upd/s; capacity: best of {CAPACITY_TRIES} runs"
+    )
     print()
     header = (
         f"{'backend':<19} | {'capacity upd/s':>14} | {'× floor':>7} | {'cap p95 ms':>10} | "
