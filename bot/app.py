@@ -25,6 +25,7 @@ from bot.middlewares import CommitBeforeSending, install_middlewares
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
 from bot.settings import Settings
+from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
 from handlers import setup_routers
 from handlers.commands import setup_commands
 from handlers.report import repeat_question
@@ -54,9 +55,13 @@ async def _on_error(
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     settings: Settings | None = None,
     clock: Clock = utc_now,
+    unsettled: Unsettled | None = None,
 ) -> bool:
     """Log the failure with its update; show the person the step the stored dialogue is at,
     or (outside the dialogue, or when that fails too) say that nothing was lost.
+
+    In that last case the update is remembered (`bot.unsettled`): had it been saved after
+    all (a COMMIT whose answer was lost), the person's retry is not taken as a new answer.
 
     The step is read and rewritten in a transaction of its own, published like an update's
     (the update's own is closed by now): a newer step that another update of the chat saves
@@ -64,11 +69,7 @@ async def _on_error(
     """
     update = event.update
     log.exception("update %s failed", update.update_id, exc_info=event.exception)
-    chat = None
-    if update.message is not None:
-        chat = update.message.chat.id
-    elif update.callback_query is not None:
-        chat = update.callback_query.from_user.id
+    chat = chat_of(update)
     if chat is None:
         return True
     if state is not None and sessionmaker is not None and settings is not None:
@@ -84,6 +85,7 @@ async def _on_error(
                 return True
         except Exception:  # the generic reply below still goes out
             log.exception("could not show chat %s its current step after the failure", chat)
+    await remember_failure(unsettled, update)
     try:
         await bot.send_message(chat, Common.ERROR)
     except Exception:  # the person is told when possible; the log has the cause
@@ -114,6 +116,8 @@ def fsm_storage(
 def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_now) -> Dispatcher:
     """The Dispatcher with the FSM storage, the session middleware and every router."""
     fsm, isolation = fsm_storage(settings, storage)
+    redis = getattr(fsm, "redis", None)
+    unsettled: Unsettled = MemoryUnsettled() if redis is None else RedisUnsettled(redis)
     dispatcher = Dispatcher(
         storage=fsm,
         events_isolation=isolation,
@@ -122,8 +126,9 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
         sessionmaker=storage.sessionmaker,
         reader=storage.reader,
         clock=clock,
+        unsettled=unsettled,
     )
-    install_middlewares(dispatcher, storage.sessionmaker)
+    install_middlewares(dispatcher, storage.sessionmaker, unsettled)
     dispatcher.errors.register(_on_error)
     dispatcher.include_router(setup_routers())
     return dispatcher

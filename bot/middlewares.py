@@ -22,6 +22,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.unsettled import SavedRetries, Unsettled
 from storage.db import current_session
 from storage.repositories import PersonRepository, ProcessedUpdateRepository
 
@@ -52,7 +53,8 @@ class DbSessionMiddleware(BaseMiddleware):
                 try:
                     data["session"] = session
                     result = await handler(event, data)
-                    await session.commit()
+                    if session.in_transaction():  # else all was committed before replying
+                        await session.commit()
                     return result
                 finally:
                     current_session.reset(token)
@@ -95,9 +97,12 @@ class UpdateMiddleware(BaseMiddleware):
 
 
 def install_middlewares(
-    dispatcher: Dispatcher, sessionmaker: async_sessionmaker[AsyncSession]
+    dispatcher: Dispatcher,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    unsettled: Unsettled | None = None,
 ) -> None:
-    """The update middlewares in their order: session, FSM (aiogram's), claim and person.
+    """The update middlewares in their order: session, FSM (aiogram's), claim and person,
+    then (given the memory of failed updates) the retries of updates saved after all.
 
     The Dispatcher must be made with `disable_fsm=True`: its FSM middleware is registered
     here, after the session, instead of first.
@@ -105,6 +110,8 @@ def install_middlewares(
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(UpdateMiddleware())
+    if unsettled is not None:
+        dispatcher.update.outer_middleware(SavedRetries(unsettled))
 
 
 DEFERRED = "answers_after_commit"  # Session.info: callback answers held until commit

@@ -535,9 +535,11 @@ async def repeat_question(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    notice: str = Dialogue.AFTER_ERROR,
 ) -> bool:
     """After a failed update, show the step the stored dialogue is at, as the dialogue
-    showed it; False (and nothing sent) when the chat is not in the dialogue.
+    showed it, after `notice`; False (and nothing sent) when the chat is not in the dialogue.
 
     The stored step is right whether or not the failed update was saved (its reply may
     have failed after its answer was committed), so the next answer lands in its field.
@@ -548,7 +550,7 @@ async def repeat_question(
         return False
     data = await state.get_data()
     draft = Draft.load(data)
-    dialogue = _Repeat(bot, chat_id, state, session, settings, clock, notice=Dialogue.AFTER_ERROR)
+    dialogue = _Repeat(bot, chat_id, state, session, settings, clock, notice=notice)
     pending = data.get("pending")
     if raw_state == ReportStates.summary.state:
         await dialogue.summary(draft)

@@ -92,6 +92,8 @@ class Dialogue:
     # Before the step's question shown again after a failure (see report.repeat_question):
     # the step is the stored one, whether or not the failed answer was saved.
     AFTER_ERROR = "Произошла ошибка, но черновик сохранён. Продолжим с текущего шага:"
+    # A retry of an answer whose save was reported as failed, though it went through.
+    ALREADY_SAVED = "Этот ответ уже сохранён. Продолжим с текущего шага:"
     ASK_COUNT = "Сколько всего было участников? Напишите число или нажмите «Не знаю»."
     BAD_COUNT = "Пожалуйста, напишите число участников цифрами, например 18."
     CONFIRM_DATES = "Даты в отчёте будут такими: <b>{dates}</b>\nВерно?"

@@ -24,7 +24,18 @@ from handlers.texts import Common, Dialogue
 from storage.repositories import PeriodRepository, SphereRepository
 from tests.test_dialogue import join
 from tests.test_retry import FakeTime
-from tests.tg import SPHERE, STATES, WALK, Person, World, fsm_of, reach, stored_events, walk_on
+from tests.tg import (
+    SPHERE,
+    STATES,
+    WALK,
+    Person,
+    Step,
+    World,
+    fsm_of,
+    reach,
+    stored_events,
+    walk_on,
+)
 
 QUARTER = "IV квартал 2023 года"
 
@@ -297,6 +308,109 @@ async def test_with_the_database_down_too_the_person_gets_the_short_error(
     assert down  # the database was down while the error was handled
     assert [reply.text for reply in replies] == [Common.ERROR]
     state, data = await snapshot(app_storage, 2006)
+    assert (state, data["draft"]["name"]) == ("ReportStates:place", "Выставка")
+
+
+# --- the retry after the short error --------------------------------------------------------
+
+
+def saved_already(text: str) -> str:
+    return f"{Dialogue.ALREADY_SAVED}\n\n{text}"
+
+
+async def fail_unseen(person: Person, app_storage: Storage, telegram: Telegram, act: Step) -> Any:
+    """`act`, its answer committed, then its reply lost with the database going down: the
+    error reply cannot read the step, so the person is told to try again."""
+    telegram.lose_next_to = person.user.id
+    with database_down(app_storage) as down:
+        telegram.on_loss = lambda: down.append(True)
+        replies = await act(person)
+    assert [reply.text for reply in replies] == [Common.ERROR]
+    return replies
+
+
+async def test_a_retry_of_an_answer_saved_unseen_shows_the_step_instead_of_filling_the_next(
+    world: World, app_storage: Storage, telegram: Telegram
+) -> None:
+    person = await join(world, 2009)
+    await reach(person, "name")
+    await fail_unseen(person, app_storage, telegram, lambda p: p.send("Выставка"))
+
+    retried = await person.send("Выставка")  # as the error reply asked
+    after_retry = await snapshot(app_storage, 2009)
+    following = await person.send("г. Минск")
+
+    assert [reply.text for reply in retried] == [
+        saved_already(Dialogue.STEP.format(number=3) + Dialogue.ASK["place"])
+    ]
+    state, data = after_retry
+    assert (state, data["draft"]["name"], data["draft"].get("place")) == (
+        "ReportStates:place",
+        "Выставка",
+        None,
+    )
+    assert following[-1].text.endswith(Dialogue.ASK["dates"])
+    _, data = await snapshot(app_storage, 2009)
+    assert (data["draft"]["name"], data["draft"]["place"]) == ("Выставка", "г. Минск")
+
+
+async def test_a_retried_button_saved_unseen_shows_the_step_and_stops_the_spinner(
+    world: World, app_storage: Storage, telegram: Telegram
+) -> None:
+    person = await join(world, 2010)
+    await reach(person, "sphere")
+    await fail_unseen(person, app_storage, telegram, lambda p: p.press(SPHERE))
+    answered = len(person.answers())
+
+    retried = await person.press(SPHERE)  # the sphere keyboard is the latest one seen
+
+    assert [reply.text for reply in retried] == [
+        saved_already(Dialogue.STEP.format(number=2) + Dialogue.ASK["name"])
+    ]
+    assert len(person.answers()) == answered + 1
+    state, _ = await snapshot(app_storage, 2010)
+    assert state == "ReportStates:name"
+
+
+async def test_a_different_message_after_the_short_error_is_the_next_answer(
+    world: World, app_storage: Storage, telegram: Telegram
+) -> None:
+    person = await join(world, 2011)
+    await reach(person, "name")
+    await fail_unseen(person, app_storage, telegram, lambda p: p.send("Выставка"))
+
+    replies = await person.send("г. Минск")  # the person moved on instead of retrying
+    again = await person.send("Выставка")  # the memory is spent: now a normal answer
+
+    assert replies[-1].text.endswith(Dialogue.ASK["dates"])
+    assert Dialogue.ALREADY_SAVED not in again[-1].text
+    _, data = await snapshot(app_storage, 2011)
+    assert (data["draft"]["name"], data["draft"]["place"]) == ("Выставка", "г. Минск")
+
+
+async def test_a_retry_of_an_answer_that_was_not_saved_is_taken(
+    world: World, app_storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = await join(world, 2012)
+    await reach(person, "name")
+    original = AsyncSession.commit
+
+    with database_down(app_storage) as down:
+
+        async def failing(self: AsyncSession) -> None:
+            down.append(True)  # the commit fails, and the error reply cannot read either
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+        monkeypatch.setattr(AsyncSession, "commit", failing)
+        replies = await person.send("Выставка")
+        monkeypatch.setattr(AsyncSession, "commit", original)
+    retried = await person.send("Выставка")
+
+    assert [reply.text for reply in replies] == [Common.ERROR]
+    assert [reply.text for reply in retried] == [
+        Dialogue.STEP.format(number=3) + Dialogue.ASK["place"]
+    ]
+    state, data = await snapshot(app_storage, 2012)
     assert (state, data["draft"]["name"]) == ("ReportStates:place", "Выставка")
 
 

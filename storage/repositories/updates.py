@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +44,13 @@ class ProcessedUpdateRepository:
         if claimed and update_id % PRUNE_EVERY == 0:
             await self.prune(before=now - KEEP_PROCESSED)
         return claimed
+
+    async def any_taken(self, bot_id: int, update_ids: list[int]) -> bool:
+        """Whether any of these updates was claimed (and so saved) by some transaction."""
+        query = select(ProcessedUpdate.update_id).where(
+            ProcessedUpdate.bot_id == bot_id, ProcessedUpdate.update_id.in_(update_ids)
+        )
+        return (await self.session.scalars(query.limit(1))).first() is not None
 
     async def prune(self, *, before: datetime) -> int:
         """Forget updates taken before `before`; how many were forgotten."""
