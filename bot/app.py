@@ -85,7 +85,7 @@ async def _on_error(
                 return True
         except Exception:  # the generic reply below still goes out
             log.exception("could not show chat %s its current step after the failure", chat)
-    await remember_failure(unsettled, update)
+    await remember_failure(unsettled, bot, update)
     try:
         await bot.send_message(chat, Common.ERROR)
     except Exception:  # the person is told when possible; the log has the cause

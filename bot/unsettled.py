@@ -55,10 +55,13 @@ def chat_of(update: Update) -> int | None:
 
 
 def fingerprint(update: Update) -> str | None:
-    """What the person sent, hashed: the text or caption, or the button's data."""
+    """What the person sent, hashed: the text or caption, or the button's data. None for a
+    command (running one again does no harm, and it is never an answer of the form)."""
     if update.message is not None:
         sent = update.message.text or update.message.caption
         kind = "message"
+        if sent is not None and sent.startswith("/"):
+            return None
     elif update.callback_query is not None:
         sent, kind = update.callback_query.data, "button"
     else:
@@ -69,11 +72,13 @@ def fingerprint(update: Update) -> str | None:
 
 
 class Unsettled(Protocol):
-    async def remember(self, chat_id: int, update_id: int, sent: str) -> None: ...
+    """Failed updates by bot and chat (one Redis may serve several bots)."""
 
-    async def recall(self, chat_id: int) -> list[Entry]: ...
+    async def remember(self, bot_id: int, chat_id: int, update_id: int, sent: str) -> None: ...
 
-    async def forget(self, chat_id: int) -> None: ...
+    async def recall(self, bot_id: int, chat_id: int) -> list[Entry]: ...
+
+    async def forget(self, bot_id: int, chat_id: int) -> None: ...
 
 
 class MemoryUnsettled:
@@ -81,23 +86,24 @@ class MemoryUnsettled:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._chats: OrderedDict[int, list[tuple[int, str, float]]] = OrderedDict()
+        self._chats: OrderedDict[tuple[int, int], list[tuple[int, str, float]]] = OrderedDict()
 
-    async def remember(self, chat_id: int, update_id: int, sent: str) -> None:
-        entries = self._chats.pop(chat_id, [])
+    async def remember(self, bot_id: int, chat_id: int, update_id: int, sent: str) -> None:
+        entries = self._chats.pop((bot_id, chat_id), [])
         entries.append((update_id, sent, self.clock() + KEEP_SECONDS))
-        self._chats[chat_id] = entries[-KEEP_PER_CHAT:]
+        self._chats[bot_id, chat_id] = entries[-KEEP_PER_CHAT:]
         while len(self._chats) > MEMORY_CHATS:
             self._chats.popitem(last=False)
 
-    async def recall(self, chat_id: int) -> list[Entry]:
+    async def recall(self, bot_id: int, chat_id: int) -> list[Entry]:
         if not self._chats:  # the usual case: nothing failed
             return []
         now = self.clock()
-        return [(uid, sent) for uid, sent, until in self._chats.get(chat_id, ()) if until > now]
+        entries = self._chats.get((bot_id, chat_id), ())
+        return [(uid, sent) for uid, sent, until in entries if until > now]
 
-    async def forget(self, chat_id: int) -> None:
-        self._chats.pop(chat_id, None)
+    async def forget(self, bot_id: int, chat_id: int) -> None:
+        self._chats.pop((bot_id, chat_id), None)
 
 
 class RedisUnsettled:
@@ -108,36 +114,36 @@ class RedisUnsettled:
         self.redis = redis
         self.prefix = prefix
 
-    def _key(self, chat_id: int) -> str:
-        return f"{self.prefix}:unsettled:{chat_id}"
+    def _key(self, bot_id: int, chat_id: int) -> str:
+        return f"{self.prefix}:{bot_id}:unsettled:{chat_id}"
 
-    async def remember(self, chat_id: int, update_id: int, sent: str) -> None:
-        key = self._key(chat_id)
+    async def remember(self, bot_id: int, chat_id: int, update_id: int, sent: str) -> None:
+        key = self._key(bot_id, chat_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(key, f"{update_id}:{sent}")
             pipe.ltrim(key, -KEEP_PER_CHAT, -1)
             pipe.expire(key, KEEP_SECONDS)
             await pipe.execute()
 
-    async def recall(self, chat_id: int) -> list[Entry]:
+    async def recall(self, bot_id: int, chat_id: int) -> list[Entry]:
         entries = []
-        for raw in await self.redis.lrange(self._key(chat_id), 0, -1):
+        for raw in await self.redis.lrange(self._key(bot_id, chat_id), 0, -1):
             text = raw.decode() if isinstance(raw, bytes) else str(raw)
             update_id, _, sent = text.partition(":")
             entries.append((int(update_id), sent))
         return entries
 
-    async def forget(self, chat_id: int) -> None:
-        await self.redis.delete(self._key(chat_id))
+    async def forget(self, bot_id: int, chat_id: int) -> None:
+        await self.redis.delete(self._key(bot_id, chat_id))
 
 
-async def remember_failure(unsettled: Unsettled | None, update: Update) -> None:
+async def remember_failure(unsettled: Unsettled | None, bot: Bot, update: Update) -> None:
     """Remember a failed update of a chat (the error handler's generic reply was sent)."""
     chat, sent = chat_of(update), fingerprint(update)
     if unsettled is None or chat is None or sent is None:
         return
     try:
-        await unsettled.remember(chat, update.update_id, sent)
+        await unsettled.remember(bot.id, chat, update.update_id, sent)
     except Exception:  # Redis away too: the retry is handled as a new answer, as before
         log.exception("could not remember the failed update %s", update.update_id)
 
@@ -154,10 +160,11 @@ class SavedRetries(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         chat = chat_of(event) if isinstance(event, Update) else None
-        if chat is None:
+        bot: Bot | None = data.get("bot")
+        if chat is None or bot is None:
             return await handler(event, data)
         try:
-            entries = await self.unsettled.recall(chat)
+            entries = await self.unsettled.recall(bot.id, chat)
         except Exception:  # Redis away: handle the update as usual
             log.exception("could not read the failed updates of chat %s", chat)
             entries = []
@@ -165,15 +172,15 @@ class SavedRetries(BaseMiddleware):
             return await handler(event, data)
         assert isinstance(event, Update)
         if await self._retry_of_saved(event, entries, chat, data):
-            await self._forget(chat)
+            await self._forget(bot.id, chat)
             return None
         result = await handler(event, data)
-        await self._forget(chat)  # handled as an answer: the memory is spent
+        await self._forget(bot.id, chat)  # handled as an answer: the memory is spent
         return result
 
-    async def _forget(self, chat: int) -> None:
+    async def _forget(self, bot_id: int, chat: int) -> None:
         try:
-            await self.unsettled.forget(chat)
+            await self.unsettled.forget(bot_id, chat)
         except Exception:  # Redis away: the entries expire on their own
             log.exception("could not forget the failed updates of chat %s", chat)
 
@@ -184,7 +191,13 @@ class SavedRetries(BaseMiddleware):
         """True when `update` repeats a failed update that was saved, and the current step
         was shown instead."""
         sent = fingerprint(update)
-        same = [update_id for update_id, before in entries if before == sent]
+        # The failed update itself, redelivered, is claimed by now in this very transaction
+        # (it was rolled back before): it is no retry, and handled as usual.
+        same = [
+            update_id
+            for update_id, before in entries
+            if sent is not None and before == sent and update_id != update.update_id
+        ]
         bot: Bot | None = data.get("bot")
         session: AsyncSession | None = data.get("session")
         state: FSMContext | None = data.get("state")
@@ -200,5 +213,8 @@ class SavedRetries(BaseMiddleware):
         if shown:
             log.info("chat %s repeated the saved update(s) %s; its step shown again", chat, same)
             if update.callback_query is not None:
-                await update.callback_query.answer()  # the spinner of the button pressed
+                try:
+                    await update.callback_query.answer()  # the spinner of the button pressed
+                except Exception:  # the step is shown; a spinner that stops late is no failure
+                    log.exception("could not answer the callback of chat %s", chat)
         return shown

@@ -14,6 +14,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramServerError
 from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import Update
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -404,14 +405,57 @@ async def test_a_retry_of_an_answer_that_was_not_saved_is_taken(
         monkeypatch.setattr(AsyncSession, "commit", failing)
         replies = await person.send("Выставка")
         monkeypatch.setattr(AsyncSession, "commit", original)
+    remembered = await world.dispatcher["unsettled"].recall(world.bot.id, 2012)
     retried = await person.send("Выставка")
 
     assert [reply.text for reply in replies] == [Common.ERROR]
+    assert len(remembered) == 1  # the failure was remembered; the claim says it was not saved
     assert [reply.text for reply in retried] == [
         Dialogue.STEP.format(number=3) + Dialogue.ASK["place"]
     ]
     state, data = await snapshot(app_storage, 2012)
     assert (state, data["draft"]["name"]) == ("ReportStates:place", "Выставка")
+
+
+async def test_the_failed_update_redelivered_is_taken_as_the_answer(
+    world: World, app_storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = await join(world, 2013)
+    await reach(person, "name")
+    update = Update(update_id=7001, message=person.message(text="Выставка"))
+    original = AsyncSession.commit
+
+    with database_down(app_storage) as down:
+
+        async def failing(self: AsyncSession) -> None:
+            down.append(True)
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+        monkeypatch.setattr(AsyncSession, "commit", failing)
+        await world.feed_raw(update)
+        monkeypatch.setattr(AsyncSession, "commit", original)
+    before = len(person.replies())
+    await world.feed_raw(update)  # Telegram posts the same update again (webhook mode)
+    redelivered = person.replies()[before:]
+
+    assert [reply.text for reply in redelivered] == [
+        Dialogue.STEP.format(number=3) + Dialogue.ASK["place"]
+    ]
+    state, data = await snapshot(app_storage, 2013)
+    assert (state, data["draft"]["name"]) == ("ReportStates:place", "Выставка")
+
+
+async def test_a_command_repeated_after_the_short_error_is_run_again(
+    world: World, app_storage: Storage, telegram: Telegram
+) -> None:
+    person = await join(world, 2014)
+    await reach(person, "name")
+    await fail_unseen(person, app_storage, telegram, lambda p: p.send("/help"))
+
+    again = await person.send("/help")
+
+    assert Dialogue.ALREADY_SAVED not in "".join(reply.text for reply in again)
+    assert again and again[-1].text == telegram.lost[-1].text  # the help, as first sent
 
 
 async def test_with_telegram_and_the_database_down_nothing_escapes_the_error_handler(

@@ -30,6 +30,7 @@ from tests.tg import SPHERE, RecordingSession, World, fsm_rows, reach
 
 REDIS_DB = 15  # the tests' own database, emptied by each test that uses it
 USER = User(id=7, is_bot=False, first_name="Иван")
+BOT = 123456  # the id in the tests' bot token
 
 
 def message(text: str | None = None, caption: str | None = None) -> Update:
@@ -62,6 +63,7 @@ def test_the_fingerprint_tells_what_was_sent_and_keeps_no_text() -> None:
     assert fingerprint(message("Выставка")) != fingerprint(message("Выставка "))
     assert fingerprint(message("sp:4")) != fingerprint(press("sp:4"))  # a text is no button
     assert fingerprint(message()) is None  # a sticker or a photo without a caption
+    assert fingerprint(message("/help")) is None  # a command is never an answer
     assert "Выставка" not in (fingerprint(message("Выставка")) or "")
     assert fingerprint(Update(update_id=1)) is None
 
@@ -70,26 +72,27 @@ async def test_the_process_memory_keeps_the_latest_failures_of_a_chat_for_an_hou
     ticks = Ticks()
     memory = MemoryUnsettled(clock=ticks)
     for update_id in range(1, KEEP_PER_CHAT + 3):
-        await memory.remember(7, update_id, f"f{update_id}")
-    await memory.remember(8, 100, "other")
+        await memory.remember(BOT, 7, update_id, f"f{update_id}")
+    await memory.remember(BOT, 8, 100, "other")
+    await memory.remember(BOT + 1, 7, 200, "another bot's")
 
-    kept = await memory.recall(7)
+    kept = await memory.recall(BOT, 7)
     ticks.now += KEEP_SECONDS + 1
-    expired = await memory.recall(7)
-    await memory.forget(8)
+    expired = await memory.recall(BOT, 7)
+    await memory.forget(BOT, 8)
 
     assert [update_id for update_id, _ in kept] == list(range(3, KEEP_PER_CHAT + 3))
     assert expired == []
-    assert await memory.recall(8) == []
+    assert await memory.recall(BOT, 8) == []
 
 
 async def test_the_process_memory_is_bounded_by_the_oldest_chat() -> None:
     memory = MemoryUnsettled()
     for chat in range(MEMORY_CHATS + 1):
-        await memory.remember(chat, chat, "f")
+        await memory.remember(BOT, chat, chat, "f")
 
-    assert await memory.recall(0) == []  # pushed out
-    assert await memory.recall(MEMORY_CHATS) == [(MEMORY_CHATS, "f")]
+    assert await memory.recall(BOT, 0) == []  # pushed out
+    assert await memory.recall(BOT, MEMORY_CHATS) == [(MEMORY_CHATS, "f")]
 
 
 # --- Redis: the memory shared by the workers ------------------------------------------------
@@ -109,15 +112,17 @@ async def test_redis_memory_is_seen_by_another_worker_and_expires(redis: Redis) 
     first, second = RedisUnsettled(redis), RedisUnsettled(Redis.from_url(f"{REDIS_URL}/{REDIS_DB}"))
     try:
         for update_id in range(1, KEEP_PER_CHAT + 3):
-            await first.remember(7, update_id, f"f{update_id}")
+            await first.remember(BOT, 7, update_id, f"f{update_id}")
+        await first.remember(BOT + 1, 7, 200, "another bot's")
 
-        seen = await second.recall(7)
-        ttl = await redis.ttl("fsm:unsettled:7")
-        await second.forget(7)
+        seen = await second.recall(BOT, 7)
+        ttl = await redis.ttl(f"fsm:{BOT}:unsettled:7")
+        await second.forget(BOT, 7)
 
         assert seen == [(n, f"f{n}") for n in range(3, KEEP_PER_CHAT + 3)]
         assert 0 < ttl <= KEEP_SECONDS
-        assert await first.recall(7) == []
+        assert await first.recall(BOT, 7) == []
+        assert await first.recall(BOT + 1, 7) == [(200, "another bot's")]
     finally:
         await second.redis.aclose()
 
@@ -150,7 +155,7 @@ async def test_a_retry_reaching_another_worker_is_recognised_through_redis(
             pressed = person.press_update(person.button_data(SPHERE))
             pressed = pressed.model_copy(update={"update_id": 900})
             await first.feed_raw(pressed)  # saved; say its reply failed and was not seen:
-            await remember_failure(first.dispatcher["unsettled"], pressed)
+            await remember_failure(first.dispatcher["unsettled"], first.bot, pressed)
         finally:
             await _stop(first)
 
@@ -165,7 +170,7 @@ async def test_a_retry_reaching_another_worker_is_recognised_through_redis(
             f"{Dialogue.ALREADY_SAVED}\n\n{Dialogue.STEP.format(number=2)}{Dialogue.ASK['name']}"
         ]
         assert await fsm_rows(storage.sessionmaker) == []  # the step is in Redis
-        assert await redis.exists("fsm:unsettled:3001") == 0  # the memory is spent
+        assert await redis.exists(f"fsm:{BOT}:unsettled:3001") == 0  # the memory is spent
     finally:
         await storage.close()
 
@@ -177,7 +182,7 @@ async def test_the_memory_failing_leaves_the_update_handled_as_usual(
     person = await join(world, 3002)
     await reach(person, "name")
     memory = world.dispatcher["unsettled"]
-    await memory.remember(3002, 1, "something else sent before")
+    await memory.remember(world.bot.id, 3002, 1, "something else sent before")
 
     async def unreachable(*_: object) -> None:
         raise ConnectionError("Redis is away")

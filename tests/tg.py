@@ -111,6 +111,10 @@ class Person:
         self.chat = Chat(id=user_id, type="private")
         self.callback_ids: set[str] = set()  # the button presses this person made
 
+    def message(self, **fields: Any) -> Message:
+        """A message from this person (to build an update fed later, or twice)."""
+        return self._message(**fields)
+
     def _message(self, **fields: Any) -> Message:
         return Message(
             message_id=next(self.world.ids),
