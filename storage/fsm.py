@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
-from storage.db import current_session, for_dialect
+from storage.db import SqliteStatement, current_session, for_dialect, is_sqlite
 from storage.models import FsmRecord, utcnow
 
 TABLE = FsmRecord.__table__
@@ -48,6 +48,10 @@ def _insert_missing(dialect: Any) -> Any:
 
 _SELECTS = {"sqlite": _SELECT, "postgresql": _SELECT_LOCKED}
 _UPSERTS = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+# SQLite: the same statements straight on the driver (see storage.db.SqliteStatement).
+_SQLITE_SELECT = SqliteStatement(_SELECT, result_types=(TABLE.c.state.type, TABLE.c.data.type))
+_SQLITE_UPSERT = SqliteStatement(_UPSERTS["sqlite"])
+_SQLITE_DELETE = SqliteStatement(_DELETE)
 _INSERT_MISSING = {"sqlite": _insert_missing(sqlite), "postgresql": _insert_missing(postgresql)}
 
 
@@ -161,13 +165,18 @@ class SqlAlchemyStorage(BaseStorage):
         rows: dict[str, _Row] = session.info.setdefault(ROWS, {})
         row = rows.get(row_key)
         if row is None:
-            query = for_dialect(session, _SELECTS, "FSM storage")
-            found = (await session.execute(query, {"key": row_key})).first()
+            params = {"key": row_key}
+            if is_sqlite(session):
+                found = next(iter(await _SQLITE_SELECT.fetch(session, params)), None)
+            else:
+                query = for_dialect(session, _SELECTS, "FSM storage")
+                found = (await session.execute(query, params)).first()
             if found is None:
                 # SQLite: the transaction holds the whole database; PostgreSQL: no row to lock
-                row = _Row(state=None, data={}, stored=False, locked=query is _SELECT)
+                row = _Row(state=None, data={}, stored=False, locked=is_sqlite(session))
             else:
-                row = _Row(state=found.state, data=found.data or {}, stored=True, locked=True)
+                state, data = found
+                row = _Row(state=state, data=data or {}, stored=True, locked=True)
             rows[row_key] = row
         return row
 
@@ -194,16 +203,22 @@ def _write_rows(session: Session) -> None:
     rows: dict[str, _Row] | None = session.info.get(ROWS)
     if not rows:
         return
+    on_sqlite = is_sqlite(session)
     for row_key, row in rows.items():
         if not row.dirty:
             continue
         if row.state is None and not row.data:
-            if row.stored:
+            if row.stored and on_sqlite:
+                _SQLITE_DELETE.run_sync(session, {"key": row_key})
+            elif row.stored:
                 session.execute(_DELETE, {"key": row_key})
             row.stored = False
         else:
             values = {"key": row_key, "state": row.state, "data": row.data, "updated_at": utcnow()}
-            session.execute(for_dialect(session, _UPSERTS, "FSM storage"), values)
+            if on_sqlite:
+                _SQLITE_UPSERT.run_sync(session, values)
+            else:
+                session.execute(for_dialect(session, _UPSERTS, "FSM storage"), values)
             row.stored = True
         row.dirty = False
 

@@ -256,3 +256,48 @@ async def test_it_removes_only_a_note_of_the_same_period(session: AsyncSession) 
     assert await periods.remove_note(q3.id, note.id) is False
     assert await periods.remove_note(q4.id, note.id) is True
     assert await periods.notes(q4.id) == []
+
+
+async def test_statements_run_on_the_sqlite_driver_store_what_sqlalchemy_stores(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    from storage import fsm
+    from storage.models import FsmRecord
+    from storage.repositories import updates
+
+    at = datetime(2023, 11, 20, 12, 30, 15, 123456, tzinfo=UTC)
+    data = {"draft": {"name": "Выставка «Смоленск – Минск»", "count": 18, "dates": None}}
+    row = {"state": "ReportStates:place", "data": data, "updated_at": at}
+    maker = create_sessionmaker(sqlite_engine)
+    async with maker() as session, session.begin():
+        await session.execute(fsm._UPSERTS["sqlite"], {"key": "by-sqlalchemy", **row})
+        await fsm._SQLITE_UPSERT.run(session, {"key": "by-driver", **row})
+        await session.execute(
+            updates._CLAIMS["sqlite"], {"bot_id": 1, "update_id": 1, "created_at": at}
+        )
+        first = await updates._SQLITE_CLAIM.run(
+            session, {"bot_id": 1, "update_id": 2, "created_at": at}
+        )
+        again = await updates._SQLITE_CLAIM.run(
+            session, {"bot_id": 1, "update_id": 2, "created_at": at}
+        )
+        read = await fsm._SQLITE_SELECT.fetch(session, {"key": "by-sqlalchemy"})
+        missing = await fsm._SQLITE_SELECT.fetch(session, {"key": "nobody"})
+    async with maker() as session:
+        stored = (
+            await session.execute(
+                text("SELECT state, data, updated_at FROM fsm_states ORDER BY key")
+            )
+        ).all()
+        claims = (await session.execute(text("SELECT created_at FROM processed_updates"))).all()
+        record = await session.get(FsmRecord, "by-driver")
+        await fsm._SQLITE_DELETE.run(session, {"key": "by-driver"})
+        await session.commit()
+        left = (await session.execute(text("SELECT key FROM fsm_states"))).scalars().all()
+
+    assert stored[0] == stored[1]  # the same text in the file, byte for byte
+    assert claims[0] == claims[1]
+    assert (first, again) == (1, 0)  # inserted, then skipped as already claimed
+    assert read == [("ReportStates:place", data)] and missing == []
+    assert record is not None and (record.data, record.updated_at) == (data, at)
+    assert left == ["by-sqlalchemy"]

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import for_dialect
+from storage.db import SqliteStatement, for_dialect, is_sqlite
 from storage.models import ProcessedUpdate, utcnow
 
 # Telegram gives up redelivering an update within a day; a week is plenty.
@@ -24,6 +24,7 @@ def _claim_statement(dialect: Any) -> Any:
 
 
 _CLAIMS = {"sqlite": _claim_statement(sqlite), "postgresql": _claim_statement(postgresql)}
+_SQLITE_CLAIM = SqliteStatement(_CLAIMS["sqlite"])  # straight on the driver (storage.db)
 
 
 class ProcessedUpdateRepository:
@@ -38,9 +39,12 @@ class ProcessedUpdateRepository:
         """
         now = now or utcnow()
         values = {"bot_id": bot_id, "update_id": update_id, "created_at": now}
-        claim = for_dialect(self.session, _CLAIMS, "insert-or-skip")
-        inserted = await self.session.execute(claim, values)
-        claimed = inserted.rowcount == 1  # type: ignore[attr-defined]
+        if is_sqlite(self.session):
+            claimed = await _SQLITE_CLAIM.run(self.session, values) == 1
+        else:
+            claim = for_dialect(self.session, _CLAIMS, "insert-or-skip")
+            inserted = await self.session.execute(claim, values)
+            claimed = inserted.rowcount == 1  # type: ignore[attr-defined]
         if claimed and update_id % PRUNE_EVERY == 0:
             await self.prune(before=now - KEEP_PROCESSED)
         return claimed
