@@ -8,10 +8,12 @@ from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -166,23 +168,25 @@ class SqliteStatement:
     def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
         self.statement = statement
         self._result_types = result_types
-        self._compiled: tuple[str, list[str], list[Any], list[Any]] | None = None
+        self._compiled: WeakKeyDictionary[Any, _Compiled] = WeakKeyDictionary()
 
-    def _prepare(self, dialect: Any) -> tuple[str, list[str], list[Any], list[Any]]:
-        if self._compiled is None:
-            compiled = self.statement.compile(dialect=dialect)
-            names = list(compiled.positiontup or ())
+    def _prepare(self, dialect: Any) -> _Compiled:
+        """Compiled once per dialect (an engine's JSON serializer is its dialect's)."""
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            statement = self.statement.compile(dialect=dialect)
+            names = list(statement.positiontup or ())
             # Each type as adapted to the dialect (SQLite's DATETIME has its own format).
             binds = [
-                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                statement.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
                 for name in names
             ]
             results = [
                 kind.dialect_impl(dialect).result_processor(dialect, None)
                 for kind in self._result_types
             ]
-            self._compiled = (str(compiled), names, binds, results)
-        return self._compiled
+            compiled = self._compiled[dialect] = (str(statement), names, binds, results)
+        return compiled
 
     def _args(self, dialect: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         sql, names, binds, _ = self._prepare(dialect)
@@ -203,15 +207,28 @@ class SqliteStatement:
         self, session: AsyncSession, params: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
         """The rows, processed as SQLAlchemy would (SQLite sessions only)."""
-        dialect = session.get_bind().dialect
-        sql, args = self._args(dialect, params)
-        driver = await _driver(session)
-        return self._rows(dialect, await driver.execute_fetchall(sql, args))
+        connection = await session.connection()
+        sql, args = self._args(connection.dialect, params)
+        try:
+            driver = (await connection.get_raw_connection()).driver_connection
+            rows = await driver.execute_fetchall(sql, args)
+        except (sqlite3.Error, ValueError) as error:
+            if _is_disconnect(connection.dialect, error):
+                await connection.invalidate(error)
+            raise _wrapped(error, sql, args) from error
+        return self._rows(connection.dialect, rows)
 
     async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed (SQLite sessions only)."""
-        sql, args = self._args(session.get_bind().dialect, params)
-        cursor = await (await _driver(session)).execute(sql, args)
+        connection = await session.connection()
+        sql, args = self._args(connection.dialect, params)
+        try:
+            driver = (await connection.get_raw_connection()).driver_connection
+            cursor = await driver.execute(sql, args)
+        except (sqlite3.Error, ValueError) as error:
+            if _is_disconnect(connection.dialect, error):
+                await connection.invalidate(error)
+            raise _wrapped(error, sql, args) from error
         try:
             return int(cursor.rowcount)
         finally:
@@ -221,11 +238,33 @@ class SqliteStatement:
         """`run` from synchronous code inside the AsyncSession's greenlet (a session event)."""
         connection = session.connection()
         sql, args = self._args(connection.dialect, params)
-        cursor = await_only(connection.connection.driver_connection.execute(sql, args))
+        try:
+            cursor = await_only(connection.connection.driver_connection.execute(sql, args))
+        except (sqlite3.Error, ValueError) as error:
+            if _is_disconnect(connection.dialect, error):
+                connection.invalidate(error)
+            raise _wrapped(error, sql, args) from error
         try:
             return int(cursor.rowcount)
         finally:
             await_only(cursor.close())
+
+
+_Compiled = tuple[str, list[str], list[Any], list[Any]]  # SQL, names, binds, results
+
+
+def _is_disconnect(dialect: Any, error: BaseException) -> bool:
+    """A connection that is gone: aiosqlite's "no active connection" or "Connection
+    closed", or what SQLAlchemy's SQLite dialect calls one."""
+    if isinstance(error, ValueError):
+        message = str(error).lower()
+        return "no active connection" in message or "connection closed" in message
+    return bool(dialect.is_disconnect(error, None, None))
+
+
+def _wrapped(error: BaseException, sql: str, args: list[Any]) -> DBAPIError | StatementError:
+    """The error as SQLAlchemy raises it (OperationalError, IntegrityError, ...)."""
+    return DBAPIError.instance(sql, args, error, sqlite3.Error)  # type: ignore[arg-type]
 
 
 async def _driver(session: AsyncSession) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from aiogram import Bot
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.database import Storage
 from bot.retry import RetryRequests
 from handlers.texts import Common, Dialogue
+from storage.db import InlineSqliteConnection
 from storage.repositories import PeriodRepository, SphereRepository
 from tests.test_dialogue import join
 from tests.test_retry import FakeTime
@@ -104,21 +106,33 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> list[i
     return calls
 
 
+STATEMENTS = {"execute", "executemany", "_execute_fetchall"}  # aiosqlite's calls that run SQL
+
+
 @contextmanager
 def database_down(storage: Storage) -> Iterator[list[bool]]:
-    """Every statement of the bot fails once the yielded flag list holds True."""
+    """Every statement of the bot fails once the yielded flag list holds True: those run
+    through SQLAlchemy and those run straight on the SQLite driver (SqliteStatement)."""
     down: list[bool] = []
 
     def refuse(*_: Any) -> None:
         if down:
             raise sqlite3.OperationalError("unable to open database file")
 
+    inline = InlineSqliteConnection._execute
+
+    async def refusing(self: InlineSqliteConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(fn, "__name__", "") in STATEMENTS:  # rollback and close still work
+            refuse()
+        return await inline(self, fn, *args, **kwargs)
+
     engines = [storage.engine, storage.reader_engine]
     for engine in engines:
         if engine is not None:
             event.listen(engine.sync_engine, "before_cursor_execute", refuse)
     try:
-        yield down
+        with patch.object(InlineSqliteConnection, "_execute", refusing):
+            yield down
     finally:
         for engine in engines:
             if engine is not None:

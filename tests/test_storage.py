@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -301,3 +303,36 @@ async def test_statements_run_on_the_sqlite_driver_store_what_sqlalchemy_stores(
     assert read == [("ReportStates:place", data)] and missing == []
     assert record is not None and (record.data, record.updated_at) == (data, at)
     assert left == ["by-sqlalchemy"]
+
+
+async def test_a_statement_failing_on_the_sqlite_driver_raises_as_sqlalchemy_would(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError, StatementError
+
+    from storage.repositories import updates
+
+    claim = {"bot_id": 1, "update_id": 1, "created_at": datetime(2023, 11, 20, tzinfo=UTC)}
+    maker = create_sessionmaker(sqlite_engine)
+    original = InlineSqliteConnection._execute
+
+    async def failing(self: InlineSqliteConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if args and "processed_updates" in str(args[0]):
+            raise sqlite3.OperationalError("disk I/O error")
+        return await original(self, fn, *args, **kwargs)
+
+    async with maker() as session:
+        monkeypatch.setattr(InlineSqliteConnection, "_execute", failing)
+        with pytest.raises(OperationalError, match="disk I/O error"):
+            await updates._SQLITE_CLAIM.run(session, claim)
+        monkeypatch.setattr(InlineSqliteConnection, "_execute", original)
+        await session.rollback()
+
+    async with maker() as session:  # the connection under the transaction closes
+        connection = await session.connection()
+        await (await connection.get_raw_connection()).driver_connection.close()
+        with pytest.raises(StatementError, match="no active connection"):
+            await updates._SQLITE_CLAIM.run(session, claim)
+        assert connection.invalidated  # the pool makes a new one for the next transaction
+    async with maker() as session, session.begin():
+        assert await updates._SQLITE_CLAIM.run(session, claim) == 1
