@@ -66,7 +66,10 @@ class DbSessionMiddleware(BaseMiddleware):
 
 
 class UpdateMiddleware(BaseMiddleware):
-    """Claims the update and loads the person, in the update's transaction.
+    """Claims the update and reads the person, in the update's transaction.
+
+    The handlers get the person as a detached snapshot (`PersonRepository.snapshot`): its
+    columns as stored, for reading; a handler that changes a person loads it first.
 
     The update is claimed in `processed_updates`: a redelivery (Telegram retrying a webhook
     it thinks failed, possibly to another worker) finds the claim and is skipped; an update
@@ -80,7 +83,7 @@ class UpdateMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         person = None
         if user is not None:
-            person = await PersonRepository(session).by_telegram_id(user.id)
+            person = await PersonRepository(session).snapshot(user.id)
         data["person"] = person if person is not None and person.active else None
         return await handler(event, data)
 

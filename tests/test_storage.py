@@ -20,10 +20,11 @@ from reports.model import DEFAULT_SPHERES
 from reports.quarters import Quarter
 from storage.db import InlineSqliteConnection, create_engine, create_sessionmaker
 from storage.migrate import alembic_config, upgrade_database
-from storage.models import Base, Event, ReportingPeriod
+from storage.models import Base, Event, Person, ReportingPeriod
 from storage.report_source import DatabaseReportSource, PeriodNotFound
 from storage.repositories import (
     EventRepository,
+    OrganisationRepository,
     PeriodRepository,
     PersonRepository,
     SphereRepository,
@@ -336,3 +337,23 @@ async def test_a_statement_failing_on_the_sqlite_driver_raises_as_sqlalchemy_wou
         assert connection.invalidated  # the pool makes a new one for the next transaction
     async with maker() as session, session.begin():
         assert await updates._SQLITE_CLAIM.run(session, claim) == 1
+
+
+async def test_a_person_snapshot_holds_the_stored_columns_outside_the_session(
+    session: AsyncSession,
+) -> None:
+    people = PersonRepository(session)
+    organisation = await OrganisationRepository(session).get_or_add("Смоленский музей")
+    added = await people.add(5001, "Иванова Мария", organisation_id=organisation.id)
+    await people.set_active(added, False)
+    await session.commit()
+
+    snapshot = await people.snapshot(5001)
+    loaded = await people.by_telegram_id(5001)
+
+    columns = [column.key for column in Person.__table__.c]
+    assert snapshot is not None and loaded is not None
+    assert [getattr(snapshot, key) for key in columns] == [getattr(loaded, key) for key in columns]
+    assert snapshot.active is False and snapshot.created_at.tzinfo is not None
+    assert inspect(snapshot).detached and snapshot not in session
+    assert await people.snapshot(5002) is None
