@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
@@ -207,47 +207,54 @@ class SqliteStatement:
         self, session: AsyncSession, params: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
         """The rows, processed as SQLAlchemy would (SQLite sessions only)."""
-        connection = await session.connection()
-        sql, args = self._args(connection.dialect, params)
-        try:
-            driver = (await connection.get_raw_connection()).driver_connection
-            rows = await driver.execute_fetchall(sql, args)
-        except (sqlite3.Error, ValueError) as error:
-            if _is_disconnect(connection.dialect, error):
-                await connection.invalidate(error)
-            raise _wrapped(error, sql, args) from error
-        return self._rows(connection.dialect, rows)
+        dialect, rows = await self._on_driver(session, params, _all_rows)
+        return self._rows(dialect, rows)
 
     async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed (SQLite sessions only)."""
+        _, changed = await self._on_driver(session, params, _rowcount)
+        return int(changed)
+
+    async def _on_driver(
+        self, session: AsyncSession, params: Mapping[str, Any], call: _DriverCall
+    ) -> tuple[Any, Any]:
+        """`call` on the driver connection of the session's transaction (begun if need
+        be); its errors raised as SQLAlchemy's, a connection found gone invalidated."""
         connection = await session.connection()
         sql, args = self._args(connection.dialect, params)
         try:
             driver = (await connection.get_raw_connection()).driver_connection
-            cursor = await driver.execute(sql, args)
+            return connection.dialect, await call(driver, sql, args)
         except (sqlite3.Error, ValueError) as error:
             if _is_disconnect(connection.dialect, error):
                 await connection.invalidate(error)
             raise _wrapped(error, sql, args) from error
-        try:
-            return int(cursor.rowcount)
-        finally:
-            await cursor.close()
 
     def run_sync(self, session: Session, params: Mapping[str, Any]) -> int:
         """`run` from synchronous code inside the AsyncSession's greenlet (a session event)."""
         connection = session.connection()
         sql, args = self._args(connection.dialect, params)
         try:
-            cursor = await_only(connection.connection.driver_connection.execute(sql, args))
+            return await_only(_rowcount(connection.connection.driver_connection, sql, args))
         except (sqlite3.Error, ValueError) as error:
             if _is_disconnect(connection.dialect, error):
                 connection.invalidate(error)
             raise _wrapped(error, sql, args) from error
-        try:
-            return int(cursor.rowcount)
-        finally:
-            await_only(cursor.close())
+
+
+_DriverCall = Callable[[Any, str, list[Any]], Awaitable[Any]]
+
+
+async def _all_rows(driver: Any, sql: str, args: list[Any]) -> Any:
+    return await driver.execute_fetchall(sql, args)
+
+
+async def _rowcount(driver: Any, sql: str, args: list[Any]) -> int:
+    cursor = await driver.execute(sql, args)
+    try:
+        return int(cursor.rowcount)
+    finally:
+        await cursor.close()
 
 
 _Compiled = tuple[str, list[str], list[Any], list[Any]]  # SQL, names, binds, results
