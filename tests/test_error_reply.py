@@ -403,22 +403,29 @@ async def test_a_different_message_after_the_short_error_is_the_next_answer(
     assert (data["draft"]["name"], data["draft"]["place"]) == ("Выставка", "г. Минск")
 
 
+@contextmanager
+def commit_failing_then_database_down(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The update's COMMIT fails (nothing saved), and the error reply cannot read either."""
+    with database_down(storage) as down, monkeypatch.context() as patched:
+
+        async def failing(self: AsyncSession) -> None:
+            down.append(True)
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+        patched.setattr(AsyncSession, "commit", failing)
+        yield
+
+
 async def test_a_retry_of_an_answer_that_was_not_saved_is_taken(
     world: World, app_storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     person = await join(world, 2012)
     await reach(person, "name")
-    original = AsyncSession.commit
 
-    with database_down(app_storage) as down:
-
-        async def failing(self: AsyncSession) -> None:
-            down.append(True)  # the commit fails, and the error reply cannot read either
-            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
-
-        monkeypatch.setattr(AsyncSession, "commit", failing)
+    with commit_failing_then_database_down(app_storage, monkeypatch):
         replies = await person.send("Выставка")
-        monkeypatch.setattr(AsyncSession, "commit", original)
     remembered = await world.dispatcher["unsettled"].recall(world.bot.id, 2012)
     retried = await person.send("Выставка")
 
@@ -437,17 +444,9 @@ async def test_the_failed_update_redelivered_is_taken_as_the_answer(
     person = await join(world, 2013)
     await reach(person, "name")
     update = Update(update_id=7001, message=person.message(text="Выставка"))
-    original = AsyncSession.commit
 
-    with database_down(app_storage) as down:
-
-        async def failing(self: AsyncSession) -> None:
-            down.append(True)
-            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
-
-        monkeypatch.setattr(AsyncSession, "commit", failing)
+    with commit_failing_then_database_down(app_storage, monkeypatch):
         await world.feed_raw(update)
-        monkeypatch.setattr(AsyncSession, "commit", original)
     before = len(person.replies())
     await world.feed_raw(update)  # Telegram posts the same update again (webhook mode)
     redelivered = person.replies()[before:]

@@ -11,7 +11,6 @@ import pytest
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
 from redis.asyncio import Redis
 
-from bot.app import build_bot, build_dispatcher
 from bot.database import Storage, open_storage
 from bot.settings import Settings
 from bot.unsettled import (
@@ -26,7 +25,8 @@ from bot.unsettled import (
 from handlers.texts import Dialogue
 from tests.conftest import REDIS_URL, Clock, need_redis
 from tests.test_dialogue import join
-from tests.tg import SPHERE, RecordingSession, World, fsm_rows, reach
+from tests.test_redis_storage import _world
+from tests.tg import SPHERE, World, fsm_rows, reach
 
 REDIS_DB = 15  # the tests' own database, emptied by each test that uses it
 USER = User(id=7, is_bot=False, first_name="Иван")
@@ -129,9 +129,7 @@ async def test_redis_memory_is_seen_by_another_worker_and_expires(redis: Redis) 
 
 def _worker(settings: Settings, storage: Storage, clock: Clock, first_id: int) -> World:
     """A worker's Dispatcher (one at a time: the routers belong to one Dispatcher)."""
-    session = RecordingSession()
-    bot = build_bot(settings, session=session)
-    world = World(build_dispatcher(settings, storage, clock=clock), bot, session)
+    world = _world(settings, storage, clock)
     world.update_ids = iter(range(first_id, first_id + 900))
     return world
 
