@@ -14,7 +14,13 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.types import ErrorEvent
@@ -22,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.database import Storage, open_storage
 from bot.middlewares import CommitBeforeSending, install_middlewares
+from bot.reachability import on_forbidden
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
 from bot.settings import Settings
@@ -129,6 +136,7 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
         unsettled=unsettled,
     )
     install_middlewares(dispatcher, storage.sessionmaker, unsettled)
+    dispatcher.errors.register(on_forbidden, ExceptionTypeFilter(TelegramForbiddenError))
     dispatcher.errors.register(_on_error)
     dispatcher.include_router(setup_routers())
     return dispatcher

@@ -19,11 +19,12 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
-from aiogram.types import TelegramObject, Update, User
+from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.unsettled import SavedRetries, Unsettled
 from storage.db import current_session
+from storage.models import Person
 from storage.repositories import PersonRepository, ProcessedUpdateRepository
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class UpdateMiddleware(BaseMiddleware):
         person = None
         if user is not None:
             person = await PersonRepository(session).snapshot(user.id)
+            if person is not None and person.unreachable_since is not None:
+                await _reachable_again(session, event, data, person)
         data["person"] = person if person is not None and person.active else None
         return await handler(event, data)
 
@@ -97,6 +100,22 @@ class UpdateMiddleware(BaseMiddleware):
             return True
         log.info("update %s of bot %s was already processed; skipped", update.update_id, bot_id)
         return False
+
+
+async def _reachable_again(
+    session: AsyncSession, event: TelegramObject, data: dict[str, Any], person: Person
+) -> None:
+    """A person marked unreachable who writes or presses a button in their private chat
+    with the bot can be written to again (a `my_chat_member` update is left to its
+    handler: it may be the block itself)."""
+    chat: Chat | None = data.get("event_chat")
+    if isinstance(event, Update) and event.my_chat_member is not None:
+        return
+    if chat is None or chat.type != "private":
+        return
+    await PersonRepository(session).mark_reachable(person.telegram_id)
+    person.unreachable_since = None  # the snapshot handlers get
+    log.info("person %s is reachable again", person.id)
 
 
 def install_middlewares(

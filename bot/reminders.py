@@ -10,7 +10,7 @@ restart, reaches each person once. Kinds: `before_<N>` (N days before the deadli
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,6 +75,7 @@ class ReminderDeps:
             sessionmaker,
             rate_per_second=settings.send_rate_per_second,
             per_chat_interval=settings.send_per_chat_interval,
+            wall_clock=clock,
             **sender_options,
         )
         return cls(bot, sessionmaker, settings, sender, clock)
@@ -89,7 +90,7 @@ class RoundResult:
     claimed: int = 0  # people claimed now (each gets one message)
     already: int = 0  # people reached earlier with this kind (claimed before)
     sent: int = 0
-    blocked: int = 0  # people who blocked the bot, now inactive
+    blocked: int = 0  # people who blocked the bot, now unreachable
     failed: int = 0  # left for recovery or refused for good
     organisations: list[int] = field(default_factory=list)  # organisations reached
     skipped_organisations: list[int] = field(default_factory=list)  # nudged within the hour
@@ -197,9 +198,14 @@ def reminder_text(kind: str, period: ReportingPeriod, organisation: str, setting
 
 
 def digest_text(
-    period: ReportingPeriod, missing: Sequence[Organisation], settings: Settings
+    period: ReportingPeriod,
+    missing: Sequence[Organisation],
+    settings: Settings,
+    unreachable: Collection[int] = (),
 ) -> str:
-    """The coordinators' digest: who has not reported (cut to one message)."""
+    """The coordinators' digest: who has not reported (cut to one message); those in
+    `unreachable` (organisation ids) are marked: the bot's messages reach none of their
+    staff."""
     head = Reminders.DIGEST_HEAD.format(
         period=quarter_label(period.year, period.quarter),
         deadline=_deadline_text(period, settings),
@@ -210,6 +216,8 @@ def digest_text(
     length = sum(len(line) + 1 for line in lines)
     for organisation in missing:
         line = Reminders.DIGEST_LINE.format(organisation=html.quote(organisation.name))
+        if organisation.id in unreachable:
+            line += Reminders.DIGEST_UNREACHABLE
         if length + len(line) + 2 > MESSAGE_MAX:
             lines.append("…")
             break
@@ -295,7 +303,8 @@ async def reminder_round(
     now: datetime,
     organisation_ids: Iterable[int] | None = None,
 ) -> RoundResult:
-    """Remind every active reporter of each organisation still missing in the period.
+    """Remind every active reporter of each organisation still missing in the period
+    (but those whose chats refuse the bot's messages).
 
     A `before_N`/`deadline` round does nothing once the deadline has passed.
     """
@@ -367,18 +376,27 @@ async def remind_now(
 
 
 async def digest(deps: ReminderDeps, period_id: int, *, now: datetime) -> RoundResult:
-    """Tell each active coordinator which organisations have not reported (once each)."""
+    """Tell each active coordinator the bot reaches which organisations have not reported
+    (once each), marking those whose staff the bot's messages do not reach."""
     result = RoundResult(period_id, DIGEST)
     async with deps.sessionmaker() as session, session.begin():
         period = await _open_period(session, period_id)
         if period is None:
             result.reason = "period closed or unknown"
             return result
-        coordinators = await PersonRepository(session).coordinators()
-        missing = await ReportingRepository(session).missing_organisations(period_id)
-    text = digest_text(period, missing, deps.settings)
+        coordinators = await PersonRepository(session).coordinators(reachable_only=True)
+        text = await _digest_message(session, period, deps.settings)
     people = [(person, None) for person in coordinators]
     return await _claim_and_send(deps, period, DIGEST, people, lambda _: text, result, now)
+
+
+async def _digest_message(
+    session: AsyncSession, period: ReportingPeriod, settings: Settings
+) -> str:
+    reporting = ReportingRepository(session)
+    missing = await reporting.missing_organisations(period.id)
+    unreachable = await reporting.unreachable_organisations(o.id for o in missing)
+    return digest_text(period, missing, settings, unreachable)
 
 
 async def digest_sent(deps: ReminderDeps, period_id: int) -> bool:
@@ -431,6 +449,8 @@ async def _why_not_recover(
 ) -> str | None:
     if person is None or not person.active:
         return "inactive"
+    if not person.reachable:
+        return "unreachable"
     if row.attempts >= MAX_ATTEMPTS:
         return f"gave up after {row.attempts} requests: {row.error}"
     if not _useful(row.kind, period, now, settings):
@@ -449,10 +469,8 @@ async def _recovered_message(
     settings: Settings,
 ) -> Outgoing:
     if row.kind == DIGEST:
-        missing = await ReportingRepository(session).missing_organisations(period.id)
-        return Outgoing(
-            row.id, person.id, person.telegram_id, digest_text(period, missing, settings)
-        )
+        text = await _digest_message(session, period, settings)
+        return Outgoing(row.id, person.id, person.telegram_id, text)
     organisation = (
         await session.get(Organisation, row.organisation_id) if row.organisation_id else None
     )

@@ -11,8 +11,10 @@ storage.repositories.reminders) and:
 - on 429 waits the answer's `retry_after` and sends the same message again (the global
   pace is kept: it is what keeps 429s rare, and one slow chat must not stall the round);
 - on a network error or a 5xx retries with exponential backoff, up to `max_attempts`;
-- on 403 (the person blocked the bot, or left Telegram) marks the person inactive and the
-  reminder failed `blocked`; other refusals (400) fail the reminder for good;
+- on 403 (the person blocked the bot, or left Telegram) marks the person unreachable
+  (`Person.unreachable_since`: still a member, their organisation still expected to
+  report) and the reminder failed `blocked`; other refusals (400) fail the reminder for
+  good;
 - marks each reminder `sent` right after Telegram accepted it (a writer task batches the
   marks that pile up while it writes, so the database keeps pace with the sending).
 
@@ -36,6 +38,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Context
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -48,7 +51,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import Person
+from storage.models import utcnow
 from storage.repositories import PersonRepository, ReminderRepository
 from storage.repositories.reminders import RETRY_PREFIX
 
@@ -79,7 +82,7 @@ class DeliveryReport:
     """What became of the messages of one deliver()."""
 
     sent: list[int] = field(default_factory=list)  # reminder ids Telegram accepted
-    blocked: list[int] = field(default_factory=list)  # person ids now inactive
+    blocked: list[int] = field(default_factory=list)  # person ids now unreachable
     failed: dict[int, str] = field(default_factory=dict)  # reminder id → error
     requests: int = 0
     rate_limited: int = 0  # 429 answers
@@ -112,6 +115,7 @@ class Sender:
         max_backoff: float = 30.0,
         give_up_after: float = GIVE_UP_AFTER,
         window_margin: float = WINDOW_MARGIN,
+        wall_clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
@@ -129,6 +133,7 @@ class Sender:
         self.max_backoff = max_backoff
         self.give_up_after = give_up_after
         self.window_margin = window_margin
+        self.wall_clock = wall_clock  # when a person was found unreachable
         self._next_slot = -math.inf  # the clock time of the next free global slot
         # The latest `rate` slots: the next one comes a second (and the margin) after the first.
         self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate_per_second)))
@@ -271,6 +276,7 @@ class Sender:
         async with self.sessionmaker() as session, session.begin():
             reminders = ReminderRepository(session)
             sent_by_attempts: dict[int, list[int]] = {}
+            blocked: list[int] = []
             for outcome in batch:
                 if outcome.status == "sent":
                     sent_by_attempts.setdefault(outcome.attempts, []).append(
@@ -282,9 +288,10 @@ class Sender:
                     outcome.item.reminder_id, outcome.error, attempts=outcome.attempts
                 )
                 if outcome.status == "blocked":
-                    person = await session.get(Person, outcome.item.person_id)
-                    if person is not None and person.active:
-                        await PersonRepository(session).set_active(person, False)
+                    blocked.append(outcome.item.person_id)
+            await PersonRepository(session).mark_unreachable(
+                person_ids=blocked, at=self.wall_clock()
+            )
             for attempts, ids in sent_by_attempts.items():
                 await reminders.mark_sent(ids, attempts=attempts)
         for outcome in batch:

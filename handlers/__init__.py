@@ -2,7 +2,17 @@
 
 from aiogram import Router
 
-from handlers import common, desk, fallback, join, my_events, nothing, periods, report
+from handlers import (
+    common,
+    desk,
+    fallback,
+    join,
+    membership,
+    my_events,
+    nothing,
+    periods,
+    report,
+)
 from handlers.filters import InPrivateChat
 
 # The dialogue's router comes early: most updates are answers in it, and every router
@@ -16,6 +26,7 @@ FEATURE_ROUTERS = (
     periods.router,
     nothing.router,
     my_events.router,
+    membership.router,
     fallback.router,
 )
 

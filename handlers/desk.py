@@ -285,7 +285,7 @@ async def make_coordinator(
 
 @router.message(Command("people"))
 async def people_of_organisation(
-    message: Message, command: CommandObject, session: AsyncSession
+    message: Message, command: CommandObject, session: AsyncSession, settings: Settings
 ) -> None:
     name = " ".join((command.args or "").split())
     if not name:
@@ -303,6 +303,9 @@ async def people_of_organisation(
     for someone in found:
         marks = Desk.COORDINATOR_MARK if someone.role == "coordinator" else ""
         marks += "" if someone.active else Desk.INACTIVE_MARK
+        if someone.unreachable_since is not None:
+            since = someone.unreachable_since.astimezone(settings.timezone)
+            marks += Desk.UNREACHABLE_MARK.format(since=since.strftime("%d.%m.%Y"))
         lines.append(
             Desk.PERSON_LINE.format(
                 name=html.quote(someone.full_name), telegram_id=someone.telegram_id, marks=marks

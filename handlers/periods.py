@@ -223,7 +223,15 @@ async def reopen_period(
 
 
 def _drafts(status: OrgStatus) -> str:
-    return Periods.LINE_DRAFTS.format(drafts=status.drafts) if status.drafts else ""
+    """The marks after an organisation's line: drafts being filled in, unreachable staff."""
+    marks = Periods.LINE_DRAFTS.format(drafts=status.drafts) if status.drafts else ""
+    if status.nobody_reachable:
+        marks += Periods.LINE_NOBODY_REACHABLE
+    elif status.unreachable:
+        marks += Periods.LINE_UNREACHABLE.format(
+            unreachable=status.unreachable, reporters=status.reporters
+        )
+    return marks
 
 
 def status_lines(
@@ -253,6 +261,8 @@ def status_lines(
             drafts=sum(s.drafts for s in statuses),
         )
     )
+    if unreachable := sum(s.unreachable for s in statuses):
+        lines.append(Periods.STATUS_UNREACHABLE.format(people=unreachable))
     if missing:
         lines.append(Periods.STATUS_MISSING_HEAD)
         lines += [

@@ -215,6 +215,7 @@ class Desk:
     PERSON_LINE = "• {name} — id <code>{telegram_id}</code>{marks}"
     COORDINATOR_MARK = ", координатор"
     INACTIVE_MARK = ", отключён"
+    UNREACHABLE_MARK = ", недоступен в Telegram с {since} (бот заблокирован)"
     DEACTIVATE_USAGE = "Напишите Telegram id сотрудника: /deactivate 123456789 (см. /people)"
     DEACTIVATE_NOT_FOUND = "Сотрудник с id {id} не найден. /people Название — список."
     DEACTIVATE_ALREADY = "{name} уже отключён."
@@ -280,6 +281,12 @@ class Periods:
     LINE_LATE = ", после срока: {late} ⏰"
     LINE_NOTHING = "➖ {name}"
     LINE_DRAFTS = " · заполняют: {drafts}"
+    LINE_NOBODY_REACHABLE = " · сотрудники не получают сообщения бота"
+    LINE_UNREACHABLE = " · недоступны в Telegram: {unreachable} из {reporters}"
+    STATUS_UNREACHABLE = (
+        "📵 сотрудники, недоступные в Telegram (заблокировали бота): {people}; "
+        "/people Название — кто именно"
+    )
     EVENTS_COUNT = "мероприятий: {count}"
     REMIND_NOT_CONFIGURED = "Напоминания не настроены: отправить их сейчас нельзя."
     REMIND_CLOSED = "Период {period} закрыт: напоминать не о чем. /reopen — открыть."
@@ -347,6 +354,7 @@ class Reminders:
     DIGEST_MISSING = "Не отчитались ({count}):"
     DIGEST_ALL_DONE = "Все организации отчитались. Спасибо!"
     DIGEST_LINE = "• {organisation}"
+    DIGEST_UNREACHABLE = " — сотрудники не получают сообщения бота"
     DAYS: ClassVar[dict[int, str]] = {1: "1 день", 3: "3 дня", 7: "7 дней"}
     DAYS_OTHER = "{days} дн."
     NEW_REPORT = "Сообщить о мероприятии"

@@ -85,10 +85,19 @@ class Person(Base):
     full_name: Mapped[str] = mapped_column(String(NAME_MAX))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="reporter")
+    # False only when a coordinator deactivated the person: refused like a stranger.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Since when Telegram refuses the bot's messages to this chat (403, or the person
+    # blocked the bot); cleared when they unblock it or write again. Still a member.
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisation: Mapped[Organisation | None] = relationship()
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the bot's messages reach this person's chat (as far as we know)."""
+        return self.unreachable_since is None
 
 
 class Sphere(Base):

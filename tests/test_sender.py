@@ -1,4 +1,4 @@
-"""The Sender: every message delivered once (or the person marked inactive), within the
+"""The Sender: every message delivered once (or the person marked unreachable), within the
 limits, against a fake Telegram that answers 429, 5xx, network errors and 403.
 
 Time is virtual: the Sender's clock and sleep are a `VirtualTime`, so pacing is checked
@@ -245,8 +245,9 @@ async def test_it_delivers_each_message_once_through_429_5xx_and_network_errors(
     assert all(by_chat[chat].sent_at is not None for chat in (a, b, c, e))
     assert by_chat[d].error == BLOCKED
     assert by_chat[f].error is not None and by_chat[f].error.startswith("rejected")
-    assert not (await setup.person(setup.people[3].id)).active
-    assert (await setup.person(setup.people[0].id)).active
+    blocked = await setup.person(setup.people[3].id)
+    assert blocked.active and blocked.unreachable_since is not None  # still a member
+    assert (await setup.person(setup.people[0].id)).unreachable_since is None
     assert sorted(report.sent) == sorted(by_chat[chat].id for chat in (a, b, c, e))
     assert report.blocked == [setup.people[3].id]
     assert (report.rate_limited, report.retried) == (1, 4)

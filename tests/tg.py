@@ -66,12 +66,22 @@ NON_TEXT_UPDATES: dict[str, dict[str, Any]] = {
 }
 
 
+BLOCKED_BY_USER = (
+    '{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}'
+)
+
+
 class RecordingSession(BaseSession):
-    """Records each request and returns what Telegram would (a Message for a send)."""
+    """Records each request and returns what Telegram would (a Message for a send).
+
+    A request to a chat in `blocked` is refused as Telegram does (403, aiogram's
+    TelegramForbiddenError) and not recorded: nothing reached that chat.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[TelegramMethod[Any]] = []
+        self.blocked: set[int] = set()  # chats whose person blocked the bot
         self._message_ids = count(1000)
 
     async def close(self) -> None:
@@ -83,6 +93,9 @@ class RecordingSession(BaseSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,
     ) -> TelegramType:
+        chat_id = getattr(method, "chat_id", None)
+        if chat_id is not None and int(chat_id) in self.blocked:
+            return self.check_response(bot, method, 403, BLOCKED_BY_USER)
         self.requests.append(method)
         if isinstance(method, GetMe):
             return BOT_USER  # type: ignore[return-value]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from storage.db import SqliteStatement, is_sqlite
-from storage.models import Person
+from storage.models import Person, utcnow
 
 Role = Literal["reporter", "coordinator"]
 _BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram_id"))
@@ -81,6 +82,37 @@ class PersonRepository:
         person.active = active
         await self.session.flush()
 
+    async def mark_unreachable(
+        self,
+        *,
+        person_ids: Iterable[int] = (),
+        telegram_id: int | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Telegram refuses the bot's messages to these people (by ids, or one Telegram id)
+        since `at`; an earlier mark is kept. Returns how many were newly marked."""
+        ids = list(person_ids)
+        if telegram_id is None and not ids:
+            return 0
+        who = Person.telegram_id == telegram_id if telegram_id is not None else Person.id.in_(ids)
+        result = await self.session.execute(
+            update(Person)
+            .where(who, Person.unreachable_since.is_(None))
+            .values(unreachable_since=at or utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def mark_reachable(self, telegram_id: int) -> bool:
+        """The person's chat takes the bot's messages again; False if it was not marked."""
+        result = await self.session.execute(
+            update(Person)
+            .where(Person.telegram_id == telegram_id, Person.unreachable_since.is_not(None))
+            .values(unreachable_since=None)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def of_organisation(
         self, organisation_id: int, *, active_only: bool = True
     ) -> list[Person]:
@@ -90,9 +122,11 @@ class PersonRepository:
             query = query.where(Person.active.is_(True))
         return list(await self.session.scalars(query.order_by(Person.full_name)))
 
-    async def coordinators(self) -> list[Person]:
-        """Active coordinators."""
+    async def coordinators(self, *, reachable_only: bool = False) -> list[Person]:
+        """Active coordinators (only those the bot's messages reach, if asked)."""
         query = select(Person).where(Person.role == "coordinator", Person.active.is_(True))
+        if reachable_only:
+            query = query.where(Person.unreachable_since.is_(None))
         return list(await self.session.scalars(query.order_by(Person.id)))
 
     async def bootstrap_coordinators(self, telegram_ids: Iterable[int]) -> list[Person]:

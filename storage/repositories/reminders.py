@@ -193,12 +193,18 @@ class OrgStatus:
     submitted: int
     late: int  # submitted after the deadline
     said_nothing: bool
-    drafts: int  # reporters in the middle of the event dialogue
+    drafts: int  # reachable people in the middle of the event dialogue
+    unreachable: int = 0  # active reporters whose chats refuse the bot's messages
 
     @property
     def missing(self) -> bool:
         """Neither an event nor "nothing to report"."""
         return self.submitted == 0 and not self.said_nothing
+
+    @property
+    def nobody_reachable(self) -> bool:
+        """It has reporters, and the bot's messages reach none of them."""
+        return self.reporters > 0 and self.unreachable == self.reporters
 
 
 def _reported(period_id: int) -> Any:
@@ -216,7 +222,12 @@ def _reported(period_id: int) -> Any:
 
 
 def _active_reporter() -> Any:
+    """A reporter the coordinator has not deactivated (reachable in Telegram or not)."""
     return (Person.role == "reporter") & Person.active.is_(True)
+
+
+def _reachable() -> Any:
+    return Person.unreachable_since.is_(None)
 
 
 def _fsm_user_id(key: str) -> int | None:
@@ -239,11 +250,12 @@ class ReportingRepository:
     async def missing_reporters(
         self, period_id: int, organisation_ids: Iterable[int] | None = None
     ) -> list[tuple[Person, Organisation]]:
-        """Active reporters of organisations with no submitted event and no "nothing"."""
+        """Active reporters of organisations with no submitted event and no "nothing" whom
+        the bot's messages reach (the others' organisations stay missing all the same)."""
         query = (
             select(Person, Organisation)
             .join(Organisation, Person.organisation_id == Organisation.id)
-            .where(_active_reporter(), ~_reported(period_id))
+            .where(_active_reporter(), _reachable(), ~_reported(period_id))
             .order_by(Organisation.name, Person.id)
         )
         if organisation_ids is not None:
@@ -254,7 +266,8 @@ class ReportingRepository:
     async def missing_organisations(self, period_id: int) -> list[Organisation]:
         """Organisations with active reporters and neither an event nor "nothing", by name.
 
-        An organisation nobody reports for (no active reporter) is not expected to report.
+        An organisation nobody reports for (no active reporter) is not expected to report;
+        one whose reporters all blocked the bot is (see `unreachable_organisations`).
         """
         has_reporter = exists().where(Person.organisation_id == Organisation.id, _active_reporter())
         query = (
@@ -263,6 +276,19 @@ class ReportingRepository:
             .order_by(Organisation.name)
         )
         return list(await self.session.scalars(query))
+
+    async def unreachable_organisations(self, organisation_ids: Iterable[int]) -> set[int]:
+        """Of these organisations, those with active reporters none of whom the bot's
+        messages reach."""
+        ids = list(organisation_ids)
+        if not ids:
+            return set()
+        reachable = exists().where(
+            Person.organisation_id == Organisation.id, _active_reporter(), _reachable()
+        )
+        has_reporter = exists().where(Person.organisation_id == Organisation.id, _active_reporter())
+        query = select(Organisation.id).where(Organisation.id.in_(ids), has_reporter, ~reachable)
+        return set(await self.session.scalars(query))
 
     async def is_missing(self, organisation_id: int, period_id: int) -> bool:
         """Whether the organisation has neither an event nor "nothing" for the period."""
@@ -311,12 +337,17 @@ class ReportingRepository:
 
     async def org_status(self, period_id: int, deadline: datetime) -> list[OrgStatus]:
         """Every organisation with active reporters or anything filed for the period, by name."""
+        unreachable_count = func.sum(case((Person.unreachable_since.is_not(None), 1), else_=0))
         reporter_rows = await self.session.execute(
-            select(Person.organisation_id, func.count())
+            select(Person.organisation_id, func.count(), unreachable_count)
             .where(_active_reporter(), Person.organisation_id.is_not(None))
             .group_by(Person.organisation_id)
         )
-        reporters = {organisation_id: int(count) for organisation_id, count in reporter_rows}
+        reporters: dict[int, int] = {}
+        unreachable: dict[int, int] = {}
+        for organisation_id, count, unreachable_people in reporter_rows:
+            reporters[organisation_id] = int(count)
+            unreachable[organisation_id] = int(unreachable_people or 0)
         is_late = case((Event.submitted_at > deadline, 1), else_=0)
         event_rows = await self.session.execute(
             select(Event.organisation_id, func.count(), func.sum(is_late))
@@ -348,12 +379,14 @@ class ReportingRepository:
                 late=events.get(organisation.id, (0, 0))[1],
                 said_nothing=organisation.id in nothing,
                 drafts=drafts.get(organisation.id, 0),
+                unreachable=unreachable.get(organisation.id, 0),
             )
             for organisation in organisations
         ]
 
     async def _drafts_by_organisation(self) -> dict[int, int]:
-        """People in the event dialogue (FSM state `ReportStates:*`), per organisation."""
+        """People in the event dialogue (FSM state `ReportStates:*`), per organisation;
+        a draft of someone deactivated or unreachable is nobody filling it in."""
         keys = await self.session.scalars(
             select(FsmRecord.key).where(FsmRecord.state.startswith(DRAFT_STATE_PREFIX))
         )
@@ -362,7 +395,12 @@ class ReportingRepository:
             return {}
         rows = await self.session.execute(
             select(Person.organisation_id, func.count(func.distinct(Person.id)))
-            .where(Person.telegram_id.in_(telegram_ids), Person.organisation_id.is_not(None))
+            .where(
+                Person.telegram_id.in_(telegram_ids),
+                Person.organisation_id.is_not(None),
+                Person.active.is_(True),
+                _reachable(),
+            )
             .group_by(Person.organisation_id)
         )
         return {organisation_id: int(count) for organisation_id, count in rows.all()}
