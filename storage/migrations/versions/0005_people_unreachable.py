@@ -52,13 +52,19 @@ def _blocked_last() -> sa.Exists:
     after it."""
     blocked = reminders.alias("blocked")
     later = reminders.alias("later")
-    delivered_later = sa.exists().where(
-        later.c.person_id == people.c.id,
-        later.c.status == "sent",
-        later.c.id > blocked.c.id,
+    delivered_later = (
+        sa.exists()
+        .where(
+            later.c.person_id == people.c.id,
+            later.c.status == "sent",
+            later.c.id > blocked.c.id,
+        )
+        .correlate(people, blocked)
     )
-    wrote_later = sa.exists().where(
-        events.c.author_id == people.c.id, events.c.updated_at > blocked.c.created_at
+    wrote_later = (
+        sa.exists()
+        .where(events.c.author_id == people.c.id, events.c.updated_at > blocked.c.created_at)
+        .correlate(people, blocked)
     )
     return sa.exists().where(
         blocked.c.person_id == people.c.id,
@@ -90,5 +96,9 @@ def downgrade() -> None:
     op.execute(
         people.update().where(people.c.unreachable_since.is_not(None)).values(active=sa.false())
     )
-    with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.drop_column("unreachable_since")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite's own DROP COLUMN (3.35+): a batch copy of the table would drop `people`,
+        # which the foreign keys of events, reminders and join codes refuse.
+        op.execute("ALTER TABLE people DROP COLUMN unreachable_since")
+    else:
+        op.drop_column("people", "unreachable_since")
