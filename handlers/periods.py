@@ -325,11 +325,13 @@ async def remind(
     if period.status != "open":
         await message.answer(Periods.REMIND_CLOSED.format(period=name))
         return
-    missing = await ReportingRepository(session).missing_organisations(period.id)
+    reporting = ReportingRepository(session)
+    missing = await reporting.missing_organisations(period.id)
     if not missing:
         await message.answer(Periods.REMIND_NOBODY.format(period=name))
         return
     names = {organisation.id: organisation.name for organisation in missing}
+    unreachable = await reporting.unreachable_organisations(names)  # the round skips them
     # The round writes its records in transactions of its own: on SQLite this update's
     # transaction (holding the write lock) has to end first.
     await session.commit()
@@ -352,6 +354,14 @@ async def remind(
         lines += [
             f"• {html.quote(names.get(organisation_id, str(organisation_id)))}"
             for organisation_id in result.skipped_organisations
+        ]
+    if unreachable:
+        lines.append(Periods.REMIND_UNREACHABLE)
+        lines += [
+            f"• {html.quote(names[organisation_id])}"
+            for organisation_id in sorted(
+                unreachable, key=lambda organisation_id: names[organisation_id]
+            )
         ]
     for text in split_message(lines):
         await message.answer(text)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.database import Storage
-from bot.reminders import ReminderDeps, digest, recover, reminder_round
+from bot.reminders import ReminderDeps, digest, recover, remind_now, reminder_round
 from bot.settings import Settings
 from handlers.texts import Common, Desk, Periods, Reminders
 from storage.db import create_engine
@@ -220,6 +220,32 @@ async def test_recovery_does_not_resend_to_a_person_found_unreachable_meanwhile(
     async with app_storage.sessionmaker() as session:
         [row] = await session.scalars(select(Reminder))
     assert (row.status, row.error) == ("failed", "unreachable")
+
+
+async def test_remind_names_the_organisations_nobody_could_be_reminded_in(
+    world: World, app_storage: Storage, settings: Settings, clock: Clock
+) -> None:
+    museum = await join(world, 1614, MUSEUM)
+    theatre = await join(world, 1615, THEATRE)
+    await blocks(museum)
+    reminders = deps(world, app_storage, settings, clock)
+
+    async def now(period_id: int, organisation_ids: object = None) -> object:
+        return await remind_now(reminders, period_id, now=clock())
+
+    world.dispatcher["remind_now"] = now
+
+    [reply] = await coordinator(world).send("/remind")
+
+    assert reply.text == "\n".join(
+        [
+            Periods.REMIND_DONE.format(period="IV квартал 2023 года", organisations=1, people=1),
+            Periods.REMIND_UNREACHABLE,
+            f"• {MUSEUM}",
+        ]
+    )
+    assert "Координатор напоминает" in theatre.last_text()
+    assert await reminders_of(app_storage, museum.user.id) == []
 
 
 # --- my_chat_member ----------------------------------------------------------------------
