@@ -390,7 +390,7 @@ async def test_a_403_on_the_reply_to_the_persons_own_message_ends_the_update_qui
     assert "Когда проходило" in next_question.text
 
 
-async def test_a_403_on_a_coordinators_button_answer_marks_only_that_chat(
+async def test_a_403_on_the_reply_to_a_coordinators_button_keeps_the_change_it_made(
     world: World, app_storage: Storage
 ) -> None:
     museum = await join(world, 1652, MUSEUM)

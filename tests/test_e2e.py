@@ -24,7 +24,7 @@ from docx import Document
 
 from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS
 from handlers.states import STEPS
-from handlers.texts import Common, Desk, Dialogue, Join
+from handlers.texts import Common, Desk, Dialogue, Join, Periods
 from reports.quarters import Quarter, collecting_quarter
 from tests.botapi_stub import BOT_USERNAME, BotApiStub, BotMessage, html_to_text
 from tests.e2e import BotProcess, Person
@@ -36,6 +36,8 @@ STRANGER = 2002
 REPORTER = 3003
 SECOND_REPORTER = 3004
 ABSENT_COORDINATOR = 4004  # in COORDINATOR_IDS, but has never written to the bot
+BLOCKING_REPORTER = 3005  # blocks the bot after joining
+BLOCKING_ORGANISATION = "Архив блокировок"
 COORDINATOR_HELP = Common.HELP_REPORTER + Common.HELP_COORDINATOR
 ORGANISATION = "Смоленский областной музей"
 SPHERE = "Сотрудничество в сфере культуры и туризма"
@@ -149,6 +151,29 @@ async def test_a_coordinator_who_never_wrote_to_the_bot_does_not_stop_its_start(
     assert stub.my_commands({"type": "chat", "chat_id": COORDINATOR}) == list(COORDINATOR_COMMANDS)
     assert bot.running
     assert "Traceback" not in bot.stderr()
+
+
+async def test_a_reporter_who_blocked_the_bot_leaves_the_organisation_missing_and_marked(
+    stub: BotApiStub, bot: BotProcess
+) -> None:
+    coordinator = Person(stub, bot, COORDINATOR, "Ольга")
+    link = await coordinator.send(f"/neworg {BLOCKING_ORGANISATION}")
+    code = LINK.search(link.text or "")
+    assert code is not None, link.text
+    reporter = Person(stub, bot, BLOCKING_REPORTER, "Анна")
+    await reporter.send(f"/start {code.group(1)}")
+    await reporter.send("Петрова Анна Ивановна")
+    stub.block(BLOCKING_REPORTER)
+    log = bot.log_mark()
+
+    await coordinator.send("/remind")  # its reminder to the reporter meets a 403
+    status = await coordinator.send("/status")
+
+    [poll, *_] = reversed(stub.calls_of("getUpdates"))
+    assert "my_chat_member" in poll.params["allowed_updates"]
+    line = Periods.LINE_MISSING.format(name=BLOCKING_ORGANISATION) + Periods.LINE_NOBODY_REACHABLE
+    assert html_to_text(line) in (status.text or "").split("\n")
+    assert "Traceback" not in bot.stderr(after=log)
 
 
 async def test_a_dialogue_cut_by_sigkill_goes_on_at_its_step_and_reaches_the_docx(

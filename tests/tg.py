@@ -94,7 +94,7 @@ class RecordingSession(BaseSession):
         timeout: int | None = None,
     ) -> TelegramType:
         chat_id = getattr(method, "chat_id", None)
-        if chat_id is not None and int(chat_id) in self.blocked:
+        if chat_id is not None and str(chat_id) in {str(chat) for chat in self.blocked}:
             return self.check_response(bot, method, 403, BLOCKED_BY_USER)
         self.requests.append(method)
         if isinstance(method, GetMe):
