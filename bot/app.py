@@ -14,17 +14,23 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import texts
 from bot.database import Storage, open_storage
 from bot.middlewares import CommitBeforeSending, install_middlewares
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
-from bot.settings import Settings
+from bot.settings import Settings, StartupError
 from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
 from handlers import setup_routers
 from handlers.commands import setup_commands
@@ -169,12 +175,15 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
 
 
 async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None:
-    """Retry a start-up call while Telegram is unreachable, busy or failing (5xx, 429)."""
+    """Retry a start-up call while Telegram is unreachable, busy or failing (5xx, 429);
+    a token Telegram rejects (401) is a `StartupError`: retrying cannot mend it."""
     delay = 1.0
     while True:
         try:
             await call()
             return
+        except TelegramUnauthorizedError:
+            raise StartupError(texts.TOKEN_REJECTED) from None
         except TelegramRetryAfter as error:
             wait = float(error.retry_after)
         except (TelegramNetworkError, TelegramServerError) as error:
