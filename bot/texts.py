@@ -16,6 +16,11 @@ REPORT_BAD_PERIOD = "Период указан неверно: «{value}». Пр
 REPORT_NO_PERIOD = "Отчётного периода {period} в базе нет: мероприятия за него не подавались."
 REPORT_EMPTY = "В периоде {period} нет поданных мероприятий; отчёт не сформирован."
 REPORT_DONE = "Отчёт за {period} сохранён: {path} (мероприятий: {count})."
+SETUP_LINK = (
+    "Координаторов пока нет. Откройте в Telegram ссылку {link} — открывший её первым "
+    "станет координатором (ссылка одноразовая, действует до {until}). "
+    "Либо укажите свой Telegram id в COORDINATOR_IDS."
+)
 STARTED = "Бот запущен (long polling). Остановить: Ctrl+C."
 
 # Start-up failures: one line each, saying what to fix.

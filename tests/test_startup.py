@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from handlers.commands import COORDINATOR_COMMANDS
+from handlers.texts import Join
 from tests.botapi_stub import BotApiStub
-from tests.e2e import BotProcess
+from tests.e2e import BotProcess, Person
 from tests.test_cli import run_bot
 
 TOKEN = "123456:TEST-token-for-the-start-up-tests-0000"
@@ -190,3 +192,27 @@ def test_a_report_that_cannot_be_written_says_why(tmp_path: Path) -> None:
     assert one_russian_line(under_a_file) == texts.REPORT_CANNOT_WRITE.format(
         path="events.json/report.docx", reason=texts.REASON_NOT_A_FOLDER
     )
+
+
+async def test_the_first_start_logs_a_one_time_link_that_makes_the_first_coordinator(
+    tmp_path: Path,
+) -> None:
+    async with BotApiStub() as stub, BotProcess(tmp_path, stub.url) as bot:
+        await bot.while_running(bot.wait_for_log("https://t.me/"))
+        found = re.search(r"https://t\.me/\w+\?start=([\w-]+)", bot.stderr())
+        assert found is not None
+        olga = Person(stub, bot, 5005, "Ольга")
+
+        asked = await olga.send(f"/start {found[1]}")
+        welcome = await olga.send("Петрова Ольга Ивановна")
+        late = await Person(stub, bot, 5006, "Пётр").send(f"/start {found[1]}")
+        log = bot.log_mark()
+        await bot.restart(graceful=True)
+        await bot.while_running(stub.wait_for_polling(after=stub.mark()))
+
+        assert asked.text == Join.SETUP_ASK_NAME
+        assert welcome.text == Join.SETUP_WELCOME.format(name="Петрова Ольга Ивановна")
+        assert late.text == Join.BAD_CODE
+        assert stub.my_commands({"type": "chat", "chat_id": 5005}) == list(COORDINATOR_COMMANDS)
+        assert "https://t.me/" not in bot.stderr(after=log), "no link once there is one"
+        assert "Координаторов пока нет" in bot.stderr()
