@@ -19,6 +19,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
@@ -26,12 +27,13 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKey
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import texts
 from bot.database import Storage, open_storage
-from bot.middlewares import CommitBeforeSending, install_middlewares
+from bot.middlewares import CommitBeforeSending, CoordinatorMenus, install_middlewares
 from bot.reachability import on_forbidden
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
-from bot.settings import Settings
+from bot.settings import Settings, StartupError
 from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
 from handlers import setup_routers
 from handlers.commands import setup_commands
@@ -40,7 +42,7 @@ from handlers.texts import Common
 from handlers.views import Clock
 from storage.db import current_session
 from storage.fsm import SqlAlchemyStorage
-from storage.repositories import PersonRepository
+from storage.repositories import JoinCodeRepository, PersonRepository
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ START_RETRY_MAX_DELAY = 30.0
 REDIS_MAX_CONNECTIONS = 64
 REDIS_POOL_TIMEOUT = 30.0  # seconds an update waits for a Redis connection
 SCHEDULER_REFRESH = timedelta(minutes=5)
+SETUP_CODE_VALID = timedelta(days=30)  # the first start's setup link
 GC_YOUNG_THRESHOLD = 10_000  # allocations between collections of the youngest generation
 
 
@@ -134,8 +137,10 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
         reader=storage.reader,
         clock=clock,
         unsettled=unsettled,
+        coordinator_menus=set(),  # whose desk menu is set (handlers.commands)
     )
     install_middlewares(dispatcher, storage.sessionmaker, unsettled)
+    dispatcher.update.outer_middleware(CoordinatorMenus(dispatcher["coordinator_menus"]))
     dispatcher.errors.register(on_forbidden, ExceptionTypeFilter(TelegramForbiddenError))
     dispatcher.errors.register(_on_error)
     dispatcher.include_router(setup_routers())
@@ -177,12 +182,15 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
 
 
 async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None:
-    """Retry a start-up call while Telegram is unreachable, busy or failing (5xx, 429)."""
+    """Retry a start-up call while Telegram is unreachable, busy or failing (5xx, 429);
+    a token Telegram rejects (401) is a `StartupError`: retrying cannot mend it."""
     delay = 1.0
     while True:
         try:
             await call()
             return
+        except TelegramUnauthorizedError:
+            raise StartupError(texts.TOKEN_REJECTED) from None
         except TelegramRetryAfter as error:
             wait = float(error.retry_after)
         except (TelegramNetworkError, TelegramServerError) as error:
@@ -191,10 +199,27 @@ async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None
         await asyncio.sleep(wait)
 
 
-async def _setup_menus(bot: Bot, storage: Storage) -> None:
+async def _setup_menus(bot: Bot, storage: Storage, dispatcher: Dispatcher) -> None:
     async with storage.sessionmaker() as session:
         coordinators = await PersonRepository(session).coordinators()
-    await setup_commands(bot, [person.telegram_id for person in coordinators])
+    ids = [person.telegram_id for person in coordinators]
+    await setup_commands(bot, ids, dispatcher["coordinator_menus"])
+
+
+async def announce_setup_link(bot: Bot, storage: Storage, settings: Settings) -> str | None:
+    """With no coordinator at all (and none in COORDINATOR_IDS), log the one-time setup
+    link in Russian: whoever opens it first becomes the first coordinator. The link."""
+    if settings.coordinator_ids:
+        return None
+    async with storage.sessionmaker() as session, session.begin():
+        if await PersonRepository(session).coordinators():
+            return None
+        code = await JoinCodeRepository(session).setup_code(valid_for=SETUP_CODE_VALID)
+        expires = code.expires_at.astimezone(settings.timezone)
+    me = await bot.me()
+    link = f"https://t.me/{me.username}?start={code.code}"
+    log.warning(texts.SETUP_LINK.format(link=link, until=expires.strftime("%d.%m.%Y %H:%M")))
+    return link
 
 
 async def run_polling(settings: Settings) -> None:
@@ -207,7 +232,8 @@ async def run_polling(settings: Settings) -> None:
     settle_memory()
     try:
         await _until_telegram_answers(bot.me)
-        await _until_telegram_answers(lambda: _setup_menus(bot, storage))
+        await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher))
+        await announce_setup_link(bot, storage, settings)
         await scheduler.start()
         await dispatcher.start_polling(bot, handle_signals=True)
     finally:
@@ -238,7 +264,8 @@ async def run_webhook(settings: Settings) -> None:
                 lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=allowed)
             )
             log.info("webhook registered with Telegram: %s", url)
-            await _until_telegram_answers(lambda: _setup_menus(bot, storage))
+            await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher))
+            await announce_setup_link(bot, storage, settings)
         await scheduler.start()
         await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
         await serve(build_web_app(dispatcher, bot, settings, storage), settings, stop)

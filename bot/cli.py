@@ -6,34 +6,64 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 from bot import texts
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, StartupError, load_settings
 from reports.quarters import Quarter, QuarterError
 
 
+class _RussianHelp(argparse.HelpFormatter):
+    """argparse's layout with a Russian "usage" line."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+        super().add_usage(usage, actions, groups, texts.CLI_USAGE if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help and errors are Russian, like the rest of the bot."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _RussianHelp)
+        kwargs.setdefault("add_help", False)
+        super().__init__(*args, **kwargs)
+        self._positionals.title = texts.CLI_ARGUMENTS
+        self._optionals.title = texts.CLI_OPTIONS
+        self.add_argument("-h", "--help", action="help", help=texts.CLI_HELP)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, texts.CLI_ERROR.format(message=_russian_error(message)) + "\n")
+
+
+def _russian_error(message: str) -> str:
+    """argparse's English error messages, said in Russian (the ones this CLI can meet)."""
+    if found := re.match(r"the following arguments are required: (.+)", message):
+        return texts.CLI_REQUIRED.format(names=found[1])
+    if found := re.match(r"argument .*?: invalid choice: '?([^' ]+)'?", message):
+        return texts.CLI_INVALID_CHOICE.format(value=found[1])
+    if found := re.match(r"unrecognized arguments: (.+)", message):
+        return texts.CLI_UNRECOGNIZED.format(values=found[1])
+    if found := re.match(r"argument ([^:]+): expected one argument", message):
+        return texts.CLI_NEEDS_VALUE.format(name=found[1])
+    return message
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot",
-        description="Telegram bot for quarterly reports of international events.",
-    )
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser(
-        "run", help="start the bot: long polling, or a webhook server when WEBHOOK_URL is set"
-    )
-    commands.add_parser(
-        "scheduler", help="run only the reminder scheduler (one per deployment), no updates"
-    )
-    load = commands.add_parser("import", help="load events from a JSON file, idempotently")
-    load.add_argument("file", type=Path, help="JSON in the format of the fixture file")
-    load.add_argument("--organisation", help="organisation for events that name none")
-    report = commands.add_parser("report", help="write the compiled .docx of a period")
-    report.add_argument("period", help="the period, e.g. 2023-Q4")
-    report.add_argument("--out", type=Path, help="output file (default report_2023_Q4.docx)")
-    commands.add_parser("migrate", help="upgrade the database schema and exit")
-    commands.add_parser("demo", help="try the dialogue in the terminal, without Telegram")
+    parser = _Parser(prog="python -m bot", description=texts.CLI_DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", title=texts.CLI_COMMANDS, parser_class=_Parser)
+    commands.add_parser("run", help=texts.CLI_RUN, description=texts.CLI_RUN)
+    commands.add_parser("scheduler", help=texts.CLI_SCHEDULER, description=texts.CLI_SCHEDULER)
+    load = commands.add_parser("import", help=texts.CLI_IMPORT, description=texts.CLI_IMPORT)
+    load.add_argument("file", type=Path, help=texts.CLI_IMPORT_FILE)
+    load.add_argument("--organisation", help=texts.CLI_IMPORT_ORGANISATION)
+    report = commands.add_parser("report", help=texts.CLI_REPORT, description=texts.CLI_REPORT)
+    report.add_argument("period", help=texts.CLI_REPORT_PERIOD)
+    report.add_argument("--out", type=Path, help=texts.CLI_REPORT_OUT)
+    commands.add_parser("migrate", help=texts.CLI_MIGRATE, description=texts.CLI_MIGRATE)
+    commands.add_parser("demo", help=texts.CLI_DEMO, description=texts.CLI_DEMO)
     return parser
 
 
@@ -47,15 +77,21 @@ def _fail(text: str, code: int = 1) -> int:
 
 
 async def _import(settings: Settings, path: Path, organisation: str | None) -> int:
-    from bot.database import deadline_for, open_storage
+    from bot.database import deadline_for, io_reason, open_storage
     from storage.importer import ImportFileError, import_events
 
+    if await asyncio.to_thread(path.is_dir):
+        return _fail(texts.IMPORT_IS_FOLDER.format(path=path))
     try:
         data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     except FileNotFoundError:
         return _fail(texts.IMPORT_NO_FILE.format(path=path))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return _fail(texts.IMPORT_NOT_JSON.format(path=path, error=error))
+    except UnicodeDecodeError:
+        return _fail(texts.IMPORT_NOT_UTF8.format(path=path))
+    except json.JSONDecodeError as error:
+        return _fail(texts.IMPORT_NOT_JSON.format(path=path, line=error.lineno, column=error.colno))
+    except OSError as error:
+        return _fail(texts.IMPORT_UNREADABLE.format(path=path, reason=io_reason(error)))
     storage = await open_storage(settings)
     try:
         async with storage.sessionmaker() as session, session.begin():
@@ -81,7 +117,7 @@ async def _import(settings: Settings, path: Path, organisation: str | None) -> i
 
 
 async def _report(settings: Settings, label: str, out: Path | None) -> int:
-    from bot.database import open_storage
+    from bot.database import io_reason, open_storage
     from reports.docx import render_docx
     from storage.report_source import DatabaseReportSource, PeriodNotFound
 
@@ -101,8 +137,11 @@ async def _report(settings: Settings, label: str, out: Path | None) -> int:
     finally:
         await storage.close()
     out = out or Path(f"report_{quarter.year}_Q{quarter.quarter}.docx")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(document)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(document)
+    except OSError as error:
+        return _fail(texts.REPORT_CANNOT_WRITE.format(path=out, reason=io_reason(error)))
     _say(texts.REPORT_DONE.format(period=quarter.label, path=out, count=report.row_count))
     return 0
 
@@ -117,9 +156,11 @@ async def _migrate(settings: Settings) -> int:
 
 async def _run(settings: Settings) -> int:
     from bot.app import run_polling, run_webhook
+    from bot.database import check_redis
 
     if settings.bot_token is None:
         return _fail(texts.NO_TOKEN)
+    await check_redis(settings)
     _say(texts.STARTED)
     if settings.webhook_url is not None:
         await run_webhook(settings)
@@ -130,15 +171,20 @@ async def _run(settings: Settings) -> int:
 
 async def _scheduler(settings: Settings) -> int:
     from bot.app import run_scheduler
+    from bot.database import check_redis
 
     if settings.bot_token is None:
         return _fail(texts.NO_TOKEN)
+    await check_redis(settings)
     await run_scheduler(settings)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line, read the settings, run one command; return the exit code."""
+    """Parse the command line, read the settings, run one command; return the exit code.
+
+    Whatever the person running it must fix (a setting, the token, an unreachable database
+    or Redis) ends the process with one Russian line and exit code 2, never a traceback."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -146,8 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = load_settings()
-    except SettingsError as error:
-        return _fail(texts.BAD_SETTING.format(error=error), code=2)
+        return _command(settings, args)
+    except StartupError as error:
+        message = str(error)
+        if isinstance(error, SettingsError):
+            message = texts.BAD_SETTING.format(error=error)
+        return _fail(message, code=2)
+
+
+def _command(settings: Settings, args: argparse.Namespace) -> int:
     match args.command:
         case "import":
             return asyncio.run(_import(settings, args.file, args.organisation))

@@ -5,13 +5,18 @@ Kept apart from bot/app.py so the command-line desk starts without importing aio
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.settings import Settings
+from bot import texts
+from bot.settings import Settings, StartupError
 from reports.quarters import Quarter
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade_database
@@ -42,9 +47,107 @@ def deadline_for(settings: Settings) -> Callable[[Quarter], datetime]:
     return deadline
 
 
+def io_reason(error: OSError) -> str:
+    """Why a file or a folder could not be used, in Russian."""
+    if isinstance(error, PermissionError):
+        return texts.REASON_NO_ACCESS
+    if isinstance(error, IsADirectoryError):
+        return texts.REASON_IS_FOLDER
+    if isinstance(error, NotADirectoryError | FileExistsError):
+        return texts.REASON_NOT_A_FOLDER
+    return texts.REASON_OTHER
+
+
+def _server_reason(error: BaseException) -> str:
+    """Why a database or Redis server could not be reached, in Russian."""
+    if isinstance(error, socket.gaierror):
+        return texts.REASON_UNKNOWN_HOST
+    if isinstance(error, ConnectionRefusedError):
+        return texts.REASON_REFUSED
+    if isinstance(error, TimeoutError):
+        return texts.REASON_TIMEOUT
+    message = str(getattr(error, "orig", None) or error)
+    if found := re.search(r'database "([^"]+)" does not exist', message):
+        return texts.REASON_NO_DATABASE.format(name=found[1])
+    if found := re.search(r'role "([^"]+)" does not exist', message):
+        return texts.REASON_NO_ROLE.format(name=found[1])
+    if "password authentication failed" in message:
+        return texts.REASON_BAD_PASSWORD
+    if "refused" in message.lower():
+        return texts.REASON_REFUSED
+    return texts.REASON_REFUSED_BY_SERVER
+
+
+def _where(url: str) -> str:
+    """The server (host:port/database) or file of a URL, without user or password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    port = f":{parsed.port}" if parsed.port else ""
+    database = f"/{parsed.database}" if parsed.database else ""
+    return f"{parsed.host or 'localhost'}{port}{database}"
+
+
+async def _connected_engine(url: str) -> AsyncEngine:
+    """An engine that has connected once; a failure is one Russian `StartupError` line."""
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    engine: AsyncEngine | None = None
+    try:
+        engine = create_engine(url)
+        async with engine.connect():
+            pass
+        return engine
+    except (OSError, DBAPIError) as error:
+        if engine is not None:
+            await engine.dispose()
+        if sqlite:
+            cause = error.orig if isinstance(error, DBAPIError) else error
+            reason = io_reason(cause) if isinstance(cause, OSError) else texts.REASON_NO_ACCESS
+            raise StartupError(
+                texts.DATABASE_FILE_UNUSABLE.format(where=_where(url), reason=reason)
+            ) from None
+        raise StartupError(
+            texts.DATABASE_UNREACHABLE.format(where=_where(url), reason=_server_reason(error))
+        ) from None
+
+
+async def check_redis(settings: Settings) -> None:
+    """With REDIS_URL set, make sure Redis answers; else one Russian `StartupError` line."""
+    if settings.redis_url is None:
+        return
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(settings.redis_url, socket_connect_timeout=10)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as error:
+        cause = error.__cause__ or error.__context__ or error
+        reason = _server_reason(cause)
+        if reason == texts.REASON_REFUSED_BY_SERVER and "refused" in str(error).lower():
+            reason = texts.REASON_REFUSED
+        where = _redis_where(settings.redis_url)
+        raise StartupError(texts.REDIS_UNREACHABLE.format(where=where, reason=reason)) from None
+    finally:
+        await client.aclose()
+
+
+def _redis_where(url: str) -> str:
+    """host:port/db of a Redis URL, without a password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.hostname or 'localhost'}{port}{parts.path}"
+
+
 async def open_storage(settings: Settings) -> Storage:
-    """Engine, schema upgraded to head, spheres and coordinators from the settings."""
-    engine = create_engine(settings.database_url)
+    """Engine, schema upgraded to head, spheres and coordinators from the settings.
+
+    A database that cannot be reached or opened is one Russian `StartupError` line."""
+    engine = await _connected_engine(settings.database_url)
     await upgrade_database(engine)
     sessionmaker = create_sessionmaker(engine)
     async with sessionmaker() as session, session.begin():

@@ -1,7 +1,9 @@
 """`python -m bot demo`: the real Dispatcher and handlers driven from the terminal.
 
 Telegram is replaced by a session that prints what the bot sends; buttons are shown as
-numbered choices (type the number to press one). The database is a throw-away SQLite
+numbered choices, pressed by typing the number in brackets (`[3]`, or `#3`), so a plain
+number typed at a question is an answer, as in the chat. The log goes to a file, not
+between the messages. The database is a throw-away SQLite
 file, and the person at the terminal is a coordinator of a demo organisation, so the whole
 dialogue and /report work without Telegram. Documents are saved in the current folder.
 """
@@ -22,7 +24,14 @@ from typing import Any, TextIO
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import GetMe, SendDocument, SendMessage, TelegramMethod
+from aiogram.methods import (
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetMe,
+    SendDocument,
+    SendMessage,
+    TelegramMethod,
+)
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
     BufferedInputFile,
@@ -45,10 +54,15 @@ DEMO_USER = User(id=1, is_bot=False, first_name="Демо", language_code="ru")
 BOT_USER = User(id=2, is_bot=True, first_name="Отчёты", username="demo_report_bot")
 ORGANISATION = "Демонстрационное учреждение"
 _TAGS = re.compile(r"<[^>]+>")
+_PRESS = re.compile(r"^\s*(?:\[\s*(\d+)\s*\]|#\s*(\d+))\s*$")
+NO_SUCH_BUTTON = "Кнопки с таким номером сейчас нет."
+LOG_FILE = Path(tempfile.gettempdir()) / "report-bot-demo.log"
 HELLO = (
     "Демо: бот работает в терминале, без Telegram, на временной базе.\n"
-    "Пишите как в чате (/new — новое мероприятие, /my, /report, /help); "
-    "чтобы нажать кнопку, введите её номер. Выход: /exit или Ctrl+D.\n"
+    "Пишите как в чате (/new — новое мероприятие, /my, /report, /help). "
+    "Чтобы нажать кнопку, введите её номер в квадратных скобках, например [1] "
+    "(или #1); число без скобок — это ответ на вопрос. Выход: /exit или Ctrl+D.\n"
+    "Журнал работы бота: {log}\n"
 )
 
 
@@ -93,7 +107,15 @@ class TerminalSession(BaseSession):
             if isinstance(document, BufferedInputFile):
                 path = self.documents / (document.filename or "document.docx")
                 path.write_bytes(document.data)
-                self._print(f"{method.caption or ''}\n[файл сохранён: {path}]", None)
+                caption = f"{method.caption or ''}\n[файл сохранён: {path}]".strip()
+                self._print(caption, method.reply_markup)
+        elif isinstance(method, EditMessageText):
+            self._print(method.text, method.reply_markup)
+            return True  # type: ignore[return-value]
+        elif isinstance(method, EditMessageReplyMarkup):
+            if isinstance(method.reply_markup, InlineKeyboardMarkup):
+                self._print("", method.reply_markup)
+            return True  # type: ignore[return-value]
         else:
             text = getattr(method, "text", None)
             if text and getattr(method, "show_alert", False):
@@ -112,16 +134,25 @@ class TerminalSession(BaseSession):
         yield b""  # pragma: no cover
 
 
+def pressed(text: str, buttons: list[tuple[str, str]]) -> int | None:
+    """The button a line presses (`[3]` or `#3`, counted from 1), or None for a message."""
+    found = _PRESS.match(text)
+    if found is None:
+        return None
+    number = int(found[1] or found[2])
+    return number - 1 if 1 <= number <= len(buttons) else None
+
+
 def _update(update_id: int, text: str, buttons: list[tuple[str, str]]) -> Update:
     chat = Chat(id=DEMO_USER.id, type="private")
     now = datetime.now(UTC)
-    if text.isdigit() and 1 <= int(text) <= len(buttons):
+    if (index := pressed(text, buttons)) is not None:
         message = Message(message_id=0, date=now, chat=chat, from_user=BOT_USER, text="…")
         callback = CallbackQuery(
             id=str(update_id),
             from_user=DEMO_USER,
             chat_instance="demo",
-            data=buttons[int(text) - 1][1],
+            data=buttons[index][1],
             message=message,
         )
         return Update(update_id=update_id, callback_query=callback)
@@ -139,9 +170,21 @@ def _update(update_id: int, text: str, buttons: list[tuple[str, str]]) -> Update
     return Update(update_id=update_id, message=message)
 
 
+def _log_to_file() -> None:
+    """Send every log record to `LOG_FILE` instead of the terminal the dialogue is on."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    handler = logging.FileHandler(LOG_FILE, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+
 async def run_demo(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
-    """Run the dialogue in the terminal until /exit or end of input."""
-    logging.getLogger("aiogram").setLevel(logging.WARNING)  # the dialogue, not the log
+    """Run the dialogue in the terminal until /exit or end of input; the log goes to
+    `LOG_FILE`, so only the dialogue is on the screen."""
+    _log_to_file()
     with tempfile.TemporaryDirectory(prefix="report-bot-demo-") as folder:
         demo_settings = settings.model_copy(
             update={
@@ -159,7 +202,7 @@ async def run_demo(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = 
         terminal = TerminalSession(out, Path.cwd())
         bot = build_bot(demo_settings, session=terminal)
         dispatcher = build_dispatcher(demo_settings, storage)
-        print(HELLO, file=out, flush=True)
+        print(HELLO.format(log=LOG_FILE), file=out, flush=True)
         try:
             for update_id in count(1):
                 line = await asyncio.to_thread(stdin.readline)
@@ -167,6 +210,9 @@ async def run_demo(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = 
                     break
                 text = line.rstrip("\n")
                 if not text.strip():
+                    continue
+                if _PRESS.match(text) and pressed(text, terminal.buttons) is None:
+                    print(NO_SUCH_BUTTON, file=out, flush=True)
                     continue
                 await dispatcher.feed_update(bot, _update(update_id, text, terminal.buttons))
         finally:

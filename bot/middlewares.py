@@ -12,6 +12,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import (
     AnswerCallbackQuery,
     GetMe,
@@ -23,6 +24,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.unsettled import SavedRetries, Unsettled
+from handlers.commands import set_coordinator_commands
 from storage.db import current_session
 from storage.models import Person
 from storage.repositories import PersonRepository, ProcessedUpdateRepository
@@ -179,3 +181,36 @@ async def send_deferred(bot: Bot, session: AsyncSession) -> None:
             await bot(method)
         except Exception:  # a spinner that stops late is not worth failing the update for
             log.exception("could not answer a callback query")
+
+
+class CoordinatorMenus(BaseMiddleware):
+    """A coordinator's command menu, set after their first update in this process.
+
+    At start the menus are set for the coordinators Telegram knows a chat with; one who had
+    never written to the bot then ("chat not found"), or who became a coordinator through
+    the setup link, gets the desk's commands here, after the update's own reply. `shown`
+    (the Dispatcher's `coordinator_menus`) holds whose menu is set, so it is done once.
+    """
+
+    def __init__(self, shown: set[int]) -> None:
+        self.shown = shown
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        result = await handler(event, data)
+        user: User | None = data.get("event_from_user")
+        bot: Bot | None = data.get("bot")
+        if user is None or bot is None or user.id in self.shown:
+            return result
+        person = data.get("person")
+        if person is None:  # a stranger: did this update make them a coordinator?
+            session: AsyncSession | None = data.get("session")
+            if session is None:
+                return result
+            person = await PersonRepository(session).snapshot(user.id)
+        if person is None or person.role != "coordinator" or not person.active:
+            return result
+        try:
+            await set_coordinator_commands(bot, user.id, self.shown)
+        except TelegramAPIError as error:  # tried again at their next update
+            log.warning("no command menu for coordinator %s: %s", user.id, error)
+        return result

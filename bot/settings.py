@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from reports.model import DEFAULT_SPHERES
 
@@ -28,7 +31,12 @@ def _split_list(value: Any, separators: str) -> Any:
     if not text:
         return []
     if text.startswith("["):
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"не удалось прочитать список JSON (строка {error.lineno}, позиция {error.colno})"
+            ) from None
     for separator in separators:
         if separator in text:
             return [part.strip() for part in text.split(separator) if part.strip()]
@@ -71,6 +79,33 @@ class Settings(BaseSettings):
     webhook_register: bool = True  # setWebhook at start; false for extra workers
     shutdown_timeout: float = Field(default=30.0, gt=0, le=600)  # to finish in-flight updates
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        try:
+            url = make_url(value.strip())
+        except ArgumentError:
+            raise ValueError(
+                "адрес не распознан; пример: sqlite+aiosqlite:///data/bot.db "
+                "или postgresql+asyncpg://пользователь@хост/база"
+            ) from None
+        backend, driver = url.get_backend_name(), url.get_driver_name()
+        if backend == "sqlite" and driver != "aiosqlite":
+            raise ValueError(
+                "для SQLite нужен драйвер aiosqlite: "
+                f"sqlite+aiosqlite:///{url.database or 'data/bot.db'}"
+            )
+        if backend == "postgresql" and driver != "asyncpg":
+            raise ValueError(
+                "для PostgreSQL нужен драйвер asyncpg: postgresql+asyncpg://пользователь@хост/база"
+            )
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"база данных «{backend}» не поддерживается; поддерживаются SQLite "
+                "(sqlite+aiosqlite:///data/bot.db) и PostgreSQL (postgresql+asyncpg://…)"
+            )
+        return value.strip()
+
     @field_validator("timezone", mode="before")
     @classmethod
     def _zone(cls, value: Any) -> Any:
@@ -78,7 +113,9 @@ class Settings(BaseSettings):
             try:
                 return ZoneInfo(value.strip())
             except (ZoneInfoNotFoundError, ValueError) as error:
-                raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Moscow)") from error
+                raise ValueError(
+                    f"неизвестный часовой пояс «{value}» (пример: Europe/Moscow)"
+                ) from error
         return value
 
     @field_validator("spheres", mode="before")
@@ -91,9 +128,9 @@ class Settings(BaseSettings):
     def _spheres_unique(cls, value: list[str]) -> list[str]:
         names = [name.strip() for name in value if name.strip()]
         if not names:
-            raise ValueError("at least one sphere is needed")
+            raise ValueError("нужна хотя бы одна сфера")
         if len(set(names)) != len(names):
-            raise ValueError("sphere names must be unique")
+            raise ValueError("названия сфер должны быть разными")
         return names
 
     @field_validator("coordinator_ids", mode="before")
@@ -112,7 +149,7 @@ class Settings(BaseSettings):
     @classmethod
     def _days_range(cls, value: list[int]) -> list[int]:
         if any(not 1 <= days <= 60 for days in value):
-            raise ValueError("days before the deadline must be between 1 and 60")
+            raise ValueError("число дней до срока должно быть от 1 до 60")
         return sorted(set(value), reverse=True)
 
     @field_validator("redis_url", "webhook_url", mode="before")
@@ -124,14 +161,16 @@ class Settings(BaseSettings):
     @classmethod
     def _redis(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis:// (or rediss://, unix://) URL")
+            raise ValueError("нужен адрес вида redis://хост:6379/0 (или rediss://, unix://)")
         return value
 
     @field_validator("webhook_url")
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError("must be the public https:// URL Telegram will call")
+            raise ValueError(
+                "нужен публичный адрес https://, по которому Telegram передаёт обновления"
+            )
         return value
 
     @field_validator("webhook_secret", mode="before")
@@ -144,17 +183,17 @@ class Settings(BaseSettings):
     def _secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None:
             if info.data.get("webhook_url"):
-                raise ValueError("is required with WEBHOOK_URL (1-256 of A-Z a-z 0-9 _ -)")
+                raise ValueError("обязателен при WEBHOOK_URL: от 1 до 256 символов A-Z a-z 0-9 _ -")
             return None
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
-            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule)")
+            raise ValueError("допустимы от 1 до 256 символов A-Z a-z 0-9 _ - (правило Telegram)")
         return value
 
     @field_validator("webhook_path")
     @classmethod
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or value == "/healthz":
-            raise ValueError("must start with / (and not be /healthz)")
+            raise ValueError("должен начинаться с / и не совпадать с /healthz")
         return value
 
     @field_validator("telegram_request_timeout")
@@ -163,7 +202,7 @@ class Settings(BaseSettings):
         # aiogram waits for a long poll int(this + its 10 s): below 1 s that is the poll's
         # own length, and every quiet poll would end in a timeout.
         if not 1 <= value <= 600:
-            raise ValueError("must be between 1 and 600 seconds (long polling needs at least 1)")
+            raise ValueError("допустимо от 1 до 600 секунд")
         return value
 
     @field_validator("bot_token")
@@ -174,7 +213,7 @@ class Settings(BaseSettings):
         token = value.get_secret_value().strip()
         head, _, tail = token.partition(":")
         if not head.isdigit() or len(tail) < 20:
-            raise ValueError("does not look like a token from @BotFather (123456:ABC...)")
+            raise ValueError("не похож на токен от @BotFather (вида 123456:ABC...)")
         return SecretStr(token)
 
     def sqlite_path(self) -> Path | None:
@@ -186,18 +225,61 @@ class Settings(BaseSettings):
         return None if path in ("", ":memory:") else Path(path)
 
 
-class SettingsError(RuntimeError):
+class StartupError(RuntimeError):
+    """Something the person running the bot must fix; the message is one Russian line."""
+
+
+class SettingsError(StartupError):
     """A setting with a bad value; the message is one line naming it."""
 
 
+# pydantic's own error types, said in Russian (our validators already speak Russian).
+_PYDANTIC_MESSAGES: dict[str, str] = {
+    "int_parsing": "нужно целое число",
+    "int_type": "нужно целое число",
+    "int_from_float": "нужно целое число",
+    "float_parsing": "нужно число",
+    "float_type": "нужно число",
+    "bool_parsing": "нужно true или false",
+    "bool_type": "нужно true или false",
+    "time_parsing": "нужно время в виде ЧЧ:ММ",
+    "time_type": "нужно время в виде ЧЧ:ММ",
+    "greater_than_equal": "должно быть не меньше {ge}",
+    "greater_than": "должно быть больше {gt}",
+    "less_than_equal": "должно быть не больше {le}",
+    "less_than": "должно быть меньше {lt}",
+    "string_too_short": "слишком короткое значение (нужно не меньше {min_length} символов)",
+    "string_too_long": "слишком длинное значение (допустимо не больше {max_length} символов)",
+    "string_type": "нужна строка",
+    "list_type": "нужен список",
+    "json_invalid": "не удалось прочитать JSON",
+    "missing": "не задано",
+}
+
+
+def _russian(error: Mapping[str, Any]) -> str:
+    """One pydantic error as a Russian phrase; our own validators' messages pass through."""
+    kind = str(error.get("type", ""))
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    template = _PYDANTIC_MESSAGES.get(kind, "недопустимое значение")
+    context = error.get("ctx") or {}
+    try:
+        return template.format(**context)
+    except (KeyError, IndexError):
+        return "недопустимое значение"
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings, turning a validation error into one line naming the setting."""
+    """Read the settings, turning a validation error into one Russian line naming the setting."""
     try:
         return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "?"
-        message = first["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"{name}: {message}") from None
+        raise SettingsError(f"{name}: {_russian(first)}") from None
     except json.JSONDecodeError as error:
-        raise SettingsError(f"cannot read a list ({error})") from None
+        raise SettingsError(
+            f"не удалось прочитать список: ошибка JSON в строке {error.lineno}, "
+            f"позиция {error.colno}"
+        ) from None

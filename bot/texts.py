@@ -10,10 +10,72 @@ IMPORT_DONE = (
     "заключительных записей добавлено: {notes} (период {period})."
 )
 IMPORT_NO_FILE = "Файл не найден: {path}"
-IMPORT_NOT_JSON = "Файл {path} не является JSON: {error}"
+IMPORT_NOT_JSON = "Файл {path} не является JSON (ошибка в строке {line}, позиция {column})."
 IMPORT_BAD_FILE = "Файл {path} не подходит для загрузки: {error}"
 REPORT_BAD_PERIOD = "Период указан неверно: «{value}». Пример: 2023-Q4."
 REPORT_NO_PERIOD = "Отчётного периода {period} в базе нет: мероприятия за него не подавались."
 REPORT_EMPTY = "В периоде {period} нет поданных мероприятий; отчёт не сформирован."
 REPORT_DONE = "Отчёт за {period} сохранён: {path} (мероприятий: {count})."
+SETUP_LINK = (
+    "Координаторов пока нет. Откройте в Telegram ссылку {link} — открывший её первым "
+    "станет координатором (ссылка одноразовая, действует до {until}). "
+    "Либо укажите свой Telegram id в COORDINATOR_IDS."
+)
 STARTED = "Бот запущен (long polling). Остановить: Ctrl+C."
+
+# Start-up failures: one line each, saying what to fix.
+TOKEN_REJECTED = (
+    "Telegram отклонил BOT_TOKEN (401 Unauthorized). Проверьте токен у @BotFather "
+    "(команда /token) и запишите его в файл .env строкой BOT_TOKEN=..."
+)
+DATABASE_UNREACHABLE = (
+    "Не удалось подключиться к базе данных {where}: {reason}. "
+    "Проверьте DATABASE_URL и что сервер базы данных запущен."
+)
+DATABASE_FILE_UNUSABLE = (
+    "Не удалось открыть файл базы данных {where}: {reason}. "
+    "Проверьте путь в DATABASE_URL и права на папку."
+)
+REDIS_UNREACHABLE = (
+    "Не удалось подключиться к Redis {where}: {reason}. Проверьте REDIS_URL и что Redis запущен."
+)
+REASON_REFUSED = "сервер не принимает соединения"
+REASON_UNKNOWN_HOST = "адрес сервера не найден"
+REASON_TIMEOUT = "сервер не ответил вовремя"
+REASON_NO_DATABASE = "базы данных «{name}» на сервере нет"
+REASON_NO_ROLE = "пользователя «{name}» на сервере нет"
+REASON_BAD_PASSWORD = "неверный пароль"
+REASON_REFUSED_BY_SERVER = "сервер отказал в подключении"
+REASON_NO_ACCESS = "нет прав доступа"
+REASON_IS_FOLDER = "это папка, а не файл"
+REASON_NOT_A_FOLDER = "в пути вместо папки стоит файл"
+REASON_OTHER = "ошибка ввода-вывода"
+IMPORT_IS_FOLDER = "Указана папка, а не файл: {path}"
+IMPORT_UNREADABLE = "Файл {path} не удалось прочитать: {reason}."
+IMPORT_NOT_UTF8 = "Файл {path} не в кодировке UTF-8."
+REPORT_CANNOT_WRITE = "Не удалось записать отчёт в {path}: {reason}."
+
+# `python -m bot --help`, in Russian like everything else the person running it reads.
+CLI_DESCRIPTION = (
+    "Telegram-бот для сбора сведений о международных мероприятиях и составления отчёта за квартал."
+)
+CLI_USAGE = "Использование: "
+CLI_COMMANDS = "команды"
+CLI_ARGUMENTS = "аргументы"
+CLI_OPTIONS = "параметры"
+CLI_HELP = "показать эту справку и выйти"
+CLI_ERROR = "Ошибка в командной строке: {message}. Справка: python -m bot --help"
+CLI_RUN = "запустить бота: long polling или веб-сервер для webhook, если задан WEBHOOK_URL"
+CLI_SCHEDULER = "только планировщик напоминаний (один на развёртывание), без обработки сообщений"
+CLI_IMPORT = "загрузить мероприятия из файла JSON (повторная загрузка ничего не дублирует)"
+CLI_IMPORT_FILE = "файл JSON в формате образца fixtures/report_2023_q4.json"
+CLI_IMPORT_ORGANISATION = "организация для мероприятий, у которых она не указана"
+CLI_REPORT = "сохранить отчёт за период в файл .docx"
+CLI_REPORT_PERIOD = "период, например 2023-Q4"
+CLI_REPORT_OUT = "файл отчёта (по умолчанию report_2023_Q4.docx)"
+CLI_MIGRATE = "обновить схему базы данных и выйти"
+CLI_DEMO = "попробовать диалог в терминале, без Telegram"
+CLI_REQUIRED = "не указан аргумент {names}"
+CLI_INVALID_CHOICE = "неизвестная команда «{value}»"
+CLI_UNRECOGNIZED = "лишние аргументы: {values}"
+CLI_NEEDS_VALUE = "параметру {name} нужно значение"

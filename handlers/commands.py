@@ -16,6 +16,7 @@ REPORTER_COMMANDS = (
     ("my", "Мои мероприятия"),
     ("nothing", "Мероприятий не было"),
     ("cancel", "Прервать заполнение"),
+    ("name", "Исправить ФИО"),
     ("help", "Справка"),
 )
 COORDINATOR_COMMANDS = (
@@ -42,22 +43,29 @@ def _commands(pairs: Iterable[tuple[str, str]]) -> list[BotCommand]:
     return [BotCommand(command=name, description=text) for name, text in pairs]
 
 
-async def set_coordinator_commands(bot: Bot, telegram_id: int) -> None:
-    """Show a coordinator the desk's commands in their chat."""
+async def set_coordinator_commands(
+    bot: Bot, telegram_id: int, shown: set[int] | None = None
+) -> None:
+    """Show a coordinator the desk's commands in their chat (and note it in `shown`)."""
     await bot.set_my_commands(
         _commands(COORDINATOR_COMMANDS), scope=BotCommandScopeChat(chat_id=telegram_id)
     )
+    if shown is not None:
+        shown.add(telegram_id)
 
 
-async def setup_commands(bot: Bot, coordinator_ids: Iterable[int]) -> None:
+async def setup_commands(
+    bot: Bot, coordinator_ids: Iterable[int], shown: set[int] | None = None
+) -> None:
     """Staff's commands for everyone; the desk's commands for each coordinator's chat.
 
     A coordinator who has not opened the bot yet (or blocked it) has no chat to scope to:
-    that one is skipped with a warning, and gets the menu on promotion or the next start.
+    that one is skipped with a warning, and gets the menu with their first update
+    (`bot.middlewares.CoordinatorMenus`, which skips the ones noted in `shown`).
     """
     await bot.set_my_commands(_commands(REPORTER_COMMANDS), scope=BotCommandScopeDefault())
     for telegram_id in coordinator_ids:
         try:
-            await set_coordinator_commands(bot, telegram_id)
+            await set_coordinator_commands(bot, telegram_id, shown)
         except (TelegramBadRequest, TelegramForbiddenError) as error:
             log.warning("no command menu for coordinator %s: %s", telegram_id, error.message)

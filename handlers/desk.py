@@ -263,7 +263,11 @@ def _telegram_id(args: str | None) -> int | None:
 
 @router.message(Command("coordinator"))
 async def make_coordinator(
-    message: Message, command: CommandObject, bot: Bot, session: AsyncSession
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    coordinator_menus: set[int] | None = None,
 ) -> None:
     telegram_id = _telegram_id(command.args)
     if telegram_id is None:
@@ -276,7 +280,7 @@ async def make_coordinator(
         return
     await people.set_role(target, "coordinator")
     await session.commit()
-    await set_coordinator_commands(bot, target.telegram_id)
+    await set_coordinator_commands(bot, target.telegram_id, coordinator_menus)
     await message.answer(Desk.COORD_DONE.format(name=html.quote(target.full_name)))
 
 

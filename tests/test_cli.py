@@ -135,7 +135,7 @@ def test_a_bad_setting_stops_the_start_with_one_line_naming_it(tmp_path: Path) -
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "Ошибка настройки TIMEZONE: unknown time zone 'Mars/Olympus' (e.g. Europe/Moscow)"
+        "Ошибка настройки TIMEZONE: неизвестный часовой пояс «Mars/Olympus» (пример: Europe/Moscow)"
     ]
 
 

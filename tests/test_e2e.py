@@ -121,10 +121,14 @@ async def test_the_process_greets_a_coordinator_refuses_a_stranger_and_sets_the_
 
     refusal = await Person(stub, bot, STRANGER, "Пётр").send("/start")
     coordinator = Person(stub, bot, COORDINATOR, "Ольга")
+    asked = await coordinator.send("/start")  # a coordinator from the settings, unnamed
+    named = await coordinator.send("Петрова Ольга Ивановна")
     greeting = await coordinator.send("/start")
     help_ = await coordinator.send("/help")
 
     assert refusal.text == Common.STRANGER
+    assert asked.text == Join.ASK_OWN_NAME
+    assert named.text == Join.RENAMED.format(name="Петрова Ольга Ивановна")
     assert greeting.source is not None
     assert greeting.source.startswith(head) and greeting.source.endswith(tail)
     assert help_.source == COORDINATOR_HELP
@@ -174,6 +178,30 @@ async def test_a_reporter_who_blocked_the_bot_leaves_the_organisation_missing_an
     line = Periods.LINE_MISSING.format(name=BLOCKING_ORGANISATION) + Periods.LINE_NOBODY_REACHABLE
     assert html_to_text(line) in (status.text or "").split("\n")
     assert "Traceback" not in bot.stderr(after=log)
+
+
+async def test_a_coordinator_who_never_wrote_gets_the_desk_menu_with_the_first_message(
+    stub: BotApiStub, bot: BotProcess
+) -> None:
+    mark = stub.mark()
+    absent = Person(stub, bot, ABSENT_COORDINATOR, "Анна")
+
+    asked = await absent.send("/start")
+    menu = await bot.while_running(
+        stub.wait_for(
+            lambda call: (
+                call.is_("setMyCommands")
+                and call.params.get("scope", {}).get("chat_id") == ABSENT_COORDINATOR
+            ),
+            after=mark,
+        )
+    )
+
+    assert asked.text == Join.ASK_OWN_NAME
+    assert menu.ok
+    assert stub.my_commands({"type": "chat", "chat_id": ABSENT_COORDINATOR}) == list(
+        COORDINATOR_COMMANDS
+    )
 
 
 async def test_a_dialogue_cut_by_sigkill_goes_on_at_its_step_and_reaches_the_docx(

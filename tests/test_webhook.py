@@ -15,7 +15,6 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from handlers.texts import Common
 from tests.botapi_stub import BotApiStub
 from tests.e2e import WEBHOOK_SECRET, BotProcess, Webhook, free_port, webhook_env
 
@@ -71,14 +70,14 @@ async def test_an_update_with_the_secret_is_handled_before_the_answer(
 ) -> None:
     stub, bot, webhook = shared
     mark = stub.mark()
-    update = await _start_update(stub)
+    update = await _start_update(stub, "/help")
 
     status, _ = await bot.while_running(webhook.post(update))
 
     assert status == 200
     [reply] = [call.message for call in stub.calls_of("sendMessage", after=mark)]
     assert reply is not None and reply.chat_id == COORDINATOR
-    assert Common.START_KNOWN.split("{name}")[0].strip() in (reply.text or "")
+    assert reply.text is not None and reply.text.startswith("Как сообщить о мероприятии")
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret", WEBHOOK_SECRET + "x"])

@@ -19,7 +19,7 @@ class JoinCodeRepository:
 
     async def create(
         self,
-        organisation_id: int,
+        organisation_id: int | None,
         *,
         valid_for: timedelta,
         role: str = "reporter",
@@ -36,6 +36,27 @@ class JoinCodeRepository:
         self.session.add(code)
         await self.session.flush()
         return code
+
+    async def setup_code(self, *, valid_for: timedelta, now: datetime | None = None) -> JoinCode:
+        """The one-time code that makes the first coordinator: the usable one, or a new one."""
+        query = (
+            select(JoinCode)
+            .where(
+                JoinCode.organisation_id.is_(None),
+                JoinCode.role == "coordinator",
+                JoinCode.revoked_at.is_(None),
+                JoinCode.expires_at > (now or utcnow()),
+            )
+            .order_by(JoinCode.id.desc())
+            .limit(1)
+        )
+        found = await self.session.scalar(query)
+        return found or await self.create(None, valid_for=valid_for, role="coordinator")
+
+    async def spend(self, join_code: JoinCode) -> None:
+        """A one-time code used: it opens nothing any more."""
+        join_code.revoked_at = utcnow()
+        await self.session.flush()
 
     async def usable(self, code: str, now: datetime | None = None) -> JoinCode | None:
         """The code if it exists, is not revoked and has not expired."""

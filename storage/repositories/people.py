@@ -23,6 +23,19 @@ _SQLITE_ROW_BY_TELEGRAM_ID = SqliteStatement(
 )
 
 
+PLACEHOLDER_NAME = "Координатор {telegram_id}"  # until a coordinator from the settings writes
+
+
+def placeholder_name(telegram_id: int) -> str:
+    """The name a coordinator from COORDINATOR_IDS has until they give their own."""
+    return PLACEHOLDER_NAME.format(telegram_id=telegram_id)
+
+
+def has_placeholder_name(person: Person) -> bool:
+    """True for a coordinator who has not yet said their name."""
+    return person.full_name == placeholder_name(person.telegram_id)
+
+
 class PersonRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -135,9 +148,8 @@ class PersonRepository:
         for telegram_id in telegram_ids:
             person = await self.by_telegram_id(telegram_id)
             if person is None:
-                person = await self.add(
-                    telegram_id, f"Координатор {telegram_id}", role="coordinator"
-                )
+                name = placeholder_name(telegram_id)
+                person = await self.add(telegram_id, name, role="coordinator")
             else:
                 person.role, person.active = "coordinator", True
             people.append(person)
