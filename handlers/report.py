@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.access import can_change
 from handlers.draft import (
-    COUNT_MAX,
     TEXT_LIMITS,
     Draft,
     clean_answer,
@@ -28,6 +27,7 @@ from handlers.states import STEPS, ReportStates
 from handlers.texts import Common, Dialogue, Nothing
 from handlers.views import Clock, collecting, fields_text, period_choices, period_label, shown
 from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates
+from reports.participants import read_count_answer
 from storage.models import Person
 from storage.repositories import (
     EventRepository,
@@ -284,13 +284,16 @@ async def got_count(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    digits = "".join(clean_answer(message.text or "").split())
-    if not digits.isdecimal() or int(digits) > COUNT_MAX:
+    total = read_count_answer(clean_answer(message.text or ""))
+    if total is None:
         await message.answer(Dialogue.BAD_COUNT)
+        return
+    if total.qualifier:  # «около 20»: no number of its own to print; the text can say it
+        await message.answer(Dialogue.APPROXIMATE_COUNT.format(total=total.shown))
         return
     dialogue = _dialogue(message, bot, state, session, settings, clock)
     draft = await dialogue.draft()
-    draft.count = int(digits)
+    draft.count = total.count
     await dialogue.advance(draft, "participants")
 
 

@@ -96,7 +96,7 @@ async def test_a_photo_in_the_middle_does_not_lose_the_answers(
 
 # --- limits ------------------------------------------------------------------------------
 
-LIMITS = [("name", 500), ("place", 1000), ("result", 4000), ("participants", 4000)]
+LIMITS = [("name", 500), ("place", 1000), ("result", 8000), ("participants", 8000)]
 
 
 @pytest.mark.parametrize(("state", "limit"), [*LIMITS, ("dates", 1000)])
