@@ -713,3 +713,26 @@ async def assert_kept_apart(app_storage: Storage) -> None:
     )
     assert exhibition.result == "Выставка открыта." and tournament.result == "Турнир проведён."
     assert exhibition.organisation_id != tournament.organisation_id
+
+
+async def test_listed_days_are_confirmed_as_printed_and_stored_from_the_earliest(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 729)
+    await reach(person, "dates")
+
+    [confirm] = await person.send("12, 14 и 20 октября 2023")
+    await person.press(Dialogue.YES)
+    await person.send("Проведены дни культуры.")
+    await person.send("Школьники, 40 человек")
+    await person.press("IV квартал 2023 года")
+    await submit(person)
+
+    assert confirm.text == Dialogue.CONFIRM_DATES.format(dates="12, 14 и 20 октября 2023 года")
+    [event] = await stored_events(app_storage.sessionmaker)
+    assert (event.start_date, event.end_date, event.precision) == (
+        date(2023, 10, 12),
+        date(2023, 10, 20),
+        "day",
+    )
+    assert event.dates_note == "12, 14 и 20 октября 2023 года"
