@@ -134,6 +134,22 @@ async def test_the_tail_of_a_paste_too_long_for_the_name_is_not_the_name(
     assert await data_of(app_storage, person) == before
 
 
+async def test_a_paste_at_the_dates_step_is_refused_whole(
+    world: World, app_storage: Storage
+) -> None:
+    text = paste_of(4500) + " 26.10.2023"
+    first, second = split(text)
+    person = await join(world, 1410)
+    await reach(person, "dates")
+    before = await data_of(app_storage, person)
+
+    await send_at(person, first, 0)
+    [reply] = await send_at(person, second, 1)
+
+    assert reply.text == Dialogue.PASTE_TOO_LONG.format(length=len(text), limit=1000)
+    assert await data_of(app_storage, person) == before
+
+
 async def test_the_part_alone_is_taken_with_its_button(world: World, app_storage: Storage) -> None:
     part = paste_of(3800)
     person = await join(world, 1405)
