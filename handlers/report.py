@@ -327,10 +327,12 @@ class WholeText:
         self.length = len(text) if length is None else length
 
     def fits(self, text: str, limit: int) -> bool:
+        """Whether the cleaned `text` of this answer is within `limit` (and was not cut)."""
         return len(text) <= limit and self.length <= PASTE_KEPT
 
     def too_long(self, text: str, limit: int) -> str:
-        length = max(len(text), self.length)
+        """The refusal, naming the length of the whole (of the text kept, unless it was cut)."""
+        length = self.length if self.length > PASTE_KEPT else len(text)
         if self.parts > 1:
             return Dialogue.PASTE_TOO_LONG.format(length=length, limit=limit)
         return Dialogue.TOO_LONG.format(length=length, limit=limit)
@@ -406,8 +408,8 @@ async def _take_paste(dialogue: Conversation, data: dict[str, Any], step: str, a
         whole = WholeText(paste["text"], paste["length"], parts=paste["parts"])
     elif action == "join":
         text = join_parts(paste["text"], paste["late"])
-        length = paste["length"] + paste["late_length"] + len(text) - len(paste["text"])
-        length -= len(paste["late"])
+        separator = len(text) - len(paste["text"]) - len(paste["late"])
+        length = paste["length"] + separator + paste["late_length"]
         whole = WholeText(text, length, parts=paste["parts"] + 1)
     else:
         whole = WholeText(paste["late"], paste["late_length"])

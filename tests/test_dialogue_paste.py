@@ -118,6 +118,24 @@ async def test_a_paste_over_the_limit_is_refused_whole_and_nothing_stored(
     assert data["draft"]["result"] == "Открыта выставка."
 
 
+async def test_a_paste_longer_than_what_is_kept_is_refused_with_its_whole_length(
+    world: World, app_storage: Storage
+) -> None:
+    text = paste_of(19_000)
+    parts = split(text)
+    person = await join(world, 1411)
+    await reach(person, "result")
+    before = await data_of(app_storage, person)
+
+    replies = [await send_at(person, part, second) for second, part in enumerate(parts)]
+
+    assert len(parts) == 5
+    assert [reply.text for reply in replies[-1]] == [
+        Dialogue.PASTE_TOO_LONG.format(length=len(text), limit=8000)
+    ]
+    assert await data_of(app_storage, person) == before
+
+
 async def test_the_tail_of_a_paste_too_long_for_the_name_is_not_the_name(
     world: World, app_storage: Storage
 ) -> None:
