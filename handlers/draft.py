@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from reports.dates import DateRange
+from reports.participants import read_total
 from storage.models import (
     DATES_NOTE_MAX,
     NAME_MAX,
@@ -27,12 +27,6 @@ TEXT_LIMITS = {
     "participants": PARTICIPANTS_MAX,
     "dates": DATES_NOTE_MAX,
 }
-COUNT_MAX = 1_000_000
-
-_COUNT_PATTERNS = (
-    re.compile(r"количеств\w*(?:\s+\w+){0,2}?\s*[-–—:]?\s*(\d{1,7})", re.IGNORECASE),
-    re.compile(r"(\d{1,7})\s*(?:человек|чел\b|чел\.|участник)", re.IGNORECASE),
-)
 
 
 def clean_answer(text: str) -> str:
@@ -50,12 +44,10 @@ def clean_answer(text: str) -> str:
 
 
 def read_count(text: str) -> int | None:
-    """The total number of participants stated in free text, if it is stated."""
-    for pattern in _COUNT_PATTERNS:
-        found = pattern.findall(text)
-        if found:
-            return int(found[-1])
-    return None
+    """The total number of participants stated in free text, if it is stated (an
+    approximate total, `более 1000 человек`, counts as its number; the text keeps the word)."""
+    total = read_total(text)
+    return None if total is None else total.count
 
 
 def dates_to_data(dates: DateRange) -> dict[str, Any]:

@@ -18,7 +18,8 @@ RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class DialogueCb(CallbackData, prefix="d"):
-    """A dialogue button: `action` (back, cancel, yes, fix, note, nocount, edit, submit)."""
+    """A dialogue button: `action` (back, cancel, yes, fix, note, nocount, edit, submit;
+    whole, join, new for the parts of a long paste)."""
 
     action: str
     step: str
@@ -124,6 +125,25 @@ def keep_note_keyboard() -> InlineKeyboardMarkup:
     builder.button(text=Dialogue.KEEP_NOTE, callback_data=DialogueCb(action="note", step="dates"))
     _nav(builder, "dates")
     builder.adjust(1, 2)
+    return builder.as_markup()
+
+
+@cache  # the same buttons every time: built once
+def paste_keyboard(step: str) -> InlineKeyboardMarkup:
+    """Under «part of the text received»: take what has arrived as the whole answer."""
+    builder = Keyboard()
+    builder.button(text=Dialogue.WHOLE_TEXT, callback_data=DialogueCb(action="whole", step=step))
+    return builder.as_markup()
+
+
+@cache  # the same buttons every time: built once
+def paste_late_keyboard(step: str) -> InlineKeyboardMarkup:
+    """A message after the parts of a paste: join them, or take one of the two alone."""
+    builder = Keyboard()
+    builder.button(text=Dialogue.JOIN_PARTS, callback_data=DialogueCb(action="join", step=step))
+    builder.button(text=Dialogue.ONLY_LATE, callback_data=DialogueCb(action="new", step=step))
+    builder.button(text=Dialogue.ONLY_PARTS, callback_data=DialogueCb(action="whole", step=step))
+    builder.adjust(1)
     return builder.as_markup()
 
 

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.access import can_change
 from handlers.draft import (
-    COUNT_MAX,
     TEXT_LIMITS,
     Draft,
     clean_answer,
@@ -26,8 +25,17 @@ from handlers.draft import (
 from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsKnown
 from handlers.states import STEPS, ReportStates
 from handlers.texts import Common, Dialogue, Nothing
-from handlers.views import Clock, collecting, fields_text, period_choices, period_label, shown
+from handlers.views import (
+    MESSAGE_MAX,
+    Clock,
+    collecting,
+    fields_text,
+    period_choices,
+    period_label,
+    shown,
+)
 from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates
+from reports.participants import read_count_answer
 from storage.models import Person
 from storage.repositories import (
     EventRepository,
@@ -255,24 +263,160 @@ async def got_text(
     clock: Clock,
 ) -> None:
     step = STEP_OF_STATE[raw_state]
-    text = clean_answer(message.text or "")
-    if not text:
-        await message.answer(Dialogue.EMPTY)
-        return
-    if len(text) > TEXT_LIMITS[step]:
-        await message.answer(Dialogue.TOO_LONG.format(length=len(text), limit=TEXT_LIMITS[step]))
-        return
     dialogue = _dialogue(message, bot, state, session, settings, clock)
-    draft = await dialogue.draft()
+    data = await state.get_data()
+    whole = await _whole_text(dialogue, data, step, message)
+    if whole is not None:
+        await _take_text(dialogue, data, step, whole)
+
+
+async def _take_text(
+    dialogue: Conversation, data: dict[str, Any], step: str, whole: WholeText
+) -> None:
+    """Check a text step's answer (one message, or the parts of a paste) and keep it."""
+    text = clean_answer(whole.text)
+    if not text:
+        await _refuse(dialogue, data, Dialogue.EMPTY)
+        return
+    if not whole.fits(text, TEXT_LIMITS[step]):
+        await _refuse(dialogue, data, whole.too_long(text, TEXT_LIMITS[step]))
+        return
+    draft = Draft.load(data)
     setattr(draft, step, text)
     if step == "participants":
         draft.count = read_count(text)
         if draft.count is None:
             await dialogue.save(draft)
-            await state.set_state(ReportStates.count)
+            await dialogue.state.set_state(ReportStates.count)
             await dialogue.ask_count()
             return
     await dialogue.advance(draft, step)
+
+
+async def _refuse(dialogue: Conversation, data: dict[str, Any], reply: str) -> None:
+    """Refuse an answer: nothing of it is kept (a refused paste is dropped whole)."""
+    if PASTE in data:
+        await dialogue.state.set_data({key: value for key, value in data.items() if key != PASTE})
+    await dialogue.say(reply)
+
+
+# --- long pastes, split by Telegram --------------------------------------------------------
+# Telegram clients send a pasted text longer than 4096 characters as several messages, a
+# second or two apart, cutting at a line break or a space and dropping it. A message of
+# PART_MIN characters or more (up to 4096) is kept in FSM data as a part of a paste, with its
+# `date`; a next message at the same step within PASTE_WINDOW seconds of the last part is
+# joined to it, and the first one shorter than PART_MIN ends the paste: the joined whole is
+# the answer, checked against the step's limit as one text. «Это весь текст» takes the
+# parts received so far. A message later than the window while parts wait is not taken
+# alone: the person chooses to join it, to take it alone, or to take the parts alone.
+
+PASTE = "paste"  # the FSM data key of the parts waiting
+PART_MIN = 3500
+PASTE_WINDOW = 10  # seconds between the `date`s of two parts of one paste
+PASTE_KEPT = 3 * MESSAGE_MAX  # beyond every limit: a longer paste is kept cut, and refused
+PASTE_ACTIONS = ("whole", "join", "new")
+PASTE_STATES = (*TEXT_STATES, *DATES_STATES)
+_SENTENCE_END = frozenset(".!?;:…»)")
+
+
+class WholeText:
+    """An answer: one message, or the parts of one paste joined (`length` counts all)."""
+
+    def __init__(self, text: str, length: int | None = None, *, parts: int = 1) -> None:
+        self.text, self.parts = text, parts
+        self.length = len(text) if length is None else length
+
+    def fits(self, text: str, limit: int) -> bool:
+        """Whether the cleaned `text` of this answer is within `limit` (and was not cut)."""
+        return len(text) <= limit and self.length <= PASTE_KEPT
+
+    def too_long(self, text: str, limit: int) -> str:
+        """The refusal, naming the length of the whole (of the text kept, unless it was cut)."""
+        length = self.length if self.length > PASTE_KEPT else len(text)
+        if self.parts > 1:
+            return Dialogue.PASTE_TOO_LONG.format(length=length, limit=limit)
+        return Dialogue.TOO_LONG.format(length=length, limit=limit)
+
+
+def is_part(text: str) -> bool:
+    """Whether a message is likely one part of a longer paste split by Telegram."""
+    return PART_MIN <= len(text) <= MESSAGE_MAX
+
+
+def join_parts(first: str, second: str) -> str:
+    """Two parts of a paste, with the blank Telegram dropped at the cut put back: a line
+    break after the end of a sentence, else a space (none if either side has one)."""
+    if not first or not second or first[-1].isspace() or second[0].isspace():
+        return first + second
+    return first + ("\n" if first[-1] in _SENTENCE_END else " ") + second
+
+
+async def _keep_paste(dialogue: Conversation, data: dict[str, Any], paste: dict[str, Any]) -> None:
+    await dialogue.state.set_data({**data, PASTE: paste})
+
+
+async def _whole_text(
+    dialogue: Conversation, data: dict[str, Any], step: str, message: Message
+) -> WholeText | None:
+    """The answer this message completes, or None when it is kept as a part for now."""
+    raw = message.text or ""
+    at = int(message.date.timestamp())
+    paste = data.get(PASTE)
+    if paste is not None and paste.get("step") != step:
+        paste = None  # left from another step: replaced below, or dropped with the answer
+    if paste is None:
+        if not is_part(raw):
+            return WholeText(raw)
+        paste = {"step": step, "text": raw, "length": len(raw), "parts": 1, "at": at}
+        await _keep_paste(dialogue, data, paste)
+        await dialogue.say(Dialogue.PASTE_PART.format(length=len(raw)), kb.paste_keyboard(step))
+        return None
+    if "late" in paste or at - paste["at"] > PASTE_WINDOW:
+        # After the window: not a part Telegram split off; the person says what it is.
+        late = join_parts(paste["late"], raw) if "late" in paste else raw
+        paste = {**paste, "late": late[:PASTE_KEPT], "late_length": len(late), "at": at}
+        await _keep_paste(dialogue, data, paste)
+        await dialogue.say(
+            Dialogue.PASTE_LATE.format(length=paste["length"], late=len(late)),
+            kb.paste_late_keyboard(step),
+        )
+        return None
+    joined = join_parts(paste["text"], raw)
+    length = paste["length"] + len(joined) - len(paste["text"])
+    parts = paste["parts"] + 1
+    if is_part(raw):
+        paste = {**paste, "text": joined[:PASTE_KEPT], "length": length, "parts": parts, "at": at}
+        await _keep_paste(dialogue, data, paste)
+        await dialogue.say(Dialogue.PASTE_PART.format(length=length), kb.paste_keyboard(step))
+        return None
+    return WholeText(joined, length, parts=parts)
+
+
+def _paste_waits(data: dict[str, Any], step: str, action: str) -> bool:
+    """Whether a paste button matches the parts waiting (a late message for join and new)."""
+    paste = data.get(PASTE)
+    if not paste or paste.get("step") != step:
+        return False
+    return action == "whole" or "late" in paste
+
+
+async def _take_paste(dialogue: Conversation, data: dict[str, Any], step: str, action: str) -> None:
+    """The person's choice about the parts waiting: all of them, joined with the later text,
+    or the later text alone."""
+    paste = data[PASTE]
+    if action == "whole":
+        whole = WholeText(paste["text"], paste["length"], parts=paste["parts"])
+    elif action == "join":
+        text = join_parts(paste["text"], paste["late"])
+        separator = len(text) - len(paste["text"]) - len(paste["late"])
+        length = paste["length"] + separator + paste["late_length"]
+        whole = WholeText(text, length, parts=paste["parts"] + 1)
+    else:
+        whole = WholeText(paste["late"], paste["late_length"])
+    if step == "dates":
+        await _take_dates(dialogue, data, whole)
+    else:
+        await _take_text(dialogue, data, step, whole)
 
 
 @router.message(StateFilter(ReportStates.count), HAS_TEXT, IS_ANSWER)
@@ -284,13 +428,16 @@ async def got_count(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    digits = "".join(clean_answer(message.text or "").split())
-    if not digits.isdecimal() or int(digits) > COUNT_MAX:
+    total = read_count_answer(clean_answer(message.text or ""))
+    if total is None:
         await message.answer(Dialogue.BAD_COUNT)
+        return
+    if total.qualifier:  # «около 20»: no number of its own to print; the text can say it
+        await message.answer(Dialogue.APPROXIMATE_COUNT.format(total=total.shown))
         return
     dialogue = _dialogue(message, bot, state, session, settings, clock)
     draft = await dialogue.draft()
-    draft.count = int(digits)
+    draft.count = total.count
     await dialogue.advance(draft, "participants")
 
 
@@ -303,15 +450,24 @@ async def got_dates(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    text = clean_answer(message.text or "")
-    if not text:
-        await message.answer(Dialogue.EMPTY)
-        return
-    if len(text) > TEXT_LIMITS["dates"]:
-        await message.answer(Dialogue.TOO_LONG.format(length=len(text), limit=TEXT_LIMITS["dates"]))
-        return
     dialogue = _dialogue(message, bot, state, session, settings, clock)
-    draft = await dialogue.draft()
+    data = await state.get_data()
+    whole = await _whole_text(dialogue, data, "dates", message)
+    if whole is not None:
+        await _take_dates(dialogue, data, whole)
+
+
+async def _take_dates(dialogue: Conversation, data: dict[str, Any], whole: WholeText) -> None:
+    """Read the dates typed: confirm them, offer to keep the text as written, or ask again."""
+    text = clean_answer(whole.text)
+    if not text:
+        await _refuse(dialogue, data, Dialogue.EMPTY)
+        return
+    if not whole.fits(text, TEXT_LIMITS["dates"]):
+        await _refuse(dialogue, data, whole.too_long(text, TEXT_LIMITS["dates"]))
+        return
+    state = dialogue.state
+    draft = Draft.load(data)
     year, quarter = dialogue.collecting_year()
     try:
         dates = parse_dates(text, year=year, period=quarter)
@@ -375,14 +531,21 @@ async def dialogue_button(
     person: Person,
 ) -> None:
     action, step = callback_data.action, callback_data.step
-    if not _shown_in(raw_state, action, step):
+    data = await state.get_data()
+    if not _shown_in(raw_state, action, step) or (
+        action in PASTE_ACTIONS and not _paste_waits(data, step, action)
+    ):
         log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
     await callback.answer()
     dialogue = _dialogue(callback, bot, state, session, settings, clock)
-    draft = await dialogue.draft()
-    if action == "cancel":
+    draft = Draft.load(data)
+    if PASTE in data and action not in (*PASTE_ACTIONS, "cancel"):  # the parts are dropped
+        await dialogue.say(Dialogue.PASTE_DROPPED.format(length=data[PASTE]["length"]))
+    if action in PASTE_ACTIONS:
+        await _take_paste(dialogue, data, step, action)
+    elif action == "cancel":
         await state.clear()
         await dialogue.say(Dialogue.CANCELLED)
     elif action == "edit":
@@ -405,6 +568,7 @@ async def dialogue_button(
         await dialogue.advance(draft, "participants")
 
 
+PASTE_STATE_NAMES = frozenset(state.state for state in PASTE_STATES)
 # The buttons each state shows (every other state shows back and cancel).
 STATE_BUTTONS = {
     ReportStates.dates.state: ("back", "cancel", "note"),
@@ -416,6 +580,8 @@ STATE_BUTTONS = {
 
 def _shown_in(raw_state: str, action: str, step: str) -> bool:
     """Whether the dialogue in `raw_state` shows this button: anything else is refused."""
+    if action in PASTE_ACTIONS:  # under the notice of a part received (see _whole_text)
+        return raw_state in PASTE_STATE_NAMES and step == STEP_OF_STATE[raw_state]
     if action not in STATE_BUTTONS.get(raw_state, ("back", "cancel")):
         return False
     if action == "edit":

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.texts import Dialogue
 from reports.dates import DateRange, format_dates
+from reports.participants import read_total
 from reports.quarters import Quarter, collecting_quarter
 from storage.models import ReportingPeriod
 from storage.repositories import PeriodRepository, SphereRepository
@@ -97,9 +98,17 @@ async def fields_text(
         dates=shown(format_dates(dates) if dates else None),
         result=shown(result),
         participants=shown(participants),
-        count=count if count is not None else Dialogue.UNKNOWN_COUNT,
+        count=_count_shown(participants, count),
         period=period_label(period) if period else Dialogue.MISSING,
     )
+
+
+def _count_shown(participants: str | None, count: int | None) -> str:
+    """The total as the text states it (`более 1000` keeps its word), else the number."""
+    if count is None:
+        return Dialogue.UNKNOWN_COUNT
+    total = read_total(participants or "")
+    return total.shown if total is not None and total.count == count else str(count)
 
 
 def deadline_text(period: ReportingPeriod, settings: Settings) -> str:

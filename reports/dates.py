@@ -120,6 +120,7 @@ _MONTH_WORDS = {
 }
 _IGNORED_WORDS = frozenset({"с", "c", "со", "в", "г", "гг", "год", "года", "году"})
 _RANGE_WORDS = frozenset({"по", "до"})
+_LIST_WORDS = frozenset({"и"})  # `12 и 14 октября`; a comma or a semicolon lists too
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212\u2043\ufe58\ufe63\uff0d]")
 _TOKEN = re.compile(
@@ -129,6 +130,7 @@ _TOKEN = re.compile(
     | (?P<num>\d+(?:[./]\d+)*)                   # 26, 26.10, 10.2023, 26.10.2023, 26/10/23
     | (?P<word>[a-zа-я]+)\.?                     # октября, окт., г., по
     | (?P<dash>-)
+    | (?P<list>[,;])
     | (?P<space>[\s.]+)
     | (?P<other>.)
     """,
@@ -138,7 +140,7 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class _Token:
-    kind: Literal["num", "month", "dash", "other"]
+    kind: Literal["num", "month", "dash", "list", "other"]
     parts: tuple[str, ...] = ()  # the digit groups of a number
     month: int = 0
 
@@ -179,12 +181,16 @@ def _tokenize(text: str) -> list[_Token]:
         elif kind == "word":
             if value in _RANGE_WORDS:
                 tokens.append(_Token("dash"))
+            elif value in _LIST_WORDS:
+                tokens.append(_Token("list"))
             elif (month := _month_of(value)) is not None:
                 tokens.append(_Token("month", month=month))
             elif value not in _IGNORED_WORDS:
                 tokens.append(_Token("other"))
         elif kind == "dash":
             tokens.append(_Token("dash"))
+        elif kind == "list":
+            tokens.append(_Token("list"))
         elif kind == "other":
             tokens.append(_Token("other"))
     return tokens
@@ -321,6 +327,74 @@ def _read_range(
     return _to_range(first, None, year, period), i
 
 
+def _read_segment(tokens: list[_Token]) -> tuple[_Point, _Point | None]:
+    """One item of a list of days: `12`, `12 октября`, `12-14`, `12.10`."""
+    read = _read_point(tokens, 0)
+    if read is None:
+        raise DateParseError("unreadable")
+    first, i = read
+    second: _Point | None = None
+    if i < len(tokens) and tokens[i].kind == "dash":
+        read = _read_point(tokens, i + 1)
+        if read is None:
+            raise DateParseError("unreadable")
+        second, i = read
+    if i != len(tokens):
+        raise DateParseError("unreadable")
+    return first, second
+
+
+def _read_list(tokens: list[_Token], year: int, period: Quarter | None) -> DateRange:
+    """Days (or spans of days) listed in one year: `12 и 14 октября 2026`, `12, 14 и 20
+    октября`, `30 сентября и 2 октября`. An item without its month or year takes those of
+    the last item. Kept as start = the earliest day, end = the latest, and the printed form
+    (`12 и 14 октября 2026 года`) as the dates note."""
+    segments: list[list[_Token]] = [[]]
+    for token in tokens:
+        if token.kind == "list":
+            segments.append([])
+        else:
+            segments[-1].append(token)
+    if any(not segment for segment in segments):
+        raise DateParseError("unreadable")
+    items = [_read_segment(segment) for segment in segments]
+    last = items[-1][1] or items[-1][0]
+    ranges: list[DateRange] = []
+    for first, second in items:
+        end = second or first
+        end = _Point(end.day, end.month or last.month, end.year or last.year)
+        if second is None:
+            ranges.append(_to_range(end, None, year, period))
+        else:
+            ranges.append(_to_range(first, end, year, period))
+    ranges = sorted(set(ranges), key=lambda dates: (dates.start, dates.end))
+    if len(ranges) == 1:
+        return ranges[0]
+    years = {dates.start.year for dates in ranges} | {dates.end.year for dates in ranges}
+    if len(years) != 1 or any(
+        dates.precision != "day" or dates.start.month != dates.end.month for dates in ranges
+    ):
+        raise DateParseError("unreadable")  # kept as a note if a date is found in it
+    start, end = ranges[0].start, max(dates.end for dates in ranges)
+    return DateRange(start, end, "day", format_days(ranges))
+
+
+def format_days(ranges: list[DateRange]) -> str:
+    """Days of one year as a person writes them: `12, 14 и 20 октября 2026 года`,
+    `30 сентября и 2-3 октября 2026 года` (each range within one month, in order)."""
+    items: list[str] = []
+    for index, dates in enumerate(ranges):
+        item = str(dates.start.day)
+        if dates.end != dates.start:
+            item += f"-{dates.end.day}"
+        following = ranges[index + 1] if index + 1 < len(ranges) else None
+        if following is None or following.start.month != dates.end.month:
+            item += f" {MONTHS_GENITIVE[dates.end.month - 1]}"
+        items.append(item)
+    listed = ", ".join(items[:-1]) + " и " + items[-1]
+    return f"{listed} {ranges[-1].end.year} года"
+
+
 def parse_dates(
     text: str, *, year: int, period: Quarter | None = None, max_years_away: int = 1
 ) -> DateRange:
@@ -330,9 +404,12 @@ def parse_dates(
     tokens = _tokenize(text)
     if not tokens or any(token.kind == "other" for token in tokens):
         raise DateParseError("unreadable")
-    dates, end = _read_range(tokens, 0, year, period)
-    if end != len(tokens):
-        raise DateParseError("unreadable")
+    if any(token.kind == "list" for token in tokens):
+        dates = _read_list(tokens, year, period)
+    else:
+        dates, end = _read_range(tokens, 0, year, period)
+        if end != len(tokens):
+            raise DateParseError("unreadable")
     if period is not None:
         for typed_year in (dates.start.year, dates.end.year):
             if abs(typed_year - period.year) > max_years_away:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from reports.dates import DateRange, format_dates
+from reports.participants import Total, read_total, with_total
 from reports.quarters import Quarter
 
 COLUMNS: tuple[str, ...] = (
@@ -47,7 +48,11 @@ def report_title(quarter: Quarter, region_phrase: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ReportEvent:
-    """One submitted event as the report needs it; `seq` (the database id) breaks last ties."""
+    """One submitted event as the report needs it; `seq` (the database id) breaks last ties.
+
+    `participant_count` is the stored total: read from the text, or given apart when the
+    text states none (then the participants cell prints it as its last paragraph).
+    """
 
     sphere: str
     name: str
@@ -57,14 +62,22 @@ class ReportEvent:
     participants: str
     submitted_at: datetime | None = None
     seq: int = 0
+    participant_count: int | None = None
+    organisation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ReportRow:
-    """One numbered table row: `cells[0]` is `1.`, `cells[3]` the printed dates."""
+    """One numbered table row: `cells[0]` is `1.`, `cells[3]` the printed dates.
+
+    `organisation` and `total` are not printed in the .docx table (the participants cell
+    holds the total); the .xlsx gives them columns of their own.
+    """
 
     number: int
     cells: Cells
+    organisation: str = ""
+    total: Total | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,14 @@ def _order_key(event: ReportEvent) -> tuple[date, date, bool, datetime, int]:
     )
 
 
+def _total(event: ReportEvent) -> Total | None:
+    """The event's total as the text states it (`более 1000` keeps its word), else stored."""
+    stated, count = read_total(event.participants), event.participant_count
+    if stated is not None and count in (None, stated.count):
+        return stated
+    return None if count is None else Total(count)
+
+
 def build_report(
     quarter: Quarter,
     region_phrase: str,
@@ -139,9 +160,9 @@ def build_report(
                 event.place,
                 format_dates(event.dates),
                 event.result,
-                event.participants,
+                with_total(event.participants, event.participant_count),
             )
-            rows.append(ReportRow(number, cells))
+            rows.append(ReportRow(number, cells, event.organisation, _total(event)))
         groups.append(ReportGroup(sphere, tuple(rows)))
 
     return Report(

@@ -1,8 +1,10 @@
 """Render a `Report` as an .xlsx of the same rows, for those who analyse it in Excel.
 
-One sheet: the title, the six headers of the .docx plus a sphere column, one row per event
-in report order (no merged sphere rows, so the table can be filtered and sorted), then the
-closing notes below.
+One sheet: the title, the six headers of the .docx plus the sphere, the organisation and
+the participants' total (a number; an approximate total as the text states it, `более
+1000`), one row per event in report order (no merged sphere rows, so the table can be
+filtered and sorted), then the closing notes below. Printed landscape on A4, fitted to the
+page's width, the header row repeated on every page.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 from reports.model import COLUMNS, Report
 
 SPHERE_HEADER = "Сфера сотрудничества"
-HEADERS: tuple[str, ...] = (*COLUMNS, SPHERE_HEADER)
+ORGANISATION_HEADER = "Организация"
+TOTAL_HEADER = "Общее количество участников"
+HEADERS: tuple[str, ...] = (*COLUMNS, SPHERE_HEADER, ORGANISATION_HEADER, TOTAL_HEADER)
 SHEET_TITLE = "Отчет"
 TITLE_ROW = 1
 HEADER_ROW = 3
 FIRST_ROW = HEADER_ROW + 1
-COLUMN_WIDTHS = (7, 35, 30, 22, 60, 40, 35)  # in characters
+COLUMN_WIDTHS = (7, 35, 30, 22, 60, 40, 35, 35, 16)  # in characters
 NOTE_LINE_CHARS = sum(COLUMN_WIDTHS) - 20  # a note spans every column
 LINE_HEIGHT = 15  # points per line of 11 pt text
 
@@ -43,6 +47,16 @@ def _put(sheet: Worksheet, row: int, column: int, value: str | int) -> None:
     else:
         cell.value = value
     cell.alignment = _WRAP
+
+
+def _print_setup(sheet: Worksheet) -> None:
+    """A4 landscape, every column on the page's width, the header row on every page."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as the rows need
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
 
 
 def render_xlsx(report: Report) -> bytes:
@@ -73,7 +87,11 @@ def render_xlsx(report: Report) -> bytes:
             _put(sheet, row, 1, report_row.number)
             for column, text in enumerate(report_row.cells[1:], start=2):
                 _put(sheet, row, column, text)
-            _put(sheet, row, len(HEADERS), group.sphere)
+            _put(sheet, row, len(COLUMNS) + 1, group.sphere)
+            _put(sheet, row, len(COLUMNS) + 2, report_row.organisation)
+            total = report_row.total
+            if total is not None:
+                _put(sheet, row, len(COLUMNS) + 3, total.shown if total.qualifier else total.count)
             row += 1
     last = row - 1
 
@@ -90,6 +108,7 @@ def render_xlsx(report: Report) -> bytes:
         sheet.row_dimensions[row].height = LINE_HEIGHT * lines
         row += 1
 
+    _print_setup(sheet)
     workbook.properties.title = _ILLEGAL.sub("", report.title)
     workbook.properties.creator = ""
     buffer = BytesIO()

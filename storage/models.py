@@ -32,8 +32,8 @@ NAMING = {
 
 NAME_MAX = 500
 PLACE_MAX = 1000
-RESULT_MAX = 4000
-PARTICIPANTS_MAX = 4000
+RESULT_MAX = 8000  # Text columns: the limit is the dialogue's, to fit a joined paste
+PARTICIPANTS_MAX = 8000
 DATES_NOTE_MAX = 1000
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports.dates import DateRange
 from reports.model import Report, ReportEvent, build_report
 from reports.quarters import Quarter
-from storage.models import Event, Sphere
+from storage.models import Event, Organisation, Sphere
 from storage.repositories.periods import PeriodRepository
 from storage.repositories.spheres import SphereRepository
 
@@ -50,8 +50,11 @@ class DatabaseReportSource:
                     Event.participants,
                     Event.submitted_at,
                     Event.id,
+                    Event.participant_count,
+                    Organisation.name,
                 )
                 .join(Sphere, Sphere.id == Event.sphere_id)
+                .join(Organisation, Organisation.id == Event.organisation_id)
                 .where(Event.period_id == period.id, Event.status == "submitted")
             )
             rows = (await session.execute(query)).all()
@@ -65,6 +68,8 @@ class DatabaseReportSource:
                 participants=participants,
                 submitted_at=submitted_at,
                 seq=event_id,
+                participant_count=count,
+                organisation=organisation,
             )
             for (
                 sphere,
@@ -78,6 +83,8 @@ class DatabaseReportSource:
                 participants,
                 submitted_at,
                 event_id,
+                count,
+                organisation,
             ) in rows
         ]
         return build_report(quarter, self.region_phrase, spheres, events, notes)

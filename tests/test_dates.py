@@ -154,6 +154,55 @@ PARSED = [
 ]
 
 
+def listed(start: str, end: str, note: str) -> DateRange:
+    """Listed days: the earliest and the latest, and the printed form as the note."""
+    return DateRange(date.fromisoformat(start), date.fromisoformat(end), "day", note)
+
+
+LISTS = [
+    ("12 и 14 октября 2023", listed("2023-10-12", "2023-10-14", "12 и 14 октября 2023 года")),
+    (
+        "12, 14 и 20 октября",
+        listed("2023-10-12", "2023-10-20", "12, 14 и 20 октября 2023 года"),
+    ),
+    ("12,14,20.10.2023", listed("2023-10-12", "2023-10-20", "12, 14 и 20 октября 2023 года")),
+    ("12.10 и 14.10.2023", listed("2023-10-12", "2023-10-14", "12 и 14 октября 2023 года")),
+    ("14 и 12 октября 2023 г.", listed("2023-10-12", "2023-10-14", "12 и 14 октября 2023 года")),
+    (
+        "с 12 по 14 и 20 октября 2023 года",
+        listed("2023-10-12", "2023-10-20", "12-14 и 20 октября 2023 года"),
+    ),
+    (
+        "30 сентября и 2-3 октября 2023",
+        listed("2023-09-30", "2023-10-03", "30 сентября и 2-3 октября 2023 года"),
+    ),
+    ("12 и 12 октября 2023", days("2023-10-12")),  # one day is a plain date
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LISTS, ids=[text for text, _ in LISTS])
+def test_it_reads_a_list_of_days_as_the_earliest_to_the_latest_printed_as_written(
+    text: str, expected: DateRange
+) -> None:
+    dates = parse_dates(text, year=2023, period=Q4_2023)
+
+    assert dates == expected
+    assert dates.order_start == expected.start
+
+
+def test_a_list_of_days_reads_back_as_it_prints() -> None:
+    dates = parse_dates("12, 14 и 20 октября 2026", year=2026)
+
+    assert parse_dates(format_dates(dates), year=1999) == dates
+
+
+def test_a_list_of_days_far_from_the_period_is_refused() -> None:
+    with pytest.raises(DateParseError) as caught:
+        parse_dates("12 и 14 октября 2031", year=2023, period=Q4_2023)
+
+    assert caught.value.code == "year_far"
+
+
 @pytest.mark.parametrize(("text", "expected"), PARSED, ids=[text for text, _ in PARSED])
 def test_it_reads_dates_as_staff_type_them(text: str, expected: DateRange) -> None:
     assert parse_dates(text, year=2023, period=Q4_2023) == expected
@@ -221,8 +270,12 @@ ERRORS = [
     ("26", "unreadable", "Не удалось распознать даты."),
     ("2023", "unreadable", "Не удалось распознать даты."),
     ("26 10 2023", "unreadable", "Не удалось распознать даты."),
-    ("26 и 27 октября 2023", "unreadable", "Не удалось распознать даты."),
-    ("26, 27 октября 2023", "unreadable", "Не удалось распознать даты."),
+    ("26 и", "unreadable", "Не удалось распознать даты."),
+    (", 26 октября", "unreadable", "Не удалось распознать даты."),
+    ("26 и 27 сентября – 3 октября 2023", "unreadable", "Не удалось распознать даты."),
+    ("30 декабря 2023 и 2 января 2024", "unreadable", "Не удалось распознать даты."),
+    ("26 и октябрь 2023", "unreadable", "Не удалось распознать даты."),
+    ("26 и 31 ноября 2023", "impossible", "Такой даты нет: 31.11.2023."),
     ("26.10.2023 -", "unreadable", "Не удалось распознать даты."),
     ("- 26.10.2023", "unreadable", "Не удалось распознать даты."),
     ("1-2-3 октября", "unreadable", "Не удалось распознать даты."),

@@ -388,6 +388,50 @@ async def test_a_count_that_is_not_a_number_is_asked_again(
     assert await state_of(app_storage, person) == "ReportStates:count"
 
 
+@pytest.mark.parametrize("answer", ["около 20", "более 1000", "свыше 50", "не менее 30"])
+async def test_an_approximate_count_is_asked_again_not_turned_into_a_number(
+    world: World, app_storage: Storage, answer: str
+) -> None:
+    person = await join(world, 718)
+    await reach(person, "count")
+
+    [reply] = await person.send(answer)
+
+    assert reply.text == Dialogue.APPROXIMATE_COUNT.format(total=answer)
+    assert await state_of(app_storage, person) == "ReportStates:count"
+    row = await fsm_of(app_storage.sessionmaker, person.user.id)
+    assert row is not None and row.data["draft"]["count"] is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "count"), [("2 000", 2000), ("2\u00a0000", 2000), ("1 500 человек", 1500)]
+)
+async def test_a_count_with_thousands_separated_is_read_whole(
+    world: World, app_storage: Storage, answer: str, count: int
+) -> None:
+    person = await join(world, 719)
+    await reach(person, "count")
+
+    await person.send(answer)
+
+    row = await fsm_of(app_storage.sessionmaker, person.user.id)
+    assert row is not None and row.data["draft"]["count"] == count
+
+
+async def test_an_approximate_total_in_the_text_keeps_its_word_in_the_summary(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 720)
+    await reach(person, "participants")
+
+    await person.send("Выставку посетили более 1\u00a0000 человек")
+    [summary] = await person.press("IV квартал 2023 года")
+
+    assert "<b>Количество участников:</b> более 1000" in summary.text
+    row = await fsm_of(app_storage.sessionmaker, person.user.id)
+    assert row is not None and row.data["draft"]["count"] == 1000
+
+
 # --- the reporting period ----------------------------------------------------------------
 
 
@@ -713,3 +757,26 @@ async def assert_kept_apart(app_storage: Storage) -> None:
     )
     assert exhibition.result == "Выставка открыта." and tournament.result == "Турнир проведён."
     assert exhibition.organisation_id != tournament.organisation_id
+
+
+async def test_listed_days_are_confirmed_as_printed_and_stored_from_the_earliest(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 729)
+    await reach(person, "dates")
+
+    [confirm] = await person.send("12, 14 и 20 октября 2023")
+    await person.press(Dialogue.YES)
+    await person.send("Проведены дни культуры.")
+    await person.send("Школьники, 40 человек")
+    await person.press("IV квартал 2023 года")
+    await submit(person)
+
+    assert confirm.text == Dialogue.CONFIRM_DATES.format(dates="12, 14 и 20 октября 2023 года")
+    [event] = await stored_events(app_storage.sessionmaker)
+    assert (event.start_date, event.end_date, event.precision) == (
+        date(2023, 10, 12),
+        date(2023, 10, 20),
+        "day",
+    )
+    assert event.dates_note == "12, 14 и 20 октября 2023 года"

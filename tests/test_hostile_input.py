@@ -248,10 +248,17 @@ CASES = [
         draft={"name": "🎨" * 500},
     ),
     Case(
-        "result-telegram-maximum",
+        "result-over-the-limit",  # longer than a message can be: as a paste joined whole
+        "result",
+        say("ж" * 8001),
+        [too_long(8001, 8000)],
+    ),
+    Case(
+        "result-telegram-maximum-waits-for-the-rest",  # likely a part of a split paste
         "result",
         say("ж" * 4096),
-        [too_long(4096, 4000)],
+        [Dialogue.PASTE_PART.format(length=4096)],
+        state=state("result"),
     ),
     Case("place-zero-width-only", "place", say("\u200b\u200b"), [Dialogue.EMPTY]),
     Case("name-marks-only", "name", say("\u200f\u200e\ufeff"), [Dialogue.EMPTY]),

@@ -239,3 +239,36 @@ def test_it_builds_an_empty_report_without_groups() -> None:
 
     assert report.groups == ()
     assert report.row_count == 0
+
+
+def test_listed_days_are_ordered_by_the_earliest_and_printed_as_listed() -> None:
+    note = "12 и 14 октября 2023 года"
+    listed = make_event("Дни культуры", start=date(2023, 10, 12), end=date(2023, 10, 14), note=note)
+    between = make_event("Концерт", start=date(2023, 10, 13))
+    earlier = make_event("Выставка", start=date(2023, 10, 11))
+
+    report = build([between, listed, earlier])
+
+    assert names(report) == ["Выставка", "Дни культуры", "Концерт"]
+    assert report.groups[0].rows[1].cells[3] == note
+
+
+def test_a_total_given_apart_closes_the_participants_cell_and_is_not_doubled() -> None:
+    apart = ReportEvent(
+        sphere=CULTURE,
+        name="Гастроли",
+        place="г. Минск",
+        dates=DateRange(date(2023, 10, 10), date(2023, 10, 10)),
+        result="Проведены",
+        participants="Артисты театра",
+        participant_count=21,
+    )
+    stated = make_event("Фестиваль")
+
+    report = build([apart, stated])
+
+    cells = [row.cells[5] for row in report.groups[0].rows]
+    assert cells == [
+        "Артисты театра\nОбщее количество участников\u00a0– 21 человек",
+        "10 человек",
+    ]
