@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import texts
@@ -64,6 +65,8 @@ async def _import(settings: Settings, path: Path, organisation: str | None) -> i
                 data,
                 default_organisation=organisation or settings.default_organisation,
                 deadline_of=deadline_for(settings),
+                now=datetime.now(UTC),
+                tz=settings.timezone,
             )
     except ImportFileError as error:
         return _fail(texts.IMPORT_BAD_FILE.format(path=path, error=error))

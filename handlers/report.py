@@ -90,8 +90,8 @@ class Conversation:
     async def say(self, text: str, markup: Any = None) -> None:
         await self.bot.send_message(self.chat_id, text, reply_markup=markup)
 
-    def collecting_year(self) -> tuple[int, Any]:
-        quarter = collecting(self.settings, self.clock())
+    async def collecting_year(self) -> tuple[int, Any]:
+        quarter = await collecting(self.session, self.settings, self.clock())
         return quarter.year, quarter
 
     async def ask(self, draft: Draft, step: str) -> None:
@@ -312,7 +312,7 @@ async def got_dates(
         return
     dialogue = _dialogue(message, bot, state, session, settings, clock)
     draft = await dialogue.draft()
-    year, quarter = dialogue.collecting_year()
+    year, quarter = await dialogue.collecting_year()
     try:
         dates = parse_dates(text, year=year, period=quarter)
     except DateParseError as error:
