@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_bot, build_dispatcher
 from bot.database import Storage
@@ -24,6 +26,7 @@ from bot.settings import Settings
 from handlers.keyboards import NothingCb
 from handlers.texts import Dialogue, Nothing, Periods, Reminders
 from reports.quarters import Quarter
+from storage.importer import import_events
 from storage.models import NothingToReport, Organisation, ReportingPeriod
 from storage.repositories import PeriodRepository
 from tests.conftest import COORDINATOR_ID, Clock
@@ -433,3 +436,74 @@ async def test_a_period_with_an_impossible_deadline_is_skipped_and_the_rest_sche
     assert not any(job.startswith(job_id(q3, "")) for job in planned)
     logged = [r for r in caplog.records if r.name == "bot.scheduler"]
     assert any(f"period {q3} (2026-Q3" in r.getMessage() for r in logged)
+
+
+# --- the importer ------------------------------------------------------------------------
+
+
+def document(label: str) -> dict[str, Any]:
+    """An import file of one event in the quarter `label`."""
+    quarter = Quarter.parse(label)
+    return {
+        "period": label,
+        "events": [
+            {
+                "sphere": SPHERE,
+                "name": f"Выставка {label}",
+                "place": "г. Смоленск",
+                "start": quarter.first_day.isoformat(),
+                "result": "Открыта выставка.",
+                "participants": "Сотрудники музея",
+            }
+        ],
+    }
+
+
+async def load(sessions: async_sessionmaker[AsyncSession], label: str, now: datetime) -> None:
+    async with sessions() as session, session.begin():
+        await import_events(
+            session,
+            document(label),
+            default_organisation="Архив",
+            deadline_of=lambda quarter: quarter.deadline(MSK),
+            now=now,
+            tz=MSK,
+        )
+
+
+async def statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    async with sessions() as session:
+        rows = await session.scalars(select(ReportingPeriod))
+        return {f"{row.year}-Q{row.quarter}": row.status for row in rows}
+
+
+async def test_the_importer_creates_quarters_older_than_the_one_collected_closed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        periods = PeriodRepository(session)
+        await periods.ensure(Q4, msk("2027-01-12 18:00"))  # the moved deadline
+        await periods.ensure(Quarter(2025, 2), msk("2025-07-05 18:00"))  # left open by hand
+
+    for label in ("2023-Q4", "2026-Q3", "2026-Q4", "2027-Q1", "2025-Q2"):
+        await load(sessionmaker, label, JANUARY_8)
+
+    assert await statuses(sessionmaker) == {
+        "2023-Q4": "closed",
+        "2026-Q3": "closed",
+        "2026-Q4": "open",  # still being collected
+        "2027-Q1": "open",  # the current quarter
+        "2025-Q2": "open",  # existed already: its status is the coordinator's
+    }
+    async with sessionmaker() as session:
+        old = await PeriodRepository(session).get(Quarter(2023, 4))
+    assert old is not None and old.closed_at is not None
+
+
+async def test_once_the_collected_quarter_is_past_the_importer_creates_it_closed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await load(sessionmaker, "2026-Q4", AFTER_THE_MOVED)  # no period: the default deadline
+    await load(sessionmaker, "2026-Q4", AFTER_THE_MOVED)  # run again: nothing changes
+
+    assert await statuses(sessionmaker) == {"2026-Q4": "closed"}
