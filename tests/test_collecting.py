@@ -304,6 +304,17 @@ async def test_note_defaults_to_the_quarter_being_collected(
 
 
 @WHEN
+async def test_notes_defaults_to_the_quarter_being_collected(
+    moved: Moved, clock: Clock, now: datetime, name: str
+) -> None:
+    clock.now = now
+
+    [reply] = await moved.desk.send("/notes")
+
+    assert reply.text == Periods.NOTES_EMPTY.format(period=name)
+
+
+@WHEN
 async def test_remind_defaults_to_the_quarter_being_collected(
     moved: Moved, clock: Clock, now: datetime, name: str
 ) -> None:
