@@ -24,12 +24,17 @@ from bot.reminders import ReminderDeps
 from bot.scheduler import ReminderScheduler, job_id, run_reminder
 from bot.settings import Settings
 from handlers.keyboards import NothingCb
-from handlers.texts import Dialogue, Nothing, Periods, Reminders
+from handlers.texts import Common, Dialogue, Nothing, Periods, Reminders
 from reports.quarters import Quarter
+from storage.db import create_engine
 from storage.importer import import_events
+from storage.migrate import upgrade_database
 from storage.models import NothingToReport, Organisation, ReportingPeriod
 from storage.repositories import PeriodRepository
+from tests.botapi_stub import BotApiStub
 from tests.conftest import COORDINATOR_ID, Clock
+from tests.e2e import BotProcess
+from tests.e2e import Person as E2EPerson
 from tests.test_dialogue import join
 from tests.tg import Person, RecordingSession, World
 
@@ -518,3 +523,31 @@ async def test_once_the_collected_quarter_is_past_the_importer_creates_it_closed
     await load(sessionmaker, "2026-Q4", AFTER_THE_MOVED)  # run again: nothing changes
 
     assert await statuses(sessionmaker) == {"2026-Q4": "closed"}
+
+
+async def test_the_real_process_starts_and_answers_with_such_a_period_in_the_database(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await upgrade_database(engine)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(ReportingPeriod).values(
+                year=2026,
+                quarter=3,
+                deadline=datetime(9999, 12, 31, 20, 59, tzinfo=UTC),
+                status="open",
+                created_at=datetime(2026, 7, 1, tzinfo=UTC),
+            )
+        )
+    await engine.dispose()
+
+    async with BotApiStub() as stub, BotProcess(tmp_path, stub.url) as process:
+        await process.while_running(stub.wait_for_polling())
+        reply = await E2EPerson(stub, process, 3100, "Пётр").send("/start")
+        await process.wait_for_log("no reminders can be planned; skipped")
+        alive = process.running
+
+    assert reply.text == Common.STRANGER
+    assert alive
+    assert "OverflowError" in process.stderr()  # logged with its traceback, not fatal
