@@ -42,21 +42,10 @@ def shown(text: str | None, limit: int = SHOWN_MAX) -> str:
     return html.quote(cut)
 
 
-def default_deadline(settings: Settings) -> Callable[[Quarter], datetime]:
-    """A quarter's deadline under the settings (DEADLINE_DAY, DEADLINE_TIME)."""
-
-    def deadline(quarter: Quarter) -> datetime:
-        return quarter.deadline(
-            settings.timezone, day=settings.deadline_day, at=settings.deadline_time
-        )
-
-    return deadline
-
-
 async def collecting(session: AsyncSession, settings: Settings, now: datetime) -> Quarter:
     """The quarter being collected now, from the stored deadlines."""
     found = await PeriodRepository(session).collecting(
-        now, settings.timezone, default_deadline(settings)
+        now, settings.timezone, settings.default_deadline
     )
     return found.quarter
 
@@ -67,7 +56,7 @@ async def ensure_collecting_period(
     """The period being collected, created if it does not exist yet (`closed_too`: closed
     periods count as if open, see PeriodRepository.collecting)."""
     period, _ = await PeriodRepository(session).ensure_collecting(
-        now, settings.timezone, default_deadline(settings), closed_too=closed_too
+        now, settings.timezone, settings.default_deadline, closed_too=closed_too
     )
     return period
 
@@ -78,7 +67,7 @@ async def period_choices(
     """Open periods and the default one: the start date's quarter while open, else the one
     being collected."""
     current, periods = await PeriodRepository(session).ensure_collecting(
-        now, settings.timezone, default_deadline(settings)
+        now, settings.timezone, settings.default_deadline
     )
     default = current.id
     if start is not None:
