@@ -73,7 +73,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @dataclass
-class Bot:
+class Wired:
     """The Dispatcher with the reminder scheduler wired in, as bot/app.py does."""
 
     world: World
@@ -85,14 +85,14 @@ class Bot:
 
 
 @pytest.fixture
-async def bot(settings: Settings, app_storage: Storage, clock: Clock) -> AsyncIterator[Bot]:
+async def bot(settings: Settings, app_storage: Storage, clock: Clock) -> AsyncIterator[Wired]:
     session = RecordingSession()
     telegram = build_bot(settings, session=session)
     dispatcher = build_dispatcher(settings, app_storage, clock=clock)
     deps = ReminderDeps.create(telegram, app_storage.sessionmaker, settings, clock=clock)
     scheduler = ReminderScheduler(deps)
     dispatcher.workflow_data.update(scheduler.workflow_data())
-    yield Bot(World(dispatcher, telegram, session), scheduler)
+    yield Wired(World(dispatcher, telegram, session), scheduler)
     await scheduler.shutdown()
     await telegram.session.close()
 
@@ -101,7 +101,7 @@ async def bot(settings: Settings, app_storage: Storage, clock: Clock) -> AsyncIt
 class Moved:
     """December: the fourth quarter's deadline moved to 12.01.2027; two organisations."""
 
-    bot: Bot
+    bot: Wired
     desk: Person
     museum: Person
     theatre: Person
@@ -117,7 +117,7 @@ async def period_id(storage: Storage, quarter: Quarter) -> int:
 
 
 @pytest.fixture
-async def moved(bot: Bot, app_storage: Storage, clock: Clock) -> Moved:
+async def moved(bot: Wired, app_storage: Storage, clock: Clock) -> Moved:
     museum = await join(bot.world, 3001)
     theatre = await join(bot.world, 3002, "Смоленский театр")
     desk = bot.world.person(COORDINATOR_ID, "Координатор")
@@ -429,7 +429,7 @@ async def test_a_deadline_a_year_after_the_quarter_is_accepted(moved: Moved, clo
 
 
 async def test_a_period_with_an_impossible_deadline_is_skipped_and_the_rest_scheduled(
-    bot: Bot, app_storage: Storage, clock: Clock, caplog: pytest.LogCaptureFixture
+    bot: Wired, app_storage: Storage, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock.now = DECEMBER
     async with app_storage.sessionmaker() as session, session.begin():
