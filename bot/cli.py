@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -100,6 +101,8 @@ async def _import(settings: Settings, path: Path, organisation: str | None) -> i
                 data,
                 default_organisation=organisation or settings.default_organisation,
                 deadline_of=deadline_for(settings),
+                now=datetime.now(UTC),
+                tz=settings.timezone,
             )
     except ImportFileError as error:
         return _fail(texts.IMPORT_BAD_FILE.format(path=path, error=error))

@@ -38,13 +38,7 @@ class Storage:
 
 def deadline_for(settings: Settings) -> Callable[[Quarter], datetime]:
     """The default deadline of a quarter under these settings."""
-
-    def deadline(quarter: Quarter) -> datetime:
-        return quarter.deadline(
-            settings.timezone, day=settings.deadline_day, at=settings.deadline_time
-        )
-
-    return deadline
+    return settings.default_deadline
 
 
 def io_reason(error: OSError) -> str:

@@ -60,7 +60,7 @@ from bot.reminders import (
     reminder_round,
 )
 from bot.settings import Settings
-from reports.quarters import Quarter, collecting_quarter
+from reports.quarters import Quarter
 from storage.db import current_session
 from storage.models import ReportingPeriod
 from storage.repositories import PeriodRepository
@@ -195,16 +195,14 @@ class ReminderScheduler:
         now = self.deps.clock()
         tz = self.settings.timezone
         current = Quarter.of(now.astimezone(tz).date())
-        collected = collecting_quarter(
-            now, tz, day=self.settings.deadline_day, at=self.settings.deadline_time
-        )
         deadline = deadline_for(self.settings)
-        periods = []
         async with self.deps.sessionmaker() as session, session.begin():
             repository = PeriodRepository(session)
-            for quarter in sorted({collected, current}):
-                periods.append(await repository.ensure(quarter, deadline(quarter)))
-        return periods
+            collected, _ = await repository.ensure_collecting(now, tz, deadline)
+            periods = [collected]
+            if (collected.year, collected.quarter) != (current.year, current.quarter):
+                periods.append(await repository.ensure(current, deadline(current)))
+        return sorted(periods, key=lambda period: (period.year, period.quarter))
 
     async def daily(self) -> None:
         """00:05 local: the new quarter's period on its first day, and a fresh schedule."""
@@ -229,26 +227,51 @@ class ReminderScheduler:
         now = self.deps.clock()
         wanted: dict[str, tuple[datetime, int, str]] = {}
         for period in periods:
-            for kind in [*reminder_kinds(self.settings), DIGEST]:
-                at = due_at(period.deadline, kind, self.settings)
-                if at is not None and at > now:
-                    wanted[job_id(period.id, kind)] = (at, period.id, kind)
+            try:
+                planned = self._planned_jobs(period, now)
+            except Exception:  # one impossible period must not stop the others (or the start)
+                log.exception(
+                    "period %s (%s-Q%s, deadline %s): no reminders can be planned; skipped",
+                    period.id,
+                    period.year,
+                    period.quarter,
+                    period.deadline,
+                )
+                continue
+            wanted.update(planned)
         for job in self._reminder_jobs():
             if job.id not in wanted:
                 self._remove(job.id)
+        planned = {}
         for id_, (at, period_id, kind) in wanted.items():
-            self._add_job(
-                run_reminder,
-                DateTrigger(run_date=at, timezone=self.settings.timezone),
-                id=id_,
-                name=id_,
-                args=[self.deps, period_id, kind],
-                replace_existing=True,
-            )
+            try:
+                self._add_job(
+                    run_reminder,
+                    DateTrigger(run_date=at, timezone=self.settings.timezone),
+                    id=id_,
+                    name=id_,
+                    args=[self.deps, period_id, kind],
+                    replace_existing=True,
+                )
+            except Exception:  # a time APScheduler cannot plan: the other jobs still are
+                log.exception("job %s at %s could not be planned; skipped", id_, at)
+                continue
+            planned[id_] = at
         log.info(
-            "reminder schedule rebuilt: %s jobs for %s open periods", len(wanted), len(periods)
+            "reminder schedule rebuilt: %s jobs for %s open periods", len(planned), len(periods)
         )
-        return {id_: at for id_, (at, _, _) in wanted.items()}
+        return planned
+
+    def _planned_jobs(
+        self, period: ReportingPeriod, now: datetime
+    ) -> dict[str, tuple[datetime, int, str]]:
+        """A period's reminder and digest jobs still ahead: job id → (when, period, kind)."""
+        jobs = {}
+        for kind in [*reminder_kinds(self.settings), DIGEST]:
+            at = due_at(period.deadline, kind, self.settings)
+            if at is not None and at > now:
+                jobs[job_id(period.id, kind)] = (at, period.id, kind)
+        return jobs
 
     async def catch_up(self) -> list[RoundResult]:
         """What was missed while the bot was down: per open period the latest reminder if
@@ -264,10 +287,20 @@ class ReminderScheduler:
             periods = await PeriodRepository(session).open_periods()
         results = []
         for period in periods:
-            kind = current_kind(period, now, self.settings)
+            try:
+                kind = current_kind(period, now, self.settings)
+                at = due_at(period.deadline, DIGEST, self.settings)
+            except Exception:  # an impossible deadline: the other periods still catch up
+                log.exception(
+                    "period %s (%s-Q%s, deadline %s): its reminders cannot be timed; skipped",
+                    period.id,
+                    period.year,
+                    period.quarter,
+                    period.deadline,
+                )
+                continue
             if kind is not None:
                 results.append(await reminder_round(self.deps, period.id, kind, now=now))
-            at = due_at(period.deadline, DIGEST, self.settings)
             if (
                 at is not None
                 and at <= now < at + DIGEST_CATCH_UP

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from reports.model import DEFAULT_SPHERES
+from reports.quarters import Quarter
 
 DEFAULT_REGION_PHRASE = (
     "исполнительными органами Смоленской области и подведомственными им учреждениями"
@@ -223,6 +224,11 @@ class Settings(BaseSettings):
             return None
         path = self.database_url[len(prefix) :].split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+    def default_deadline(self, quarter: Quarter) -> datetime:
+        """A quarter's deadline when none is stored: DEADLINE_DAY of the month after it at
+        DEADLINE_TIME, local time."""
+        return quarter.deadline(self.timezone, day=self.deadline_day, at=self.deadline_time)
 
 
 class StartupError(RuntimeError):

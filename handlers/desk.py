@@ -119,7 +119,7 @@ async def report(
     if not periods:
         await message.answer(Desk.NO_PERIODS)
         return
-    default = collecting(settings, clock())
+    default = await collecting(session, settings, clock())
     choices = [
         (p.id, period_label(p), (p.year, p.quarter) == (default.year, default.quarter))
         for p in periods

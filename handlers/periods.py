@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Router, html
@@ -57,11 +57,14 @@ async def _find_period(
     clock: Clock,
     label: str | None,
     example: str,
+    *,
+    closed_too: bool = False,
 ) -> ReportingPeriod | None:
-    """The period named by `label`, or the one being collected; None (and the person is
-    told why) if the label is wrong or names a period that does not exist."""
+    """The period named by `label`, or the one being collected (`closed_too`: counting
+    closed periods); None (and the person is told why) if the label is wrong or names a
+    period that does not exist."""
     if not label:
-        return await ensure_collecting_period(session, settings, clock())
+        return await ensure_collecting_period(session, settings, clock(), closed_too=closed_too)
     try:
         quarter = Quarter.parse(label)
     except QuarterError:
@@ -87,6 +90,16 @@ async def _rebuild(rebuild_schedule: RebuildSchedule | None) -> str:
 
 
 # --- /deadline, /close, /reopen ----------------------------------------------------------
+
+
+def latest_deadline_day(quarter: Quarter) -> date:
+    """The last day a quarter's deadline may be moved to: a year after the quarter ends.
+
+    Later ones are mistakes (`31.12.9999`), and past a year the schedule of reminders
+    has no meaning.
+    """
+    last = quarter.last_day
+    return last.replace(year=last.year + 1)
 
 
 def _parse_deadline(args: str) -> tuple[str | None, str, str | None] | None:
@@ -139,10 +152,18 @@ async def move_deadline(
         await message.answer(Periods.DEADLINE_NO_SUCH_DATE.format(value=html.quote(value)))
         return
     shown = deadline.strftime("%d.%m.%Y %H:%M")
+    quarter = Quarter(period.year, period.quarter)
+    latest = latest_deadline_day(quarter)
+    if deadline.date() > latest:  # checked first: such a date may not even convert to UTC
+        await message.answer(
+            Periods.DEADLINE_TOO_LATE.format(
+                period=period_label(period), latest=latest.strftime("%d.%m.%Y")
+            )
+        )
+        return
     if deadline <= clock():
         await message.answer(Periods.DEADLINE_PAST.format(deadline=shown))
         return
-    quarter = Quarter(period.year, period.quarter)
     if deadline.date() <= quarter.last_day:
         await message.answer(
             Periods.DEADLINE_BEFORE_END.format(
@@ -176,7 +197,11 @@ async def _set_status(
 ) -> None:
     label = (command.args or "").strip() or None
     example = f"/{command.command} 2023-Q4"
-    period = await _find_period(message, session, settings, clock, label, example)
+    # /reopen without a period: the one being collected counting closed ones, so that
+    # /close and then /reopen act on the same quarter.
+    period = await _find_period(
+        message, session, settings, clock, label, example, closed_too=status == "open"
+    )
     if period is None:
         return
     name = period_label(period)

@@ -98,8 +98,8 @@ class Conversation:
     async def say(self, text: str, markup: Any = None) -> None:
         await self.bot.send_message(self.chat_id, text, reply_markup=markup)
 
-    def collecting_year(self) -> tuple[int, Any]:
-        quarter = collecting(self.settings, self.clock())
+    async def collecting_year(self) -> tuple[int, Any]:
+        quarter = await collecting(self.session, self.settings, self.clock())
         return quarter.year, quarter
 
     async def ask(self, draft: Draft, step: str) -> None:
@@ -468,7 +468,7 @@ async def _take_dates(dialogue: Conversation, data: dict[str, Any], whole: Whole
         return
     state = dialogue.state
     draft = Draft.load(data)
-    year, quarter = dialogue.collecting_year()
+    year, quarter = await dialogue.collecting_year()
     try:
         dates = parse_dates(text, year=year, period=quarter)
     except DateParseError as error:

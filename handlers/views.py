@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.texts import Dialogue
 from reports.dates import DateRange, format_dates
 from reports.participants import read_total
-from reports.quarters import Quarter, collecting_quarter
+from reports.quarters import Quarter
 from storage.models import ReportingPeriod
 from storage.repositories import PeriodRepository, SphereRepository
 
@@ -43,30 +43,33 @@ def shown(text: str | None, limit: int = SHOWN_MAX) -> str:
     return html.quote(cut)
 
 
-def collecting(settings: Settings, now: datetime) -> Quarter:
-    """The quarter being collected now under these settings."""
-    return collecting_quarter(
-        now, settings.timezone, day=settings.deadline_day, at=settings.deadline_time
+async def collecting(session: AsyncSession, settings: Settings, now: datetime) -> Quarter:
+    """The quarter being collected now, from the stored deadlines."""
+    found = await PeriodRepository(session).collecting(
+        now, settings.timezone, settings.default_deadline
     )
+    return found.quarter
 
 
 async def ensure_collecting_period(
-    session: AsyncSession, settings: Settings, now: datetime
+    session: AsyncSession, settings: Settings, now: datetime, *, closed_too: bool = False
 ) -> ReportingPeriod:
-    """The period being collected, created if it does not exist yet."""
-    quarter = collecting(settings, now)
-    deadline = quarter.deadline(
-        settings.timezone, day=settings.deadline_day, at=settings.deadline_time
+    """The period being collected, created if it does not exist yet (`closed_too`: closed
+    periods count as if open, see PeriodRepository.collecting)."""
+    period, _ = await PeriodRepository(session).ensure_collecting(
+        now, settings.timezone, settings.default_deadline, closed_too=closed_too
     )
-    return await PeriodRepository(session).ensure(quarter, deadline)
+    return period
 
 
 async def period_choices(
     session: AsyncSession, settings: Settings, now: datetime, start: date | None
 ) -> tuple[list[ReportingPeriod], int]:
-    """Open periods and the default one: the start date's quarter while open, else collected."""
-    current = await ensure_collecting_period(session, settings, now)
-    periods = await PeriodRepository(session).open_periods()
+    """Open periods and the default one: the start date's quarter while open, else the one
+    being collected."""
+    current, periods = await PeriodRepository(session).ensure_collecting(
+        now, settings.timezone, settings.default_deadline
+    )
     default = current.id
     if start is not None:
         own = Quarter.of(start)

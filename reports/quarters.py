@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -93,14 +94,37 @@ class Quarter:
 def collecting_quarter(
     now: datetime, tz: ZoneInfo, *, day: int = 5, at: time = time(18, 0)
 ) -> Quarter:
-    """The period being collected at `now`.
+    """The period being collected at `now` under the default deadlines alone.
 
     Until the previous quarter's deadline passes, staff are still reporting it; after
     that, the current quarter is being collected.
     """
+    return quarter_collected(now, tz, {}, lambda quarter: quarter.deadline(tz, day=day, at=at))
+
+
+def quarter_collected(
+    now: datetime,
+    tz: ZoneInfo,
+    stored: Mapping[Quarter, datetime | None],
+    default_deadline: Callable[[Quarter], datetime],
+) -> Quarter:
+    """The period being collected at `now`, given the stored periods.
+
+    `stored` maps a quarter to its stored deadline, or to None when its period is closed;
+    a quarter missing from it has `default_deadline`. The latest quarter that has ended
+    and whose deadline is still ahead is being collected (a closed one never is); with no
+    such quarter, the current one. Only the previous quarter can still be ahead under the
+    default deadline (a day of the following month), so `stored` needs the open periods
+    and the previous quarter's row, if any.
+    """
     local = now.astimezone(tz) if now.tzinfo else now.replace(tzinfo=tz)
     current = Quarter.of(local.date())
+    deadlines = {quarter: deadline for quarter, deadline in stored.items() if quarter < current}
     previous = current.prev()
-    if local < previous.deadline(tz, day=day, at=at):
-        return previous
+    if previous not in deadlines:
+        deadlines[previous] = default_deadline(previous)
+    for quarter in sorted(deadlines, reverse=True):
+        deadline = deadlines[quarter]
+        if deadline is not None and local < deadline:
+            return quarter
     return current

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -129,11 +130,20 @@ async def import_events(
     *,
     default_organisation: str,
     deadline_of: Callable[[Quarter], datetime],
+    now: datetime,
+    tz: ZoneInfo,
 ) -> ImportResult:
-    """Load a document's events as submitted ones; rows already loaded are skipped."""
+    """Load a document's events as submitted ones; rows already loaded are skipped.
+
+    A period the import creates is created closed if it ended before the quarter being
+    collected at `now` (an archive, not offered to staff); an existing period keeps its
+    status, whatever the coordinator made of it.
+    """
     quarter, file_organisation, notes, rows = parse_import(data)
     periods = PeriodRepository(session)
-    period = await periods.ensure(quarter, deadline_of(quarter))
+    collecting = await periods.collecting(now, tz, deadline_of)
+    status = "closed" if quarter < collecting.quarter else "open"
+    period = await periods.ensure(quarter, deadline_of(quarter), status=status)
     organisations = OrganisationRepository(session)
     spheres = SphereRepository(session)
     events = EventRepository(session)

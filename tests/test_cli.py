@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,17 @@ def test_import_then_report_writes_the_compiled_document(
     document = Document(BytesIO((tmp_path / "out" / "report.docx").read_bytes()))
     assert "в IV квартале 2023 года" in document.paragraphs[0].text
     assert len(document.tables[0].rows) == 1 + 12 + 42
+
+
+def test_an_imported_quarter_long_past_is_created_closed(
+    tmp_path: Path, fixture_file: Path
+) -> None:
+    result = run_bot(tmp_path, "import", str(fixture_file))
+
+    assert result.returncode == 0, result.stderr
+    with closing(sqlite3.connect(tmp_path / "data" / "bot.db")) as database:
+        rows = database.execute("SELECT year, quarter, status FROM reporting_periods").fetchall()
+    assert rows == [(2023, 4, "closed")]  # 2023 is not offered to staff any more
 
 
 def test_the_report_is_named_after_its_period_by_default(

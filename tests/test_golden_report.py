@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from io import BytesIO
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from docx import Document
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +34,8 @@ async def _compile(sessionmaker: async_sessionmaker[AsyncSession], data: dict[st
             data,
             default_organisation="Правительство Смоленской области",
             deadline_of=lambda _quarter: MOSCOW_DEADLINE,
+            now=MOSCOW_DEADLINE - timedelta(days=30),
+            tz=ZoneInfo("Europe/Moscow"),
         )
     return await compile_docx(DatabaseReportSource(sessionmaker, REGION), Quarter(2023, 4))
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reports.quarters import Quarter, QuarterError, collecting_quarter
+from reports.quarters import Quarter, QuarterError, collecting_quarter, quarter_collected
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -180,3 +180,44 @@ def test_it_follows_a_configured_deadline() -> None:
     assert collecting_quarter(now, MSK) == Quarter(2024, 1)
     assert collecting_quarter(now, MSK, day=10) == Quarter(2023, 4)
     assert collecting_quarter(now, MSK, day=7, at=time(12, 0)) == Quarter(2024, 1)
+
+
+def _default(quarter: Quarter) -> datetime:
+    return quarter.deadline(MSK)
+
+
+JANUARY_8 = datetime(2027, 1, 8, 12, 0, tzinfo=MSK)  # past the default 05.01 18:00
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({}, Quarter(2027, 1)),  # the default deadline has passed
+        ({Quarter(2026, 4): datetime(2027, 1, 12, 18, 0, tzinfo=MSK)}, Quarter(2026, 4)),
+        ({Quarter(2026, 4): datetime(2027, 1, 8, 12, 0, tzinfo=MSK)}, Quarter(2027, 1)),
+        ({Quarter(2026, 4): None}, Quarter(2027, 1)),  # closed
+        # a quarter further back whose deadline is still ahead, the previous one done
+        ({Quarter(2026, 3): datetime(2027, 2, 1, tzinfo=MSK)}, Quarter(2026, 3)),
+        # both ahead: the latest of them
+        (
+            {
+                Quarter(2026, 3): datetime(2027, 2, 1, tzinfo=MSK),
+                Quarter(2026, 4): datetime(2027, 1, 12, 18, 0, tzinfo=MSK),
+            },
+            Quarter(2026, 4),
+        ),
+        # the current quarter's own row changes nothing, closed or not
+        ({Quarter(2027, 1): None}, Quarter(2027, 1)),
+    ],
+)
+def test_the_stored_deadlines_decide_the_quarter_collected(
+    stored: dict[Quarter, datetime | None], expected: Quarter
+) -> None:
+    assert quarter_collected(JANUARY_8, MSK, stored, _default) == expected
+
+
+def test_a_missing_previous_period_has_the_default_deadline() -> None:
+    now = datetime(2027, 1, 3, 12, 0, tzinfo=MSK)
+
+    assert quarter_collected(now, MSK, {}, _default) == Quarter(2026, 4)
+    assert quarter_collected(now, MSK, {Quarter(2026, 4): None}, _default) == Quarter(2027, 1)

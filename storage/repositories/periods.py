@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reports.quarters import Quarter
+from reports.quarters import Quarter, QuarterError, quarter_collected
 from storage.models import PeriodNote, ReportingPeriod, utcnow
+
+log = logging.getLogger(__name__)
+
+DefaultDeadline = Callable[[Quarter], datetime]  # the settings' deadline of a quarter
+
+
+@dataclass(frozen=True, slots=True)
+class Collecting:
+    """The quarter being collected, its period (None if not created yet), the open periods."""
+
+    quarter: Quarter
+    period: ReportingPeriod | None
+    open_periods: list[ReportingPeriod]
+
+
+def _quarter(period: ReportingPeriod) -> Quarter | None:
+    """A period's quarter; None (logged) for a row no quarter can be made of."""
+    try:
+        return Quarter(period.year, period.quarter)
+    except QuarterError:
+        log.warning(
+            "period %s has an impossible quarter %s-Q%s", period.id, period.year, period.quarter
+        )
+        return None
 
 
 class PeriodRepository:
@@ -27,21 +55,90 @@ class PeriodRepository:
         """One period by id."""
         return await self.session.get(ReportingPeriod, period_id)
 
-    async def ensure(self, quarter: Quarter, deadline: datetime) -> ReportingPeriod:
-        """The period of a quarter, created open with `deadline` if missing (race-safe)."""
+    async def ensure(
+        self, quarter: Quarter, deadline: datetime, *, status: str = "open"
+    ) -> ReportingPeriod:
+        """The period of a quarter, created with `deadline` and `status` if missing
+        (race-safe); an existing period is returned as it is."""
         period = await self.get(quarter)
         if period is not None:
             return period
         try:
             async with self.session.begin_nested():
                 period = ReportingPeriod(
-                    year=quarter.year, quarter=quarter.quarter, deadline=deadline, status="open"
+                    year=quarter.year,
+                    quarter=quarter.quarter,
+                    deadline=deadline,
+                    status=status,
+                    closed_at=utcnow() if status == "closed" else None,
                 )
                 self.session.add(period)
         except IntegrityError:
             period = await self.get(quarter)
             assert period is not None
         return period
+
+    async def collecting(
+        self,
+        now: datetime,
+        tz: ZoneInfo,
+        default_deadline: DefaultDeadline,
+        *,
+        closed_too: bool = False,
+    ) -> Collecting:
+        """Which quarter is being collected at `now`, from the stored deadlines (one read).
+
+        The latest quarter that has ended, whose period is open and whose stored deadline is
+        still ahead; a quarter with no period yet has `default_deadline`. Without one, the
+        current quarter. A closed period is never being collected: closing the previous
+        quarter early moves the collecting on to the current one. With `closed_too`, closed
+        periods count as if open (what /reopen means by default: the quarter just closed).
+        """
+        current = Quarter.of(now.astimezone(tz).date())
+        previous = current.prev()
+        wanted = [
+            ReportingPeriod.status == "open",
+            and_(
+                ReportingPeriod.year == previous.year, ReportingPeriod.quarter == previous.quarter
+            ),
+        ]
+        if closed_too:
+            wanted.append(ReportingPeriod.deadline > now)
+        query = (
+            select(ReportingPeriod)
+            .where(or_(*wanted))
+            .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
+        )
+        rows = list(await self.session.scalars(query))
+        by_quarter = {
+            quarter: period for period in rows if (quarter := _quarter(period)) is not None
+        }
+        stored = {
+            quarter: period.deadline if closed_too or period.status == "open" else None
+            for quarter, period in by_quarter.items()
+        }
+        quarter = quarter_collected(now, tz, stored, default_deadline)
+        open_periods = [period for period in by_quarter.values() if period.status == "open"]
+        return Collecting(quarter, by_quarter.get(quarter), open_periods)
+
+    async def ensure_collecting(
+        self,
+        now: datetime,
+        tz: ZoneInfo,
+        default_deadline: DefaultDeadline,
+        *,
+        closed_too: bool = False,
+    ) -> tuple[ReportingPeriod, list[ReportingPeriod]]:
+        """The period being collected (see `collecting`), created open with
+        `default_deadline` if missing, and the open periods, oldest first."""
+        found = await self.collecting(now, tz, default_deadline, closed_too=closed_too)
+        if found.period is not None:
+            return found.period, found.open_periods
+        period = await self.ensure(found.quarter, default_deadline(found.quarter))
+        if period.status != "open":
+            return period, found.open_periods
+        periods = sorted([*found.open_periods, period], key=lambda row: (row.year, row.quarter))
+        return period, periods
 
     async def open_periods(self) -> list[ReportingPeriod]:
         """Open periods, oldest first."""
