@@ -22,6 +22,8 @@ Clock = Callable[[], datetime]  # the Dispatcher's `clock`: now, aware (tests mo
 
 SHOWN_MAX = 600  # a long answer is cut in summaries, so a message stays under Telegram's limit
 MESSAGE_MAX = 4096  # Telegram's limit on a message's text
+TOAST_MAX = 200  # Telegram's limit on the text of a button's answer (toast or alert)
+ECHO_MAX = 100  # what a reply repeats of a command's argument
 DEADLINE_FORMAT = "%d.%m.%Y %H:%M"
 
 
@@ -40,6 +42,26 @@ def shown(text: str | None, limit: int = SHOWN_MAX) -> str:
         return Dialogue.MISSING
     cut = text if len(text) <= limit else text[: limit - 1] + "…"
     return html.quote(cut)
+
+
+def echoed(text: str) -> str:
+    """A command's argument repeated in a reply: escaped, cut to `ECHO_MAX` with «…»."""
+    return shown(" ".join(text.split()), ECHO_MAX)
+
+
+def toast(template: str, **values: object) -> str:
+    """The plain text of a button's answer (Telegram shows no HTML there) within 200
+    characters: `values` are given unescaped; the longest is cut with «…» until it fits."""
+    texts = {key: " ".join(str(value).split()) for key, value in values.items()}
+    text = template.format(**texts)
+    while len(text) > TOAST_MAX:
+        key = max(texts, key=lambda name: len(texts[name]), default=None)
+        if key is None or len(texts[key]) <= 1:
+            return text[: TOAST_MAX - 1] + "…"
+        keep = max(len(texts[key]) - (len(text) - TOAST_MAX) - 1, 1)
+        texts[key] = texts[key][:keep].rstrip() + "…"
+        text = template.format(**texts)
+    return text
 
 
 def collecting(settings: Settings, now: datetime) -> Quarter:
