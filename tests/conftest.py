@@ -145,14 +145,14 @@ async def world(settings: Settings, app_storage: Storage, clock: Clock) -> Async
 @pytest.fixture(autouse=True)
 def telegram_refusals_fail_the_test() -> Iterator[None]:
     """A request Telegram would refuse fails the test, unless the test expected it; so
-    does a text sent with a `{placeholder}` never filled in."""
+    does a text sent with a `{placeholder}` never filled in, or HTML in a toast."""
     RecordingSession.opened.clear()
     yield
     sessions, RecordingSession.opened = RecordingSession.opened, []
     refused = [str(r) for session in sessions for r in session.unexpected_refusals()]
     assert not refused, "Telegram would have refused: " + "; ".join(refused)
-    unfilled = [text for session in sessions for text in session.placeholders()]
-    assert not unfilled, f"a text was sent with a placeholder left in it: {unfilled}"
+    slips = [slip for session in sessions for slip in session.slips()]
+    assert not slips, "; ".join(slips)
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")

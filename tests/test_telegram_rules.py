@@ -193,3 +193,17 @@ def test_a_refusal_has_telegrams_json_shape() -> None:
         "error_code": 400,
         "description": "Bad Request: message is too long",
     }
+
+
+async def test_a_placeholder_left_in_a_text_or_html_in_a_toast_is_a_slip(world: World) -> None:
+    await world.bot.send_message(CHAT, "Не напоминали: {names}.")
+    await world.bot.answer_callback_query("1", text="Уже отмечено: «Музей &amp; архив»")
+    await world.bot.send_message(CHAT, "Фигурные скобки {в тексте} остаются")
+
+    slips = world.session.slips()
+
+    assert slips == [
+        "a placeholder left in 'Не напоминали: {names}.'",
+        "HTML in the plain text of a button's answer: 'Уже отмечено: «Музей &amp; архив»'",
+    ]
+    world.session.requests.clear()  # seen: the check after the test has nothing to report

@@ -57,6 +57,7 @@ from tests.telegram_rules import (
 )
 
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")  # what str.format would have filled in
+MARKUP = re.compile(r"</?[a-z][a-z-]*[ >]|&(?:[a-z]+|#\d+);")  # tags and entities
 BOT_USER = User(id=42, is_bot=True, first_name="Отчёты", username="report_test_bot")
 
 # Messages that are not text, as fields of `Person.send_update`.
@@ -132,14 +133,17 @@ class RecordingSession(BaseSession):
     def unexpected_refusals(self) -> list[Refused]:
         return [refused for refused in self.refused if not refused.expected]
 
-    def placeholders(self) -> list[str]:
-        """Texts sent with a `{placeholder}` left in them (a template never formatted)."""
+    def slips(self) -> list[str]:
+        """What Telegram takes but a person should never see: a text with a `{placeholder}`
+        left in it (a template never formatted), HTML in a button's answer (shown as is)."""
         found = []
         for request in self.requests:
             for key in ("text", "caption"):
                 value = getattr(request, key, None)
                 if isinstance(value, str) and PLACEHOLDER.search(value):
-                    found.append(value)
+                    found.append(f"a placeholder left in {value!r}")
+            if isinstance(request, AnswerCallbackQuery) and MARKUP.search(request.text or ""):
+                found.append(f"HTML in the plain text of a button's answer: {request.text!r}")
         return found
 
     async def close(self) -> None:
