@@ -11,9 +11,11 @@ wait for what the bot sends::
         await stub.press(1001, "Подать мероприятие")
 
 It behaves like Telegram where a test would notice: long polling that confirms updates
-by `offset`, message ids counted per chat, HTML that Telegram would refuse, "message is
-not modified", callback data over 64 bytes, chats that never wrote to the bot. Every
-request is kept in `stub.calls`, in arrival order.
+by `offset`, message ids counted per chat, "message is not modified", chats that never
+wrote to the bot or blocked it, and everything else the Bot API refuses (too long, bad
+HTML, too many buttons, 413: `tests/telegram_rules.py`, shared with the recording session
+of the flow tests), answered in Telegram's JSON error shape. Every request is kept in
+`stub.calls`, in arrival order.
 """
 
 from __future__ import annotations
