@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as html_module
+import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -25,6 +27,7 @@ MESSAGE_MAX = 4096  # Telegram's limit on a message's text
 TOAST_MAX = 200  # Telegram's limit on the text of a button's answer (toast or alert)
 ECHO_MAX = 100  # what a reply repeats of a command's argument
 DEADLINE_FORMAT = "%d.%m.%Y %H:%M"
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*[^<>]*>")
 
 
 def quarter_label(year: int, quarter: int) -> str:
@@ -129,21 +132,28 @@ def deadline_text(period: ReportingPeriod, settings: Settings) -> str:
     return period.deadline.astimezone(settings.timezone).strftime(DEADLINE_FORMAT)
 
 
-def split_message(lines: Iterable[str], limit: int = MESSAGE_MAX) -> list[str]:
-    """Lines joined into as few messages as fit under `limit`, never cutting a line.
+def telegram_length(text: str) -> int:
+    """The length Telegram counts for our HTML: tags removed, entities decoded, in UTF-16
+    code units (an emoji outside the basic plane counts twice)."""
+    return len(html_module.unescape(_TAG.sub("", text)).encode("utf-16-le")) // 2
 
-    The HTML is measured as written (Telegram counts the text after parsing, which is never
-    longer), so every message is safe; each line must itself fit.
+
+def split_message(lines: Iterable[str], limit: int = MESSAGE_MAX) -> list[str]:
+    """Lines joined into as few messages as fit under `limit`, never cutting a line (so
+    never inside a tag or an entity); each line must itself fit.
+
+    Measured as Telegram measures: the text after HTML parsing, in UTF-16 code units.
     """
     messages: list[str] = []
     current: list[str] = []
     length = 0
     for line in lines:
-        added = len(line) + (1 if current else 0)
+        size = telegram_length(line)
+        added = size + (1 if current else 0)
         if current and length + added > limit:
             messages.append("\n".join(current))
             current, length = [], 0
-            added = len(line)
+            added = size
         current.append(line)
         length += added
     if current:

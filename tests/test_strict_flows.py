@@ -77,6 +77,18 @@ async def test_orgs_with_60_long_official_names_is_split_into_messages_that_fit(
     ]
 
 
+async def test_orgs_counts_as_telegram_does_emoji_twice(world: World, app_storage: Storage) -> None:
+    names = [f"Музей {number:02} " + "🏛" * 300 for number in range(1, 41)]
+    async with app_storage.sessionmaker() as session, session.begin():
+        for name in names:
+            await factories.organisation(session, name)
+
+    replies = await coordinator(world).send("/orgs")
+
+    assert all(utf16_len(shown(reply.text)) <= MAX_TEXT for reply in replies)
+    assert sum(reply.text.count("🏛" * 300) for reply in replies) == 40
+
+
 # --- toasts ------------------------------------------------------------------------------
 
 
