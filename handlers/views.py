@@ -40,11 +40,23 @@ def period_label(period: ReportingPeriod) -> str:
 
 
 def shown(text: str | None, limit: int = SHOWN_MAX) -> str:
-    """User text made safe for HTML and cut to `limit` characters."""
+    """User text made safe for HTML and cut to `limit` characters as Telegram counts them
+    (UTF-16 units: an emoji outside the basic plane is two)."""
     if not text:
         return Dialogue.MISSING
-    cut = text if len(text) <= limit else text[: limit - 1] + "…"
-    return html.quote(cut)
+    return html.quote(_cut(text, limit))
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` within `limit` UTF-16 units, ending in «…» if it had to be cut."""
+    if len(text.encode("utf-16-le")) // 2 <= limit:
+        return text
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit - 1:
+            return text[:index] + "…"
+    return text  # pragma: no cover (the length check above)
 
 
 def echoed(text: str) -> str:

@@ -303,3 +303,25 @@ async def test_a_second_remind_within_the_hour_names_the_skipped_without_a_place
         if isinstance(r, SendMessage) and r.chat_id == 2007 and "напоминает" in r.text
     ]
     assert len(reminders) == 1
+
+
+# --- a summary of long answers in emoji ----------------------------------------------------
+
+
+async def test_a_summary_of_long_emoji_answers_fits_one_message(world: World) -> None:
+    anna = await join(world, 2008)
+    answer = "🏛" * 700  # 1,400 UTF-16 units
+
+    await anna.send("/new")
+    await anna.press("Сотрудничество в сфере культуры и туризма")
+    await anna.send("🏛" * 490)  # a name is at most 500 characters
+    await anna.send(answer)
+    await anna.send("26-27 октября 2023")
+    await anna.press(Dialogue.YES)
+    await anna.send(answer)
+    await anna.send(answer)
+    await anna.press(Dialogue.DONT_KNOW)
+    [summary] = await anna.press(Q4)
+
+    assert utf16_len(shown(summary.text)) <= MAX_TEXT
+    assert summary.text.count("🏛" * 299 + "…") == 4  # 600 units each, the name too
