@@ -49,12 +49,12 @@ def shown(text: str | None, limit: int = SHOWN_MAX) -> str:
 
 def _cut(text: str, limit: int) -> str:
     """`text` within `limit` UTF-16 units, ending in «…» if it had to be cut."""
-    if len(text.encode("utf-16-le")) // 2 <= limit:
+    if units(text) <= limit:
         return text
-    units = 0
+    counted = 0
     for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit - 1:
+        counted += 2 if ord(char) > 0xFFFF else 1
+        if counted > limit - 1:
             return text[:index] + "…"
     return text  # pragma: no cover (the length check above)
 
@@ -69,14 +69,18 @@ def toast(template: str, **values: object) -> str:
     characters: `values` are given unescaped; the longest is cut with «…» until it fits."""
     texts = {key: " ".join(str(value).split()) for key, value in values.items()}
     text = template.format(**texts)
-    while len(text) > TOAST_MAX:
-        key = max(texts, key=lambda name: len(texts[name]), default=None)
-        if key is None or len(texts[key]) <= 1:
-            return text[: TOAST_MAX - 1] + "…"
-        keep = max(len(texts[key]) - (len(text) - TOAST_MAX) - 1, 1)
-        texts[key] = texts[key][:keep].rstrip() + "…"
+    while (over := units(text) - TOAST_MAX) > 0:
+        key = max(texts, key=lambda name: units(texts[name]), default=None)
+        if key is None or units(texts[key]) <= over + 1:
+            return _cut(text, TOAST_MAX)
+        texts[key] = _cut(texts[key], units(texts[key]) - over)
         text = template.format(**texts)
     return text
+
+
+def units(text: str) -> int:
+    """The length of `text` as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def collecting(settings: Settings, now: datetime) -> Quarter:
@@ -147,7 +151,7 @@ def deadline_text(period: ReportingPeriod, settings: Settings) -> str:
 def telegram_length(text: str) -> int:
     """The length Telegram counts for our HTML: tags removed, entities decoded, in UTF-16
     code units (an emoji outside the basic plane counts twice)."""
-    return len(html_module.unescape(_TAG.sub("", text)).encode("utf-16-le")) // 2
+    return units(html_module.unescape(_TAG.sub("", text)))
 
 
 def split_message(lines: Iterable[str], limit: int = MESSAGE_MAX) -> list[str]:

@@ -109,6 +109,20 @@ async def test_a_toast_naming_a_150_character_organisation_fits_and_is_plain_tex
     assert alert.endswith(Nothing.HAS_EVENTS.split("»", 1)[1].format(period=Q4, count=1))
 
 
+async def test_a_toast_naming_an_organisation_in_emoji_fits_as_telegram_counts(
+    world: World, app_storage: Storage
+) -> None:
+    anna = await join(world, 2009, "Музей " + "🏛" * 140)
+    await submit(anna)
+    [event] = await stored_events(app_storage.sessionmaker)
+
+    await anna.press_data(kb.NothingCb(action="say", period=event.period_id).pack())
+
+    [alert] = anna.alerts()
+    assert utf16_len(alert) <= 200
+    assert alert.startswith("От организации «Музей 🏛") and "🏛…»" in alert
+
+
 # --- /my: pages --------------------------------------------------------------------------
 
 
