@@ -16,7 +16,12 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramEntityTooLarge,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import (
     AnswerCallbackQuery,
     GetUpdates,
@@ -35,6 +40,7 @@ _COSMETIC = (AnswerCallbackQuery, SendChatAction)
 
 class RetryRequests(BaseRequestMiddleware):
     """429: wait `retry_after` and send again; 5xx and network errors: back off and retry.
+    A 413 (a file too large for Telegram) is raised at once.
 
     Gives up (re-raising the last error) once the next wait would pass `give_up_after`
     seconds since the first try. getUpdates is left to aiogram's own polling loop.
@@ -67,6 +73,8 @@ class RetryRequests(BaseRequestMiddleware):
         while True:
             try:
                 return await make_request(bot, method)
+            except TelegramEntityTooLarge:
+                raise  # a 413 (aiogram counts it as a network error): the same file fails again
             except TelegramRetryAfter as error:
                 wait = float(error.retry_after)
                 failure: Exception = error

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from aiogram import Bot, F, Router, html
+from aiogram.exceptions import TelegramEntityTooLarge
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
@@ -18,7 +19,15 @@ from handlers import keyboards as kb
 from handlers.commands import set_coordinator_commands
 from handlers.filters import IsCoordinator
 from handlers.texts import Common, Desk
-from handlers.views import Clock, collecting, period_label, quarter_label, split_message
+from handlers.views import (
+    Clock,
+    collecting,
+    echoed,
+    period_label,
+    quarter_label,
+    split_message,
+    toast,
+)
 from reports.docx import render_docx
 from reports.model import Report
 from reports.quarters import Quarter, QuarterError
@@ -42,6 +51,7 @@ router.callback_query.filter(IsCoordinator())
 log = logging.getLogger(__name__)
 
 CHOOSER_PERIODS = 8
+DOCUMENT_MAX = 50 * 2**20  # the largest file a bot may send
 
 
 async def _load_report(
@@ -82,16 +92,29 @@ async def send_report(
         return
     render = render_xlsx if kind == "xlsx" else render_docx
     document = await asyncio.to_thread(render, report)
+    label = quarter_label(quarter.year, quarter.quarter)
+    too_large = Desk.TOO_LARGE.format(
+        period=label,
+        size=f"{len(document) / 2**20:.1f}".replace(".", ","),
+        limit=DOCUMENT_MAX // 2**20,
+        command=f"python -m bot report {quarter.year}-Q{quarter.quarter}",
+    )
+    if len(document) > DOCUMENT_MAX:
+        log.warning("report %s is %d bytes: too large for Telegram", quarter, len(document))
+        await bot.send_message(chat_id, too_large)
+        return
     name = f"report_{quarter.year}_Q{quarter.quarter}.{kind}"
     markup = kb.xlsx_keyboard(period_id) if kind == "docx" and period_id is not None else None
-    await bot.send_document(
-        chat_id,
-        BufferedInputFile(document, filename=name),
-        caption=Desk.CAPTION.format(
-            period=quarter_label(quarter.year, quarter.quarter), count=report.row_count
-        ),
-        reply_markup=markup,
-    )
+    try:
+        await bot.send_document(
+            chat_id,
+            BufferedInputFile(document, filename=name),
+            caption=Desk.CAPTION.format(period=label, count=report.row_count),
+            reply_markup=markup,
+        )
+    except TelegramEntityTooLarge:  # the multipart overhead tipped it over
+        log.warning("report %s (%d bytes) refused by Telegram as too large", quarter, len(document))
+        await bot.send_message(chat_id, too_large)
 
 
 @router.message(Command("report"))
@@ -108,7 +131,7 @@ async def report(
         try:
             quarter = Quarter.parse(command.args)
         except QuarterError:
-            await message.answer(Desk.BAD_PERIOD.format(value=html.quote(command.args)))
+            await message.answer(Desk.BAD_PERIOD.format(value=echoed(command.args)))
             return
         period = await PeriodRepository(session).get(quarter)
         period_id = period.id if period is not None else None
@@ -220,7 +243,7 @@ async def new_link(
         return
     organisation = await OrganisationRepository(session).by_name(name)
     if organisation is None:
-        await message.answer(Desk.ORG_NOT_FOUND.format(name=html.quote(name)))
+        await message.answer(Desk.ORG_NOT_FOUND.format(name=echoed(name)))
         return
     link = await _link_text(
         bot, session, organisation.id, organisation.name, person, settings.join_code_days
@@ -250,7 +273,8 @@ async def organisations(message: Message, session: AsyncSession) -> None:
     for organisation in found:
         count = len(await people.of_organisation(organisation.id))
         lines.append(Desk.ORG_LINE.format(name=html.quote(organisation.name), people=count))
-    await message.answer("\n".join(lines))
+    for text in split_message(lines):
+        await message.answer(text)
 
 
 def _telegram_id(args: str | None) -> int | None:
@@ -297,7 +321,7 @@ async def people_of_organisation(
         return
     organisation = await OrganisationRepository(session).by_name(name)
     if organisation is None:
-        await message.answer(Desk.ORG_NOT_FOUND.format(name=html.quote(name)))
+        await message.answer(Desk.ORG_NOT_FOUND.format(name=echoed(name)))
         return
     found = await PersonRepository(session).of_organisation(organisation.id, active_only=False)
     if not found:
@@ -320,14 +344,13 @@ async def people_of_organisation(
 
 
 def _why_not_deactivate(target: Person, person: Person, settings: Settings) -> str | None:
-    """Why `person` may not deactivate `target`, or None if they may."""
-    name = html.quote(target.full_name)
+    """Why `person` may not deactivate `target` (a text with `{name}`), or None if they may."""
     if not target.active:
-        return Desk.DEACTIVATE_ALREADY.format(name=name)
+        return Desk.DEACTIVATE_ALREADY
     if target.id == person.id:
         return Desk.DEACTIVATE_SELF
     if target.telegram_id in settings.coordinator_ids:
-        return Desk.DEACTIVATE_CONFIGURED.format(name=name)
+        return Desk.DEACTIVATE_CONFIGURED
     return None
 
 
@@ -349,7 +372,7 @@ async def deactivate(
         return
     refusal = _why_not_deactivate(target, person, settings)
     if refusal is not None:
-        await message.answer(refusal)
+        await message.answer(refusal.format(name=html.quote(target.full_name)))
         return
     organisation = await OrganisationRepository(session).get(target.organisation_id or 0)
     await message.answer(
@@ -383,7 +406,7 @@ async def deactivate_confirmed(
         return
     refusal = _why_not_deactivate(target, person, settings)
     if refusal is not None:
-        await callback.answer(refusal, show_alert=True)
+        await callback.answer(toast(refusal, name=target.full_name), show_alert=True)
         return
     await people.set_active(target, False)
     # A half-filled event of theirs would count as a draft pending in /status forever.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Annotated
 
@@ -13,6 +13,7 @@ from pydantic import Field
 from handlers.texts import Desk, Dialogue, MyEvents, Periods, Reminders
 
 BUTTON_TEXT_MAX = 60
+SPHERES_PAGE = 12  # the twelve spheres of the reference report fit one page
 # A row id as the database can hold it (Integer keys): a forged number outside is no button.
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
@@ -29,6 +30,12 @@ class SphereCb(CallbackData, prefix="sp"):
     id: RowId
 
 
+class SpherePageCb(CallbackData, prefix="sg"):
+    """Another page of the spheres, when more are configured than fit one keyboard."""
+
+    page: Annotated[int, Field(ge=0, le=9999)]
+
+
 class PeriodCb(CallbackData, prefix="pe"):
     id: RowId
 
@@ -42,6 +49,7 @@ class EventCb(CallbackData, prefix="ev"):
 
 class ListCb(CallbackData, prefix="ls"):
     view: str  # mine, org, earlier
+    page: Annotated[int, Field(ge=0, le=9999)] = 0
 
 
 class ReportCb(CallbackData, prefix="rp"):
@@ -98,14 +106,24 @@ def step_keyboard(step: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def spheres_keyboard(spheres: Iterable[tuple[int, str]]) -> InlineKeyboardMarkup:
+def spheres_keyboard(spheres: Sequence[tuple[int, str]], page: int = 0) -> InlineKeyboardMarkup:
+    """One button per sphere of this page (`SPHERES_PAGE` a page, so any number of
+    configured spheres fits Telegram's 100 buttons), the other pages, back and cancel."""
+    pages = max(-(-len(spheres) // SPHERES_PAGE), 1)
+    page = min(page, pages - 1)
     builder = Keyboard()
-    rows = 0
-    for sphere_id, name in spheres:
+    sizes: list[int] = []
+    for sphere_id, name in spheres[page * SPHERES_PAGE : (page + 1) * SPHERES_PAGE]:
         builder.button(text=short(name), callback_data=SphereCb(id=sphere_id))
-        rows += 1
+        sizes.append(1)
+    turns = [(page - 1, MyEvents.PREVIOUS), (page + 1, MyEvents.NEXT)]
+    for number, label in turns:
+        if 0 <= number < pages:
+            builder.button(text=label, callback_data=SpherePageCb(page=number))
+    if pages > 1:
+        sizes.append(2 if 0 < page < pages - 1 else 1)
     _nav(builder, "sphere")
-    builder.adjust(*([1] * rows), 2)
+    builder.adjust(*sizes, 2)
     return builder.as_markup()
 
 
@@ -189,19 +207,31 @@ def summary_keyboard(steps: Iterable[str], *, editing: bool) -> InlineKeyboardMa
 
 
 def events_keyboard(
-    events: Iterable[tuple[int, str]], *, views: Iterable[tuple[str, str]]
+    events: Iterable[tuple[int, str]],
+    *,
+    views: Iterable[tuple[str, str]],
+    view: str = "mine",
+    page: int = 0,
+    pages: int = 1,
 ) -> InlineKeyboardMarkup:
-    """One button per event, then the view switches: (view, label)."""
+    """One button per event of this page, the pages before and after, then the view
+    switches: (view, label)."""
     builder = Keyboard()
-    rows = 0
+    sizes: list[int] = []
     for event_id, label in events:
         builder.button(text=short(label), callback_data=EventCb(action="open", id=event_id))
-        rows += 1
+        sizes.append(1)
+    turns = [(page - 1, MyEvents.PREVIOUS), (page + 1, MyEvents.NEXT)]
+    turns = [(number, label) for number, label in turns if 0 <= number < pages]
+    for number, label in turns:
+        builder.button(text=label, callback_data=ListCb(view=view, page=number))
+    if turns:
+        sizes.append(len(turns))
     switches = 0
-    for view, label in views:
-        builder.button(text=label, callback_data=ListCb(view=view))
+    for switch, label in views:
+        builder.button(text=label, callback_data=ListCb(view=switch))
         switches += 1
-    builder.adjust(*([1] * rows), max(switches, 1))
+    builder.adjust(*sizes, max(switches, 1))
     return builder.as_markup()
 
 

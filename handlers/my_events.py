@@ -31,7 +31,7 @@ router.callback_query.filter(IsKnown())
 log = logging.getLogger(__name__)
 
 EARLIER_LIMIT = 20
-LIST_LIMIT = 60
+PAGE_SIZE = 20  # events per page of /my: with the page and view buttons well under 100
 
 
 def _label(event: Event) -> str:
@@ -59,14 +59,27 @@ async def _list(
         head, empty = MyEvents.HEAD, MyEvents.EMPTY
         if person.organisation_id is not None:
             switches.insert(0, ("org", MyEvents.SHOW_ORG))
-    return (head if found else empty), found[:LIST_LIMIT], switches
+    return (head if found else empty), found, switches
 
 
 async def _show_list(
-    bot: Bot, chat_id: int, session: AsyncSession, person: Person, view: str, **deps: object
+    bot: Bot,
+    chat_id: int,
+    session: AsyncSession,
+    person: Person,
+    view: str,
+    page: int = 0,
+    **deps: object,
 ) -> None:
     text, found, switches = await _list(session, person, view, **deps)  # type: ignore[arg-type]
-    markup = kb.events_keyboard(((e.id, _label(e)) for e in found), views=switches)
+    pages = max(-(-len(found) // PAGE_SIZE), 1)
+    page = min(page, pages - 1)  # the list got shorter since the button was sent
+    shown = found[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    if pages > 1:
+        text += MyEvents.PAGE.format(page=page + 1, pages=pages)
+    markup = kb.events_keyboard(
+        ((e.id, _label(e)) for e in shown), views=switches, view=view, page=page, pages=pages
+    )
     await bot.send_message(chat_id, text, reply_markup=markup)
 
 
@@ -97,7 +110,14 @@ async def switch_view(
         return
     await callback.answer()
     await _show_list(
-        bot, person.telegram_id, session, person, callback_data.view, settings=settings, clock=clock
+        bot,
+        person.telegram_id,
+        session,
+        person,
+        callback_data.view,
+        callback_data.page,
+        settings=settings,
+        clock=clock,
     )
 
 

@@ -17,7 +17,7 @@ from handlers.draft import Draft
 from handlers.filters import IsKnown
 from handlers.report import Conversation, start_dialogue
 from handlers.texts import Common, Nothing, Reminders
-from handlers.views import Clock, ensure_collecting_period, period_label
+from handlers.views import Clock, ensure_collecting_period, period_label, toast
 from storage.models import Organisation, Person, ReportingPeriod
 from storage.repositories import (
     EventRepository,
@@ -95,12 +95,17 @@ async def nothing_button(
         return
     values = {"organisation": html.quote(organisation.name), "period": period_label(period)}
     if period.status != "open":
-        await callback.answer(Reminders.NOTHING_CLOSED.format(**values), show_alert=True)
+        await callback.answer(toast(Reminders.NOTHING_CLOSED, **values), show_alert=True)
         return
     if callback_data.action == "say":
         await _say(callback, bot, session, person, organisation, period, values)
     else:
         await _undo(callback, bot, session, person, organisation, period, values)
+
+
+def _plain(organisation: Organisation, values: dict[str, str]) -> dict[str, str]:
+    """`values` for a button's answer, which Telegram shows as plain text: the name unescaped."""
+    return {**values, "organisation": organisation.name}
 
 
 async def _say(
@@ -114,11 +119,12 @@ async def _say(
 ) -> None:
     count = await _submitted(session, organisation.id, period.id)
     if count:
-        await callback.answer(Nothing.HAS_EVENTS.format(count=count, **values), show_alert=True)
+        alert = toast(Nothing.HAS_EVENTS, count=count, **_plain(organisation, values))
+        await callback.answer(alert, show_alert=True)
         return
     reporting = ReportingRepository(session)
     if not await reporting.say_nothing(organisation.id, period.id, person.id):
-        await callback.answer(Nothing.ALREADY.format(**values))
+        await callback.answer(toast(Nothing.ALREADY, **_plain(organisation, values)))
         return
     await session.commit()
     log.info("person %s: nothing for %s in period %s", person.id, organisation.id, period.id)
@@ -140,7 +146,7 @@ async def _undo(
     values: dict[str, str],
 ) -> None:
     if not await ReportingRepository(session).withdraw_nothing(organisation.id, period.id):
-        await callback.answer(Nothing.NOT_SAID.format(**values))
+        await callback.answer(toast(Nothing.NOT_SAID, **_plain(organisation, values)))
         return
     await session.commit()
     log.info("person %s: undo for %s in period %s", person.id, organisation.id, period.id)

@@ -23,6 +23,7 @@ from handlers.texts import Periods
 from handlers.views import (
     Clock,
     deadline_text,
+    echoed,
     ensure_collecting_period,
     period_label,
     quarter_label,
@@ -68,7 +69,7 @@ async def _find_period(
     try:
         quarter = Quarter.parse(label)
     except QuarterError:
-        await message.answer(Periods.BAD_PERIOD.format(value=html.quote(label), example=example))
+        await message.answer(Periods.BAD_PERIOD.format(value=echoed(label), example=example))
         return None
     period = await PeriodRepository(session).get(quarter)
     if period is None:
@@ -149,7 +150,7 @@ async def move_deadline(
         )
     except ValueError:
         value = " ".join(part for part in (day_text, time_text) if part)
-        await message.answer(Periods.DEADLINE_NO_SUCH_DATE.format(value=html.quote(value)))
+        await message.answer(Periods.DEADLINE_NO_SUCH_DATE.format(value=echoed(value)))
         return
     shown = deadline.strftime("%d.%m.%Y %H:%M")
     quarter = Quarter(period.year, period.quarter)

@@ -108,12 +108,7 @@ class Conversation:
         await self.state.set_state(getattr(ReportStates, step))
         head = Dialogue.STEP.format(number=STEPS.index(step) + 1)
         if step == "sphere":
-            spheres = await SphereRepository(self.session).active()
-            if not spheres:
-                await self.say(Dialogue.NO_SPHERES)
-                return
-            markup = kb.spheres_keyboard((sphere.id, sphere.name) for sphere in spheres)
-            await self.say(head + Dialogue.ASK["sphere"], markup)
+            await self.ask_sphere()
             return
         if step == "period":
             start = date.fromisoformat(draft.dates["start"]) if draft.dates else None
@@ -131,6 +126,16 @@ class Conversation:
         if current:
             text += Dialogue.CURRENT.format(value=shown(str(current), 300))
         await self.say(text, kb.step_keyboard(step))
+
+    async def ask_sphere(self, page: int = 0) -> None:
+        """The sphere question, with a page of the spheres as buttons."""
+        spheres = await SphereRepository(self.session).active()
+        if not spheres:
+            await self.say(Dialogue.NO_SPHERES)
+            return
+        markup = kb.spheres_keyboard([(sphere.id, sphere.name) for sphere in spheres], page)
+        head = Dialogue.STEP.format(number=STEPS.index("sphere") + 1)
+        await self.say(head + Dialogue.ASK["sphere"], markup)
 
     async def ask_count(self) -> None:
         """The participants' total, when the text did not give it."""
@@ -250,6 +255,21 @@ async def got_sphere(
     draft = await dialogue.draft()
     draft.sphere_id = sphere.id
     await dialogue.advance(draft, "sphere")
+
+
+@router.callback_query(StateFilter(ReportStates.sphere), kb.SpherePageCb.filter())
+async def sphere_page(
+    callback: CallbackQuery,
+    callback_data: kb.SpherePageCb,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    await callback.answer()
+    dialogue = _dialogue(callback, bot, state, session, settings, clock)
+    await dialogue.ask_sphere(callback_data.page)
 
 
 @router.message(StateFilter(*TEXT_STATES), HAS_TEXT, IS_ANSWER)

@@ -215,6 +215,9 @@ class MyEvents:
     SHOW_ORG = "Мероприятия коллег"
     SHOW_MINE = "Только мои"
     SHOW_EARLIER = "Более ранние"
+    PAGE = "\nСтраница {page} из {pages}."
+    PREVIOUS = "◀ Предыдущие"
+    NEXT = "Следующие ▶"
     CARD = "<b>Мероприятие №{id}</b> · {status}\n{fields}\n<i>Автор: {author}</i>"
     STATUS: ClassVar[dict[str, str]] = {
         "submitted": "отправлено",
@@ -240,6 +243,10 @@ class Desk:
     BAD_PERIOD = "Период указан неверно: «{value}». Пример: /report 2023-Q4"
     EMPTY = "В отчёте за {period} пока нет ни одного мероприятия."
     CAPTION = "Отчёт за {period}: мероприятий — {count}."
+    TOO_LARGE = (
+        "Отчёт за {period} получился слишком большим для Telegram: {size} МБ при пределе "
+        "{limit} МБ. Сформируйте его, пожалуйста, на сервере командой <code>{command}</code>."
+    )
     ORG_USAGE = "Напишите название после команды, например: /neworg Смоленский областной музей"
     ORG_CREATED = "Организация «{name}» добавлена."
     ORG_LINK = (
@@ -348,7 +355,7 @@ class Periods:
     )
     REMIND_NONE_SENT = "Новых напоминаний за {period} не отправлено."
     REMIND_FAILED = "\nНе доставлено: {count} (бот заблокирован или Telegram не ответил)."
-    REMIND_SKIPPED = "\nНе напоминали (им уже напоминали в течение часа): {names}."
+    REMIND_SKIPPED = "\nНе напоминали (им уже напоминали в течение часа):"
     REMIND_UNREACHABLE = (
         "\nНе напоминали: сотрудники этих организаций заблокировали бота и не получают "
         "его сообщения (/people Название — кто именно):"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as html_module
+import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -23,7 +25,10 @@ Clock = Callable[[], datetime]  # the Dispatcher's `clock`: now, aware (tests mo
 
 SHOWN_MAX = 600  # a long answer is cut in summaries, so a message stays under Telegram's limit
 MESSAGE_MAX = 4096  # Telegram's limit on a message's text
+TOAST_MAX = 200  # Telegram's limit on the text of a button's answer (toast or alert)
+ECHO_MAX = 100  # what a reply repeats of a command's argument
 DEADLINE_FORMAT = "%d.%m.%Y %H:%M"
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*[^<>]*>")
 
 
 def quarter_label(year: int, quarter: int) -> str:
@@ -36,11 +41,47 @@ def period_label(period: ReportingPeriod) -> str:
 
 
 def shown(text: str | None, limit: int = SHOWN_MAX) -> str:
-    """User text made safe for HTML and cut to `limit` characters."""
+    """User text made safe for HTML and cut to `limit` characters as Telegram counts them
+    (UTF-16 units: an emoji outside the basic plane is two)."""
     if not text:
         return Dialogue.MISSING
-    cut = text if len(text) <= limit else text[: limit - 1] + "…"
-    return html.quote(cut)
+    return html.quote(_cut(text, limit))
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` within `limit` UTF-16 units, ending in «…» if it had to be cut."""
+    if units(text) <= limit:
+        return text
+    counted = 0
+    for index, char in enumerate(text):
+        counted += 2 if ord(char) > 0xFFFF else 1
+        if counted > limit - 1:
+            return text[:index] + "…"
+    return text  # pragma: no cover (the length check above)
+
+
+def echoed(text: str) -> str:
+    """A command's argument repeated in a reply: escaped, cut to `ECHO_MAX` with «…»."""
+    return shown(" ".join(text.split()), ECHO_MAX)
+
+
+def toast(template: str, **values: object) -> str:
+    """The plain text of a button's answer (Telegram shows no HTML there) within 200
+    characters: `values` are given unescaped; the longest is cut with «…» until it fits."""
+    texts = {key: " ".join(str(value).split()) for key, value in values.items()}
+    text = template.format(**texts)
+    while (over := units(text) - TOAST_MAX) > 0:
+        key = max(texts, key=lambda name: units(texts[name]), default=None)
+        if key is None or units(texts[key]) <= over + 1:
+            return _cut(text, TOAST_MAX)
+        texts[key] = _cut(texts[key], units(texts[key]) - over)
+        text = template.format(**texts)
+    return text
+
+
+def units(text: str) -> int:
+    """The length of `text` as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 async def collecting(session: AsyncSession, settings: Settings, now: datetime) -> Quarter:
@@ -119,21 +160,28 @@ def deadline_text(period: ReportingPeriod, settings: Settings) -> str:
     return period.deadline.astimezone(settings.timezone).strftime(DEADLINE_FORMAT)
 
 
-def split_message(lines: Iterable[str], limit: int = MESSAGE_MAX) -> list[str]:
-    """Lines joined into as few messages as fit under `limit`, never cutting a line.
+def telegram_length(text: str) -> int:
+    """The length Telegram counts for our HTML: tags removed, entities decoded, in UTF-16
+    code units (an emoji outside the basic plane counts twice)."""
+    return units(html_module.unescape(_TAG.sub("", text)))
 
-    The HTML is measured as written (Telegram counts the text after parsing, which is never
-    longer), so every message is safe; each line must itself fit.
+
+def split_message(lines: Iterable[str], limit: int = MESSAGE_MAX) -> list[str]:
+    """Lines joined into as few messages as fit under `limit`, never cutting a line (so
+    never inside a tag or an entity); each line must itself fit.
+
+    Measured as Telegram measures: the text after HTML parsing, in UTF-16 code units.
     """
     messages: list[str] = []
     current: list[str] = []
     length = 0
     for line in lines:
-        added = len(line) + (1 if current else 0)
+        size = telegram_length(line)
+        added = size + (1 if current else 0)
         if current and length + added > limit:
             messages.append("\n".join(current))
             current, length = [], 0
-            added = len(line)
+            added = size
         current.append(line)
         length += added
     if current:

@@ -11,15 +11,16 @@ wait for what the bot sends::
         await stub.press(1001, "Подать мероприятие")
 
 It behaves like Telegram where a test would notice: long polling that confirms updates
-by `offset`, message ids counted per chat, HTML that Telegram would refuse, "message is
-not modified", callback data over 64 bytes, chats that never wrote to the bot. Every
-request is kept in `stub.calls`, in arrival order.
+by `offset`, message ids counted per chat, "message is not modified", chats that never
+wrote to the bot or blocked it, and everything else the Bot API refuses (too long, bad
+HTML, too many buttons, 413: `tests/telegram_rules.py`, shared with the recording session
+of the flow tests), answered in Telegram's JSON error shape. Every request is kept in
+`stub.calls`, in arrival order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import itertools
 import json
 import mimetypes
@@ -33,12 +34,21 @@ from typing import Any, Self
 import aiogram.methods
 from aiohttp import BodyPartReader, web
 
+from tests.telegram_rules import (
+    BLOCKED,
+    Refusal,
+    bad_request,
+    check_markup,
+    check_request,
+    html_to_text,
+    not_modified,
+    shown_text,
+    utf16_len,
+)
+
 BOT_USERNAME = "report_test_bot"
 BOT_FIRST_NAME = "Отчёты (тест)"
 DEFAULT_BOT_ID = 42
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
-MAX_CALLBACK_DATA = 64
 
 Rows = list[list[tuple[str, str | None]]]
 
@@ -49,11 +59,6 @@ _STRING_PARAMS = frozenset(
     "business_connection_id message_effect_id file_id secret_token question explanation "
     "payload start_parameter custom_emoji_id".split()
 )
-# Tags Telegram accepts with parse_mode=HTML.
-_HTML_TAGS = frozenset(
-    "b strong i em u ins s strike del span tg-spoiler a tg-emoji code pre blockquote".split()
-)
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)([^<>]*)>")
 _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 _BOT_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _MESSAGE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post")
@@ -76,67 +81,9 @@ def canonical_method(name: str) -> str:
     return _METHOD_NAMES.get(name.lower(), name)
 
 
-class TelegramError(Exception):
-    """An error answer, as Telegram gives it: HTTP status, description, parameters."""
-
-    def __init__(self, status: int, description: str, **parameters: Any) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.parameters = parameters
-
-    def payload(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "ok": False,
-            "error_code": self.status,
-            "description": self.description,
-        }
-        if self.parameters:
-            body["parameters"] = self.parameters
-        return body
-
-
-def bad_request(description: str) -> TelegramError:
-    return TelegramError(HTTPStatus.BAD_REQUEST, f"Bad Request: {description}")
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def html_to_text(source: str) -> str:
-    """The text Telegram shows for `source` sent with parse_mode=HTML; refuses what it would."""
-    pieces: list[str] = []
-    open_tags: list[str] = []
-    position = 0
-    while (start := source.find("<", position)) != -1:
-        pieces.append(source[position:start])
-        offset = len(source[:start].encode())
-        match = _TAG.match(source, start)
-        if match is None:
-            raise bad_request(f"can't parse entities: Unexpected character at byte offset {offset}")
-        closing, name = match.group(1), match.group(2).lower()
-        if name not in _HTML_TAGS:
-            raise bad_request(
-                f'can\'t parse entities: Unsupported start tag "{name}" at byte offset {offset}'
-            )
-        if not closing:
-            open_tags.append(name)
-        elif open_tags and open_tags[-1] == name:
-            open_tags.pop()
-        else:
-            raise bad_request(
-                f"can't parse entities: Unmatched end tag at byte offset {offset}, "
-                f'found "</{name}>"'
-            )
-        position = match.end()
-    pieces.append(source[position:])
-    if open_tags:
-        raise bad_request(
-            "can't parse entities: Can't find end tag corresponding to start tag "
-            f'"{open_tags[-1]}"'
-        )
-    return html.unescape("".join(pieces))
+# An error answer, as Telegram gives it (the rules are tests/telegram_rules.py).
+TelegramError = Refusal
+__all__ = ["BotApiStub", "TelegramError", "bad_request", "html_to_text"]
 
 
 def command_entities(text: str) -> list[dict[str, Any]]:
@@ -144,8 +91,8 @@ def command_entities(text: str) -> list[dict[str, Any]]:
     return [
         {
             "type": "bot_command",
-            "offset": _utf16_len(text[: match.start()]),
-            "length": _utf16_len(match.group()),
+            "offset": utf16_len(text[: match.start()]),
+            "length": utf16_len(match.group()),
         }
         for match in _COMMAND.finditer(text)
     ]
@@ -758,6 +705,8 @@ class BotApiStub:
         name = call.method.lower()
         if name == "getupdates":
             return await self._get_updates(call)
+        uploads = {key: len(upload.content) for key, upload in call.files.items()}
+        check_request(call.method, call.params, uploads)
         if name in handlers:
             return handlers[name](call)
         if name.startswith("send"):
@@ -870,7 +819,7 @@ class BotApiStub:
 
     def _send_message(self, call: Call) -> dict[str, Any]:
         chat = self._chat_to_send(call)
-        text, source = _text_of(call.params, "text", MAX_TEXT)
+        text, source = _text_of(call.params, "text")
         return self._new_message(chat, call, text=text, source=source)
 
     def _send_document(self, call: Call) -> dict[str, Any]:
@@ -904,10 +853,10 @@ class BotApiStub:
         raw, message = self._message_to_edit(call)
         if "text" not in raw:
             raise bad_request("there is no text in the message to edit")
-        text, source = _text_of(call.params, "text", MAX_TEXT)
+        text, source = _text_of(call.params, "text")
         markup = _inline_markup(call.params)
         if source == message.source and markup == _inline_only(message.reply_markup):
-            raise _not_modified()
+            raise not_modified()
         raw["text"] = text
         message.text, message.source = text, source
         return self._apply_edit(call, raw, message, markup)
@@ -918,7 +867,7 @@ class BotApiStub:
         raw, message = self._message_to_edit(call)
         markup = _inline_markup(call.params)
         if markup == _inline_only(message.reply_markup):
-            raise _not_modified()
+            raise not_modified()
         return self._apply_edit(call, raw, message, markup)
 
     def _delete_message(self, call: Call) -> bool:
@@ -972,7 +921,7 @@ class BotApiStub:
             raise bad_request("chat_id is empty")
         chat_id = call.params["chat_id"]
         if chat_id in self._blocked:
-            raise TelegramError(HTTPStatus.FORBIDDEN, "Forbidden: bot was blocked by the user")
+            raise TelegramError(HTTPStatus.FORBIDDEN, BLOCKED)
         chat = self._chats.get(chat_id) if isinstance(chat_id, int) else None
         if chat is None:
             if self._known_chats_only or not isinstance(chat_id, int):
@@ -985,7 +934,7 @@ class BotApiStub:
     ) -> dict[str, Any]:
         markup = call.params.get("reply_markup")
         if markup is not None:
-            _check_markup(markup)
+            check_markup(markup)
         raw: dict[str, Any] = {
             "message_id": chat.next_message_id(),
             "date": int(time.time()),
@@ -1108,38 +1057,18 @@ def _commands_key(scope: Any, language_code: Any) -> tuple[str, str]:
     return json.dumps(scope or {"type": "default"}, sort_keys=True), str(language_code or "")
 
 
-def _text_of(params: dict[str, Any], key: str, limit: int) -> tuple[str, str]:
-    """(shown text, sent text) of a required text parameter."""
+def _text_of(params: dict[str, Any], key: str) -> tuple[str, str]:
+    """(shown text, sent text) of a text parameter (checked by `check_request`)."""
     source = params.get(key)
     source = "" if source is None else str(source)
-    shown = html_to_text(source) if str(params.get("parse_mode", "")).upper() == "HTML" else source
-    if not shown.strip():
-        raise bad_request("message text is empty")
-    if len(shown) > limit:
-        raise bad_request("message is too long")
-    return shown, source
+    return shown_text(source, params.get("parse_mode")), source
 
 
 def _caption_of(params: dict[str, Any]) -> tuple[str | None, str | None]:
     if params.get("caption") in (None, ""):
         return None, None
     source = str(params["caption"])
-    shown = html_to_text(source) if str(params.get("parse_mode", "")).upper() == "HTML" else source
-    if len(shown) > MAX_CAPTION:
-        raise bad_request("message caption is too long")
-    return shown, source
-
-
-def _check_markup(markup: Any) -> None:
-    if not isinstance(markup, dict):
-        raise bad_request("can't parse reply keyboard markup JSON object")
-    for row in markup.get("inline_keyboard", []):
-        for button in row:
-            if not str(button.get("text", "")).strip():
-                raise bad_request("text buttons are unallowed in the inline keyboard")
-            data = button.get("callback_data")
-            if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA:
-                raise bad_request("BUTTON_DATA_INVALID")
+    return shown_text(source, params.get("parse_mode")), source
 
 
 def _inline_only(markup: Any) -> dict[str, Any] | None:
@@ -1152,18 +1081,11 @@ def _inline_markup(params: dict[str, Any]) -> dict[str, Any] | None:
     markup = params.get("reply_markup")
     if markup is None:
         return None
-    _check_markup(markup)
+    check_markup(markup)
     inline = _inline_only(markup)
     if inline is None:
         raise bad_request("inline keyboard expected")
     return inline
-
-
-def _not_modified() -> TelegramError:
-    return bad_request(
-        "message is not modified: specified new message content and reply markup are "
-        "exactly the same as a current content and reply markup of the message"
-    )
 
 
 def _sent_to(call: Call, methods: Iterable[str], chat_id: int, contains: str | None) -> bool:

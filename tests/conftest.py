@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,19 @@ async def world(settings: Settings, app_storage: Storage, clock: Clock) -> Async
     bot = build_bot(settings, session=session)
     yield World(build_dispatcher(settings, app_storage, clock=clock), bot, session)
     await bot.session.close()
+
+
+@pytest.fixture(autouse=True)
+def telegram_refusals_fail_the_test() -> Iterator[None]:
+    """A request Telegram would refuse fails the test, unless the test expected it; so
+    does a text sent with a `{placeholder}` never filled in, or HTML in a toast."""
+    RecordingSession.opened.clear()
+    yield
+    sessions, RecordingSession.opened = RecordingSession.opened, []
+    refused = [str(r) for session in sessions for r in session.unexpected_refusals()]
+    assert not refused, "Telegram would have refused: " + "; ".join(refused)
+    slips = [slip for session in sessions for slip in session.slips()]
+    assert not slips, "; ".join(slips)
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")

@@ -17,6 +17,7 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -302,6 +303,23 @@ async def _unchanged_edit(bot: Bot) -> Any:
             TelegramBadRequest,
             "BOT_COMMAND_INVALID",
         ),
+        (
+            lambda bot: bot.send_message(ANNA, "ok", reply_markup=keyboard([("a", "b")] * 101)),
+            TelegramBadRequest,
+            "reply markup is too long",
+        ),
+        (
+            lambda bot: bot.answer_callback_query("1", text="я" * 201),
+            TelegramBadRequest,
+            "MESSAGE_TOO_LONG",
+        ),
+        (
+            lambda bot: bot.send_document(
+                ANNA, BufferedInputFile(b"x" * (50 * 2**20 + 1), filename="report.docx")
+            ),
+            TelegramEntityTooLarge,
+            "Request Entity Too Large",
+        ),
     ],
     ids=[
         "unescaped-angle-brackets",
@@ -314,6 +332,9 @@ async def _unchanged_edit(bot: Bot) -> Any:
         "delete-of-a-missing-message",
         "commands-for-an-unknown-chat",
         "command-with-capitals",
+        "101-buttons",
+        "callback-answer-over-200",
+        "document-over-50-mb",
     ],
 )
 async def test_what_telegram_refuses_is_refused(
@@ -326,7 +347,7 @@ async def test_what_telegram_refuses_is_refused(
     with pytest.raises(error, match=description):
         await request_(bot)
 
-    assert stub.calls[-1].status == 400
+    assert stub.calls[-1].status == (413 if error is TelegramEntityTooLarge else 400)
 
 
 async def test_a_blocked_person_cannot_be_written_to(bot: Bot, stub: BotApiStub) -> None:

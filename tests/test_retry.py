@@ -6,11 +6,18 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import AnswerCallbackQuery, SendMessage, TelegramMethod
+from aiogram.exceptions import (
+    TelegramEntityTooLarge,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import AnswerCallbackQuery, SendDocument, SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import BufferedInputFile
 
 from bot.retry import RetryRequests
+from tests.telegram_rules import MAX_UPLOAD
 from tests.tg import RecordingSession
 
 
@@ -106,3 +113,17 @@ async def test_a_failed_callback_answer_is_not_retried_and_does_not_fail_the_upd
     assert result is True
     assert time.waits == []
     assert len(session.requests) == 1
+
+
+async def test_a_file_too_large_for_telegram_is_not_retried() -> None:
+    time = FakeTime()
+    document = SendDocument(
+        chat_id=7, document=BufferedInputFile(b"x" * (MAX_UPLOAD + 1), filename="report.docx")
+    )
+    bot, session = _bot([], time)
+
+    with session.expect_refusal(), pytest.raises(TelegramEntityTooLarge):
+        await bot(document)
+
+    assert time.waits == []
+    assert len(session.refused) == 1  # asked once: the same file fails again

@@ -6,13 +6,17 @@ records every request the bot makes and answers as Telegram would.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+import re
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import count
-from typing import Any
+from typing import Any, ClassVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import (
     AnswerCallbackQuery,
     GetMe,
@@ -43,7 +47,17 @@ from reports.quarters import Quarter
 from storage.models import Event, FsmRecord
 from storage.models import Person as PersonRow
 from storage.repositories import CounterRepository, PeriodRepository
+from tests.telegram_rules import (
+    BLOCKED,
+    Chats,
+    Refusal,
+    check_request,
+    method_params,
+    raise_as_aiogram,
+)
 
+PLACEHOLDER = re.compile(r"\{[a-z_]*\}")  # what str.format would have filled in
+MARKUP = re.compile(r"</?[a-z][a-z-]*[ >]|&(?:[a-z]+|#\d+);")  # tags and entities
 BOT_USER = User(id=42, is_bot=True, first_name="Отчёты", username="report_test_bot")
 
 # Messages that are not text, as fields of `Person.send_update`.
@@ -66,23 +80,76 @@ NON_TEXT_UPDATES: dict[str, dict[str, Any]] = {
 }
 
 
-BLOCKED_BY_USER = (
-    '{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}'
-)
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A request Telegram would have refused, and whether the test said it would be."""
+
+    method: TelegramMethod[Any]
+    error: TelegramAPIError
+    expected: bool
+
+    def __str__(self) -> str:
+        return f"{type(self.method).__name__}: {self.error.message}"
 
 
 class RecordingSession(BaseSession):
-    """Records each request and returns what Telegram would (a Message for a send).
+    """Records each request and answers as Telegram would: a Message for a send, and for
+    what the Bot API refuses (tests/telegram_rules.py) aiogram's own exception.
 
-    A request to a chat in `blocked` is refused as Telegram does (403, aiogram's
-    TelegramForbiddenError) and not recorded: nothing reached that chat.
+    A refusal fails the test (conftest's `telegram_refusals_fail_the_test`) unless the test
+    said it expects one (`expect_refusal`) or blocked the chat (`block`). Refused requests
+    are in `refused`, not in `requests`: nobody saw them.
     """
+
+    opened: ClassVar[list[RecordingSession]] = []  # this test's sessions, for the check
 
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[TelegramMethod[Any]] = []
-        self.blocked: set[int] = set()  # chats whose person blocked the bot
+        self.refused: list[Refused] = []
+        self.chats = Chats()
         self._message_ids = count(1000)
+        self._expecting = 0
+        RecordingSession.opened.append(self)
+
+    @property
+    def blocked(self) -> set[int]:
+        """The chats whose person blocked the bot (add to or discard from it, or `block`)."""
+        return self.chats.blocked
+
+    def block(self, chat_id: int) -> None:
+        """The person blocked the bot: sends to the chat fail with 403 from now on."""
+        self.chats.blocked.add(chat_id)
+
+    def unblock(self, chat_id: int) -> None:
+        self.chats.blocked.discard(chat_id)
+
+    @contextmanager
+    def expect_refusal(self) -> Iterator[list[Refused]]:
+        """Within the block refusals are expected (and at least one must happen)."""
+        before = len(self.refused)
+        self._expecting += 1
+        try:
+            yield self.refused
+        finally:
+            self._expecting -= 1
+        assert len(self.refused) > before, "Telegram was expected to refuse a request"
+
+    def unexpected_refusals(self) -> list[Refused]:
+        return [refused for refused in self.refused if not refused.expected]
+
+    def slips(self) -> list[str]:
+        """What Telegram takes but a person should never see: a text with a `{placeholder}`
+        left in it (a template never formatted), HTML in a button's answer (shown as is)."""
+        found = []
+        for request in self.requests:
+            for key in ("text", "caption"):
+                value = getattr(request, key, None)
+                if isinstance(value, str) and PLACEHOLDER.search(value):
+                    found.append(f"a placeholder left in {value!r}")
+            if isinstance(request, AnswerCallbackQuery) and MARKUP.search(request.text or ""):
+                found.append(f"HTML in the plain text of a button's answer: {request.text!r}")
+        return found
 
     async def close(self) -> None:
         """Nothing to close."""
@@ -93,21 +160,33 @@ class RecordingSession(BaseSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,
     ) -> TelegramType:
-        chat_id = getattr(method, "chat_id", None)
-        if chat_id is not None and str(chat_id) in {str(chat) for chat in self.blocked}:
-            return self.check_response(bot, method, 403, BLOCKED_BY_USER)
+        name = method.__api_method__
+        params, uploads = method_params(self, bot, method)
+        try:
+            check_request(name, params, uploads)
+            self.chats.check(name, params)
+        except Refusal as refusal:
+            try:
+                raise_as_aiogram(self, bot, method, refusal)
+            except TelegramAPIError as error:
+                expected = self._expecting > 0 or refusal.description == BLOCKED
+                self.refused.append(Refused(method, error, expected))
+                raise
         self.requests.append(method)
         if isinstance(method, GetMe):
             return BOT_USER  # type: ignore[return-value]
         if isinstance(method, SendMessage | SendDocument):
+            message_id = next(self._message_ids)
+            self.chats.remember(name, params, message_id)
             return Message(  # type: ignore[return-value]
-                message_id=next(self._message_ids),
+                message_id=message_id,
                 date=datetime.now(UTC),
                 chat=Chat(id=int(method.chat_id), type="private"),
                 from_user=BOT_USER,
                 text=getattr(method, "text", None),
                 reply_markup=method.reply_markup,
             )
+        self.chats.remember(name, params, None)
         return True  # type: ignore[return-value]
 
     async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:

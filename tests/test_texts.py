@@ -1,0 +1,70 @@
+"""Every text the bot can show, rendered with sample values: nothing left unfilled, HTML
+that Telegram parses."""
+
+from __future__ import annotations
+
+import inspect
+from string import Formatter
+
+import pytest
+
+from bot import texts as bot_texts
+from handlers import texts as handler_texts
+from tests.telegram_rules import html_to_text
+from tests.tg import PLACEHOLDER
+
+SAMPLE = "Образец & <значение>"  # escaped by callers, as every value is
+
+
+def _templates() -> list[tuple[str, str]]:
+    """(where, text) of every text constant: the classes of handlers/texts.py, bot/texts.py."""
+    found: list[tuple[str, str]] = []
+    for class_name, holder in inspect.getmembers(handler_texts, inspect.isclass):
+        if holder.__module__ != handler_texts.__name__:
+            continue
+        for name, value in vars(holder).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(value, str):
+                found.append((f"{class_name}.{name}", value))
+            elif isinstance(value, dict):
+                found += [(f"{class_name}.{name}[{k!r}]", v) for k, v in value.items()]
+    for name, value in vars(bot_texts).items():
+        if isinstance(value, str) and name.isupper():
+            found.append((f"bot.texts.{name}", value))
+    return found
+
+
+TEMPLATES = _templates()
+
+
+def render(template: str) -> str:
+    fields = {name for _, name, _, _ in Formatter().parse(template) if name}
+    values = {name: "3" if name in {"count", "number", "days"} else SAMPLE for name in fields}
+    return template.format(**values).replace(SAMPLE, "Образец &amp; &lt;значение&gt;")
+
+
+def test_every_text_is_found() -> None:
+    assert len(TEMPLATES) > 150
+    assert ("Periods.REMIND_SKIPPED", handler_texts.Periods.REMIND_SKIPPED) in TEMPLATES
+
+
+@pytest.mark.parametrize(("where", "template"), TEMPLATES, ids=[w for w, _ in TEMPLATES])
+def test_a_text_rendered_with_sample_values_leaves_no_placeholder(
+    where: str, template: str
+) -> None:
+    text = render(template)
+
+    assert not PLACEHOLDER.search(text), where
+    assert "{" not in text and "}" not in text, where
+
+
+@pytest.mark.parametrize(
+    ("where", "template"),
+    [(w, t) for w, t in TEMPLATES if not w.startswith("bot.texts.")],
+    ids=[w for w, _ in TEMPLATES if not w.startswith("bot.texts.")],
+)
+def test_a_chat_text_is_html_telegram_parses(where: str, template: str) -> None:
+    shown = html_to_text(render(template))
+
+    assert "<" not in shown.replace("<значение>", ""), where
