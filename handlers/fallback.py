@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 async def any_message(message: Message, session: AsyncSession, person: Person | None) -> None:
     if person is None:
         await CounterRepository(session).increment(STRANGER_REFUSALS)
-        await message.answer(Common.STRANGER)
+        assert message.from_user is not None  # private chats only (the root router)
+        await message.answer(Common.stranger(message.from_user.id))
         return
     command = (message.text or "").split(maxsplit=1)[0].split("@")[0].lstrip("/")
     if (message.text or "").startswith("/") and command in _DESK_COMMANDS:

@@ -44,6 +44,16 @@ class Common:
         "Извините, этот бот работает только для сотрудников зарегистрированных организаций. "
         "Чтобы присоединиться, откройте ссылку-приглашение от координатора."
     )
+    STRANGER_ID = (
+        "\nЕсли ссылки у вас нет, сообщите координатору ваш Telegram id: "
+        "<code>{telegram_id}</code>."
+    )
+
+    @staticmethod
+    def stranger(telegram_id: int) -> str:
+        """The refusal a stranger's message gets: with their Telegram id for the coordinator."""
+        return Common.STRANGER + Common.STRANGER_ID.format(telegram_id=telegram_id)
+
     GROUPS_ONLY_PRIVATE = "Бот работает только в личных сообщениях."
     COORDINATOR_ONLY = "Эта команда доступна только координатору."
     STALE_BUTTON = "Эта кнопка устарела или недоступна."

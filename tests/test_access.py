@@ -217,7 +217,7 @@ async def test_a_stranger_can_do_nothing_and_only_the_refusals_are_counted(
     for data in STRANGER_BUTTONS:
         assert await person.press_data(data) == []
 
-    assert texts == [Common.STRANGER] * len(STRANGER_MESSAGES)
+    assert texts == [Common.stranger(person.user.id)] * len(STRANGER_MESSAGES)
     assert person.alerts()[-len(STRANGER_BUTTONS) :] == [Common.STRANGER] * len(STRANGER_BUTTONS)
     assert person.documents() == []
     assert await database(app_storage) == before
@@ -257,7 +257,7 @@ async def test_only_a_valid_code_lets_a_stranger_in(
     [again] = await stranger.send("Сидоров Сидор Сидорович")
 
     assert refusal.text == Join.BAD_CODE
-    assert again.text == Common.STRANGER
+    assert again.text == Common.stranger(stranger.user.id)
     assert await database(app_storage) == before
 
 

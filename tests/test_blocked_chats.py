@@ -337,7 +337,8 @@ async def test_a_person_a_coordinator_deactivated_stays_refused_after_unblocking
     [refused] = await museum.send("/start")
     [refused_again] = await museum.send("Здравствуйте, я вернулась")
 
-    assert refused.text == Common.STRANGER and refused_again.text == Common.STRANGER
+    told = Common.stranger(museum.user.id)
+    assert refused.text == told and refused_again.text == told
     stored = await stored_person(app_storage.sessionmaker, museum.user.id)
     assert stored is not None and not stored.active
 

@@ -455,7 +455,7 @@ async def test_deactivate_asks_first_and_then_the_person_is_refused_like_a_stran
         name="Иванова Мария Петровна", organisation="Смоленский музей"
     )
     assert done.text == Desk.DEACTIVATED.format(name="Иванова Мария Петровна")
-    assert refused.text == Common.STRANGER
+    assert refused.text == Common.stranger(person.user.id)
     assert people.text.endswith(Desk.INACTIVE_MARK)
     stored = await stored_person(app_storage.sessionmaker, 1113)
     assert stored is not None and not stored.active

@@ -126,7 +126,7 @@ async def test_the_process_greets_a_coordinator_refuses_a_stranger_and_sets_the_
     greeting = await coordinator.send("/start")
     help_ = await coordinator.send("/help")
 
-    assert refusal.text == Common.STRANGER
+    assert refusal.text == html_to_text(Common.stranger(STRANGER))
     assert asked.text == Join.ASK_OWN_NAME
     assert named.text == Join.RENAMED.format(name="Петрова Ольга Ивановна")
     assert greeting.source is not None
@@ -350,6 +350,6 @@ async def test_the_bot_waits_out_failing_and_rate_limited_get_me_then_polls(
     assert limited.status == HTTPStatus.TOO_MANY_REQUESTS
     assert answered.ok and answered.index < polling.index
     assert answered.at - limited.at >= 0.9  # retry_after=1 was honoured
-    assert refusal.text == Common.STRANGER
+    assert refusal.text == html_to_text(Common.stranger(STRANGER))
     assert alive
     assert "Traceback" not in bot.stderr()

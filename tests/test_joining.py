@@ -236,7 +236,7 @@ async def test_a_stranger_is_refused_politely_and_only_counted(
         *await stranger.send_update(**NON_TEXT_UPDATES["sticker"]),
     ]
 
-    assert [reply.text for reply in replies] == [Common.STRANGER] * 7
+    assert [reply.text for reply in replies] == [Common.stranger(stranger.user.id)] * 7
     assert await counter(app_storage.sessionmaker, STRANGER_REFUSALS) == 7
     assert await stored_person(app_storage.sessionmaker, 1014) is None
     assert await fsm_of(app_storage.sessionmaker, 1014) is None

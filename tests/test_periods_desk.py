@@ -621,7 +621,7 @@ async def test_a_stranger_is_refused_the_new_desk_commands(
 
     [reply] = await stranger.send(command)
 
-    assert reply.text == Common.STRANGER
+    assert reply.text == Common.stranger(stranger.user.id)
     await _assert_untouched(app_storage, rebuild, remind_now, before)
 
 
