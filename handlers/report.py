@@ -227,6 +227,10 @@ async def new_event(
     settings: Settings,
     clock: Clock,
 ) -> None:
+    periods, _ = await period_choices(session, settings, clock(), None)
+    if not periods:  # the last step would have no quarter to offer: say so at once
+        await message.answer(Dialogue.NO_OPEN_PERIODS)
+        return
     dialogue = _dialogue(message, bot, state, session, settings, clock)
     await start_dialogue(dialogue, Draft.new())
 
