@@ -567,9 +567,7 @@ async def test_a_period_closed_before_submitting_is_asked_for_again(
     assert await stored_events(app_storage.sessionmaker) == []
 
 
-async def test_new_with_no_open_period_says_so_at_once(
-    world: World, app_storage: Storage
-) -> None:
+async def test_new_with_no_open_period_says_so_at_once(world: World, app_storage: Storage) -> None:
     person = await join(world, 724)
     await person.send("/new")  # creates the period being collected (IV квартал 2023)
     await person.send("/cancel")
