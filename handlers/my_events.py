@@ -34,8 +34,14 @@ EARLIER_LIMIT = 20
 PAGE_SIZE = 20  # events per page of /my: with the page and view buttons well under 100
 
 
+LABEL_NOTE_MAX = 40  # a dates note this short (a list of days) is the label's dates
+
+
 def _label(event: Event) -> str:
-    dates = DateRange(event.start_date, event.end_date, event.precision, None)  # type: ignore[arg-type]
+    """«dates · name» for a list button; a short dates note («12 и 14 ноября 2026 года») is
+    printed as written, a long one (free text) as the range it spans."""
+    note = event.dates_note if len(event.dates_note or "") <= LABEL_NOTE_MAX else None
+    dates = DateRange(event.start_date, event.end_date, event.precision, note)  # type: ignore[arg-type]
     return f"{format_dates(dates)} · {event.name}"
 
 

@@ -79,6 +79,24 @@ async def test_my_lists_the_persons_own_events_with_their_dates(world: World) ->
     ]
 
 
+async def test_a_list_of_days_is_labelled_as_written(world: World) -> None:
+    anna = await join(world, 904)
+    await anna.send("/new")
+    await anna.press("Сотрудничество в сфере образования и науки")
+    await anna.send("Лекции")
+    await anna.send("г. Смоленск")
+    await anna.send("12 и 14 октября 2023")
+    await anna.press(Dialogue.YES)
+    await anna.send("Прочитаны лекции.")
+    await anna.send("Студенты, 40 человек")
+    await anna.press("IV квартал 2023 года (по умолчанию)")
+    await anna.press(Dialogue.SUBMIT)
+
+    await anna.send("/my")
+
+    assert anna.labels()[0] == "12 и 14 октября 2023 года · Лекции"
+
+
 async def test_the_organisation_view_lists_colleagues_events_too(world: World) -> None:
     anna, colleague = await join(world, 904), await join(world, 905)
     stranger_org = await join(world, 906, "Смоленский театр")
