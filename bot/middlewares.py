@@ -137,14 +137,22 @@ class Handling(BaseMiddleware):
         return len(self._tasks)
 
     async def finish(self, timeout: float) -> bool:
-        """Wait until no update is in hand, at most `timeout` seconds; whether it was so."""
+        """Wait until no update is in hand, at most `timeout` seconds; whether it was so.
+
+        Those still in hand then are cancelled (their transactions roll back, or their
+        replies stay owed in the outbox) before the database is closed under them.
+        """
         if self._tasks:
             log.info("finishing %s update(s) in hand (at most %s s)", len(self._tasks), timeout)
         try:
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
         except TimeoutError:
-            log.warning("stopping with %s update(s) unfinished", len(self._tasks))
+            left = list(self._tasks)
+            log.warning("stopping with %s update(s) unfinished: cancelled", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
             return False
         return True
 
