@@ -13,12 +13,6 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.methods import (
     AnswerCallbackQuery,
     GetMe,
@@ -179,7 +173,6 @@ def install_middlewares(
         dispatcher.update.outer_middleware(SavedRetries(unsettled))
 
 
-_TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 DEFERRED = "answers_after_commit"  # Session.info: callback answers held until commit
 
 
@@ -229,9 +222,11 @@ class CommitBeforeSending(BaseRequestMiddleware):
         outbox.in_flight.add(row)
         try:
             result = await make_request(bot, method)
-        except TelegramAPIError as error:
-            if not isinstance(error, _TRANSIENT):  # refused for good: owed no longer
-                await outbox.forget(session, row)
+        except Exception:
+            # Refused, or Telegram failing past the retries: the update fails, and its
+            # error reply shows the stored step (bot.app._on_error). Kept, this message
+            # would come later, out of date. Only a process that dies leaves it owed.
+            await outbox.forget(session, row)
             raise
         finally:
             outbox.in_flight.discard(row)

@@ -128,6 +128,10 @@ async def report_as_job(
     token = current_session.set(None)  # what it sends is the job's, owed no separately
     try:
         await send_report(bot, chat_id, quarter, reader, settings, period_id=period_id, kind=kind)
+    except Exception:  # the update's error reply says so; redone later, it would surprise
+        await outbox.done(job)
+        await session.commit()
+        raise
     finally:
         current_session.reset(token)
     await outbox.done(job)

@@ -257,3 +257,43 @@ async def test_a_report_sent_in_the_handler_leaves_nothing_owed(
 
     assert len(desk.documents()) == 1
     assert await owed(app_storage) == []
+
+
+async def test_a_reply_refused_while_the_process_lives_is_not_kept_for_later(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage, settings: Settings
+) -> None:
+    world, session, _ = crashing
+    person = await join(world, 2109)
+    await reach(person, "name")
+    session.refusals = ["Bad Request: can't parse entities"]
+
+    replies = await person.send("Выставка")
+    await restart(world, app_storage, settings)
+
+    # The error reply shows the step stored; nothing out of date comes after it.
+    assert [reply.text.split("\n\n", 1)[0] for reply in replies] == [Dialogue.AFTER_ERROR]
+    assert Dialogue.ASK["place"] in replies[0].text
+    assert person.replies()[-1] is replies[-1]
+    assert await owed(app_storage) == []
+
+
+async def test_the_xlsx_lost_with_the_process_is_compiled_and_sent_after_the_restart(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage, settings: Settings
+) -> None:
+    world, session, _ = crashing
+    await report(await join(world, 2110), "Выставка")
+    desk = coordinator(world)
+    await desk.send("/report 2023-Q4")
+    markup = desk.documents()[-1].reply_markup
+    assert markup is not None
+    xlsx = markup.inline_keyboard[0][0].callback_data  # type: ignore[union-attr]
+    assert xlsx is not None
+    session.crash_on(SendDocument)
+    with pytest.raises(Crash):
+        await desk.press_data(xlsx)
+
+    await restart(world, app_storage, settings)
+
+    names = [sent.document.filename for sent in desk.documents()]  # type: ignore[union-attr]
+    assert names == ["report_2023_Q4.docx", "report_2023_Q4.xlsx"]
+    assert await owed(app_storage) == []
