@@ -385,7 +385,11 @@ async def dialogue_button(
     person: Person,
 ) -> None:
     action, step = callback_data.action, callback_data.step
-    if not _shown_in(raw_state, action, step):
+    shown = _shown_in(raw_state, action, step)
+    if shown and action == "submit" and step != "summary":
+        # An older summary's button names its own draft: not the one now at the summary.
+        shown = step == submit_key(Draft.load(await state.get_data()))
+    if not shown:
         if action == "submit" and await _saved_already(callback, step, bot, session, person):
             return
         log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)

@@ -297,3 +297,20 @@ async def test_the_xlsx_lost_with_the_process_is_compiled_and_sent_after_the_res
     names = [sent.document.filename for sent in desk.documents()]  # type: ignore[union-attr]
     assert names == ["report_2023_Q4.docx", "report_2023_Q4.xlsx"]
     assert await owed(app_storage) == []
+
+
+async def test_an_older_summarys_submit_shows_its_saved_event_not_filing_the_new_draft(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage
+) -> None:
+    world, _, _ = crashing
+    person = await join(world, 2111)
+    await fill_event(person, "Форум")
+    first_submit = person.button_data(Dialogue.SUBMIT)
+    await person.press_data(first_submit)
+    await fill_event(person, "Семинар")  # a second draft, now at its summary
+
+    [reply] = await person.press_data(first_submit)
+
+    assert reply.text.startswith(Dialogue.SAVED_ALREADY) and "Форум" in reply.text
+    assert [event.name for event in await stored_events(app_storage.sessionmaker)] == ["Форум"]
+    assert (await fsm_of(app_storage.sessionmaker, 2111)).state == "ReportStates:summary"  # type: ignore[union-attr]
