@@ -125,25 +125,28 @@ class Outbox:
         """
         now = now or utcnow()
         due_by = None if everything else now
-        async with sessionmaker() as session:
-            rows = await OutboxRepository(session).owed(due_by=due_by)
         held_chats: set[int] = set()
-        delivered = 0
-        for row in rows:
-            if row.id in self.in_flight or row.chat_id in held_chats:
-                continue
-            if not await self._take(sessionmaker, row, due_by, now):
-                continue
-            self.in_flight.add(row.id)
-            try:
-                done = await self._deliver(bot, sessionmaker, row)
-            finally:
-                self.in_flight.discard(row.id)
-            if done:
-                delivered += 1
-            else:
-                held_chats.add(row.chat_id)
-        return delivered
+        delivered = last = 0
+        while True:
+            async with sessionmaker() as session:
+                rows = await OutboxRepository(session).owed(due_by=due_by, after_id=last)
+            if not rows:
+                return delivered
+            for row in rows:
+                last = row.id
+                if row.id in self.in_flight or row.chat_id in held_chats:
+                    continue
+                if not await self._take(sessionmaker, row, due_by, now):
+                    continue
+                self.in_flight.add(row.id)
+                try:
+                    done = await self._deliver(bot, sessionmaker, row)
+                finally:
+                    self.in_flight.discard(row.id)
+                if done:
+                    delivered += 1
+                else:
+                    held_chats.add(row.chat_id)
 
     async def keep_delivering(
         self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession]

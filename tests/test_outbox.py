@@ -314,3 +314,23 @@ async def test_an_older_summarys_submit_shows_its_saved_event_not_filing_the_new
     assert reply.text.startswith(Dialogue.SAVED_ALREADY) and "Форум" in reply.text
     assert [event.name for event in await stored_events(app_storage.sessionmaker)] == ["Форум"]
     assert (await fsm_of(app_storage.sessionmaker, 2111)).state == "ReportStates:summary"  # type: ignore[union-attr]
+
+
+async def test_everything_owed_goes_out_at_start_in_order_however_many(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage, settings: Settings
+) -> None:
+    world, _, _ = crashing
+    count = 230  # more than one page of rows
+    async with app_storage.sessionmaker() as db:
+        repo = OutboxRepository(db)
+        for number in range(count):
+            message = SendMessage(chat_id=2112 + number % 2, text=f"№{number}")
+            payload = message.model_dump_json(exclude_defaults=True)
+            await repo.add(world.bot.id, 2112 + number % 2, "sendMessage", payload, due_at=utcnow())
+        await db.commit()
+
+    await restart(world, app_storage, settings)
+
+    sent = [r.text for r in world.session.requests if isinstance(r, SendMessage)]
+    assert sent == [f"№{number}" for number in range(count)]
+    assert await owed(app_storage) == []

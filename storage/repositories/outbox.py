@@ -91,15 +91,21 @@ class OutboxRepository:
         else:
             await self.session.execute(_DONE, {"id": row_id})
 
-    async def owed(self, *, due_by: datetime | None, limit: int = 100) -> list[Owed]:
-        """Rows whose lease ended by `due_by` (all rows when None), oldest first."""
-        query = select(
-            OutboxMessage.id,
-            OutboxMessage.chat_id,
-            OutboxMessage.method,
-            OutboxMessage.payload,
-            OutboxMessage.attempts,
-        ).order_by(OutboxMessage.id)
+    async def owed(
+        self, *, due_by: datetime | None, after_id: int = 0, limit: int = 100
+    ) -> list[Owed]:
+        """Rows after `after_id` whose lease ended by `due_by` (all when None), oldest first."""
+        query = (
+            select(
+                OutboxMessage.id,
+                OutboxMessage.chat_id,
+                OutboxMessage.method,
+                OutboxMessage.payload,
+                OutboxMessage.attempts,
+            )
+            .where(OutboxMessage.id > after_id)
+            .order_by(OutboxMessage.id)
+        )
         if due_by is not None:
             query = query.where(OutboxMessage.due_at <= due_by)
         return [Owed(*row) for row in (await self.session.execute(query.limit(limit))).all()]
