@@ -219,18 +219,19 @@ class CommitBeforeSending(BaseRequestMiddleware):
         # In the update's transaction, or (the handler committed already) one of its own.
         row = await outbox.record(session, bot, method)
         await session.commit()
-        outbox.in_flight.add(row)
+        outbox.in_flight.add(row)  # until deleted: no delivery pass takes it meanwhile
         try:
-            result = await make_request(bot, method)
-        except Exception:
-            # Refused, or Telegram failing past the retries: the update fails, and its
-            # error reply shows the stored step (bot.app._on_error). Kept, this message
-            # would come later, out of date. Only a process that dies leaves it owed.
+            try:
+                result = await make_request(bot, method)
+            except Exception:
+                # Refused, or Telegram failing past the retries: the update fails, and its
+                # error reply shows the stored step (bot.app._on_error). Kept, this message
+                # would come later, out of date. Only a process that dies leaves it owed.
+                await outbox.forget(session, row)
+                raise
             await outbox.forget(session, row)
-            raise
         finally:
             outbox.in_flight.discard(row)
-        await outbox.forget(session, row)
         return result
 
 

@@ -83,6 +83,10 @@ class Outbox:
         self.every = every  # seconds between two passes of `keep_delivering`
         self.in_flight: set[int] = set()  # row ids this process is delivering right now
         self.jobs: dict[str, Job] = {}  # job name → how to redo it
+        # Rows answered by Telegram, waiting to be deleted together (see `forget`).
+        self._batch: list[int] = []
+        self._batch_done: asyncio.Future[None] | None = None
+        self._flushing = asyncio.Lock()
 
     def owes(self, method: TelegramMethod[Any]) -> bool:
         return isinstance(method, OWED)
@@ -100,14 +104,29 @@ class Outbox:
         )
 
     async def forget(self, session: AsyncSession, row_id: int) -> None:
-        """Delete the row in a transaction of its own; a failure is only logged (the
-        message then goes out once more at the next delivery)."""
-        try:
-            await OutboxRepository(session).done(row_id)
-            await session.commit()
-        except Exception:  # the person already has the message; the log has the cause
-            log.exception("could not mark outbox row %s delivered", row_id)
-            await session.rollback()
+        """Delete the row, and return once it is deleted; a failure is only logged (the
+        message then goes out once more at the next delivery).
+
+        Rows answered at about the same time are deleted together, in one transaction
+        of their own (a group commit: while one batch is written, the next one gathers),
+        so a busy bot pays one short transaction for many replies, not one each.
+        """
+        self._batch.append(row_id)
+        if self._batch_done is None:
+            self._batch_done = asyncio.get_running_loop().create_future()
+        done = self._batch_done
+        async with self._flushing:
+            if done.done():
+                return  # another reply's turn deleted this batch
+            batch, self._batch, self._batch_done = self._batch, [], None
+            try:
+                async with AsyncSession(bind=session.bind) as own:
+                    await OutboxRepository(own).done_all(batch)
+                    await own.commit()
+            except Exception:  # the person already has the messages; the log has the cause
+                log.exception("could not mark outbox rows %s delivered", batch)
+            finally:
+                done.set_result(None)
 
     async def deliver_owed(
         self,

@@ -91,6 +91,10 @@ class OutboxRepository:
         else:
             await self.session.execute(_DONE, {"id": row_id})
 
+    async def done_all(self, row_ids: list[int]) -> None:
+        """Forget several rows at once (one statement)."""
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(row_ids)))
+
     async def owed(
         self, *, due_by: datetime | None, after_id: int = 0, limit: int = 100
     ) -> list[Owed]:
