@@ -92,7 +92,11 @@ class OutboxRepository:
             await self.session.execute(_DONE, {"id": row_id})
 
     async def done_all(self, row_ids: list[int]) -> None:
-        """Forget several rows at once (one statement)."""
+        """Forget several rows (on SQLite one prebuilt statement each, on the driver)."""
+        if is_sqlite(self.session):
+            for row_id in row_ids:
+                await _SQLITE_DONE.run(self.session, {"id": row_id})
+            return
         await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(row_ids)))
 
     async def owed(
