@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,7 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.database import Storage, open_storage
-from bot.middlewares import CommitBeforeSending, CoordinatorMenus, install_middlewares
+from bot.middlewares import (
+    CommitBeforeSending,
+    CoordinatorMenus,
+    Handling,
+    install_middlewares,
+)
+from bot.outbox import Outbox
 from bot.reachability import on_forbidden
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
@@ -37,6 +44,7 @@ from bot.settings import Settings, StartupError
 from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
 from handlers import setup_routers
 from handlers.commands import setup_commands
+from handlers.desk import REPORT_JOB, run_report_job
 from handlers.report import repeat_question
 from handlers.texts import Common
 from handlers.views import Clock
@@ -139,7 +147,8 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
         unsettled=unsettled,
         coordinator_menus=set(),  # whose desk menu is set (handlers.commands)
     )
-    install_middlewares(dispatcher, storage.sessionmaker, unsettled)
+    dispatcher["handling"] = handling = Handling()
+    install_middlewares(dispatcher, storage.sessionmaker, unsettled, handling)
     dispatcher.update.outer_middleware(CoordinatorMenus(dispatcher["coordinator_menus"]))
     dispatcher.errors.register(on_forbidden, ExceptionTypeFilter(TelegramForbiddenError))
     dispatcher.errors.register(_on_error)
@@ -162,9 +171,12 @@ def settle_memory() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
-def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+def build_bot(
+    settings: Settings, session: BaseSession | None = None, outbox: Outbox | None = None
+) -> Bot:
     """The Bot: HTML parse mode by default, a self-hosted API server if configured, each
-    request given TELEGRAM_REQUEST_TIMEOUT seconds (a given session's timeout is set too)."""
+    request given TELEGRAM_REQUEST_TIMEOUT seconds (a given session's timeout is set too),
+    each message of an update kept in `outbox` until Telegram confirmed it."""
     assert settings.bot_token is not None
     if session is None:
         url = settings.telegram_api_url
@@ -176,7 +188,9 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
-    bot.session.middleware(CommitBeforeSending())  # outermost: commit once, then retry
+    if outbox is None:
+        outbox = Outbox(timedelta(seconds=settings.outbox_lease))
+    bot.session.middleware(CommitBeforeSending(outbox))  # outermost: commit once, then retry
     bot.session.middleware(RetryRequests())
     return bot
 
@@ -222,24 +236,73 @@ async def announce_setup_link(bot: Bot, storage: Storage, settings: Settings) ->
     return link
 
 
+def build_outbox(settings: Settings, storage: Storage) -> Outbox:
+    """The process's outbox, able to redo the jobs the handlers record (the report)."""
+    outbox = Outbox(timedelta(seconds=settings.outbox_lease), every=settings.outbox_every)
+
+    async def report(bot: Bot, chat_id: int, payload: dict[str, object]) -> None:
+        await run_report_job(bot, chat_id, payload, storage.reader, settings)
+
+    outbox.jobs[REPORT_JOB] = report
+    return outbox
+
+
+async def _deliver_at_start(
+    bot: Bot, outbox: Outbox, storage: Storage, *, everything: bool
+) -> asyncio.Task[None]:
+    """What a previous run owed (before any update is taken), then the periodic pass."""
+    sent = await outbox.deliver_owed(bot, storage.sessionmaker, everything=everything)
+    if sent:
+        log.info("delivered %s message(s) owed by the previous run", sent)
+    return asyncio.create_task(outbox.keep_delivering(bot, storage.sessionmaker))
+
+
+async def _stop_delivering(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def run_polling(settings: Settings) -> None:
-    """Start the bot with long polling until interrupted."""
+    """Start the bot with long polling until SIGTERM or SIGINT; then stop taking updates,
+    finish those in hand (at most SHUTDOWN_TIMEOUT seconds) and close."""
+    from bot.webhook import stop_on_signals
+
+    stop = stop_on_signals()
     storage = await open_storage(settings)
-    bot = build_bot(settings)
+    outbox = build_outbox(settings, storage)
+    bot = build_bot(settings, outbox=outbox)
     dispatcher = build_dispatcher(settings, storage)
+    handling: Handling = dispatcher["handling"]
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
     settle_memory()
+    delivering: asyncio.Task[None] | None = None
     try:
         await _until_telegram_answers(bot.me)
+        # Only one process can poll a bot: all that is owed is this process's to send.
+        delivering = await _deliver_at_start(bot, outbox, storage, everything=True)
         await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher))
         await announce_setup_link(bot, storage, settings)
         await scheduler.start()
-        await dispatcher.start_polling(bot, handle_signals=True)
+        stopper = asyncio.create_task(_stop_polling_on(stop, dispatcher))
+        try:
+            await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+        finally:
+            stopper.cancel()
+        await handling.finish(settings.shutdown_timeout)
     finally:
+        await _stop_delivering(delivering)
         await scheduler.shutdown()
         await bot.session.close()
         await storage.close()
+
+
+async def _stop_polling_on(stop: asyncio.Event, dispatcher: Dispatcher) -> None:
+    await stop.wait()
+    log.info("stopping: no new updates; finishing those in hand")
+    await dispatcher.stop_polling()
 
 
 async def run_webhook(settings: Settings) -> None:
@@ -249,13 +312,17 @@ async def run_webhook(settings: Settings) -> None:
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     stop = stop_on_signals()
     storage = await open_storage(settings)
-    bot = build_bot(settings)
+    outbox = build_outbox(settings, storage)
+    bot = build_bot(settings, outbox=outbox)
     dispatcher = build_dispatcher(settings, storage)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
     settle_memory()
+    delivering: asyncio.Task[None] | None = None
     try:
         await _until_telegram_answers(bot.me)
+        # Other workers may be sending their rows: only those past their lease.
+        delivering = await _deliver_at_start(bot, outbox, storage, everything=False)
         if settings.webhook_register:
             secret = settings.webhook_secret.get_secret_value()
             url = settings.webhook_url
@@ -270,6 +337,7 @@ async def run_webhook(settings: Settings) -> None:
         await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
         await serve(build_web_app(dispatcher, bot, settings, storage), settings, stop)
     finally:
+        await _stop_delivering(delivering)
         await scheduler.shutdown()
         await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
         await bot.session.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.outbox import Outbox
 from bot.unsettled import SavedRetries, Unsettled
 from handlers.commands import set_coordinator_commands
 from storage.db import current_session
@@ -120,17 +122,71 @@ async def _reachable_again(
     log.info("person %s is reachable again", person.id)
 
 
+class Handling(BaseMiddleware):
+    """The updates in hand, so that a stopping process can finish them (`finish`).
+
+    aiogram's polling stops on SIGTERM without waiting for the update tasks it started;
+    the process would then close the database under them and exit mid-reply.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        task = asyncio.current_task()
+        if task is None or task in self._tasks:
+            return await handler(event, data)
+        self._tasks.add(task)
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._tasks.discard(task)
+            if not self._tasks:
+                self._idle.set()
+
+    @property
+    def in_hand(self) -> int:
+        return len(self._tasks)
+
+    async def finish(self, timeout: float) -> bool:
+        """Wait until no update is in hand, at most `timeout` seconds; whether it was so.
+
+        Those still in hand then are cancelled (their transactions roll back, or their
+        replies stay owed in the outbox) before the database is closed under them.
+        """
+        if self._tasks:
+            log.info("finishing %s update(s) in hand (at most %s s)", len(self._tasks), timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            left = list(self._tasks)
+            log.warning("stopping with %s update(s) unfinished: cancelled", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+            return False
+        return True
+
+
 def install_middlewares(
     dispatcher: Dispatcher,
     sessionmaker: async_sessionmaker[AsyncSession],
     unsettled: Unsettled | None = None,
+    handling: Handling | None = None,
 ) -> None:
-    """The update middlewares in their order: session, FSM (aiogram's), claim and person,
-    then (given the memory of failed updates) the retries of updates saved after all.
+    """The update middlewares in their order: (given) the count of updates in hand,
+    session, FSM (aiogram's), claim and person, then (given the memory of failed updates)
+    the retries of updates saved after all.
 
     The Dispatcher must be made with `disable_fsm=True`: its FSM middleware is registered
     here, after the session, instead of first.
     """
+    if handling is not None:
+        dispatcher.update.outer_middleware(handling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(UpdateMiddleware())
@@ -143,7 +199,9 @@ DEFERRED = "answers_after_commit"  # Session.info: callback answers held until c
 
 class CommitBeforeSending(BaseRequestMiddleware):
     """Commits the update's transaction before the bot says anything to anyone, and never
-    waits for Telegram while the transaction is open.
+    waits for Telegram while the transaction is open. With an `outbox`, a message is first
+    written to it in that transaction and forgotten once Telegram answered (bot.outbox):
+    a crash in between leaves it owed, and it is delivered after the restart.
 
     aiogram confirms an update to Telegram as soon as it starts handling it, so an update
     whose reply the person has seen must already be saved: otherwise a crash between the
@@ -158,6 +216,9 @@ class CommitBeforeSending(BaseRequestMiddleware):
     connection) for everyone else.
     """
 
+    def __init__(self, outbox: Outbox | None = None) -> None:
+        self.outbox = outbox
+
     async def __call__(
         self,
         make_request: NextRequestMiddlewareType[TelegramType],
@@ -165,13 +226,34 @@ class CommitBeforeSending(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         session = current_session.get()
-        if session is None or not session.in_transaction() or isinstance(method, GetMe):
+        if session is None or isinstance(method, GetMe):
             return await make_request(bot, method)
-        if isinstance(method, AnswerCallbackQuery):
-            session.info.setdefault(DEFERRED, []).append(method)
-            return True  # type: ignore[return-value]  # what answerCallbackQuery returns
+        outbox = self.outbox
+        if outbox is None or not outbox.owes(method):
+            if not session.in_transaction():
+                return await make_request(bot, method)
+            if isinstance(method, AnswerCallbackQuery):
+                session.info.setdefault(DEFERRED, []).append(method)
+                return True  # type: ignore[return-value]  # what answerCallbackQuery returns
+            await session.commit()
+            return await make_request(bot, method)
+        # In the update's transaction, or (the handler committed already) one of its own.
+        row = await outbox.record(session, bot, method)
         await session.commit()
-        return await make_request(bot, method)
+        outbox.in_flight.add(row)  # until deleted: no delivery pass takes it meanwhile
+        try:
+            try:
+                result = await make_request(bot, method)
+            except Exception:
+                # Refused, or Telegram failing past the retries: the update fails, and its
+                # error reply shows the stored step (bot.app._on_error). Kept, this message
+                # would come later, out of date. Only a process that dies leaves it owed.
+                await outbox.forget(session, row)
+                raise
+            await outbox.forget(session, row)
+        finally:
+            outbox.in_flight.discard(row)
+        return result
 
 
 async def send_deferred(bot: Bot, session: AsyncSession) -> None:

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     webhook_path: str = "/webhook"
     webhook_register: bool = True  # setWebhook at start; false for extra workers
     shutdown_timeout: float = Field(default=30.0, gt=0, le=600)  # to finish in-flight updates
+    # The outbox (bot/outbox.py): a message owed is left to its sender for OUTBOX_LEASE
+    # seconds, and rows past their lease are delivered every OUTBOX_EVERY seconds.
+    outbox_lease: float = Field(default=150.0, ge=0, le=3600)
+    outbox_every: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

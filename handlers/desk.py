@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
@@ -32,7 +33,8 @@ from reports.docx import render_docx
 from reports.model import Report
 from reports.quarters import Quarter, QuarterError
 from reports.xlsx import render_xlsx
-from storage.models import Person
+from storage.db import current_session
+from storage.models import Person, utcnow
 from storage.report_source import DatabaseReportSource, PeriodNotFound
 from storage.repositories import (
     JoinCodeRepository,
@@ -40,6 +42,7 @@ from storage.repositories import (
     PeriodRepository,
     PersonRepository,
 )
+from storage.repositories.outbox import JOB_PREFIX, OutboxRepository, job_lease
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -117,6 +120,69 @@ async def send_report(
         await bot.send_message(chat_id, too_large)
 
 
+REPORT_JOB = "report"  # the outbox job that compiles and sends a report (bot/outbox.py)
+
+
+async def report_as_job(
+    bot: Bot,
+    session: AsyncSession,
+    chat_id: int,
+    quarter: Quarter,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    period_id: int | None = None,
+    kind: Literal["docx", "xlsx"] = "docx",
+) -> None:
+    """`send_report`, recorded first as a job in the update's transaction: if the process
+    stops or dies while compiling or uploading, the report is compiled and sent after the
+    restart (`run_report_job`)."""
+    payload = {"year": quarter.year, "quarter": quarter.quarter, "period_id": period_id}
+    outbox = OutboxRepository(session)
+    lease = job_lease(timedelta(seconds=settings.outbox_lease))
+    job = await outbox.add(
+        bot.id,
+        chat_id,
+        JOB_PREFIX + REPORT_JOB,
+        json.dumps({**payload, "kind": kind}),
+        due_at=utcnow() + lease,
+    )
+    await session.commit()  # compiling reads on its own connections: free the writer
+    token = current_session.set(None)  # what it sends is the job's, owed no separately
+    try:
+        await send_report(bot, chat_id, quarter, reader, settings, period_id=period_id, kind=kind)
+    except Exception:  # the update's error reply says so; redone later, it would surprise
+        await outbox.done(job)
+        await session.commit()
+        raise
+    finally:
+        current_session.reset(token)
+    await outbox.done(job)
+    await session.commit()
+
+
+async def run_report_job(
+    bot: Bot,
+    chat_id: int,
+    payload: dict[str, object],
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Redo a report job left by a run that stopped before sending it."""
+    period_id = payload.get("period_id")
+    kind = "xlsx" if payload.get("kind") == "xlsx" else "docx"
+    quarter = Quarter(int(str(payload["year"])), int(str(payload["quarter"])))
+    await send_report(
+        bot,
+        chat_id,
+        quarter,
+        reader,
+        settings,
+        period_id=period_id if isinstance(period_id, int) else None,
+        kind=kind,
+    )
+
+
 @router.message(Command("report"))
 async def report(
     message: Message,
@@ -135,8 +201,9 @@ async def report(
             return
         period = await PeriodRepository(session).get(quarter)
         period_id = period.id if period is not None else None
-        await session.commit()  # compiling reads on its own connections: free the writer
-        await send_report(bot, message.chat.id, quarter, reader, settings, period_id=period_id)
+        await report_as_job(
+            bot, session, message.chat.id, quarter, reader, settings, period_id=period_id
+        )
         return
     periods = await PeriodRepository(session).recent(CHOOSER_PERIODS)
     if not periods:
@@ -165,10 +232,12 @@ async def report_chosen(
         log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
-    await session.commit()  # compiling reads on its own connections: free the writer
-    await callback.answer()  # so sent at once, not after the compiling
+    await session.commit()  # so the answer below is not held until the compiling ends
+    await callback.answer()
     quarter = Quarter(period.year, period.quarter)
-    await send_report(bot, person.telegram_id, quarter, reader, settings, period_id=period.id)
+    await report_as_job(
+        bot, session, person.telegram_id, quarter, reader, settings, period_id=period.id
+    )
 
 
 @router.callback_query(kb.XlsxCb.filter())
@@ -186,10 +255,10 @@ async def xlsx_chosen(
         log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
-    await session.commit()  # compiling reads on its own connections: free the writer
-    await callback.answer()  # so sent at once, not after the compiling
+    await session.commit()  # so the answer below is not held until the compiling ends
+    await callback.answer()
     quarter = Quarter(period.year, period.quarter)
-    await send_report(bot, person.telegram_id, quarter, reader, settings, kind="xlsx")
+    await report_as_job(bot, session, person.telegram_id, quarter, reader, settings, kind="xlsx")
 
 
 async def _link_text(

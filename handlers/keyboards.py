@@ -189,7 +189,11 @@ def periods_keyboard(periods: Iterable[tuple[int, str, bool]]) -> InlineKeyboard
     return builder.as_markup()
 
 
-def summary_keyboard(steps: Iterable[str], *, editing: bool) -> InlineKeyboardMarkup:
+def summary_keyboard(
+    steps: Iterable[str], *, editing: bool, key: str = "summary"
+) -> InlineKeyboardMarkup:
+    """The summary's buttons; the submit button carries `key` (the draft's dedup key, or
+    `e<id>` for an edit), so a second press finds what the first one saved."""
     builder = Keyboard()
     count = 0
     for step in steps:
@@ -199,7 +203,7 @@ def summary_keyboard(steps: Iterable[str], *, editing: bool) -> InlineKeyboardMa
         count += 1
     builder.button(
         text=Dialogue.SAVE if editing else Dialogue.SUBMIT,
-        callback_data=DialogueCb(action="submit", step="summary"),
+        callback_data=DialogueCb(action="submit", step=key),
     )
     builder.button(text=Dialogue.CANCEL, callback_data=DialogueCb(action="cancel", step="summary"))
     builder.adjust(*([2] * (count // 2)), *([1] * (count % 2)), 1, 1)

@@ -17,10 +17,10 @@ from handlers.draft import Draft
 from handlers.filters import IsKnown
 from handlers.report import Conversation, start_dialogue
 from handlers.texts import Common, MyEvents
-from handlers.views import Clock, ensure_collecting_period, fields_text
+from handlers.views import Clock, ensure_collecting_period, event_card
 from reports.dates import DateRange, format_dates
 from storage.models import Event, Person
-from storage.repositories import EventRepository, PeriodRepository, PersonRepository
+from storage.repositories import EventRepository, PeriodRepository
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -156,24 +156,7 @@ async def event_action(
     await callback.answer()
     chat_id = person.telegram_id
     if action == "open":
-        author = await _author_name(session, event)
-        body = await fields_text(
-            session,
-            sphere_id=event.sphere_id,
-            name=event.name,
-            place=event.place,
-            dates=DateRange(event.start_date, event.end_date, event.precision, event.dates_note),  # type: ignore[arg-type]
-            result=event.result,
-            participants=event.participants,
-            count=event.participant_count,
-            period_id=event.period_id,
-        )
-        text = MyEvents.CARD.format(
-            id=event.id,
-            status=MyEvents.STATUS[event.status],
-            fields=body,
-            author=html.quote(author),
-        )
+        text = await event_card(session, event)
         markup = kb.event_keyboard(event.id, can_change=changeable)
         await bot.send_message(chat_id, text, reply_markup=markup)
     elif action == "del":
@@ -194,10 +177,3 @@ async def event_action(
 
 
 _ACTIONS = ("open", "edit", "del", "delyes", "delno", "copy")
-
-
-async def _author_name(session: AsyncSession, event: Event) -> str:
-    if event.author_id is None:
-        return "—"
-    author = await PersonRepository(session).get(event.author_id)
-    return author.full_name if author else "—"

@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
-from handlers.access import can_change
+from handlers.access import can_change, can_view
 from handlers.draft import (
     TEXT_LIMITS,
     Draft,
@@ -29,6 +29,7 @@ from handlers.views import (
     MESSAGE_MAX,
     Clock,
     collecting,
+    event_card,
     fields_text,
     period_choices,
     period_label,
@@ -169,7 +170,9 @@ class Conversation:
             count=draft.count,
             period_id=draft.period_id,
         )
-        markup = kb.summary_keyboard(STEPS, editing=draft.event_id is not None)
+        markup = kb.summary_keyboard(
+            STEPS, editing=draft.event_id is not None, key=submit_key(draft)
+        )
         await self.say(f"{head}\n\n{body}\n{Dialogue.SUMMARY_FOOT}", markup)
 
     async def advance(self, draft: Draft, after: str) -> None:
@@ -556,9 +559,15 @@ async def dialogue_button(
 ) -> None:
     action, step = callback_data.action, callback_data.step
     data = await state.get_data()
-    if not _shown_in(raw_state, action, step) or (
+    shown = _shown_in(raw_state, action, step) and not (
         action in PASTE_ACTIONS and not _paste_waits(data, step, action)
-    ):
+    )
+    if shown and action == "submit" and step != "summary":
+        # An older summary's button names its own draft: not the one now at the summary.
+        shown = step == submit_key(Draft.load(data))
+    if not shown:
+        if action == "submit" and await _saved_already(callback, step, bot, session, person):
+            return
         log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
@@ -610,7 +619,55 @@ def _shown_in(raw_state: str, action: str, step: str) -> bool:
         return False
     if action == "edit":
         return step in STEPS
+    if action == "submit":
+        return True  # its `step` is the draft's key (`submit_key`)
     return step == STEP_OF_STATE[raw_state]
+
+
+def submit_key(draft: Draft) -> str:
+    """What the submit button carries: the new event's dedup key, or `e<id>` of the
+    event being edited (see `_saved_already`)."""
+    if draft.event_id is not None:
+        return f"e{draft.event_id}"
+    return draft.token or "summary"
+
+
+@router.callback_query(StateFilter(None), kb.DialogueCb.filter(F.action == "submit"))
+async def submit_again(
+    callback: CallbackQuery,
+    callback_data: kb.DialogueCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+) -> None:
+    """«Отправить» pressed on a summary whose dialogue has ended: most often because the
+    confirmation never arrived (a crash or a stop in between), so the person tries again."""
+    if not await _saved_already(callback, callback_data.step, bot, session, person):
+        log.warning("person %s pressed %r with no dialogue", person.id, callback.data)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+
+
+async def _saved_already(
+    callback: CallbackQuery, key: str, bot: Bot, session: AsyncSession, person: Person
+) -> bool:
+    """If the submit button's `key` names an event the person may see, tell them it is
+    saved and show its card (never a second event); False when it names none."""
+    events = EventRepository(session)
+    if key.startswith("e") and key[1:].isdigit():
+        event = await events.get(int(key[1:]))
+    else:
+        event = await events.by_dedup_key_of(person.id, key)
+    if event is None or event.status == "deleted" or not can_view(person, event):
+        return False
+    await callback.answer()
+    card = await event_card(session, event)
+    changeable = await can_change(session, person, event)
+    await bot.send_message(
+        person.telegram_id,
+        f"{Dialogue.SAVED_ALREADY}\n\n{card}",
+        reply_markup=kb.event_keyboard(event.id, can_change=changeable),
+    )
+    return True
 
 
 async def _take_pending_dates(dialogue: Conversation, draft: Draft) -> None:
@@ -680,7 +737,7 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
     if filed and await ReportingRepository(session).withdraw_nothing(organisation_id, period.id):
         reply += Nothing.WITHDRAWN_ON_SUBMIT.format(period=period_label(period))
     await dialogue.state.clear()
-    await session.commit()  # saved before the person is told so
+    # Committed by CommitBeforeSending with the reply's outbox row: saved and owed together.
     await dialogue.say(reply)
 
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.texts import Dialogue
+from handlers.texts import Dialogue, MyEvents
 from reports.dates import DateRange, format_dates
 from reports.participants import read_total
 from reports.quarters import Quarter
-from storage.models import ReportingPeriod
-from storage.repositories import PeriodRepository, SphereRepository
+from storage.models import Event, ReportingPeriod
+from storage.repositories import PeriodRepository, PersonRepository, SphereRepository
 
 if TYPE_CHECKING:  # handlers get the settings as workflow data; only the type comes from bot/
     from bot.settings import Settings
@@ -153,6 +153,28 @@ def _count_shown(participants: str | None, count: int | None) -> str:
         return Dialogue.UNKNOWN_COUNT
     total = read_total(participants or "")
     return total.shown if total is not None and total.count == count else str(count)
+
+
+async def event_card(session: AsyncSession, event: Event) -> str:
+    """The card of a stored event: number, status, fields and author."""
+    body = await fields_text(
+        session,
+        sphere_id=event.sphere_id,
+        name=event.name,
+        place=event.place,
+        dates=DateRange(event.start_date, event.end_date, event.precision, event.dates_note),  # type: ignore[arg-type]
+        result=event.result,
+        participants=event.participants,
+        count=event.participant_count,
+        period_id=event.period_id,
+    )
+    author = await PersonRepository(session).get(event.author_id) if event.author_id else None
+    return MyEvents.CARD.format(
+        id=event.id,
+        status=MyEvents.STATUS[event.status],
+        fields=body,
+        author=html.quote(author.full_name if author else "—"),
+    )
 
 
 def deadline_text(period: ReportingPeriod, settings: Settings) -> str:

@@ -98,6 +98,11 @@ class EventRepository:
         )
         return await self.session.scalar(query)
 
+    async def by_dedup_key_of(self, author_id: int, dedup_key: str) -> Event | None:
+        """The event a person stored under a dedup key (whatever their organisation)."""
+        query = select(Event).where(Event.author_id == author_id, Event.dedup_key == dedup_key)
+        return await self.session.scalar(query.limit(1))
+
     async def submit(self, event: Event) -> None:
         """File a draft into its period's report (a submitted event stays as it is)."""
         if event.status == "draft":

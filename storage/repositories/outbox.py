@@ -1,0 +1,145 @@
+"""The outbox: messages (and jobs) an update owes the person until Telegram confirmed them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import SqliteStatement, is_sqlite
+from storage.models import OutboxMessage, utcnow
+
+ERROR_MAX = 500
+JOB_PREFIX = "job:"  # `method` of a job: work redone from its payload (bot/outbox.py)
+JOB_MIN_LEASE = timedelta(minutes=10)
+
+
+def job_lease(lease: timedelta) -> timedelta:
+    """How long a job is left to whoever started it (compiling and uploading take time)."""
+    return max(lease * 6, JOB_MIN_LEASE)
+
+
+_TABLE = OutboxMessage.__table__
+# The two statements of every reply, prebuilt (and run on SQLite's driver: storage.db).
+_ADD = insert(_TABLE).returning(_TABLE.c.id)
+_DONE = delete(_TABLE).where(_TABLE.c.id == bindparam("id", type_=Integer()))
+_SQLITE_ADD = SqliteStatement(
+    insert(_TABLE)
+    .values(
+        bot_id=bindparam("bot_id"),
+        chat_id=bindparam("chat_id"),
+        method=bindparam("method"),
+        payload=bindparam("payload"),
+        created_at=bindparam("created_at"),
+        due_at=bindparam("due_at"),
+        attempts=bindparam("attempts"),
+    )
+    .returning(_TABLE.c.id),
+    result_types=[Integer()],
+)
+_SQLITE_DONE = SqliteStatement(_DONE)
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """One undelivered row, as read for delivery."""
+
+    id: int
+    chat_id: int
+    method: str
+    payload: str
+    attempts: int
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        bot_id: int,
+        chat_id: int,
+        method: str,
+        payload: str,
+        *,
+        due_at: datetime,
+        now: datetime | None = None,
+    ) -> int:
+        """Record what is owed to `chat_id`, in the session's transaction; the row's id.
+
+        Until `due_at` (the lease of whoever is sending it now) other workers leave it be.
+        """
+        values = {
+            "bot_id": bot_id,
+            "chat_id": chat_id,
+            "method": method,
+            "payload": payload,
+            "created_at": now or utcnow(),
+            "due_at": due_at,
+            "attempts": 0,
+        }
+        if is_sqlite(self.session):
+            return int((await _SQLITE_ADD.fetch(self.session, values))[0][0])
+        return int((await self.session.execute(_ADD, values)).scalar_one())
+
+    async def done(self, row_id: int) -> None:
+        """Telegram confirmed it (or refused it for good): forget the row."""
+        if is_sqlite(self.session):
+            await _SQLITE_DONE.run(self.session, {"id": row_id})
+        else:
+            await self.session.execute(_DONE, {"id": row_id})
+
+    async def done_all(self, row_ids: list[int]) -> None:
+        """Forget several rows (on SQLite one prebuilt statement each, on the driver)."""
+        if is_sqlite(self.session):
+            for row_id in row_ids:
+                await _SQLITE_DONE.run(self.session, {"id": row_id})
+            return
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(row_ids)))
+
+    async def owed(
+        self, *, due_by: datetime | None, after_id: int = 0, limit: int = 100
+    ) -> list[Owed]:
+        """Rows after `after_id` whose lease ended by `due_by` (all when None), oldest first."""
+        query = (
+            select(
+                OutboxMessage.id,
+                OutboxMessage.chat_id,
+                OutboxMessage.method,
+                OutboxMessage.payload,
+                OutboxMessage.attempts,
+            )
+            .where(OutboxMessage.id > after_id)
+            .order_by(OutboxMessage.id)
+        )
+        if due_by is not None:
+            query = query.where(OutboxMessage.due_at <= due_by)
+        return [Owed(*row) for row in (await self.session.execute(query.limit(limit))).all()]
+
+    async def take(self, row_id: int, *, due_by: datetime | None, lease_until: datetime) -> bool:
+        """Take the row for delivery (its lease moved on, an attempt counted); False when
+        another worker took it first (or it is gone)."""
+        condition = [OutboxMessage.id == row_id]
+        if due_by is not None:
+            condition.append(OutboxMessage.due_at <= due_by)
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(*condition)
+            .values(due_at=lease_until, attempts=OutboxMessage.attempts + 1)
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+    async def failed(self, row_id: int, error: str) -> None:
+        """Keep the row for a later attempt, with why this one failed."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(last_error=error[:ERROR_MAX])
+        )
+
+    async def count(self) -> int:
+        """How many rows are owed (for tests and `/status`-like checks)."""
+        rows = await self.session.scalars(select(OutboxMessage.id))
+        return len(rows.all())
