@@ -23,6 +23,7 @@ from bot.settings import Settings
 from handlers.keyboards import reminder_keyboard
 from handlers.texts import Reminders
 from handlers.views import quarter_label
+from reports.participants import plural
 from storage.models import Organisation, Person, Reminder, ReportingPeriod
 from storage.repositories import (
     PeriodRepository,
@@ -42,6 +43,7 @@ RECOVER_AFTER = timedelta(minutes=15)  # a pending row this old has lost its sen
 MAX_ATTEMPTS = 40  # requests per reminder over all recoveries, then it is failed for good
 DEADLINE_FORMAT = "%d.%m.%Y %H:%M"
 MESSAGE_MAX = 4000  # under Telegram's 4096, for the digest's list
+DIGEST_MORE_ROOM = 120  # kept for the line that names how many more and points to /status
 SECONDS_PER_CHUNK = 60  # claim and send at most a minute's worth of messages at a time
 
 
@@ -214,12 +216,18 @@ def digest_text(
         return f"{head}\n\n{Reminders.DIGEST_ALL_DONE}"
     lines = [head, "", Reminders.DIGEST_MISSING.format(count=len(missing))]
     length = sum(len(line) + 1 for line in lines)
-    for organisation in missing:
+    for shown, organisation in enumerate(missing):
         line = Reminders.DIGEST_LINE.format(organisation=html.quote(organisation.name))
         if organisation.id in unreachable:
             line += Reminders.DIGEST_UNREACHABLE
-        if length + len(line) + 2 > MESSAGE_MAX:
-            lines.append("…")
+        if length + len(line) + DIGEST_MORE_ROOM > MESSAGE_MAX:
+            left = len(missing) - shown
+            lines.append(
+                Reminders.DIGEST_MORE.format(
+                    more=f"{left} {plural(left, 'организация', 'организации', 'организаций')}",
+                    label=f"{period.year}-Q{period.quarter}",
+                )
+            )
             break
         lines.append(line)
         length += len(line) + 1

@@ -431,6 +431,7 @@ class Reminders:
     DIGEST_MISSING = "Не отчитались ({count}):"
     DIGEST_ALL_DONE = "Все организации отчитались. Спасибо!"
     DIGEST_LINE = "• {organisation}"
+    DIGEST_MORE = "… и ещё {more}: полный список — /status {label}"
     DIGEST_UNREACHABLE = " — сотрудники не получают сообщения бота"
     DAYS: ClassVar[dict[int, str]] = {1: "1 день", 3: "3 дня", 7: "7 дней"}
     DAYS_OTHER = "{days} дн."

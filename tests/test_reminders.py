@@ -564,3 +564,25 @@ async def test_recovery_skips_an_organisation_that_reported_meanwhile(
 
     assert (result.claimed, tg.sent()) == (0, [])
     assert {row.error for row in await rows(sessionmaker)} == {"reported"}
+
+
+def test_a_digest_longer_than_a_message_names_how_many_more_and_points_to_status() -> None:
+    from bot.reminders import MESSAGE_MAX, digest_text
+    from tests.telegram_rules import check_request
+
+    period = ReportingPeriod(
+        id=1, year=2026, quarter=4, deadline=datetime(2027, 1, 11, 15, tzinfo=UTC), status="open"
+    )
+    long_name = "Областное государственное бюджетное учреждение культуры «Музей» " * 2
+    missing = [Organisation(id=n, name=f"{long_name}№ {n}") for n in range(1, 81)]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    text = digest_text(period, missing, settings)
+
+    shown = text.count("• ")
+    assert 0 < shown < 80
+    last = text.splitlines()[-1]
+    assert last.startswith(f"… и ещё {80 - shown} организац")
+    assert last.endswith("полный список — /status 2026-Q4")
+    assert len(text) <= MESSAGE_MAX
+    check_request("sendMessage", {"chat_id": 1, "text": text, "parse_mode": "HTML"}, {})
