@@ -29,6 +29,7 @@ from handlers.views import (
     quarter_label,
     split_message,
 )
+from reports.participants import characters
 from reports.quarters import Quarter, QuarterError
 from storage.models import Person, ReportingPeriod
 from storage.repositories import OrgStatus, PeriodRepository, ReportingRepository
@@ -419,7 +420,9 @@ async def add_note(
         await message.answer(Periods.NOTE_USAGE)
         return
     if len(text) > NOTE_MAX:
-        await message.answer(Periods.NOTE_TOO_LONG.format(length=len(text), limit=NOTE_MAX))
+        await message.answer(
+            Periods.NOTE_TOO_LONG.format(length=characters(len(text)), limit=NOTE_MAX)
+        )
         return
     period = await _find_period(message, session, settings, clock, label, "/note 2023-Q4 текст")
     if period is None:

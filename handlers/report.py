@@ -36,7 +36,7 @@ from handlers.views import (
     shown,
 )
 from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates
-from reports.participants import read_count_answer
+from reports.participants import characters, read_count_answer
 from storage.models import Person
 from storage.repositories import (
     EventRepository,
@@ -361,8 +361,8 @@ class WholeText:
         """The refusal, naming the length of the whole (of the text kept, unless it was cut)."""
         length = self.length if self.length > PASTE_KEPT else len(text)
         if self.parts > 1:
-            return Dialogue.PASTE_TOO_LONG.format(length=length, limit=limit)
-        return Dialogue.TOO_LONG.format(length=length, limit=limit)
+            return Dialogue.PASTE_TOO_LONG.format(length=characters(length), limit=limit)
+        return Dialogue.TOO_LONG.format(length=characters(length), limit=limit)
 
 
 def is_part(text: str) -> bool:

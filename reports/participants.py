@@ -99,6 +99,11 @@ def people(number: int) -> str:
     return f"{number} {plural(number, 'человек', 'человека', 'человек')}"
 
 
+def characters(number: int) -> str:
+    """`1 символ`, `2 символа`, `4001 символ`, `8000 символов`."""
+    return f"{number} {plural(number, 'символ', 'символа', 'символов')}"
+
+
 def total_paragraph(count: int) -> str:
     """The participants cell's last paragraph, as the reference prints it."""
     return f"Общее количество участников\u00a0– {people(count)}"

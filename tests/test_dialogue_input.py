@@ -10,6 +10,7 @@ import pytest
 
 from bot.database import Storage
 from handlers.texts import Common, Dialogue
+from reports.participants import characters
 from storage.repositories.access import STRANGER_REFUSALS
 from tests.conftest import COORDINATOR_ID
 from tests.test_dialogue import fill_event, join
@@ -109,7 +110,7 @@ async def test_text_over_the_limit_is_refused_with_the_limit_and_nothing_saved(
 
     [reply] = await person.send("я" * (limit + 1))
 
-    assert reply.text == Dialogue.TOO_LONG.format(length=limit + 1, limit=limit)
+    assert reply.text == Dialogue.TOO_LONG.format(length=characters(limit + 1), limit=limit)
     assert await snapshot(app_storage, person) == before
 
 

@@ -14,6 +14,7 @@ from bot.database import Storage, open_storage
 from bot.settings import Settings
 from handlers.report import join_parts
 from handlers.texts import Dialogue
+from reports.participants import characters
 from tests.conftest import Clock
 from tests.test_dialogue import join
 from tests.tg import Person, World, fsm_of, reach
@@ -109,7 +110,7 @@ async def test_a_paste_over_the_limit_is_refused_whole_and_nothing_stored(
 
     assert len(parts) == 3
     assert [reply.text for reply in replies[-1]] == [
-        Dialogue.PASTE_TOO_LONG.format(length=len(text), limit=8000)
+        Dialogue.PASTE_TOO_LONG.format(length=characters(len(text)), limit=8000)
     ]
     assert await data_of(app_storage, person) == before
     # the next answer is the step's answer, not a tail
@@ -131,7 +132,7 @@ async def test_a_paste_longer_than_what_is_kept_is_refused_with_its_whole_length
 
     assert len(parts) == 5
     assert [reply.text for reply in replies[-1]] == [
-        Dialogue.PASTE_TOO_LONG.format(length=len(text), limit=8000)
+        Dialogue.PASTE_TOO_LONG.format(length=characters(len(text)), limit=8000)
     ]
     assert await data_of(app_storage, person) == before
 
@@ -148,7 +149,7 @@ async def test_the_tail_of_a_paste_too_long_for_the_name_is_not_the_name(
     await send_at(person, first, 0)
     [reply] = await send_at(person, second, 2)
 
-    assert reply.text == Dialogue.PASTE_TOO_LONG.format(length=len(text), limit=500)
+    assert reply.text == Dialogue.PASTE_TOO_LONG.format(length=characters(len(text)), limit=500)
     assert await data_of(app_storage, person) == before
 
 
@@ -164,7 +165,7 @@ async def test_a_paste_at_the_dates_step_is_refused_whole(
     await send_at(person, first, 0)
     [reply] = await send_at(person, second, 1)
 
-    assert reply.text == Dialogue.PASTE_TOO_LONG.format(length=len(text), limit=1000)
+    assert reply.text == Dialogue.PASTE_TOO_LONG.format(length=characters(len(text)), limit=1000)
     assert await data_of(app_storage, person) == before
 
 

@@ -34,6 +34,7 @@ from aiogram.types import (
 from bot.database import Storage
 from handlers.states import STEPS
 from handlers.texts import Common, Desk, Dialogue
+from reports.participants import characters
 from storage.models import Event
 from tests.conftest import COORDINATOR_ID
 from tests.test_dialogue import join
@@ -75,7 +76,7 @@ def question(step: str) -> str:
 
 
 def too_long(length: int, limit: int) -> str:
-    return Dialogue.TOO_LONG.format(length=length, limit=limit)
+    return Dialogue.TOO_LONG.format(length=characters(length), limit=limit)
 
 
 # --- updates that are not a private message of the person --------------------------------

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from reports.participants import (
     Total,
+    characters,
     people,
     plural,
     read_count_answer,
@@ -150,3 +151,20 @@ def test_no_total_prints_nothing_more() -> None:
     assert with_total("Представители Республики Беларусь", None) == (
         "Представители Республики Беларусь"
     )
+
+
+@pytest.mark.parametrize(
+    ("number", "said"),
+    [
+        (1, "1 символ"),
+        (2, "2 символа"),
+        (5, "5 символов"),
+        (11, "11 символов"),
+        (21, "21 символ"),
+        (4001, "4001 символ"),
+        (8000, "8000 символов"),
+        (8002, "8002 символа"),
+    ],
+)
+def test_characters_agree_with_their_number(number: int, said: str) -> None:
+    assert characters(number) == said
