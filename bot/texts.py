@@ -7,7 +7,7 @@ NO_TOKEN = (
 BAD_SETTING = "Ошибка настройки {error}"
 IMPORT_DONE = (
     "Загружено мероприятий: {added}; уже были загружены ранее: {skipped}; "
-    "заключительных записей добавлено: {notes} (период {period})."
+    "примечаний добавлено: {notes} (период {period})."
 )
 IMPORT_NO_FILE = "Файл не найден: {path}"
 IMPORT_NOT_JSON = "Файл {path} не является JSON (ошибка в строке {line}, позиция {column})."

@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -134,9 +134,11 @@ class Conversation:
         if not spheres:
             await self.say(Dialogue.NO_SPHERES)
             return
-        markup = kb.spheres_keyboard([(sphere.id, sphere.name) for sphere in spheres], page)
+        choices = [(sphere.id, sphere.name) for sphere in spheres]
+        markup = kb.spheres_keyboard(choices, page)
         head = Dialogue.STEP.format(number=STEPS.index("sphere") + 1)
-        await self.say(head + Dialogue.ASK["sphere"], markup)
+        names = html.quote(kb.sphere_lines(choices, page))
+        await self.say(head + Dialogue.ASK["sphere"] + "\n" + names, markup)
 
     async def ask_count(self) -> None:
         """The participants' total, when the text did not give it."""

@@ -57,7 +57,7 @@ class Common:
     GROUPS_ONLY_PRIVATE = "Бот работает только в личных сообщениях."
     COORDINATOR_ONLY = "Эта команда доступна только координатору."
     STALE_BUTTON = "Эта кнопка устарела или недоступна."
-    NOT_UNDERSTOOD = "Не понял сообщение. /new — сообщить о мероприятии, /help — справка."
+    NOT_UNDERSTOOD = "Сообщение не распознано. /new — сообщить о мероприятии, /help — справка."
     ERROR = "Произошла ошибка, ничего не потеряно. Попробуйте, пожалуйста, ещё раз."
 
 
@@ -115,7 +115,7 @@ class Dialogue:
         ),
         "result": (
             "Опишите цель, содержание и результат мероприятия (в том числе достигнутые "
-            "договорённости, подписанные документы)."
+            "договоренности, подписанные документы)."
         ),
         "participants": (
             "Кто участвовал? Укажите участников и, если знаете, общее количество "
@@ -275,7 +275,10 @@ class Desk:
     REVOKED = "Ссылка отозвана."
     REVOKE_NOT_FOUND = "Такого кода нет."
     COORD_USAGE = "Напишите Telegram id сотрудника: /coordinator 123456789"
-    COORD_NOT_FOUND = "Сотрудник с id {id} не найден: сначала он должен присоединиться по ссылке."
+    COORD_NOT_FOUND = (
+        "Сотрудник с Telegram id {id} не найден: сначала необходимо присоединиться "
+        "по ссылке-приглашению."
+    )
     COORD_DONE = "{name} теперь координатор."
     XLSX = "Скачать .xlsx"
     PEOPLE_USAGE = "Напишите название организации: /people Смоленский областной музей"
@@ -283,23 +286,23 @@ class Desk:
     PEOPLE_EMPTY = "В организации «{name}» пока нет сотрудников. /link {name} — ссылка для них."
     PERSON_LINE = "• {name} — id <code>{telegram_id}</code>{marks}"
     COORDINATOR_MARK = ", координатор"
-    INACTIVE_MARK = ", отключён"
-    UNREACHABLE_MARK = ", недоступен в Telegram с {since} (бот заблокирован)"
+    INACTIVE_MARK = ", доступ отключён"
+    UNREACHABLE_MARK = ", сообщения не доставляются с {since} (бот заблокирован)"
     DEACTIVATE_USAGE = "Напишите Telegram id сотрудника: /deactivate 123456789 (см. /people)"
-    DEACTIVATE_NOT_FOUND = "Сотрудник с id {id} не найден. /people Название — список."
-    DEACTIVATE_ALREADY = "{name} уже отключён."
+    DEACTIVATE_NOT_FOUND = "Сотрудник с Telegram id {id} не найден. /people Название — список."
+    DEACTIVATE_ALREADY = "{name}: доступ к боту уже отключён."
     DEACTIVATE_SELF = "Отключить самого себя нельзя."
     DEACTIVATE_CONFIGURED = (
-        "{name} указан в настройках как координатор (COORDINATOR_IDS) и при перезапуске "
-        "бота снова станет активным. Уберите его id из настроек."
+        "{name}: Telegram id указан в настройках как id координатора (COORDINATOR_IDS), "
+        "при перезапуске бота доступ будет восстановлен. Удалите этот id из настроек."
     )
     DEACTIVATE_CONFIRM = (
-        "Отключить {name} ({organisation})? Он больше не сможет пользоваться ботом; "
-        "его мероприятия останутся в отчётах. Вернуться он сможет по новой ссылке."
+        "Отключить доступ к боту: {name} ({organisation})? Мероприятия сотрудника "
+        "останутся в отчётах. Восстановить доступ можно по новой ссылке-приглашению."
     )
     DEACTIVATE_YES = "Да, отключить"
     DEACTIVATE_NO = "Нет"
-    DEACTIVATED = "{name} отключён."
+    DEACTIVATED = "{name}: доступ к боту отключён."
     NOT_DEACTIVATED = "Отключение отменено."
     NO_ORGANISATION = "без организации"
 
@@ -417,7 +420,7 @@ class Reminders:
     """Reminders before the deadline, the coordinators' digest, the manual nudge."""
 
     BEFORE = (
-        "Напоминание: до срока сдачи отчёта за {period} осталось {days} — до {deadline}.\n"
+        "Напоминание: до срока сдачи отчёта за {period} {days} — до {deadline}.\n"
         "От вашей организации («{organisation}») пока нет ни одного мероприятия. "
         "Сообщите о мероприятиях или отметьте, что их не было."
     )
@@ -436,8 +439,6 @@ class Reminders:
     DIGEST_LINE = "• {organisation}"
     DIGEST_MORE = "… и ещё {more}: полный список — /status {label}"
     DIGEST_UNREACHABLE = " — сотрудники не получают сообщения бота"
-    DAYS: ClassVar[dict[int, str]] = {1: "1 день", 3: "3 дня", 7: "7 дней"}
-    DAYS_OTHER = "{days} дн."
     NEW_REPORT = "Сообщить о мероприятии"
     NOTHING = "Мероприятий не было"
     NOTHING_DONE = (
