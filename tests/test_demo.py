@@ -48,7 +48,8 @@ def test_the_demo_walks_a_dialogue_and_writes_the_report(tmp_path: Path) -> None
 
     assert result.returncode == 0, result.stderr
     assert "Шаг 1 из 7" in result.stdout and "Шаг 7 из 7" in result.stdout
-    assert "[1] Сотрудничество в сфере инвестиционного развития" in result.stdout
+    assert "1. Сотрудничество в сфере инвестиционного развития" in result.stdout  # the list
+    assert "[1] 1. В сфере инвестиционного развития" in result.stdout  # its button
     assert "Мероприятие сохранено" in result.stdout
     document = Document(
         BytesIO((tmp_path / f"report_{quarter.year}_Q{quarter.quarter}.docx").read_bytes())
