@@ -195,13 +195,20 @@ def build_bot(
     return bot
 
 
-async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None:
+class StoppedAtStart(Exception):
+    """SIGTERM or SIGINT arrived while the start waited for Telegram: exit quietly."""
+
+
+async def _until_telegram_answers(
+    call: Callable[[], Awaitable[object]], stop: asyncio.Event
+) -> None:
     """Retry a start-up call while Telegram is unreachable, busy or failing (5xx, 429);
-    a token Telegram rejects (401) is a `StartupError`: retrying cannot mend it."""
+    a token Telegram rejects (401) is a `StartupError`: retrying cannot mend it. A stop
+    signal ends the wait at once (`StoppedAtStart`), even in the middle of a request."""
     delay = 1.0
     while True:
         try:
-            await call()
+            await _unless_stopped(call(), stop)
             return
         except TelegramUnauthorizedError:
             raise StartupError(texts.TOKEN_REJECTED) from None
@@ -209,8 +216,24 @@ async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None
             wait = float(error.retry_after)
         except (TelegramNetworkError, TelegramServerError) as error:
             wait, delay = delay, min(delay * 2, START_RETRY_MAX_DELAY)
-            log.warning("Telegram is not answering at start (%s); retrying", error)
-        await asyncio.sleep(wait)
+            log.warning(texts.TELEGRAM_NOT_ANSWERING.format(reason=error, wait=f"{wait:g}"))
+        await _unless_stopped(asyncio.sleep(wait), stop)
+
+
+async def _unless_stopped(awaitable: Awaitable[object], stop: asyncio.Event) -> None:
+    """Await `awaitable`, or raise `StoppedAtStart` as soon as `stop` is set."""
+    task = asyncio.ensure_future(awaitable)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise StoppedAtStart
+    task.result()
 
 
 async def _setup_menus(bot: Bot, storage: Storage, dispatcher: Dispatcher) -> None:
@@ -280,10 +303,10 @@ async def run_polling(settings: Settings) -> None:
     settle_memory()
     delivering: asyncio.Task[None] | None = None
     try:
-        await _until_telegram_answers(bot.me)
+        await _until_telegram_answers(bot.me, stop)
         # Only one process can poll a bot: all that is owed is this process's to send.
         delivering = await _deliver_at_start(bot, outbox, storage, everything=True)
-        await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher))
+        await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher), stop)
         await announce_setup_link(bot, storage, settings)
         await scheduler.start()
         stopper = asyncio.create_task(_stop_polling_on(stop, dispatcher))
@@ -292,6 +315,8 @@ async def run_polling(settings: Settings) -> None:
         finally:
             stopper.cancel()
         await handling.finish(settings.shutdown_timeout)
+    except StoppedAtStart:
+        log.info(texts.STOPPED_AT_START)
     finally:
         await _stop_delivering(delivering)
         await scheduler.shutdown()
@@ -320,7 +345,7 @@ async def run_webhook(settings: Settings) -> None:
     settle_memory()
     delivering: asyncio.Task[None] | None = None
     try:
-        await _until_telegram_answers(bot.me)
+        await _until_telegram_answers(bot.me, stop)
         # Other workers may be sending their rows: only those past their lease.
         delivering = await _deliver_at_start(bot, outbox, storage, everything=False)
         if settings.webhook_register:
@@ -328,14 +353,16 @@ async def run_webhook(settings: Settings) -> None:
             url = settings.webhook_url
             allowed = dispatcher.resolve_used_update_types()
             await _until_telegram_answers(
-                lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=allowed)
+                lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=allowed), stop
             )
             log.info("webhook registered with Telegram: %s", url)
-            await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher))
+            await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher), stop)
             await announce_setup_link(bot, storage, settings)
         await scheduler.start()
         await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
         await serve(build_web_app(dispatcher, bot, settings, storage), settings, stop)
+    except StoppedAtStart:
+        log.info(texts.STOPPED_AT_START)
     finally:
         await _stop_delivering(delivering)
         await scheduler.shutdown()
@@ -356,10 +383,12 @@ async def run_scheduler(settings: Settings) -> None:
     bot = build_bot(settings)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     try:
-        await _until_telegram_answers(bot.me)
+        await _until_telegram_answers(bot.me, stop)
         await scheduler.start(refresh_every=SCHEDULER_REFRESH)
         log.info("reminder scheduler running (no updates handled in this process)")
         await stop.wait()
+    except StoppedAtStart:
+        log.info(texts.STOPPED_AT_START)
     finally:
         await scheduler.shutdown()
         await bot.session.close()
