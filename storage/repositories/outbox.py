@@ -35,6 +35,7 @@ _SQLITE_ADD = SqliteStatement(
         created_at=bindparam("created_at"),
         due_at=bindparam("due_at"),
         attempts=bindparam("attempts"),
+        owner=bindparam("owner"),
     )
     .returning(_TABLE.c.id),
     result_types=[Integer()],
@@ -51,6 +52,8 @@ class Owed:
     method: str
     payload: str
     attempts: int
+    owner: str | None = None
+    due_at: datetime | None = None
 
 
 class OutboxRepository:
@@ -66,6 +69,7 @@ class OutboxRepository:
         *,
         due_at: datetime,
         now: datetime | None = None,
+        owner: str | None = None,
     ) -> int:
         """Record what is owed to `chat_id`, in the session's transaction; the row's id.
 
@@ -79,6 +83,7 @@ class OutboxRepository:
             "created_at": now or utcnow(),
             "due_at": due_at,
             "attempts": 0,
+            "owner": owner,
         }
         if is_sqlite(self.session):
             return int((await _SQLITE_ADD.fetch(self.session, values))[0][0])
@@ -100,9 +105,15 @@ class OutboxRepository:
         await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(row_ids)))
 
     async def owed(
-        self, *, due_by: datetime | None, after_id: int = 0, limit: int = 100
+        self,
+        *,
+        due_by: datetime | None,
+        after_id: int = 0,
+        limit: int = 100,
+        chat: tuple[int, int] | None = None,
     ) -> list[Owed]:
-        """Rows after `after_id` whose lease ended by `due_by` (all when None), oldest first."""
+        """Rows after `after_id` whose lease ended by `due_by` (all when None), oldest first;
+        `chat` (bot id, chat id): only that chat's."""
         query = (
             select(
                 OutboxMessage.id,
@@ -110,24 +121,50 @@ class OutboxRepository:
                 OutboxMessage.method,
                 OutboxMessage.payload,
                 OutboxMessage.attempts,
+                OutboxMessage.owner,
+                OutboxMessage.due_at,
             )
             .where(OutboxMessage.id > after_id)
             .order_by(OutboxMessage.id)
         )
         if due_by is not None:
             query = query.where(OutboxMessage.due_at <= due_by)
+        if chat is not None:
+            query = query.where(OutboxMessage.bot_id == chat[0], OutboxMessage.chat_id == chat[1])
         return [Owed(*row) for row in (await self.session.execute(query.limit(limit))).all()]
 
-    async def take(self, row_id: int, *, due_by: datetime | None, lease_until: datetime) -> bool:
-        """Take the row for delivery (its lease moved on, an attempt counted); False when
-        another worker took it first (or it is gone)."""
+    async def any_owed(self, bot_id: int, chat_id: int) -> bool:
+        """Whether anything is owed to the chat."""
+        query = select(OutboxMessage.id).where(
+            OutboxMessage.bot_id == bot_id, OutboxMessage.chat_id == chat_id
+        )
+        return (await self.session.scalars(query.limit(1))).first() is not None
+
+    async def take(
+        self,
+        row_id: int,
+        *,
+        due_by: datetime | None,
+        lease_until: datetime,
+        owner: str | None = None,
+        taking_over: bool = False,
+        from_owner: str | None = None,
+    ) -> bool:
+        """Take the row for delivery (its lease moved on, an attempt counted, `owner` its
+        owner now); False when another worker took it first (or it is gone).
+
+        Taken when its lease ended by `due_by` (None: in any case) or, `taking_over`,
+        when it still belongs to `from_owner` (one found dead: of two workers taking it over
+        at once, one wins)."""
         condition = [OutboxMessage.id == row_id]
-        if due_by is not None:
+        if taking_over:
+            condition.append(OutboxMessage.owner.is_not_distinct_from(from_owner))
+        elif due_by is not None:
             condition.append(OutboxMessage.due_at <= due_by)
         result = await self.session.execute(
             update(OutboxMessage)
             .where(*condition)
-            .values(due_at=lease_until, attempts=OutboxMessage.attempts + 1)
+            .values(due_at=lease_until, attempts=OutboxMessage.attempts + 1, owner=owner)
         )
         return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
