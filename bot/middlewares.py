@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -96,17 +97,17 @@ class UpdateMiddleware(BaseMiddleware):
         session: AsyncSession = data["session"]
         if isinstance(event, Update):
             claimed, owed = await self._claim(session, event, data)
-            settled = False
+            fence = None
             if owed:
                 # Delivered in transactions of their own: the claim is let go meanwhile (on
                 # SQLite it holds the process's one writer connection) and taken again.
                 await session.rollback()
-                settled = await _settle(event, data)
+                fence = await _settle(event, data)
                 if claimed:
                     claimed, _ = await self._claim(session, event, data, again=True)
             if not claimed:
                 return UNHANDLED
-            if settled and await _written_before_owed(event, data):
+            if fence is not None and await _written_before(event, fence, data):
                 await _not_taken(event, data)
                 return None
         user: User | None = data.get("event_from_user")
@@ -141,25 +142,31 @@ class UpdateMiddleware(BaseMiddleware):
         return claimed, owed
 
 
-async def _settle(update: Update, data: dict[str, Any]) -> bool:
-    """Deliver what is owed to the update's chat first; whether anything was."""
+async def _settle(update: Update, data: dict[str, Any]) -> datetime | None:
+    """Deliver what is owed to the update's chat first; the chat's fence (`settle_chat`)."""
     outbox: Outbox | None = data.get("outbox")
     bot: Bot | None = data.get("bot")
     sessionmaker: async_sessionmaker[AsyncSession] | None = data.get("sessionmaker")
     chat = chat_of(update)
     if outbox is None or bot is None or sessionmaker is None or chat is None:
-        return False
+        return None
     try:
         return await outbox.settle_chat(bot, sessionmaker, chat)
     except Exception:  # the periodic pass delivers it; the update is handled meanwhile
         log.exception("could not deliver what is owed to chat %s", chat)
-        return True
+        return None
 
 
-async def _written_before_owed(update: Update, data: dict[str, Any]) -> bool:
-    """Whether the update is a text typed in a step of a form (not a command)."""
+async def _written_before(update: Update, fence: datetime, data: dict[str, Any]) -> bool:
+    """Whether the update is a text typed in a step of a form (not a command) before what
+    was owed to the chat could be seen. A message from after the fence clears it."""
     message = update.message
     if message is None:
+        return False
+    if message.date >= fence:
+        bot: Bot = data["bot"]
+        session: AsyncSession = data["session"]
+        await OutboxRepository(session).clear_fences(bot.id, message.chat.id, up_to=message.date)
         return False
     text = message.text or message.caption
     if text is None or text.startswith("/"):

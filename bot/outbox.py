@@ -63,7 +63,7 @@ from aiogram.methods import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import utcnow
-from storage.repositories.outbox import JOB_PREFIX, OutboxRepository, Owed, job_lease
+from storage.repositories.outbox import FENCE, JOB_PREFIX, OutboxRepository, Owed, job_lease
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,15 @@ _METHODS: dict[str, type[TelegramMethod[Any]]] = {
 DEFAULT_LEASE = timedelta(seconds=150)  # longer than RetryRequests' minute of retries
 DEFAULT_ALIVE = 10.0  # seconds a heartbeat lasts: a process silent that long is dead
 SETTLE_POLL = 0.2  # seconds between two looks at a chat's rows a live owner is sending
+FENCE_KEEP = timedelta(minutes=10)  # a fence outlives any message typed before it
+
+
+def _second(moment: datetime) -> datetime:
+    """Telegram dates messages in whole seconds: a fence too (a message of that very second
+    counts as written after it)."""
+    return moment.replace(microsecond=0)
+
+
 MAX_ATTEMPTS = 8  # deliveries tried before a row is given up (and logged)
 _TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
@@ -227,6 +236,12 @@ class Outbox:
                 return delivered
             for row in rows:
                 last = row.id
+                if row.method == FENCE:
+                    if row.due_at is not None and row.due_at <= now:
+                        async with sessionmaker() as session:
+                            await OutboxRepository(session).done(row.id)
+                            await session.commit()
+                    continue
                 if row.id in self.in_flight or row.chat_id in held_chats:
                     continue
                 if due_by is not None and row.due_at is not None and row.due_at > due_by:
@@ -246,41 +261,45 @@ class Outbox:
                     held_chats.add(row.chat_id)
 
     async def settle_chat(
-        self,
-        bot: Bot,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        chat_id: int,
-        *,
-        now: Callable[[], datetime] = utcnow,
-    ) -> bool:
+        self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], chat_id: int
+    ) -> datetime | None:
         """Deliver what is owed to the chat before its next update is handled: rows of a
         dead owner (or this process's, not in flight) at once, in order; a row a live
         process is sending is waited for, at most `alive_for` seconds (by then its owner
-        sent it or is found dead). Whether anything was owed to the chat."""
+        sent it or is found dead).
+
+        The chat's fence: since when the person can have seen what was owed (None: nothing
+        was owed, nor delivered to them after a crash lately)."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.alive_for + SETTLE_POLL
-        owed = False
+        fence: datetime | None = None
+        waited = False
         while True:
             async with sessionmaker() as session:
                 rows = await OutboxRepository(session).owed(due_by=None, chat=(bot.id, chat_id))
+            for row in rows:
+                if row.method == FENCE and row.created_at is not None:
+                    fence = max(fence or row.created_at, row.created_at)
+            rows = [row for row in rows if row.method != FENCE]
             if not rows:
-                return owed
-            owed = True
+                if waited:  # a live owner sent it meanwhile
+                    fence = max(fence or _second(utcnow()), _second(utcnow()))
+                return fence
             for row in rows:
                 if row.id in self.in_flight:
                     break  # this process is sending it: its update ends soon
                 if row.owner != self.owner and not await self._dead(row.owner):
                     break  # a live worker is sending it (or keeps it for a retry)
-                moment = now()
-                if not await self._take(sessionmaker, row, None, moment, taking_over=True):
+                if not await self._take(sessionmaker, row, None, utcnow(), taking_over=True):
                     break  # taken by another worker meanwhile: look again
                 if not await self._deliver_taken(bot, sessionmaker, row):
-                    return owed  # Telegram failing: the periodic pass goes on with it
+                    return _second(utcnow())  # Telegram failing: the periodic pass goes on
             else:
-                continue  # all delivered: look once more (nothing new, usually)
+                continue  # all delivered (each leaving its fence): look once more
             if loop.time() >= give_up:
                 log.warning("chat %s: owed messages still in flight; update handled", chat_id)
-                return owed
+                return _second(utcnow())
+            waited = True
             await asyncio.sleep(SETTLE_POLL)
 
     async def _dead(self, owner: str | None) -> bool:
@@ -357,12 +376,16 @@ class Outbox:
         self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], row: Owed
     ) -> bool:
         """Send (or redo) one row; False when it is kept for a later attempt."""
+        fence_at: datetime | None = None
         if row.attempts >= MAX_ATTEMPTS:
             log.error("outbox row %s (%s to %s) given up", row.id, row.method, row.chat_id)
         else:
             try:
+                started = _second(utcnow())
                 await self._send(bot, row)
                 log.info("outbox row %s (%s to %s) delivered", row.id, row.method, row.chat_id)
+                if not row.method.startswith(JOB_PREFIX):
+                    fence_at = started
             except _TRANSIENT as error:
                 log.warning("outbox row %s not delivered yet: %s", row.id, error)
                 async with sessionmaker() as session:
@@ -375,7 +398,12 @@ class Outbox:
                 log.exception("outbox row %s (%s) failed", row.id, row.method)
                 return False
         async with sessionmaker() as session:
-            await OutboxRepository(session).done(row.id)
+            if fence_at is None:
+                await OutboxRepository(session).done(row.id)
+            else:
+                await OutboxRepository(session).fenced(
+                    row.id, at=fence_at, keep_until=fence_at + FENCE_KEEP
+                )
             await session.commit()
         return True
 

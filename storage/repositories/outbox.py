@@ -14,6 +14,10 @@ from storage.models import OutboxMessage, utcnow
 ERROR_MAX = 500
 JOB_PREFIX = "job:"  # `method` of a job: work redone from its payload (bot/outbox.py)
 JOB_MIN_LEASE = timedelta(minutes=10)
+# `method` of a fence: a message of the chat delivered by another than the update that wrote
+# it (after a crash), at `created_at`; a text the person dated before it was typed without
+# it (bot/outbox.py). Kept until `due_at`, or until the chat's next message after it.
+FENCE = "fence"
 
 
 def job_lease(lease: timedelta) -> timedelta:
@@ -54,6 +58,7 @@ class Owed:
     attempts: int
     owner: str | None = None
     due_at: datetime | None = None
+    created_at: datetime | None = None
 
 
 class OutboxRepository:
@@ -96,6 +101,33 @@ class OutboxRepository:
         else:
             await self.session.execute(_DONE, {"id": row_id})
 
+    async def fenced(self, row_id: int, *, at: datetime, keep_until: datetime) -> None:
+        """Delivered at `at`, by another than the update that wrote it: the row becomes the
+        chat's fence (see FENCE)."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(
+                method=FENCE,
+                payload="",
+                created_at=at,
+                due_at=keep_until,
+                owner=None,
+                last_error=None,
+            )
+        )
+
+    async def clear_fences(self, bot_id: int, chat_id: int, *, up_to: datetime) -> None:
+        """Forget the chat's fences up to `up_to` (the person wrote after them)."""
+        await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.bot_id == bot_id,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.method == FENCE,
+                OutboxMessage.created_at <= up_to,
+            )
+        )
+
     async def done_all(self, row_ids: list[int]) -> None:
         """Forget several rows (on SQLite one prebuilt statement each, on the driver)."""
         if is_sqlite(self.session):
@@ -123,6 +155,7 @@ class OutboxRepository:
                 OutboxMessage.attempts,
                 OutboxMessage.owner,
                 OutboxMessage.due_at,
+                OutboxMessage.created_at,
             )
             .where(OutboxMessage.id > after_id)
             .order_by(OutboxMessage.id)
@@ -178,5 +211,7 @@ class OutboxRepository:
 
     async def count(self) -> int:
         """How many rows are owed (for tests and `/status`-like checks)."""
-        rows = await self.session.scalars(select(OutboxMessage.id))
+        rows = await self.session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.method != FENCE)
+        )
         return len(rows.all())
