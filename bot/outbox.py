@@ -246,7 +246,7 @@ class Outbox:
                     continue
                 if due_by is not None and row.due_at is not None and row.due_at > due_by:
                     if row.owner not in dead:
-                        dead[row.owner] = await self._dead(row.owner)
+                        dead[row.owner] = bool(await self._dead(row.owner))
                     if not dead[row.owner]:
                         held_chats.add(row.chat_id)  # its later rows wait too: in order
                         continue
@@ -288,8 +288,12 @@ class Outbox:
             for row in rows:
                 if row.id in self.in_flight:
                     break  # this process is sending it: its update ends soon
-                if row.owner != self.owner and not await self._dead(row.owner):
-                    break  # a live worker is sending it (or keeps it for a retry)
+                if row.owner != self.owner:
+                    dead = await self._dead(row.owner)
+                    if dead is None:  # no heartbeats to tell: the lease decides, as before
+                        return fence
+                    if not dead:
+                        break  # a live worker is sending it (or keeps it for a retry)
                 if not await self._take(sessionmaker, row, None, utcnow(), taking_over=True):
                     break  # taken by another worker meanwhile: look again
                 if not await self._deliver_taken(bot, sessionmaker, row):
@@ -298,23 +302,24 @@ class Outbox:
                 continue  # all delivered (each leaving its fence): look once more
             if loop.time() >= give_up:
                 log.warning("chat %s: owed messages still in flight; update handled", chat_id)
-                return _second(utcnow())
+                return _second(utcnow())  # it reaches the person later than this text
             waited = True
             await asyncio.sleep(SETTLE_POLL)
 
-    async def _dead(self, owner: str | None) -> bool:
-        """Whether the process `owner` is gone (its rows anyone's to deliver)."""
+    async def _dead(self, owner: str | None) -> bool | None:
+        """Whether the process `owner` is gone (its rows anyone's to deliver); None when
+        nothing tells (a webhook worker without Redis: only the lease)."""
         if owner == self.owner:
             return False
         if owner is None or self.sole:
             return True  # a previous run (or a version that recorded no owners)
-        if self.liveness is not None:
-            try:
-                return not await self.liveness.alive(owner)
-            except Exception:  # Redis away: the lease decides, as without it
-                log.exception("could not tell whether %s is alive", owner)
-                return False
-        return False
+        if self.liveness is None:
+            return None
+        try:
+            return not await self.liveness.alive(owner)
+        except Exception:  # Redis away: the lease decides, as without it
+            log.exception("could not tell whether %s is alive", owner)
+            return None
 
     async def keep_beating(self) -> None:
         """The heartbeat, every third of `alive_for` seconds, until cancelled."""
