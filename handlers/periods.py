@@ -22,15 +22,18 @@ from handlers.filters import IsCoordinator
 from handlers.texts import Periods
 from handlers.views import (
     Clock,
+    collecting_examples,
     deadline_text,
     echoed,
     ensure_collecting_period,
+    long_date,
     period_label,
     quarter_label,
     split_message,
 )
 from reports.participants import characters
 from reports.quarters import Quarter, QuarterError
+from reports.workdays import next_working_day
 from storage.models import Person, ReportingPeriod
 from storage.repositories import OrgStatus, PeriodRepository, ReportingRepository
 
@@ -127,7 +130,8 @@ async def move_deadline(
 ) -> None:
     parsed = _parse_deadline(command.args or "")
     if parsed is None:
-        await message.answer(Periods.DEADLINE_USAGE)
+        examples = await collecting_examples(session, settings, clock())
+        await message.answer(Periods.DEADLINE_USAGE.format(**examples))
         return
     label, day_text, time_text = parsed
     period = await _find_period(message, session, settings, clock, label, "/deadline 2023-Q4 …")
@@ -175,11 +179,18 @@ async def move_deadline(
             )
         )
         return
+    day_off = ""
+    working = next_working_day(deadline.date())
+    if working != deadline.date():  # a day off in Russia: the next working day, same time
+        day_off = Periods.DEADLINE_DAY_OFF.format(
+            day=long_date(deadline.date()), moved=long_date(working)
+        )
+        deadline = deadline.replace(year=working.year, month=working.month, day=working.day)
     previous = deadline_text(period, settings)
     await PeriodRepository(session).set_deadline(period, deadline)
     await session.commit()
     log.info("coordinator %s moved the deadline of period %s to %s", person.id, period.id, shown)
-    text = Periods.DEADLINE_SET.format(
+    text = day_off + Periods.DEADLINE_SET.format(
         period=period_label(period), deadline=deadline_text(period, settings), previous=previous
     )
     if period.status != "open":
@@ -417,7 +428,8 @@ async def add_note(
 ) -> None:
     label, text = _split_note(command.args or "")
     if not text:
-        await message.answer(Periods.NOTE_USAGE)
+        examples = await collecting_examples(session, settings, clock())
+        await message.answer(Periods.NOTE_USAGE.format(**examples))
         return
     if len(text) > NOTE_MAX:
         await message.answer(
