@@ -36,7 +36,8 @@ from handlers.states import STEPS
 from handlers.texts import Common, Desk, Dialogue
 from reports.participants import characters
 from storage.models import Event
-from tests.conftest import COORDINATOR_ID
+from tests.conftest import COORDINATOR_ID, NOW
+from tests.factories import dates_prompt, help_shown
 from tests.test_dialogue import join
 from tests.tg import BOT_USER, Person, World, fsm_of, reach, stored_events
 
@@ -72,7 +73,8 @@ def state(step: str) -> str:
 
 
 def question(step: str) -> str:
-    return Dialogue.STEP.format(number=STEPS.index(step) + 1) + Dialogue.ASK[step]
+    asked = dates_prompt(NOW) if step == "dates" else Dialogue.ASK[step]
+    return Dialogue.STEP.format(number=STEPS.index(step) + 1) + asked
 
 
 def too_long(length: int, limit: int) -> str:
@@ -402,7 +404,7 @@ CASES = [
         state=state("sphere"),
         draft={"name": None},
     ),
-    Case("help-keeps-the-step", "dates", say("/help"), [Common.HELP_REPORTER]),
+    Case("help-keeps-the-step", "dates", say("/help"), [help_shown(NOW)]),
     Case("coordinator-command-mid-dialogue", "name", say("/report"), [Common.COORDINATOR_ONLY]),
     Case("unknown-command-mid-dialogue", "name", say("/drop_table"), [Common.NOT_UNDERSTOOD]),
     Case("command-for-another-bot", "name", command_for_another_bot, [Common.NOT_UNDERSTOOD]),
