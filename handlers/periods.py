@@ -22,6 +22,7 @@ from handlers.filters import IsCoordinator
 from handlers.texts import Periods
 from handlers.views import (
     Clock,
+    collecting,
     collecting_examples,
     deadline_text,
     echoed,
@@ -67,12 +68,15 @@ async def _find_period(
 ) -> ReportingPeriod | None:
     """The period named by `label`, or the one being collected (`closed_too`: counting
     closed periods); None (and the person is told why) if the label is wrong or names a
-    period that does not exist."""
+    period that does not exist. `example` shows the command, `{label}` in it standing for
+    the quarter being collected."""
     if not label:
         return await ensure_collecting_period(session, settings, clock(), closed_too=closed_too)
     try:
         quarter = Quarter.parse(label)
     except QuarterError:
+        collected = await collecting(session, settings, clock())
+        example = example.format(label=collected.label)
         await message.answer(Periods.BAD_PERIOD.format(value=echoed(label), example=example))
         return None
     period = await PeriodRepository(session).get(quarter)
@@ -134,7 +138,7 @@ async def move_deadline(
         await message.answer(Periods.DEADLINE_USAGE.format(**examples))
         return
     label, day_text, time_text = parsed
-    period = await _find_period(message, session, settings, clock, label, "/deadline 2023-Q4 …")
+    period = await _find_period(message, session, settings, clock, label, "/deadline {label} …")
     if period is None:
         return
     day = _DATE.match(day_text)
@@ -209,7 +213,7 @@ async def _set_status(
     status: str,
 ) -> None:
     label = (command.args or "").strip() or None
-    example = f"/{command.command} 2023-Q4"
+    example = f"/{command.command} {{label}}"
     # /reopen without a period: the one being collected counting closed ones, so that
     # /close and then /reopen act on the same quarter.
     period = await _find_period(
@@ -331,7 +335,7 @@ async def status(
     clock: Clock,
 ) -> None:
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/status 2023-Q4")
+    period = await _find_period(message, session, settings, clock, label, "/status {label}")
     if period is None:
         return
     statuses = await ReportingRepository(session).org_status(period.id, period.deadline)
@@ -356,7 +360,7 @@ async def remind(
         await message.answer(Periods.REMIND_NOT_CONFIGURED)
         return
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/remind 2023-Q4")
+    period = await _find_period(message, session, settings, clock, label, "/remind {label}")
     if period is None:
         return
     name = period_label(period)
@@ -436,7 +440,7 @@ async def add_note(
             Periods.NOTE_TOO_LONG.format(length=characters(len(text)), limit=NOTE_MAX)
         )
         return
-    period = await _find_period(message, session, settings, clock, label, "/note 2023-Q4 текст")
+    period = await _find_period(message, session, settings, clock, label, "/note {label} текст")
     if period is None:
         return
     await PeriodRepository(session).add_note(period.id, text)
@@ -454,7 +458,7 @@ async def list_notes(
     clock: Clock,
 ) -> None:
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/notes 2023-Q4")
+    period = await _find_period(message, session, settings, clock, label, "/notes {label}")
     if period is None:
         return
     notes = await PeriodRepository(session).notes(period.id)

@@ -259,7 +259,7 @@ class Desk:
     CHOOSE_PERIOD = "За какой квартал сформировать отчёт?"
     NO_PERIODS = "Отчётных периодов пока нет."
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
-    BAD_PERIOD = "Период указан неверно: «{value}». Пример: /report 2023-Q4"
+    BAD_PERIOD = "Период указан неверно: «{value}». Пример: /report {label}"
     EMPTY = "В отчёте за {period} пока нет ни одного мероприятия."
     CAPTION = "Отчёт за {period}: мероприятий — {count}."
     TOO_LARGE = (
@@ -313,6 +313,7 @@ class Periods:
     """The coordinator's periods: deadline, closing, status, reminders, closing notes."""
 
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
+    # `example` holds `{label}`, the quarter being collected (handlers/periods.py _find_period).
     BAD_PERIOD = "Квартал указан неверно: «{value}». Пример: {example}"
     DEADLINE_USAGE = (
         "Напишите новый срок: /deadline {deadline} или /deadline {deadline} 18:00, "

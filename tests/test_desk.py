@@ -203,7 +203,7 @@ async def test_report_with_a_bad_label_shows_an_example(world: World, label: str
     [reply] = await desk.send(f"/report {label}")
 
     escaped = label.replace("<", "&lt;").replace(">", "&gt;")
-    assert reply.text == Desk.BAD_PERIOD.format(value=escaped)
+    assert reply.text == Desk.BAD_PERIOD.format(value=escaped, label="2023-Q4")
 
 
 async def test_an_unknown_period_in_the_chooser_is_refused(world: World) -> None:

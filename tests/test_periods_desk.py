@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.database import Storage
 from bot.reminders import RoundResult
-from handlers.texts import Common, Dialogue, MyEvents, Periods
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Periods
 from handlers.views import MESSAGE_MAX
 from reports.quarters import Quarter
 from storage.models import Organisation, PeriodNote, ReportingPeriod
@@ -195,6 +195,30 @@ async def test_status_of_a_wrong_or_unknown_period_says_so(
     [reply] = await desk.send(command)
 
     assert reply.text == told
+
+
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        ("/status 2027-Q5", "/status 2027-Q1"),
+        ("/deadline 2027-Q5 15.04.2027", "/deadline 2027-Q1 …"),
+        ("/close 2027-Q5", "/close 2027-Q1"),
+        ("/report 2027-Q5", None),
+    ],
+)
+async def test_a_wrong_quarter_is_answered_with_an_example_of_the_quarter_collected(
+    world: World, clock: Clock, command: str, example: str | None
+) -> None:
+    clock.now = datetime(2027, 2, 15, 9, 0, tzinfo=UTC)  # I квартал 2027 года is collected
+    desk = coordinator(world)
+
+    [reply] = await desk.send(command)
+
+    if example is None:
+        assert reply.text == Desk.BAD_PERIOD.format(value="2027-Q5", label="2027-Q1")
+    else:
+        assert reply.text == Periods.BAD_PERIOD.format(value="2027-Q5", example=example)
+    assert "2023" not in reply.text
 
 
 # --- /deadline ---------------------------------------------------------------------------
