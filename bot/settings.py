@@ -234,7 +234,8 @@ class Settings(BaseSettings):
 
     def default_deadline(self, quarter: Quarter) -> datetime:
         """A quarter's deadline when none is stored: DEADLINE_DAY of the month after it at
-        DEADLINE_TIME, local time."""
+        DEADLINE_TIME, local time, or the next working day in Russia if that day is not one
+        (reports/workdays.py)."""
         return quarter.deadline(self.timezone, day=self.deadline_day, at=self.deadline_time)
 
 

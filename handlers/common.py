@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router, html
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import Check, IsKnown
 from handlers.texts import Common, Dialogue
+from handlers.views import Clock, collecting_examples
 from storage.models import Person
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 router = Router(name=__name__)
 router.message.filter(IsKnown())
 router.callback_query.filter(IsKnown())
 
 
-def help_text(person: Person) -> str:
-    """The help of a person's role."""
+def help_text(person: Person, examples: dict[str, str]) -> str:
+    """The help of a person's role with `examples` of the quarter being collected
+    (handlers.views.collecting_examples)."""
     text = Common.HELP_REPORTER
     if person.role == "coordinator":
         text += Common.HELP_COORDINATOR
-    return text
+    return text.format(**examples)
 
 
 @router.message(Command("cancel"))
@@ -37,5 +45,7 @@ async def start(message: Message, person: Person) -> None:
 
 
 @router.message(Command("help"))
-async def help_(message: Message, person: Person) -> None:
-    await message.answer(help_text(person))
+async def help_(
+    message: Message, person: Person, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    await message.answer(help_text(person, await collecting_examples(session, settings, clock())))

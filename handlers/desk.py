@@ -197,7 +197,10 @@ async def report(
         try:
             quarter = Quarter.parse(command.args)
         except QuarterError:
-            await message.answer(Desk.BAD_PERIOD.format(value=echoed(command.args)))
+            collected = await collecting(session, settings, clock())
+            await message.answer(
+                Desk.BAD_PERIOD.format(value=echoed(command.args), label=collected.label)
+            )
             return
         period = await PeriodRepository(session).get(quarter)
         period_id = period.id if period is not None else None

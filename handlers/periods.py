@@ -22,15 +22,19 @@ from handlers.filters import IsCoordinator
 from handlers.texts import Periods
 from handlers.views import (
     Clock,
+    collecting,
+    collecting_examples,
     deadline_text,
     echoed,
     ensure_collecting_period,
+    long_date,
     period_label,
     quarter_label,
     split_message,
 )
 from reports.participants import characters
 from reports.quarters import Quarter, QuarterError
+from reports.workdays import next_working_day
 from storage.models import Person, ReportingPeriod
 from storage.repositories import OrgStatus, PeriodRepository, ReportingRepository
 
@@ -64,12 +68,15 @@ async def _find_period(
 ) -> ReportingPeriod | None:
     """The period named by `label`, or the one being collected (`closed_too`: counting
     closed periods); None (and the person is told why) if the label is wrong or names a
-    period that does not exist."""
+    period that does not exist. `example` shows the command, `{label}` in it standing for
+    the quarter being collected."""
     if not label:
         return await ensure_collecting_period(session, settings, clock(), closed_too=closed_too)
     try:
         quarter = Quarter.parse(label)
     except QuarterError:
+        collected = await collecting(session, settings, clock())
+        example = example.format(label=collected.label)
         await message.answer(Periods.BAD_PERIOD.format(value=echoed(label), example=example))
         return None
     period = await PeriodRepository(session).get(quarter)
@@ -127,10 +134,11 @@ async def move_deadline(
 ) -> None:
     parsed = _parse_deadline(command.args or "")
     if parsed is None:
-        await message.answer(Periods.DEADLINE_USAGE)
+        examples = await collecting_examples(session, settings, clock())
+        await message.answer(Periods.DEADLINE_USAGE.format(**examples))
         return
     label, day_text, time_text = parsed
-    period = await _find_period(message, session, settings, clock, label, "/deadline 2023-Q4 …")
+    period = await _find_period(message, session, settings, clock, label, "/deadline {label} …")
     if period is None:
         return
     day = _DATE.match(day_text)
@@ -175,11 +183,18 @@ async def move_deadline(
             )
         )
         return
+    day_off = ""
+    working = next_working_day(deadline.date())
+    if working != deadline.date():  # a day off in Russia: the next working day, same time
+        day_off = Periods.DEADLINE_DAY_OFF.format(
+            day=long_date(deadline.date()), moved=long_date(working)
+        )
+        deadline = deadline.replace(year=working.year, month=working.month, day=working.day)
     previous = deadline_text(period, settings)
     await PeriodRepository(session).set_deadline(period, deadline)
     await session.commit()
     log.info("coordinator %s moved the deadline of period %s to %s", person.id, period.id, shown)
-    text = Periods.DEADLINE_SET.format(
+    text = day_off + Periods.DEADLINE_SET.format(
         period=period_label(period), deadline=deadline_text(period, settings), previous=previous
     )
     if period.status != "open":
@@ -198,7 +213,7 @@ async def _set_status(
     status: str,
 ) -> None:
     label = (command.args or "").strip() or None
-    example = f"/{command.command} 2023-Q4"
+    example = f"/{command.command} {{label}}"
     # /reopen without a period: the one being collected counting closed ones, so that
     # /close and then /reopen act on the same quarter.
     period = await _find_period(
@@ -320,7 +335,7 @@ async def status(
     clock: Clock,
 ) -> None:
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/status 2023-Q4")
+    period = await _find_period(message, session, settings, clock, label, "/status {label}")
     if period is None:
         return
     statuses = await ReportingRepository(session).org_status(period.id, period.deadline)
@@ -345,7 +360,7 @@ async def remind(
         await message.answer(Periods.REMIND_NOT_CONFIGURED)
         return
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/remind 2023-Q4")
+    period = await _find_period(message, session, settings, clock, label, "/remind {label}")
     if period is None:
         return
     name = period_label(period)
@@ -417,14 +432,15 @@ async def add_note(
 ) -> None:
     label, text = _split_note(command.args or "")
     if not text:
-        await message.answer(Periods.NOTE_USAGE)
+        examples = await collecting_examples(session, settings, clock())
+        await message.answer(Periods.NOTE_USAGE.format(**examples))
         return
     if len(text) > NOTE_MAX:
         await message.answer(
             Periods.NOTE_TOO_LONG.format(length=characters(len(text)), limit=NOTE_MAX)
         )
         return
-    period = await _find_period(message, session, settings, clock, label, "/note 2023-Q4 текст")
+    period = await _find_period(message, session, settings, clock, label, "/note {label} текст")
     if period is None:
         return
     await PeriodRepository(session).add_note(period.id, text)
@@ -442,7 +458,7 @@ async def list_notes(
     clock: Clock,
 ) -> None:
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/notes 2023-Q4")
+    period = await _find_period(message, session, settings, clock, label, "/notes {label}")
     if period is None:
         return
     notes = await PeriodRepository(session).notes(period.id)

@@ -29,6 +29,7 @@ from handlers.views import (
     MESSAGE_MAX,
     Clock,
     collecting,
+    collecting_examples,
     event_card,
     fields_text,
     period_choices,
@@ -121,6 +122,9 @@ class Conversation:
             await self.say(head + Dialogue.ASK["period"], kb.periods_keyboard(choices))
             return
         text = head + Dialogue.ASK[step]
+        if step == "dates":
+            examples = await collecting_examples(self.session, self.settings, self.clock())
+            text = head + Dialogue.ASK["dates"].format(**examples)
         current = draft.value(step)
         if step == "dates" and draft.dates:
             current = format_dates(DateRange(**_dates_kwargs(draft.dates)))
@@ -507,14 +511,31 @@ async def _take_dates(dialogue: Conversation, data: dict[str, Any], whole: Whole
             await dialogue.save(draft)
             await dialogue.say(error.message, kb.step_keyboard("dates"))
             return
+        if await _not_started(dialogue, draft, start):
+            return
         note = DateRange(start, start, "day", text)
         await dialogue.save(draft, pending=dates_to_data(note))
         offer = Dialogue.OFFER_NOTE.format(start=format_dates(DateRange(start, start)))
         await dialogue.say(error.message + offer, kb.keep_note_keyboard())
         return
+    if await _not_started(dialogue, draft, dates.start):
+        return
     await dialogue.save(draft, pending=dates_to_data(dates))
     await state.set_state(ReportStates.dates_confirm)
     await dialogue.confirm_dates(dates)
+
+
+async def _not_started(dialogue: Conversation, draft: Draft, start: date) -> bool:
+    """Refuse an event that starts after today (the report is about events held; one
+    still going on is accepted): the draft is kept and the dates asked again."""
+    today = dialogue.clock().astimezone(dialogue.settings.timezone).date()
+    if start <= today:
+        return False
+    await dialogue.state.set_state(ReportStates.dates)
+    await dialogue.save(draft)
+    shown_start = format_dates(DateRange(start, start))
+    await dialogue.say(Dialogue.NOT_STARTED.format(start=shown_start), kb.step_keyboard("dates"))
+    return True
 
 
 @router.callback_query(StateFilter(ReportStates.period), kb.PeriodCb.filter())

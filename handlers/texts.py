@@ -7,6 +7,8 @@ from typing import ClassVar
 
 
 class Common:
+    # HELP_*, Dialogue.ASK["dates"], Periods.DEADLINE_USAGE and NOTE_USAGE are templates of
+    # examples from the quarter being collected: `.format(**handlers.views.examples(q, today))`.
     START_KNOWN = (
         "Здравствуйте, {name}!\n"
         "Этот бот собирает сведения о международных мероприятиях для квартального отчёта.\n"
@@ -20,16 +22,16 @@ class Common:
         "/nothing — отметить, что у организации не было мероприятий за квартал.\n"
         "/cancel — прервать заполнение.\n"
         "/name — исправить ФИО.\n"
-        "Даты можно писать как удобно: 26.10.2023, 26-27 октября 2023, октябрь 2023."
+        "Даты можно писать как удобно: {day}, {days}, {month}."
     )
     HELP_COORDINATOR = (
         "\n\n<b>Координатору</b>\n"
-        "/report — отчёт .docx (и .xlsx) за квартал (или /report 2023-Q4)\n"
-        "/status — кто отчитался за собираемый квартал (или /status 2023-Q4)\n"
+        "/report — отчёт .docx (и .xlsx) за квартал (или /report {label})\n"
+        "/status — кто отчитался за собираемый квартал (или /status {label})\n"
         "/remind — напомнить тем, кто ещё не отчитался\n"
-        "/deadline 15.01.2024 18:00 — перенести срок (или /deadline 2023-Q4 15.01.2024)\n"
+        "/deadline {deadline} 18:00 — перенести срок (или /deadline {label} {deadline})\n"
         "/close, /reopen — закрыть квартал для изменений и открыть снова\n"
-        "/note текст — примечание после таблицы (или /note 2023-Q4 текст)\n"
+        "/note текст — примечание после таблицы (или /note {label} текст)\n"
         "/notes — примечания к отчёту, с кнопками удаления\n"
         "/neworg Название — добавить организацию и получить ссылку для сотрудников\n"
         "/link Название — новая ссылка для организации\n"
@@ -109,10 +111,7 @@ class Dialogue:
         "sphere": "Выберите сферу сотрудничества:",
         "name": "Напишите название мероприятия.",
         "place": "Где проходило мероприятие? (город, страна, учреждение)",
-        "dates": (
-            "Когда проходило мероприятие? Например: 26.10.2023, 26-27 октября 2023, "
-            "10 ноября – 3 декабря 2023, октябрь 2023."
-        ),
+        "dates": "Когда проходило мероприятие? Например: {day}, {days}, {months}, {month}.",
         "result": (
             "Опишите цель, содержание и результат мероприятия (в том числе достигнутые "
             "договоренности, подписанные документы)."
@@ -123,6 +122,12 @@ class Dialogue:
         ),
         "period": "В отчёт за какой квартал включить мероприятие?",
     }
+    # A start date after today (handlers/report.py _take_dates); `start` as format_dates.
+    NOT_STARTED = (
+        "Мероприятие ещё не началось (дата начала — {start}), а в отчёт включаются "
+        "проведённые мероприятия. Укажите, пожалуйста, даты мероприятия, которое уже "
+        "состоялось или проходит сейчас."
+    )
     CURRENT = "\nСейчас: «{value}»"
     # Before the step's question shown again after a failure (see report.repeat_question):
     # the step is the stored one, whether or not the failed answer was saved.
@@ -260,7 +265,7 @@ class Desk:
     CHOOSE_PERIOD = "За какой квартал сформировать отчёт?"
     NO_PERIODS = "Отчётных периодов пока нет."
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
-    BAD_PERIOD = "Период указан неверно: «{value}». Пример: /report 2023-Q4"
+    BAD_PERIOD = "Период указан неверно: «{value}». Пример: /report {label}"
     EMPTY = "В отчёте за {period} пока нет ни одного мероприятия."
     CAPTION = "Отчёт за {period}: мероприятий — {count}."
     TOO_LARGE = (
@@ -317,10 +322,11 @@ class Periods:
     """The coordinator's periods: deadline, closing, status, reminders, closing notes."""
 
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
+    # `example` holds `{label}`, the quarter being collected (handlers/periods.py _find_period).
     BAD_PERIOD = "Квартал указан неверно: «{value}». Пример: {example}"
     DEADLINE_USAGE = (
-        "Напишите новый срок: /deadline 15.01.2024 или /deadline 15.01.2024 18:00, "
-        "для другого квартала — /deadline 2023-Q4 15.01.2024 18:00 (время местное)."
+        "Напишите новый срок: /deadline {deadline} или /deadline {deadline} 18:00, "
+        "для другого квартала — /deadline {label} {deadline} 18:00 (время местное)."
     )
     DEADLINE_NO_SUCH_DATE = "Такой даты или времени нет: «{value}». Проверьте, пожалуйста."
     DEADLINE_PAST = "Этот срок уже прошёл ({deadline}). Укажите, пожалуйста, дату в будущем."
@@ -333,6 +339,8 @@ class Periods:
         "после окончания квартала. Укажите, пожалуйста, более раннюю дату."
     )
     DEADLINE_SET = "Срок сдачи отчёта за {period}: {deadline} (было {previous})."
+    # Before DEADLINE_SET when the date typed is a day off (reports/workdays.py).
+    DEADLINE_DAY_OFF = "{day} — нерабочий день; срок перенесён на {moved}\n"
     DEADLINE_CLOSED_NOTE = (
         "\nПриём сведений закрыт: сотрудники не могут вносить изменения. /reopen — открыть."
     )
@@ -387,8 +395,8 @@ class Periods:
         "его сообщения (/people Название — кто именно):"
     )
     NOTE_USAGE = (
-        "Напишите текст примечания после команды: /note В IV квартале 2023 года состоялись "
-        "3 встречи… Для другого квартала: /note 2023-Q4 текст."
+        "Напишите текст примечания после команды: /note В {roman} квартале {year} года "
+        "состоялись 3 встречи… Для другого квартала: /note {label} текст."
     )
     NOTE_TOO_LONG = "Примечание слишком длинное: {length}, можно не больше {limit}."
     NOTE_ADDED = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as html_module
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -12,9 +13,10 @@ from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.texts import Dialogue, MyEvents
-from reports.dates import DateRange, format_dates
+from reports.dates import MONTHS_GENITIVE, DateRange, date_examples, format_dates
 from reports.participants import read_total
 from reports.quarters import Quarter
+from reports.workdays import next_working_day
 from storage.models import Event, ReportingPeriod
 from storage.repositories import PeriodRepository, PersonRepository, SphereRepository
 
@@ -38,6 +40,35 @@ def quarter_label(year: int, quarter: int) -> str:
 
 def period_label(period: ReportingPeriod) -> str:
     return quarter_label(period.year, period.quarter)
+
+
+def long_date(day: date) -> str:
+    """`5 января 2027 г.`, as an official letter writes a date."""
+    return f"{day.day} {MONTHS_GENITIVE[day.month - 1]} {day.year} г."
+
+
+def examples(quarter: Quarter, today: date) -> dict[str, str]:
+    """Example values for the texts' templates, taken from `quarter` (the one collected),
+    so every example is accepted on `today` (reports.dates.date_examples): for IV квартал
+    2023 года `26.10.2023`, `26-27 октября 2023`, `10 ноября – 3 декабря 2023`,
+    `октябрь 2023`, the label `2023-Q4` and a deadline example `15.01.2024` (a working day
+    of the month after the quarter)."""
+    deadline = next_working_day(quarter.next().first_day.replace(day=15))
+    return {
+        **asdict(date_examples(quarter, today)),
+        "label": quarter.label,
+        "roman": quarter.roman,
+        "year": str(quarter.year),
+        "deadline": deadline.strftime("%d.%m.%Y"),
+    }
+
+
+async def collecting_examples(
+    session: AsyncSession, settings: Settings, now: datetime
+) -> dict[str, str]:
+    """`examples` of the quarter being collected at `now`."""
+    quarter = await collecting(session, settings, now)
+    return examples(quarter, now.astimezone(settings.timezone).date())
 
 
 def shown(text: str | None, limit: int = SHOWN_MAX) -> str:

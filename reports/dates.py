@@ -446,3 +446,32 @@ def _read_leniently(tokens: list[_Token], i: int, year: int) -> tuple[DateRange 
         except DateParseError:
             pass
     return None, i + 1
+
+
+@dataclass(frozen=True, slots=True)
+class DateExamples:
+    """Dates of the quarter being collected to show as examples of what may be typed."""
+
+    day: str  # `26.10.2026`
+    days: str  # `26-27 октября 2026`
+    months: str  # `10 ноября – 3 декабря 2026`
+    month: str  # `октябрь 2026`
+
+
+def date_examples(period: Quarter, today: date) -> DateExamples:
+    """Examples inside `period`, in the forms of REPORT_FORMAT.md, that the dialogue accepts
+    on `today`: none starts after it (an event not yet begun is refused)."""
+    year, first = period.year, period.first_day.month
+    one = date(year, first, 26)
+    if one > today:  # the quarter has only just begun: its first days
+        one = period.first_day
+    across = date(year, first + 1, 10)
+    if across > today:
+        across = one
+    until = date(year, first + 2, 3)
+    return DateExamples(
+        day=one.strftime("%d.%m.%Y"),
+        days=f"{one.day}-{one.day + 1} {MONTHS_GENITIVE[first - 1]} {year}",
+        months=f"{_day_month(across)}{DASH}{_day_month(until)} {year}",
+        month=f"{MONTHS_NOMINATIVE[first - 1]} {year}",
+    )

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from reports.workdays import next_working_day
+
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 _LABEL = re.compile(r"^\s*(\d{4})\s*[-_ /]?\s*[QqКк]\s*([1-4])\s*$")
 
@@ -79,13 +81,15 @@ class Quarter:
         return Quarter(self.year, self.quarter - 1)
 
     def deadline(self, tz: ZoneInfo, *, day: int = 5, at: time = time(18, 0)) -> datetime:
-        """The default deadline: `day` of the month after the quarter, at `at`, local time.
+        """The default deadline: `day` of the month after the quarter, at `at`, local time,
+        moved to the next working day in Russia when it falls on a day off (5 January, in
+        the New Year holidays, usually moves to the second week of January).
 
         A `day` past the month's end means its last day (31 → 30 April).
         """
         month = self.next().first_day
         day = min(day, calendar.monthrange(month.year, month.month)[1])
-        return datetime.combine(month.replace(day=day), at, tzinfo=tz)
+        return datetime.combine(next_working_day(month.replace(day=day)), at, tzinfo=tz)
 
     def __str__(self) -> str:
         return self.label

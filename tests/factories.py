@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from itertools import count
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.texts import Common, Dialogue
+from handlers.views import examples
 from reports.dates import DateRange
-from reports.quarters import Quarter
+from reports.quarters import Quarter, collecting_quarter
 from storage.models import Event, Organisation, Person, ReportingPeriod, Sphere
 from storage.repositories import (
     EventFields,
@@ -22,6 +25,7 @@ from storage.repositories import (
 
 _numbers = count(1)
 Q4_2023 = Quarter(2023, 4)
+MOSCOW = ZoneInfo("Europe/Moscow")
 MOSCOW_DEADLINE = datetime(2024, 1, 5, 15, 0, tzinfo=UTC)  # 18:00 in Moscow
 
 
@@ -83,3 +87,20 @@ async def event(
     return await EventRepository(session).add(
         values, period_id=period_.id, organisation_id=org.id, status=status, **fields
     )
+
+
+def shown_examples(now: datetime, tz: ZoneInfo = MOSCOW) -> dict[str, str]:
+    """The examples the texts show at `now` under the default deadlines
+    (handlers.views.collecting_examples without a database)."""
+    return examples(collecting_quarter(now, tz), now.astimezone(tz).date())
+
+
+def dates_prompt(now: datetime) -> str:
+    """The dates step's question as shown at `now`, without its step number."""
+    return Dialogue.ASK["dates"].format(**shown_examples(now))
+
+
+def help_shown(now: datetime, *, coordinator: bool = False) -> str:
+    """/help as shown at `now` to a reporter or a coordinator."""
+    text = Common.HELP_REPORTER + (Common.HELP_COORDINATOR if coordinator else "")
+    return text.format(**shown_examples(now))

@@ -51,8 +51,8 @@ def msk(text: str) -> datetime:
 
 
 DECEMBER = msk("2026-12-20 12:00")  # the fourth quarter is being collected by any rule
-JANUARY_8 = msk("2027-01-08 12:00")  # past the default deadline (05.01), before the moved one
-AFTER_THE_MOVED = msk("2027-01-13 12:00")  # the moved deadline (12.01 18:00) has passed
+JANUARY_12 = msk("2027-01-12 12:00")  # past the default deadline (11.01), before the moved one
+AFTER_THE_MOVED = msk("2027-01-20 12:00")  # the moved deadline (19.01 18:00) has passed
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ async def bot(settings: Settings, app_storage: Storage, clock: Clock) -> AsyncIt
 
 @dataclass
 class Moved:
-    """December: the fourth quarter's deadline moved to 12.01.2027; two organisations."""
+    """December: the fourth quarter's deadline moved to 19.01.2027; two organisations."""
 
     bot: Wired
     desk: Person
@@ -124,11 +124,11 @@ async def moved(bot: Wired, app_storage: Storage, clock: Clock) -> Moved:
     clock.now = msk("2027-01-02 12:00")  # the scheduler's daily job has opened Q1 by now
     await bot.scheduler.ensure_periods()
 
-    [reply] = await desk.send("/deadline 2026-Q4 12.01.2027")
+    [reply] = await desk.send("/deadline 2026-Q4 19.01.2027")
 
     assert reply.text.startswith(
         Periods.DEADLINE_SET.format(
-            period=Q4_TEXT, deadline="12.01.2027 18:00", previous="05.01.2027 18:00"
+            period=Q4_TEXT, deadline="19.01.2027 18:00", previous="11.01.2027 18:00"
         )
     )
     return Moved(
@@ -166,10 +166,10 @@ async def reach_the_period_step(person: Person, dates: str) -> None:
 # --- the issue's scenario ----------------------------------------------------------------
 
 
-async def test_on_8_january_nothing_is_stored_for_the_quarter_whose_deadline_was_moved(
+async def test_on_12_january_nothing_is_stored_for_the_quarter_whose_deadline_was_moved(
     moved: Moved, app_storage: Storage, clock: Clock
 ) -> None:
-    clock.now = JANUARY_8
+    clock.now = JANUARY_12
 
     [offer] = await moved.museum.send("/nothing")
     await moved.museum.press(Reminders.NOTHING)
@@ -180,7 +180,7 @@ async def test_on_8_january_nothing_is_stored_for_the_quarter_whose_deadline_was
     assert status.text == "\n".join(
         [
             Periods.STATUS_HEAD.format(
-                period=Q4_TEXT, deadline="12.01.2027 18:00", state=Periods.STATE_OPEN
+                period=Q4_TEXT, deadline="19.01.2027 18:00", state=Periods.STATE_OPEN
             ),
             Periods.STATUS_SUMMARY.format(
                 total=2, reported=0, events=0, late=0, nothing=1, missing=1, drafts=0
@@ -196,16 +196,16 @@ async def test_on_8_january_nothing_is_stored_for_the_quarter_whose_deadline_was
 async def test_the_moved_quarters_reminders_stop_for_whoever_said_nothing(
     moved: Moved, app_storage: Storage, clock: Clock
 ) -> None:
-    clock.now = JANUARY_8
+    clock.now = JANUARY_12
     await moved.museum.send("/nothing")
     await moved.museum.press(Reminders.NOTHING)
-    clock.now = msk("2027-01-09 10:00")  # three days before the moved deadline
+    clock.now = msk("2027-01-16 10:00")  # three days before the moved deadline
     museum_heard = len(moved.museum.replies())
 
     first = await run_reminder(moved.bot.deps, moved.q4, "before_3")
     reminded = moved.theatre.last_text()
     await moved.theatre.press(Reminders.NOTHING)  # the button under that reminder
-    clock.now = msk("2027-01-11 10:00")
+    clock.now = msk("2027-01-18 10:00")
     second = await run_reminder(moved.bot.deps, moved.q4, "before_1")
     [status] = await moved.desk.send("/status")
 
@@ -223,21 +223,21 @@ async def test_the_moved_quarters_reminders_stop_for_whoever_said_nothing(
 async def test_the_dialogue_defaults_to_the_moved_quarter_then_to_the_next(
     moved: Moved, clock: Clock
 ) -> None:
-    clock.now = JANUARY_8
+    clock.now = JANUARY_12
     await reach_the_period_step(moved.museum, "15 сентября 2026")  # no period of its own
-    on_the_8th = moved.museum.labels()
+    on_the_12th = moved.museum.labels()
     await moved.museum.send("/cancel")
     clock.now = AFTER_THE_MOVED
     await reach_the_period_step(moved.museum, "15 сентября 2026")
 
-    assert on_the_8th[:2] == [Q4_TEXT + Dialogue.DEFAULT_MARK, Q1_TEXT]
+    assert on_the_12th[:2] == [Q4_TEXT + Dialogue.DEFAULT_MARK, Q1_TEXT]
     assert moved.museum.labels()[:2] == [Q4_TEXT, Q1_TEXT + Dialogue.DEFAULT_MARK]
 
 
 async def test_dates_typed_without_a_year_take_the_year_being_collected(
     moved: Moved, clock: Clock
 ) -> None:
-    clock.now = JANUARY_8
+    clock.now = JANUARY_12
     await moved.museum.send("/new")
     await moved.museum.press(SPHERE)
     await moved.museum.send("Выставка")
@@ -249,7 +249,7 @@ async def test_dates_typed_without_a_year_take_the_year_being_collected(
 
 
 async def test_the_reminders_buttons_carry_the_moved_quarter(moved: Moved, clock: Clock) -> None:
-    clock.now = msk("2027-01-11 10:00")
+    clock.now = msk("2027-01-18 10:00")
 
     await run_reminder(moved.bot.deps, moved.q4, "before_1")
 
@@ -264,7 +264,7 @@ async def test_the_reminders_buttons_carry_the_moved_quarter(moved: Moved, clock
 
 
 WHEN = pytest.mark.parametrize(
-    ("now", "name"), [(JANUARY_8, Q4_TEXT), (AFTER_THE_MOVED, Q1_TEXT)], ids=["8jan", "13jan"]
+    ("now", "name"), [(JANUARY_12, Q4_TEXT), (AFTER_THE_MOVED, Q1_TEXT)], ids=["12jan", "20jan"]
 )
 
 
@@ -377,7 +377,7 @@ async def test_deadline_defaults_to_the_quarter_being_collected(
 async def test_a_quarter_closed_before_its_deadline_is_no_longer_collected(
     moved: Moved, clock: Clock
 ) -> None:
-    clock.now = JANUARY_8
+    clock.now = JANUARY_12
 
     [closed] = await moved.desk.send("/close")
     [offer] = await moved.museum.send("/nothing")
@@ -402,7 +402,7 @@ async def test_a_quarter_closed_before_its_deadline_is_no_longer_collected(
 async def test_a_deadline_more_than_a_year_after_the_quarter_is_refused(
     moved: Moved, app_storage: Storage, clock: Clock, command: str
 ) -> None:
-    clock.now = JANUARY_8
+    clock.now = JANUARY_12
 
     [reply] = await moved.desk.send(command)
 
@@ -410,17 +410,20 @@ async def test_a_deadline_more_than_a_year_after_the_quarter_is_refused(
     assert "9999" not in reply.text and "2028" not in reply.text
     async with app_storage.sessionmaker() as session:
         period = await PeriodRepository(session).by_id(moved.q4)
-    assert period is not None and period.deadline == msk("2027-01-12 18:00")
+    assert period is not None and period.deadline == msk("2027-01-19 18:00")
 
 
 async def test_a_deadline_a_year_after_the_quarter_is_accepted(moved: Moved, clock: Clock) -> None:
-    clock.now = JANUARY_8
+    clock.now = JANUARY_12
 
     [reply] = await moved.desk.send("/deadline 2026-Q4 31.12.2027 23:59")
 
+    # 31 December 2027 is a day off (transferred from 3 January): the deadline moves past
+    # the New Year holidays, even beyond the latest day one may type.
     assert reply.text.startswith(
-        Periods.DEADLINE_SET.format(
-            period=Q4_TEXT, deadline="31.12.2027 23:59", previous="12.01.2027 18:00"
+        Periods.DEADLINE_DAY_OFF.format(day="31 декабря 2027 г.", moved="10 января 2028 г.")
+        + Periods.DEADLINE_SET.format(
+            period=Q4_TEXT, deadline="10.01.2028 23:59", previous="19.01.2027 18:00"
         )
     )
 
@@ -498,11 +501,11 @@ async def test_the_importer_creates_quarters_older_than_the_one_collected_closed
 ) -> None:
     async with sessionmaker() as session, session.begin():
         periods = PeriodRepository(session)
-        await periods.ensure(Q4, msk("2027-01-12 18:00"))  # the moved deadline
+        await periods.ensure(Q4, msk("2027-01-19 18:00"))  # the moved deadline
         await periods.ensure(Quarter(2025, 2), msk("2025-07-05 18:00"))  # left open by hand
 
     for label in ("2023-Q4", "2026-Q3", "2026-Q4", "2027-Q1", "2025-Q2"):
-        await load(sessionmaker, label, JANUARY_8)
+        await load(sessionmaker, label, JANUARY_12)
 
     assert await statuses(sessionmaker) == {
         "2023-Q4": "closed",

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from reports.dates import (
     MESSAGES,
+    DateExamples,
     DateParseError,
     DateRange,
+    date_examples,
     find_earliest_date,
     format_dates,
     last_day_of_month,
@@ -439,3 +441,51 @@ def test_it_never_fails_looking_for_a_date_in_free_text(text: str) -> None:
     found = find_earliest_date(text, year=2023)
 
     assert found is None or isinstance(found, date)
+
+
+# --- the examples shown in the dates question and the help ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("period", "today"),
+    [
+        (Quarter(2023, 4), date(2024, 1, 5)),  # the previous quarter, collected after its end
+        (Quarter(2026, 4), date(2026, 12, 2)),  # the current one, its months mostly past
+        (Quarter(2027, 1), date(2027, 1, 12)),  # the current one, just begun
+        (Quarter(2027, 1), date(2027, 2, 1)),
+        (Quarter(2028, 2), date(2028, 4, 1)),  # its first day
+        (Quarter(2030, 3), date(2030, 10, 7)),
+    ],
+)
+def test_the_examples_parse_inside_the_quarter_and_none_starts_after_today(
+    period: Quarter, today: date
+) -> None:
+    examples = date_examples(period, today)
+
+    for text in (examples.day, examples.days, examples.months, examples.month):
+        dates = parse_dates(text, year=period.year, period=period)
+        assert dates.start in period and dates.end in period, text
+        assert dates.start <= today, text
+        assert str(period.year) in text  # the year shown is the quarter's
+    assert (
+        parse_dates(examples.days, year=period.year).start
+        != parse_dates(examples.days, year=period.year).end
+    )  # two days, not one
+
+
+def test_the_examples_of_a_past_quarter_are_those_of_the_reference_report() -> None:
+    examples = date_examples(Quarter(2023, 4), date(2024, 1, 5))
+
+    assert examples == DateExamples(
+        day="26.10.2023",
+        days="26-27 октября 2023",
+        months="10 ноября – 3 декабря 2023",
+        month="октябрь 2023",
+    )
+
+
+def test_in_the_first_days_of_a_quarter_the_examples_start_on_its_first_day() -> None:
+    examples = date_examples(Quarter(2027, 1), date(2027, 1, 12))
+
+    assert (examples.day, examples.days) == ("01.01.2027", "1-2 января 2027")
+    assert examples.months == "1 января – 3 марта 2027"

@@ -19,7 +19,8 @@ from reports.docx import render_docx
 from reports.model import COLUMNS
 from reports.quarters import Quarter
 from storage.models import JoinCode, Organisation
-from tests.conftest import COORDINATOR_ID
+from tests.conftest import COORDINATOR_ID, NOW
+from tests.factories import help_shown
 from tests.test_dialogue import LINK, fill_event, join
 from tests.tg import Person, World, add_period, fsm_of, stored_events, stored_person
 
@@ -202,7 +203,7 @@ async def test_report_with_a_bad_label_shows_an_example(world: World, label: str
     [reply] = await desk.send(f"/report {label}")
 
     escaped = label.replace("<", "&lt;").replace(">", "&gt;")
-    assert reply.text == Desk.BAD_PERIOD.format(value=escaped)
+    assert reply.text == Desk.BAD_PERIOD.format(value=escaped, label="2023-Q4")
 
 
 async def test_an_unknown_period_in_the_chooser_is_refused(world: World) -> None:
@@ -471,7 +472,7 @@ async def test_deactivate_answered_no_keeps_the_person(world: World, app_storage
     [answer] = await person.send("/help")
 
     assert kept.text == Desk.NOT_DEACTIVATED
-    assert answer.text == Common.HELP_REPORTER
+    assert answer.text == help_shown(NOW)
     stored = await stored_person(app_storage.sessionmaker, 1114)
     assert stored is not None and stored.active
 
@@ -533,4 +534,4 @@ async def test_a_deactivated_person_can_come_back_through_a_new_link(
     person = await join(world, 1117)
     [answer] = await person.send("/help")
 
-    assert answer.text == Common.HELP_REPORTER
+    assert answer.text == help_shown(NOW)

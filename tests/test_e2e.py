@@ -28,6 +28,7 @@ from handlers.texts import Common, Desk, Dialogue, Join, Periods
 from reports.quarters import Quarter, collecting_quarter
 from tests.botapi_stub import BOT_USERNAME, BotApiStub, BotMessage, html_to_text
 from tests.e2e import BotProcess, Person
+from tests.factories import dates_prompt, help_shown
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -38,7 +39,6 @@ SECOND_REPORTER = 3004
 ABSENT_COORDINATOR = 4004  # in COORDINATOR_IDS, but has never written to the bot
 BLOCKING_REPORTER = 3005  # blocks the bot after joining
 BLOCKING_ORGANISATION = "Архив блокировок"
-COORDINATOR_HELP = Common.HELP_REPORTER + Common.HELP_COORDINATOR
 ORGANISATION = "Смоленский областной музей"
 SPHERE = "Сотрудничество в сфере культуры и туризма"
 LINK = re.compile(rf"https://t\.me/{BOT_USERNAME}\?start=(\S+)")
@@ -84,8 +84,15 @@ async def bot(shared: tuple[BotApiStub, BotProcess]) -> BotProcess:
 
 
 def question(step: str) -> str:
-    """The question of a dialogue step as the person sees it (no current answer yet)."""
-    return html_to_text(Dialogue.STEP.format(number=STEPS.index(step) + 1) + Dialogue.ASK[step])
+    """The question of a dialogue step as the person sees it (no current answer yet); the
+    dates question's examples are of the quarter the process collects today."""
+    asked = dates_prompt(datetime.now(UTC)) if step == "dates" else Dialogue.ASK[step]
+    return html_to_text(Dialogue.STEP.format(number=STEPS.index(step) + 1) + asked)
+
+
+def coordinator_help() -> str:
+    """A coordinator's /help as the process shows it today."""
+    return help_shown(datetime.now(UTC), coordinator=True)
 
 
 def first_line(text: str | None) -> str:
@@ -131,7 +138,7 @@ async def test_the_process_greets_a_coordinator_refuses_a_stranger_and_sets_the_
     assert named.text == Join.RENAMED.format(name="Петрова Ольга Ивановна")
     assert greeting.source is not None
     assert greeting.source.startswith(head) and greeting.source.endswith(tail)
-    assert help_.source == COORDINATOR_HELP
+    assert help_.source == coordinator_help()
     assert stub.my_commands() == list(REPORTER_COMMANDS)
     assert stub.my_commands({"type": "chat", "chat_id": COORDINATOR}) == list(COORDINATOR_COMMANDS)
     assert "Traceback" not in bot.stderr(after=log)
@@ -151,7 +158,7 @@ async def test_a_coordinator_who_never_wrote_to_the_bot_does_not_stop_its_start(
     assert refused.status == HTTPStatus.BAD_REQUEST
     assert refused.error == "Bad Request: chat not found"
     assert stub.calls_of("getUpdates", after=refused.index)
-    assert help_.source == COORDINATOR_HELP
+    assert help_.source == coordinator_help()
     assert stub.my_commands({"type": "chat", "chat_id": COORDINATOR}) == list(COORDINATOR_COMMANDS)
     assert bot.running
     assert "Traceback" not in bot.stderr()
@@ -329,10 +336,10 @@ async def test_after_a_sigkill_the_restarted_bot_answers_each_message_exactly_on
     stopped = await bot.terminate()
 
     assert killed == -signal.SIGKILL
-    assert reply.source == COORDINATOR_HELP
+    assert reply.source == coordinator_help()
     assert stub.delivered(after=mark) == [after["update_id"]]
     assert [call.params["text"] for call in stub.calls_of("sendMessage", after=mark)] == [
-        COORDINATOR_HELP
+        coordinator_help()
     ]
     assert stub.pending_updates == []
     assert stopped == 0

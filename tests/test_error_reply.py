@@ -25,6 +25,8 @@ from bot.retry import RetryRequests
 from handlers.texts import Common, Dialogue
 from storage.db import InlineSqliteConnection
 from storage.repositories import PeriodRepository, SphereRepository
+from tests.conftest import NOW
+from tests.factories import dates_prompt, help_shown
 from tests.test_dialogue import join
 from tests.test_retry import FakeTime
 from tests.tg import (
@@ -177,7 +179,7 @@ async def test_a_lost_reply_to_a_saved_answer_is_followed_by_the_next_question(
     state, data = after_error
     assert state == "ReportStates:place"
     assert [field for field, value in data["draft"].items() if value == "Выставка"] == ["name"]
-    assert retyped[-1].text.endswith(Dialogue.ASK["dates"])
+    assert retyped[-1].text.endswith(dates_prompt(NOW))
     state, data = await snapshot(app_storage, 2001)
     assert state == "ReportStates:dates"
     assert (data["draft"]["name"], data["draft"]["place"]) == ("Выставка", "г. Минск")
@@ -271,7 +273,7 @@ async def test_dates_offered_to_be_kept_as_written_stay_offered_through_a_failur
     [question] = await person.press_data(keep or "")
 
     assert [reply.text for reply in replies] == [
-        repeated(Dialogue.STEP.format(number=4) + Dialogue.ASK["dates"])
+        repeated(Dialogue.STEP.format(number=4) + dates_prompt(NOW))
     ]
     assert after == before and "pending" in after[1]
     assert question.text.endswith(Dialogue.ASK["result"])  # the offer still holds
@@ -301,7 +303,7 @@ async def test_a_lost_reply_outside_the_dialogue_gets_the_short_error(
     replies = await person.send("/help")
 
     [lost] = telegram.lost
-    assert lost.text.startswith(Common.HELP_REPORTER)
+    assert lost.text.startswith(help_shown(NOW))
     assert [reply.text for reply in replies] == [Common.ERROR]
     assert await snapshot(app_storage, 2005) == (None, {})
 
@@ -364,7 +366,7 @@ async def test_a_retry_of_an_answer_saved_unseen_shows_the_step_instead_of_filli
         "Выставка",
         None,
     )
-    assert following[-1].text.endswith(Dialogue.ASK["dates"])
+    assert following[-1].text.endswith(dates_prompt(NOW))
     _, data = await snapshot(app_storage, 2009)
     assert (data["draft"]["name"], data["draft"]["place"]) == ("Выставка", "г. Минск")
 
@@ -397,7 +399,7 @@ async def test_a_different_message_after_the_short_error_is_the_next_answer(
     replies = await person.send("г. Минск")  # the person moved on instead of retrying
     again = await person.send("Выставка")  # the memory is spent: now a normal answer
 
-    assert replies[-1].text.endswith(Dialogue.ASK["dates"])
+    assert replies[-1].text.endswith(dates_prompt(NOW))
     assert Dialogue.ALREADY_SAVED not in again[-1].text
     _, data = await snapshot(app_storage, 2011)
     assert (data["draft"]["name"], data["draft"]["place"]) == ("Выставка", "г. Минск")

@@ -31,7 +31,8 @@ from storage.fsm import SqlAlchemyStorage
 from storage.models import Event
 from storage.repositories import OrganisationRepository, PersonRepository, SphereRepository
 from tests import factories
-from tests.conftest import COORDINATOR_ID, POSTGRES_URL, Clock, need_postgres
+from tests.conftest import COORDINATOR_ID, NOW, POSTGRES_URL, Clock, need_postgres
+from tests.factories import dates_prompt
 from tests.tcp_proxy import TcpProxy
 from tests.test_dialogue import join
 from tests.tg import (
@@ -219,7 +220,7 @@ async def test_postgresql_terminating_the_bots_connections_between_updates_loses
     [dates_question] = await person.send("г. Минск")
 
     assert place_question.text.endswith(Dialogue.ASK["place"])
-    assert dates_question.text.endswith(Dialogue.ASK["dates"])
+    assert dates_question.text.endswith(dates_prompt(NOW))
     state, data = await snapshot(storage, 1503)
     assert state == "ReportStates:dates"
     assert (data["draft"]["name"], data["draft"]["place"]) == ("Выставка", "г. Минск")
@@ -505,7 +506,7 @@ async def test_postgresql_restarting_between_two_answers_loses_nothing(
 
     assert proxy.accepted > accepted  # the bot connected afresh, through the same port
     assert_answer_taken("name", place_replies, before, at_place)
-    assert dates_question.text.endswith(Dialogue.ASK["dates"])
+    assert dates_question.text.endswith(dates_prompt(NOW))
     assert at_dates.state == "ReportStates:dates"
     draft = at_dates.data["draft"]
     assert (draft["name"], draft["place"]) == ("Выставка", "г. Минск")
@@ -569,7 +570,7 @@ async def test_a_restart_hiding_a_commit_shows_the_step_the_database_holds(
     if state == "name":
         assert replies[0].text.startswith(Dialogue.AFTER_ERROR)  # shown "place", not "name"
         assert (after.state, after.data["draft"]["name"]) == ("ReportStates:place", "Выставка")
-        assert going_on[-1].text.endswith(Dialogue.ASK["dates"])
+        assert going_on[-1].text.endswith(dates_prompt(NOW))
         assert (final.data["draft"]["name"], final.data["draft"]["place"]) == (
             "Выставка",
             "г. Минск",

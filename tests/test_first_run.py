@@ -14,7 +14,8 @@ from bot.settings import Settings
 from handlers.commands import COORDINATOR_COMMANDS
 from handlers.texts import Common, Join
 from storage.repositories import PersonRepository
-from tests.conftest import COORDINATOR_ID, Clock
+from tests.conftest import COORDINATOR_ID, NOW, Clock
+from tests.factories import help_shown
 from tests.tg import RecordingSession, World, reach, stored_person
 
 SETUP_LINK = re.compile(r"https://t\.me/report_test_bot\?start=([\w-]+)")
@@ -55,7 +56,7 @@ async def test_the_setup_link_makes_the_first_coordinator_once(
     assert one_word.text == Join.BAD_NAME.format(limit=200)
     assert welcome.text == Join.SETUP_WELCOME.format(name="Петрова Ольга Ивановна")
     assert late.text == Join.BAD_CODE
-    assert help_.text == Common.HELP_REPORTER + Common.HELP_COORDINATOR
+    assert help_.text == help_shown(NOW, coordinator=True)
     assert after is None, "no link once there is a coordinator"
     stored = await stored_person(storage.sessionmaker, 501)
     assert stored is not None and stored.role == "coordinator"

@@ -38,7 +38,8 @@ from handlers.texts import Common, Desk, Dialogue
 from reports.model import DEFAULT_SPHERES
 from reports.participants import characters
 from storage.models import Event
-from tests.conftest import COORDINATOR_ID
+from tests.conftest import COORDINATOR_ID, NOW
+from tests.factories import dates_prompt, help_shown
 from tests.test_dialogue import join
 from tests.tg import BOT_USER, Person, World, fsm_of, reach, stored_events
 
@@ -74,7 +75,8 @@ def state(step: str) -> str:
 
 
 def question(step: str) -> str:
-    text = Dialogue.STEP.format(number=STEPS.index(step) + 1) + Dialogue.ASK[step]
+    asked = dates_prompt(NOW) if step == "dates" else Dialogue.ASK[step]
+    text = Dialogue.STEP.format(number=STEPS.index(step) + 1) + asked
     if step == "sphere":  # the spheres in full above their short buttons
         text += "\n" + sphere_lines(list(enumerate(DEFAULT_SPHERES, 1)))
     return text
@@ -407,7 +409,7 @@ CASES = [
         state=state("sphere"),
         draft={"name": None},
     ),
-    Case("help-keeps-the-step", "dates", say("/help"), [Common.HELP_REPORTER]),
+    Case("help-keeps-the-step", "dates", say("/help"), [help_shown(NOW)]),
     Case("coordinator-command-mid-dialogue", "name", say("/report"), [Common.COORDINATOR_ONLY]),
     Case("unknown-command-mid-dialogue", "name", say("/drop_table"), [Common.NOT_UNDERSTOOD]),
     Case("command-for-another-bot", "name", command_for_another_bot, [Common.NOT_UNDERSTOOD]),

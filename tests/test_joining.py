@@ -14,7 +14,8 @@ from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS, setup_com
 from handlers.texts import Common, Desk, Join
 from storage.models import Counter, JoinCode, utcnow
 from storage.repositories.access import STRANGER_REFUSALS
-from tests.conftest import COORDINATOR_ID
+from tests.conftest import COORDINATOR_ID, NOW
+from tests.factories import help_shown
 from tests.test_dialogue import LINK, fill_event, join
 from tests.tg import NON_TEXT_UPDATES, World, counter, fsm_of, stored_person
 
@@ -320,8 +321,8 @@ async def test_help_is_given_per_role(world: World) -> None:
     [for_reporter] = await reporter.send("/help")
     [for_coordinator] = await world.person(COORDINATOR_ID).send("/help")
 
-    assert for_reporter.text == Common.HELP_REPORTER
-    assert for_coordinator.text == Common.HELP_REPORTER + Common.HELP_COORDINATOR
+    assert for_reporter.text == help_shown(NOW)
+    assert for_coordinator.text == help_shown(NOW, coordinator=True)
     assert "/report" not in for_reporter.text and "/report" in for_coordinator.text
 
 

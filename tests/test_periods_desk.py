@@ -16,20 +16,23 @@ from sqlalchemy import select
 
 from bot.database import Storage
 from bot.reminders import RoundResult
-from handlers.texts import Common, Dialogue, MyEvents, Periods
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Periods
 from handlers.views import MESSAGE_MAX
 from reports.quarters import Quarter
 from storage.models import Organisation, PeriodNote, ReportingPeriod
 from storage.repositories import CounterRepository
 from tests import factories
-from tests.conftest import COORDINATOR_ID, Clock
+from tests.conftest import COORDINATOR_ID, NOW, Clock
+from tests.factories import shown_examples
 from tests.test_desk import coordinator, report
 from tests.test_dialogue import fill_event, join
 from tests.tg import Person, World, stored_events
 
 Q4 = "IV квартал 2023 года"
 MOSCOW = ZoneInfo("Europe/Moscow")
-AFTER_THE_DEADLINE = datetime(2024, 1, 6, 9, 0, tzinfo=UTC)  # the default is 05.01 18:00 MSK
+AFTER_THE_DEADLINE = datetime(2024, 1, 10, 9, 0, tzinfo=UTC)  # the default: 09.01 18:00 MSK
+# (5 January 2024 is in the New Year holidays: the default moves to the next working day)
+DEADLINE_USAGE = Periods.DEADLINE_USAGE.format(**shown_examples(NOW))
 
 
 class Fake:
@@ -89,7 +92,7 @@ async def test_status_sums_up_and_lists_every_organisation_by_where_it_stands(
     assert reply.text == "\n".join(
         [
             Periods.STATUS_HEAD.format(
-                period=Q4, deadline="05.01.2024 18:00", state=Periods.STATE_OPEN
+                period=Q4, deadline="09.01.2024 18:00", state=Periods.STATE_OPEN
             ),
             Periods.STATUS_SUMMARY.format(
                 total=4, reported=1, events=2, late=0, nothing=1, missing=2, drafts=1
@@ -140,10 +143,10 @@ async def test_a_deadline_moved_later_makes_a_late_event_on_time(
     clock.now = AFTER_THE_DEADLINE
     await report(museum, "С опозданием")
 
-    await desk.send("/deadline 2023-Q4 20.01.2024")
+    await desk.send("/deadline 2023-Q4 19.01.2024")
     [reply] = await desk.send("/status 2023-Q4")
 
-    assert "20.01.2024 18:00" in reply.text
+    assert "19.01.2024 18:00" in reply.text
     assert Periods.LINE_LATE.format(late=1) not in reply.text
 
 
@@ -161,7 +164,7 @@ async def test_status_of_a_long_list_is_split_under_telegrams_limit(
     assert len(replies) > 1
     assert all(len(reply.text) <= MESSAGE_MAX for reply in replies)
     assert replies[0].text.startswith(
-        Periods.STATUS_HEAD.format(period=Q4, deadline="05.01.2024 18:00", state=Periods.STATE_OPEN)
+        Periods.STATUS_HEAD.format(period=Q4, deadline="09.01.2024 18:00", state=Periods.STATE_OPEN)
     )
     expected = [Periods.LINE_MISSING.format(name=name.strip()) for name in names]
     lines = [line for reply in replies for line in reply.text.split("\n")]
@@ -194,6 +197,30 @@ async def test_status_of_a_wrong_or_unknown_period_says_so(
     assert reply.text == told
 
 
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        ("/status 2027-Q5", "/status 2027-Q1"),
+        ("/deadline 2027-Q5 15.04.2027", "/deadline 2027-Q1 …"),
+        ("/close 2027-Q5", "/close 2027-Q1"),
+        ("/report 2027-Q5", None),
+    ],
+)
+async def test_a_wrong_quarter_is_answered_with_an_example_of_the_quarter_collected(
+    world: World, clock: Clock, command: str, example: str | None
+) -> None:
+    clock.now = datetime(2027, 2, 15, 9, 0, tzinfo=UTC)  # I квартал 2027 года is collected
+    desk = coordinator(world)
+
+    [reply] = await desk.send(command)
+
+    if example is None:
+        assert reply.text == Desk.BAD_PERIOD.format(value="2027-Q5", label="2027-Q1")
+    else:
+        assert reply.text == Periods.BAD_PERIOD.format(value="2027-Q5", example=example)
+    assert "2023" not in reply.text
+
+
 # --- /deadline ---------------------------------------------------------------------------
 
 
@@ -213,7 +240,7 @@ async def test_deadline_moves_the_collected_periods_deadline_and_replans_reminde
 
     moved = datetime(2024, 1, 15, 12, 30, tzinfo=MOSCOW)
     assert reply.text == Periods.DEADLINE_SET.format(
-        period=Q4, deadline="15.01.2024 12:30", previous="05.01.2024 18:00"
+        period=Q4, deadline="15.01.2024 12:30", previous="09.01.2024 18:00"
     )
     assert (await period_of(app_storage)).deadline == moved
     assert rebuild.calls == [((), {})]
@@ -226,9 +253,41 @@ async def test_deadline_of_a_named_period_defaults_to_the_configured_time(
     await report(await join(world, 1507), "Выставка")
     desk = coordinator(world)
 
-    await desk.send("/deadline 2023-Q4 20.01.2024")
+    await desk.send("/deadline 2023-Q4 19.01.2024")
 
-    assert (await period_of(app_storage)).deadline == datetime(2024, 1, 20, 18, 0, tzinfo=MOSCOW)
+    assert (await period_of(app_storage)).deadline == datetime(2024, 1, 19, 18, 0, tzinfo=MOSCOW)
+
+
+@pytest.mark.parametrize(
+    ("typed", "told", "stored"),
+    [
+        # the New Year holidays: 1-8 January 2024
+        ("08.01.2024", "8 января 2024 г. — нерабочий день; срок перенесён на 9 января 2024 г.",
+         datetime(2024, 1, 9, 18, 0, tzinfo=MOSCOW)),
+        # a weekend: Saturday 13 January 2024, the time typed kept
+        ("13.01.2024 12:30", "13 января 2024 г. — нерабочий день; срок перенесён на "
+         "15 января 2024 г.", datetime(2024, 1, 15, 12, 30, tzinfo=MOSCOW)),
+    ],
+)  # fmt: skip
+async def test_deadline_on_a_day_off_moves_to_the_next_working_day_and_says_so(
+    world: World, app_storage: Storage, typed: str, told: str, stored: datetime
+) -> None:
+    rebuild = Fake(result={})
+    world.dispatcher["rebuild_schedule"] = rebuild
+    desk = coordinator(world)
+
+    [reply] = await desk.send(f"/deadline {typed}")
+    [status] = await desk.send("/status")
+
+    assert reply.text == Periods.DEADLINE_DAY_OFF.format(
+        day=told.split(" — ")[0], moved=told.split("перенесён на ")[1]
+    ) + Periods.DEADLINE_SET.format(
+        period=Q4, deadline=stored.strftime("%d.%m.%Y %H:%M"), previous="09.01.2024 18:00"
+    )
+    assert reply.text.startswith(told)
+    assert (await period_of(app_storage)).deadline == stored
+    assert stored.strftime("%d.%m.%Y %H:%M") in status.text
+    assert rebuild.calls == [((), {})]  # the reminders follow the moved deadline
 
 
 async def test_deadline_works_without_a_reminder_schedule(
@@ -261,11 +320,11 @@ async def test_deadline_is_saved_even_if_the_schedule_cannot_be_rebuilt(
 @pytest.mark.parametrize(
     ("args", "told"),
     [
-        ("", Periods.DEADLINE_USAGE),
-        ("завтра", Periods.DEADLINE_USAGE),
-        ("15.01.24", Periods.DEADLINE_USAGE),
-        ("15.01.2024 вечером", Periods.DEADLINE_USAGE),
-        ("15.01.2024 18:00 лишнее", Periods.DEADLINE_USAGE),
+        ("", DEADLINE_USAGE),
+        ("завтра", DEADLINE_USAGE),
+        ("15.01.24", DEADLINE_USAGE),
+        ("15.01.2024 вечером", DEADLINE_USAGE),
+        ("15.01.2024 18:00 лишнее", DEADLINE_USAGE),
         ("31.02.2024", Periods.DEADLINE_NO_SUCH_DATE.format(value="31.02.2024")),
         ("15.01.2024 25:00", Periods.DEADLINE_NO_SUCH_DATE.format(value="15.01.2024 25:00")),
         ("19.11.2023", Periods.DEADLINE_PAST.format(deadline="19.11.2023 18:00")),
@@ -552,7 +611,7 @@ async def test_note_without_text_shows_how(world: World, app_storage: Storage, a
 
     [reply] = await desk.send(f"/note {args}")
 
-    assert reply.text == Periods.NOTE_USAGE
+    assert reply.text == Periods.NOTE_USAGE.format(**shown_examples(NOW))
     assert await notes_of(app_storage) == []
 
 

@@ -117,10 +117,11 @@ def test_it_orders_quarters_in_time() -> None:
         (Quarter(2023, 1), datetime(2023, 4, 5, 18, tzinfo=MSK)),
         (Quarter(2023, 2), datetime(2023, 7, 5, 18, tzinfo=MSK)),
         (Quarter(2023, 3), datetime(2023, 10, 5, 18, tzinfo=MSK)),
-        (Quarter(2023, 4), datetime(2024, 1, 5, 18, tzinfo=MSK)),
+        # 5 January 2024 is in the New Year holidays: the first working day after them
+        (Quarter(2023, 4), datetime(2024, 1, 9, 18, tzinfo=MSK)),
     ],
 )
-def test_its_deadline_is_the_fifth_of_the_next_month_at_six_pm(
+def test_its_deadline_is_the_fifth_of_the_next_month_at_six_pm_on_a_working_day(
     quarter: Quarter, deadline: datetime
 ) -> None:
     assert quarter.deadline(MSK) == deadline
@@ -134,17 +135,40 @@ def test_its_deadline_day_and_time_can_be_configured() -> None:
 
 
 def test_a_deadline_day_past_the_month_end_falls_on_its_last_day() -> None:
-    assert Quarter(2023, 1).deadline(MSK, day=31) == datetime(2023, 4, 30, 18, tzinfo=MSK)
+    # 30 April 2025 is a Wednesday (in 2023 it was a Sunday, see the weekend test below)
+    assert Quarter(2025, 1).deadline(MSK, day=31) == datetime(2025, 4, 30, 18, tzinfo=MSK)
+
+
+@pytest.mark.parametrize(
+    ("quarter", "day", "deadline"),
+    [
+        # the New Year holidays: 5 January is a day off every year
+        (Quarter(2026, 4), 5, datetime(2027, 1, 11, 18, tzinfo=MSK)),
+        (Quarter(2025, 4), 5, datetime(2026, 1, 12, 18, tzinfo=MSK)),  # 9 January transferred
+        (Quarter(2027, 4), 5, datetime(2028, 1, 10, 18, tzinfo=MSK)),
+        # a weekend: 4 July 2026 is a Saturday
+        (Quarter(2026, 2), 4, datetime(2026, 7, 6, 18, tzinfo=MSK)),
+        # 30 April 2023 is a Sunday, 1 May a holiday
+        (Quarter(2023, 1), 31, datetime(2023, 5, 2, 18, tzinfo=MSK)),
+        # an ordinary working day is left alone: Monday 5 October 2026
+        (Quarter(2026, 3), 5, datetime(2026, 10, 5, 18, tzinfo=MSK)),
+    ],
+)
+def test_a_deadline_on_a_day_off_moves_to_the_next_working_day(
+    quarter: Quarter, day: int, deadline: datetime
+) -> None:
+    assert quarter.deadline(MSK, day=day) == deadline
 
 
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
         (datetime(2024, 1, 1, 0, 0, tzinfo=MSK), Quarter(2023, 4)),
-        (datetime(2024, 1, 5, 17, 59, tzinfo=MSK), Quarter(2023, 4)),
-        (datetime(2024, 1, 5, 17, 59, 59, 999999, tzinfo=MSK), Quarter(2023, 4)),
-        (datetime(2024, 1, 5, 18, 0, tzinfo=MSK), Quarter(2024, 1)),
-        (datetime(2024, 1, 6, 9, 0, tzinfo=MSK), Quarter(2024, 1)),
+        (datetime(2024, 1, 5, 18, 0, tzinfo=MSK), Quarter(2023, 4)),  # a holiday: on to 9.01
+        (datetime(2024, 1, 9, 17, 59, tzinfo=MSK), Quarter(2023, 4)),
+        (datetime(2024, 1, 9, 17, 59, 59, 999999, tzinfo=MSK), Quarter(2023, 4)),
+        (datetime(2024, 1, 9, 18, 0, tzinfo=MSK), Quarter(2024, 1)),
+        (datetime(2024, 1, 10, 9, 0, tzinfo=MSK), Quarter(2024, 1)),
         (datetime(2024, 3, 31, 23, 59, tzinfo=MSK), Quarter(2024, 1)),
         (datetime(2024, 4, 5, 17, 59, tzinfo=MSK), Quarter(2024, 1)),
         (datetime(2024, 4, 5, 18, 0, tzinfo=MSK), Quarter(2024, 2)),
@@ -160,8 +184,8 @@ def test_it_collects_the_previous_quarter_until_its_deadline(
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        (datetime(2024, 1, 5, 14, 59, tzinfo=UTC), Quarter(2023, 4)),  # 17:59 in Moscow
-        (datetime(2024, 1, 5, 15, 0, tzinfo=UTC), Quarter(2024, 1)),  # 18:00 in Moscow
+        (datetime(2024, 1, 9, 14, 59, tzinfo=UTC), Quarter(2023, 4)),  # 17:59 in Moscow
+        (datetime(2024, 1, 9, 15, 0, tzinfo=UTC), Quarter(2024, 1)),  # 18:00 in Moscow
         (datetime(2023, 12, 31, 21, 30, tzinfo=UTC), Quarter(2023, 4)),  # already 1 January
     ],
 )
@@ -170,31 +194,31 @@ def test_it_converts_an_aware_time_to_local_time_first(now: datetime, expected: 
 
 
 def test_it_takes_a_naive_time_as_local_time() -> None:
-    assert collecting_quarter(datetime(2024, 1, 5, 17, 59), MSK) == Quarter(2023, 4)
-    assert collecting_quarter(datetime(2024, 1, 5, 18, 0), MSK) == Quarter(2024, 1)
+    assert collecting_quarter(datetime(2024, 1, 9, 17, 59), MSK) == Quarter(2023, 4)
+    assert collecting_quarter(datetime(2024, 1, 9, 18, 0), MSK) == Quarter(2024, 1)
 
 
 def test_it_follows_a_configured_deadline() -> None:
-    now = datetime(2024, 1, 7, 12, 0, tzinfo=MSK)
+    now = datetime(2024, 1, 10, 12, 0, tzinfo=MSK)
 
-    assert collecting_quarter(now, MSK) == Quarter(2024, 1)
-    assert collecting_quarter(now, MSK, day=10) == Quarter(2023, 4)
-    assert collecting_quarter(now, MSK, day=7, at=time(12, 0)) == Quarter(2024, 1)
+    assert collecting_quarter(now, MSK) == Quarter(2024, 1)  # 9 January 18:00 has passed
+    assert collecting_quarter(now, MSK, day=11) == Quarter(2023, 4)
+    assert collecting_quarter(now, MSK, day=10, at=time(12, 0)) == Quarter(2024, 1)
 
 
 def _default(quarter: Quarter) -> datetime:
     return quarter.deadline(MSK)
 
 
-JANUARY_8 = datetime(2027, 1, 8, 12, 0, tzinfo=MSK)  # past the default 05.01 18:00
+JANUARY_12 = datetime(2027, 1, 12, 12, 0, tzinfo=MSK)  # past the default 11.01 18:00
 
 
 @pytest.mark.parametrize(
     ("stored", "expected"),
     [
         ({}, Quarter(2027, 1)),  # the default deadline has passed
-        ({Quarter(2026, 4): datetime(2027, 1, 12, 18, 0, tzinfo=MSK)}, Quarter(2026, 4)),
-        ({Quarter(2026, 4): datetime(2027, 1, 8, 12, 0, tzinfo=MSK)}, Quarter(2027, 1)),
+        ({Quarter(2026, 4): datetime(2027, 1, 19, 18, 0, tzinfo=MSK)}, Quarter(2026, 4)),
+        ({Quarter(2026, 4): datetime(2027, 1, 12, 12, 0, tzinfo=MSK)}, Quarter(2027, 1)),
         ({Quarter(2026, 4): None}, Quarter(2027, 1)),  # closed
         # a quarter further back whose deadline is still ahead, the previous one done
         ({Quarter(2026, 3): datetime(2027, 2, 1, tzinfo=MSK)}, Quarter(2026, 3)),
@@ -202,7 +226,7 @@ JANUARY_8 = datetime(2027, 1, 8, 12, 0, tzinfo=MSK)  # past the default 05.01 18
         (
             {
                 Quarter(2026, 3): datetime(2027, 2, 1, tzinfo=MSK),
-                Quarter(2026, 4): datetime(2027, 1, 12, 18, 0, tzinfo=MSK),
+                Quarter(2026, 4): datetime(2027, 1, 19, 18, 0, tzinfo=MSK),
             },
             Quarter(2026, 4),
         ),
@@ -213,7 +237,7 @@ JANUARY_8 = datetime(2027, 1, 8, 12, 0, tzinfo=MSK)  # past the default 05.01 18
 def test_the_stored_deadlines_decide_the_quarter_collected(
     stored: dict[Quarter, datetime | None], expected: Quarter
 ) -> None:
-    assert quarter_collected(JANUARY_8, MSK, stored, _default) == expected
+    assert quarter_collected(JANUARY_12, MSK, stored, _default) == expected
 
 
 def test_a_missing_previous_period_has_the_default_deadline() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from aiogram.client.telegram import PRODUCTION
 from bot.app import build_bot
 from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
 from reports.model import DEFAULT_SPHERES
+from reports.quarters import Quarter
 
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 
@@ -179,3 +180,21 @@ def test_an_unsupported_or_malformed_database_url_says_what_to_write(
 )
 def test_the_supported_database_urls_are_accepted(url: str) -> None:
     assert load_settings(database_url=url).database_url == url
+
+
+@pytest.mark.parametrize(
+    ("day", "quarter", "deadline"),
+    [
+        ("5", Quarter(2026, 4), datetime(2027, 1, 11, 18, 0)),  # the New Year holidays
+        ("4", Quarter(2026, 2), datetime(2026, 7, 6, 18, 0)),  # Saturday 4 July 2026
+        ("5", Quarter(2026, 3), datetime(2026, 10, 5, 18, 0)),  # a working Monday stays
+    ],
+)
+def test_the_default_deadline_falls_on_a_working_day(
+    monkeypatch: pytest.MonkeyPatch, day: str, quarter: Quarter, deadline: datetime
+) -> None:
+    monkeypatch.setenv("DEADLINE_DAY", day)
+
+    settings = load_settings()
+
+    assert settings.default_deadline(quarter) == deadline.replace(tzinfo=settings.timezone)

@@ -4,12 +4,16 @@ that Telegram parses."""
 from __future__ import annotations
 
 import inspect
+from datetime import date, datetime
 from string import Formatter
 
 import pytest
 
 from bot import texts as bot_texts
 from handlers import texts as handler_texts
+from handlers.views import examples
+from reports.quarters import Quarter
+from reports.workdays import is_working_day
 from tests.telegram_rules import html_to_text
 from tests.tg import PLACEHOLDER
 
@@ -110,3 +114,28 @@ def test_days_left_agree_in_number(days: int, expected: str) -> None:
     from bot.reminders import _days_text
 
     assert _days_text(days) == expected
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        handler_texts.Common.HELP_REPORTER + handler_texts.Common.HELP_COORDINATOR,
+        handler_texts.Dialogue.ASK["dates"],
+        handler_texts.Periods.DEADLINE_USAGE,
+        handler_texts.Periods.NOTE_USAGE,
+    ],
+    ids=["help", "dates", "deadline-usage", "note-usage"],
+)
+def test_the_example_texts_show_the_quarter_collected_not_a_fixed_year(template: str) -> None:
+    text = template.format(**examples(Quarter(2027, 1), date(2027, 2, 15)))
+
+    assert "2027" in text
+    assert not any(str(year) in text for year in (2023, 2024, 2025, 2026))
+    assert "{" not in text
+
+
+def test_the_deadline_example_is_a_working_day_after_the_quarter() -> None:
+    shown = examples(Quarter(2026, 4), date(2026, 12, 2))["deadline"]
+
+    day = datetime.strptime(shown, "%d.%m.%Y").date()
+    assert day > Quarter(2026, 4).last_day and is_working_day(day)
