@@ -36,7 +36,7 @@ from bot.middlewares import (
     Handling,
     install_middlewares,
 )
-from bot.outbox import Outbox, RedisLiveness
+from bot.outbox import Outbox
 from bot.reachability import on_forbidden
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
@@ -131,11 +131,8 @@ def fsm_storage(
     return redis_storage, RedisEventIsolation(redis_storage.redis, key_builder=key_builder)
 
 
-def build_dispatcher(
-    settings: Settings, storage: Storage, clock: Clock = utc_now, outbox: Outbox | None = None
-) -> Dispatcher:
-    """The Dispatcher with the FSM storage, the session middleware and every router; given
-    the process's `outbox`, what it owes a chat is delivered before the chat's next update."""
+def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_now) -> Dispatcher:
+    """The Dispatcher with the FSM storage, the session middleware and every router."""
     fsm, isolation = fsm_storage(settings, storage)
     redis = getattr(fsm, "redis", None)
     unsettled: Unsettled = MemoryUnsettled() if redis is None else RedisUnsettled(redis)
@@ -150,10 +147,6 @@ def build_dispatcher(
         unsettled=unsettled,
         coordinator_menus=set(),  # whose desk menu is set (handlers.commands)
     )
-    if outbox is not None:
-        dispatcher["outbox"] = outbox
-        if redis is not None and outbox.liveness is None:
-            outbox.liveness = RedisLiveness(redis, outbox.alive_for)
     dispatcher["handling"] = handling = Handling()
     install_middlewares(dispatcher, storage.sessionmaker, unsettled, handling)
     dispatcher.update.outer_middleware(CoordinatorMenus(dispatcher["coordinator_menus"]))
@@ -268,12 +261,7 @@ async def announce_setup_link(bot: Bot, storage: Storage, settings: Settings) ->
 
 def build_outbox(settings: Settings, storage: Storage) -> Outbox:
     """The process's outbox, able to redo the jobs the handlers record (the report)."""
-    outbox = Outbox(
-        timedelta(seconds=settings.outbox_lease),
-        every=settings.outbox_every,
-        sole=settings.webhook_url is None,  # polling: only one process can poll a bot
-        alive_for=settings.outbox_alive,
-    )
+    outbox = Outbox(timedelta(seconds=settings.outbox_lease), every=settings.outbox_every)
 
     async def report(bot: Bot, chat_id: int, payload: dict[str, object]) -> None:
         await run_report_job(bot, chat_id, payload, storage.reader, settings)
@@ -285,34 +273,18 @@ def build_outbox(settings: Settings, storage: Storage) -> Outbox:
 async def _deliver_at_start(
     bot: Bot, outbox: Outbox, storage: Storage, *, everything: bool
 ) -> asyncio.Task[None]:
-    """The heartbeat (before any row of this process exists), what a previous run (or a
-    dead worker) owed, before any update is taken, then the periodic pass."""
-    if outbox.liveness is not None:
-        await outbox.liveness.beat(outbox.owner)
+    """What a previous run owed (before any update is taken), then the periodic pass."""
     sent = await outbox.deliver_owed(bot, storage.sessionmaker, everything=everything)
     if sent:
         log.info("delivered %s message(s) owed by the previous run", sent)
-
-    async def deliver_and_beat() -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(outbox.keep_beating())
-            group.create_task(outbox.keep_delivering(bot, storage.sessionmaker))
-
-    return asyncio.create_task(deliver_and_beat())
+    return asyncio.create_task(outbox.keep_delivering(bot, storage.sessionmaker))
 
 
-async def _stop_delivering(task: asyncio.Task[None] | None, outbox: Outbox) -> None:
-    """The periodic pass and the heartbeat stopped; the heartbeat deleted, so what is
-    still owed is anyone's at once."""
+async def _stop_delivering(task: asyncio.Task[None] | None) -> None:
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    if outbox.liveness is not None:
-        try:
-            await outbox.liveness.gone(outbox.owner)
-        except Exception:  # it expires on its own within OUTBOX_ALIVE
-            log.exception("could not delete the outbox heartbeat")
 
 
 async def run_polling(settings: Settings) -> None:
@@ -324,7 +296,7 @@ async def run_polling(settings: Settings) -> None:
     storage = await open_storage(settings)
     outbox = build_outbox(settings, storage)
     bot = build_bot(settings, outbox=outbox)
-    dispatcher = build_dispatcher(settings, storage, outbox=outbox)
+    dispatcher = build_dispatcher(settings, storage)
     handling: Handling = dispatcher["handling"]
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
@@ -346,7 +318,7 @@ async def run_polling(settings: Settings) -> None:
     except StoppedAtStart:
         log.info(texts.STOPPED_AT_START)
     finally:
-        await _stop_delivering(delivering, outbox)
+        await _stop_delivering(delivering)
         await scheduler.shutdown()
         await bot.session.close()
         await storage.close()
@@ -367,15 +339,14 @@ async def run_webhook(settings: Settings) -> None:
     storage = await open_storage(settings)
     outbox = build_outbox(settings, storage)
     bot = build_bot(settings, outbox=outbox)
-    dispatcher = build_dispatcher(settings, storage, outbox=outbox)
+    dispatcher = build_dispatcher(settings, storage)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
     settle_memory()
     delivering: asyncio.Task[None] | None = None
     try:
         await _until_telegram_answers(bot.me, stop)
-        # Other workers may be sending their rows: only those past their lease, or of a
-        # worker no longer alive (with Redis; without it the lease alone tells).
+        # Other workers may be sending their rows: only those past their lease.
         delivering = await _deliver_at_start(bot, outbox, storage, everything=False)
         if settings.webhook_register:
             secret = settings.webhook_secret.get_secret_value()
@@ -393,7 +364,7 @@ async def run_webhook(settings: Settings) -> None:
     except StoppedAtStart:
         log.info(texts.STOPPED_AT_START)
     finally:
-        await _stop_delivering(delivering, outbox)
+        await _stop_delivering(delivering)
         await scheduler.shutdown()
         await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
         await bot.session.close()

@@ -134,12 +134,6 @@ class Dialogue:
     AFTER_ERROR = "Произошла ошибка, но черновик сохранён. Продолжим с текущего шага:"
     # A retry of an answer whose save was reported as failed, though it went through.
     ALREADY_SAVED = "Этот ответ уже сохранён. Продолжим с текущего шага:"
-    # A text sent before the bot's reply to the previous answer had reached the person
-    # (delivered just before this, after a worker's failure): not taken as an answer.
-    NOT_TAKEN = (
-        "Сообщение поступило раньше, чем был показан вопрос выше, и не принято как ответ "
-        "на него. Предыдущий ответ сохранён. Ответьте, пожалуйста, на вопрос выше."
-    )
     ASK_COUNT = "Сколько всего было участников? Напишите число или нажмите «Не знаю»."
     BAD_COUNT = "Пожалуйста, напишите число участников цифрами, например 18."
     APPROXIMATE_COUNT = (
