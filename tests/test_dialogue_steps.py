@@ -77,7 +77,7 @@ async def test_the_sphere_is_chosen_with_a_button_per_sphere(
 
     labels = person.labels()
     assert labels[: len(settings.spheres)] == [short(name) for name in settings.spheres]
-    assert labels[len(settings.spheres) :] == [Dialogue.BACK, Dialogue.CANCEL]
+    assert labels[len(settings.spheres) :] == [Dialogue.CANCEL]  # step 1: nothing before
 
 
 async def test_the_summary_shows_every_answer_and_a_button_per_field(world: World) -> None:
@@ -190,7 +190,7 @@ async def test_editing_a_text_field_shows_its_current_answer(world: World, field
     [question] = await person.press(field)
 
     assert "Сейчас: «" in question.text
-    assert person.labels() == [Dialogue.BACK, Dialogue.CANCEL]
+    assert person.labels() == [Dialogue.KEEP, Dialogue.CANCEL]  # keeping it: to the summary
 
 
 async def test_editing_the_dates_shows_them_as_the_table_prints_them(world: World) -> None:
@@ -206,11 +206,9 @@ async def test_editing_the_dates_shows_them_as_the_table_prints_them(world: Worl
 # --- back --------------------------------------------------------------------------------
 
 BACK = [
-    ("sphere", 1),  # the first step has nowhere further back: it is asked again
     ("name", 1),
     ("place", 2),
     ("dates", 3),
-    ("dates_confirm", 4),  # back from the confirmation: the dates question again
     ("result", 4),
     ("participants", 5),
     ("count", 6),  # back from the count: the participants question again
@@ -242,14 +240,14 @@ async def test_going_back_keeps_the_answer_already_given(world: World) -> None:
     assert "Сейчас: «г. Минск, Республика Беларусь»" in question.text
 
 
-async def test_back_while_editing_returns_to_the_summary_unchanged(
+async def test_keep_while_editing_returns_to_the_summary_unchanged(
     world: World, app_storage: Storage
 ) -> None:
     person = await join(world, 709)
     await fill_event(person)
     await person.press("Место")
 
-    [summary] = await person.press(Dialogue.BACK)
+    [summary] = await person.press(Dialogue.KEEP)
     await submit(person)
 
     assert Dialogue.SUMMARY_HEAD in summary.text
@@ -269,7 +267,11 @@ async def test_the_cancel_button_ends_the_dialogue_and_drops_the_draft(
     person = await join(world, 710)
     await reach(person, state)
 
-    [reply] = await person.press(Dialogue.CANCEL)
+    replies = await person.press(Dialogue.CANCEL)
+    if state != "sphere":  # a draft with answers: deleted once confirmed
+        assert [r.text for r in replies] == [Dialogue.CONFIRM_DROP]
+        replies = await person.press(Dialogue.DROP_YES)
+    [reply] = replies
 
     assert reply.text == Dialogue.CANCELLED
     assert await fsm_of(app_storage.sessionmaker, person.user.id) is None
@@ -284,6 +286,9 @@ async def test_slash_cancel_leaves_the_dialogue_from_any_step(
     await reach(person, state)
 
     [reply] = await person.send("/cancel")
+    if state != "sphere":  # a draft with answers: deleted once confirmed
+        assert reply.text == Dialogue.CONFIRM_DROP
+        [reply] = await person.press(Dialogue.DROP_YES)
     [after] = await person.send("Какой-то текст")
 
     assert reply.text == Dialogue.CANCELLED
@@ -323,8 +328,10 @@ async def test_a_new_report_started_mid_dialogue_starts_afresh(
     person = await join(world, 713)
     await reach(person, "result")
 
-    [question] = await person.send("/new")
+    [asked] = await person.send("/new")
+    [question] = await person.press(Dialogue.RESTART)
 
+    assert asked.text == Dialogue.DRAFT_IN_PROGRESS
     assert step_number(question.text) == 1
     row = await fsm_of(app_storage.sessionmaker, person.user.id)
     assert row is not None and row.data["draft"]["name"] is None
@@ -501,10 +508,12 @@ async def test_after_the_deadline_an_open_earlier_quarter_still_takes_its_events
     person = await join(world, 729)
     await reach(person, "period")  # the fourth quarter's period exists and stays open
     await person.press(Dialogue.CANCEL)
+    await person.press(Dialogue.DROP_YES)
     clock.now = datetime(2024, 1, 10, 9, 0, tzinfo=UTC)  # collecting I квартал 2024
 
     december = await period_buttons_for(person, "20 декабря 2023")
     await person.press(Dialogue.CANCEL)
+    await person.press(Dialogue.DROP_YES)
     january = await period_buttons_for(person, "15 января 2024")
 
     assert december == ["IV квартал 2023 года" + Dialogue.DEFAULT_MARK, "I квартал 2024 года"]
