@@ -693,7 +693,12 @@ async def dialogue_button(
             await state.clear()
             await dialogue.say(Dialogue.CANCELLED)
     elif action == "keep":
-        await dialogue.advance(draft, step)
+        if step == "participants" and draft.count is None:  # the count was not given yet
+            await dialogue.save(draft)
+            await state.set_state(ReportStates.count)
+            await dialogue.ask_count()
+        else:
+            await dialogue.advance(draft, step)
     elif action == "edit":
         await dialogue.ask(draft, step)
     elif action == "submit":
