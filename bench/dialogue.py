@@ -366,12 +366,13 @@ def settings_for(backend: Backend) -> Settings:
     )
 
 
-def dispatcher_for(settings: Settings, storage: Storage) -> Dispatcher:
-    """The bot's own assembly (`build_dispatcher`), its clock stopped at NOW, and the
-    memory settled as the bot settles it at start (`settle_memory`)."""
+def dispatcher_for(settings: Settings, storage: Storage, outbox: Any = None) -> Dispatcher:
+    """The bot's own assembly (`build_dispatcher`, given the bot's outbox as the bot gets
+    it), its clock stopped at NOW, and the memory settled as the bot settles it at start
+    (`settle_memory`)."""
     from bot.app import build_dispatcher, settle_memory
 
-    dispatcher = build_dispatcher(settings, storage, clock=lambda: NOW)
+    dispatcher = build_dispatcher(settings, storage, clock=lambda: NOW, outbox=outbox)
     settle_memory()
     return dispatcher
 
@@ -491,20 +492,21 @@ async def one_mode(
     backend: Backend, mode: str, people: int, orgs: int, rate: float
 ) -> tuple[Run, list[str], list[list[Update]]]:
     """A fresh database, `people` dialogues in `mode`, then the check."""
-    from bot.app import build_bot
+    from bot.app import build_bot, build_outbox
 
     if backend.database_url.startswith("postgresql"):
         await reset_postgres(backend.database_url)
     settings = settings_for(backend)
     storage = await open_storage(settings)
     session = BenchSession()
-    bot = build_bot(settings, session=session)
+    outbox = build_outbox(settings, storage)
+    bot = build_bot(settings, session=session, outbox=outbox)
     errors = ErrorCounter()
     logging.getLogger().addHandler(errors)
     logging.getLogger().setLevel(min(logging.getLogger().level or logging.ERROR, logging.ERROR))
     try:
         who = await populate(storage, settings, people, orgs)
-        dispatcher = dispatcher_for(settings, storage)
+        dispatcher = dispatcher_for(settings, storage, outbox)
         if backend.redis_url:
             await _empty_redis(dispatcher)
         chatters = [Chatter(Answers(n), session) for n in range(people)]

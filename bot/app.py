@@ -36,7 +36,7 @@ from bot.middlewares import (
     Handling,
     install_middlewares,
 )
-from bot.outbox import Outbox
+from bot.outbox import Outbox, RedisLiveness
 from bot.reachability import on_forbidden
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
@@ -131,8 +131,11 @@ def fsm_storage(
     return redis_storage, RedisEventIsolation(redis_storage.redis, key_builder=key_builder)
 
 
-def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_now) -> Dispatcher:
-    """The Dispatcher with the FSM storage, the session middleware and every router."""
+def build_dispatcher(
+    settings: Settings, storage: Storage, clock: Clock = utc_now, outbox: Outbox | None = None
+) -> Dispatcher:
+    """The Dispatcher with the FSM storage, the session middleware and every router; given
+    the process's `outbox`, what it owes a chat is delivered before the chat's next update."""
     fsm, isolation = fsm_storage(settings, storage)
     redis = getattr(fsm, "redis", None)
     unsettled: Unsettled = MemoryUnsettled() if redis is None else RedisUnsettled(redis)
@@ -147,6 +150,10 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
         unsettled=unsettled,
         coordinator_menus=set(),  # whose desk menu is set (handlers.commands)
     )
+    if outbox is not None:
+        dispatcher["outbox"] = outbox
+        if redis is not None and outbox.liveness is None:
+            outbox.liveness = RedisLiveness(redis, outbox.alive_for)
     dispatcher["handling"] = handling = Handling()
     install_middlewares(dispatcher, storage.sessionmaker, unsettled, handling)
     dispatcher.update.outer_middleware(CoordinatorMenus(dispatcher["coordinator_menus"]))
@@ -195,13 +202,20 @@ def build_bot(
     return bot
 
 
-async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None:
+class StoppedAtStart(Exception):
+    """SIGTERM or SIGINT arrived while the start waited for Telegram: exit quietly."""
+
+
+async def _until_telegram_answers(
+    call: Callable[[], Awaitable[object]], stop: asyncio.Event
+) -> None:
     """Retry a start-up call while Telegram is unreachable, busy or failing (5xx, 429);
-    a token Telegram rejects (401) is a `StartupError`: retrying cannot mend it."""
+    a token Telegram rejects (401) is a `StartupError`: retrying cannot mend it. A stop
+    signal ends the wait at once (`StoppedAtStart`), even in the middle of a request."""
     delay = 1.0
     while True:
         try:
-            await call()
+            await _unless_stopped(call(), stop)
             return
         except TelegramUnauthorizedError:
             raise StartupError(texts.TOKEN_REJECTED) from None
@@ -209,8 +223,24 @@ async def _until_telegram_answers(call: Callable[[], Awaitable[object]]) -> None
             wait = float(error.retry_after)
         except (TelegramNetworkError, TelegramServerError) as error:
             wait, delay = delay, min(delay * 2, START_RETRY_MAX_DELAY)
-            log.warning("Telegram is not answering at start (%s); retrying", error)
-        await asyncio.sleep(wait)
+            log.warning(texts.TELEGRAM_NOT_ANSWERING.format(reason=error, wait=f"{wait:g}"))
+        await _unless_stopped(asyncio.sleep(wait), stop)
+
+
+async def _unless_stopped(awaitable: Awaitable[object], stop: asyncio.Event) -> None:
+    """Await `awaitable`, or raise `StoppedAtStart` as soon as `stop` is set."""
+    task = asyncio.ensure_future(awaitable)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise StoppedAtStart
+    task.result()
 
 
 async def _setup_menus(bot: Bot, storage: Storage, dispatcher: Dispatcher) -> None:
@@ -238,7 +268,12 @@ async def announce_setup_link(bot: Bot, storage: Storage, settings: Settings) ->
 
 def build_outbox(settings: Settings, storage: Storage) -> Outbox:
     """The process's outbox, able to redo the jobs the handlers record (the report)."""
-    outbox = Outbox(timedelta(seconds=settings.outbox_lease), every=settings.outbox_every)
+    outbox = Outbox(
+        timedelta(seconds=settings.outbox_lease),
+        every=settings.outbox_every,
+        sole=settings.webhook_url is None,  # polling: only one process can poll a bot
+        alive_for=settings.outbox_alive,
+    )
 
     async def report(bot: Bot, chat_id: int, payload: dict[str, object]) -> None:
         await run_report_job(bot, chat_id, payload, storage.reader, settings)
@@ -250,18 +285,34 @@ def build_outbox(settings: Settings, storage: Storage) -> Outbox:
 async def _deliver_at_start(
     bot: Bot, outbox: Outbox, storage: Storage, *, everything: bool
 ) -> asyncio.Task[None]:
-    """What a previous run owed (before any update is taken), then the periodic pass."""
+    """The heartbeat (before any row of this process exists), what a previous run (or a
+    dead worker) owed, before any update is taken, then the periodic pass."""
+    if outbox.liveness is not None:
+        await outbox.liveness.beat(outbox.owner)
     sent = await outbox.deliver_owed(bot, storage.sessionmaker, everything=everything)
     if sent:
         log.info("delivered %s message(s) owed by the previous run", sent)
-    return asyncio.create_task(outbox.keep_delivering(bot, storage.sessionmaker))
+
+    async def deliver_and_beat() -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(outbox.keep_beating())
+            group.create_task(outbox.keep_delivering(bot, storage.sessionmaker))
+
+    return asyncio.create_task(deliver_and_beat())
 
 
-async def _stop_delivering(task: asyncio.Task[None] | None) -> None:
+async def _stop_delivering(task: asyncio.Task[None] | None, outbox: Outbox) -> None:
+    """The periodic pass and the heartbeat stopped; the heartbeat deleted, so what is
+    still owed is anyone's at once."""
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if outbox.liveness is not None:
+        try:
+            await outbox.liveness.gone(outbox.owner)
+        except Exception:  # it expires on its own within OUTBOX_ALIVE
+            log.exception("could not delete the outbox heartbeat")
 
 
 async def run_polling(settings: Settings) -> None:
@@ -273,17 +324,17 @@ async def run_polling(settings: Settings) -> None:
     storage = await open_storage(settings)
     outbox = build_outbox(settings, storage)
     bot = build_bot(settings, outbox=outbox)
-    dispatcher = build_dispatcher(settings, storage)
+    dispatcher = build_dispatcher(settings, storage, outbox=outbox)
     handling: Handling = dispatcher["handling"]
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
     settle_memory()
     delivering: asyncio.Task[None] | None = None
     try:
-        await _until_telegram_answers(bot.me)
+        await _until_telegram_answers(bot.me, stop)
         # Only one process can poll a bot: all that is owed is this process's to send.
         delivering = await _deliver_at_start(bot, outbox, storage, everything=True)
-        await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher))
+        await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher), stop)
         await announce_setup_link(bot, storage, settings)
         await scheduler.start()
         stopper = asyncio.create_task(_stop_polling_on(stop, dispatcher))
@@ -292,8 +343,10 @@ async def run_polling(settings: Settings) -> None:
         finally:
             stopper.cancel()
         await handling.finish(settings.shutdown_timeout)
+    except StoppedAtStart:
+        log.info(texts.STOPPED_AT_START)
     finally:
-        await _stop_delivering(delivering)
+        await _stop_delivering(delivering, outbox)
         await scheduler.shutdown()
         await bot.session.close()
         await storage.close()
@@ -314,30 +367,33 @@ async def run_webhook(settings: Settings) -> None:
     storage = await open_storage(settings)
     outbox = build_outbox(settings, storage)
     bot = build_bot(settings, outbox=outbox)
-    dispatcher = build_dispatcher(settings, storage)
+    dispatcher = build_dispatcher(settings, storage, outbox=outbox)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
     settle_memory()
     delivering: asyncio.Task[None] | None = None
     try:
-        await _until_telegram_answers(bot.me)
-        # Other workers may be sending their rows: only those past their lease.
+        await _until_telegram_answers(bot.me, stop)
+        # Other workers may be sending their rows: only those past their lease, or of a
+        # worker no longer alive (with Redis; without it the lease alone tells).
         delivering = await _deliver_at_start(bot, outbox, storage, everything=False)
         if settings.webhook_register:
             secret = settings.webhook_secret.get_secret_value()
             url = settings.webhook_url
             allowed = dispatcher.resolve_used_update_types()
             await _until_telegram_answers(
-                lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=allowed)
+                lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=allowed), stop
             )
             log.info("webhook registered with Telegram: %s", url)
-            await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher))
+            await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher), stop)
             await announce_setup_link(bot, storage, settings)
         await scheduler.start()
         await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
         await serve(build_web_app(dispatcher, bot, settings, storage), settings, stop)
+    except StoppedAtStart:
+        log.info(texts.STOPPED_AT_START)
     finally:
-        await _stop_delivering(delivering)
+        await _stop_delivering(delivering, outbox)
         await scheduler.shutdown()
         await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
         await bot.session.close()
@@ -356,10 +412,12 @@ async def run_scheduler(settings: Settings) -> None:
     bot = build_bot(settings)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     try:
-        await _until_telegram_answers(bot.me)
+        await _until_telegram_answers(bot.me, stop)
         await scheduler.start(refresh_every=SCHEDULER_REFRESH)
         log.info("reminder scheduler running (no updates handled in this process)")
         await stop.wait()
+    except StoppedAtStart:
+        log.info(texts.STOPPED_AT_START)
     finally:
         await scheduler.shutdown()
         await bot.session.close()

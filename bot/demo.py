@@ -46,9 +46,9 @@ from aiogram.types import (
 from pydantic import SecretStr
 
 from bot.app import build_bot, build_dispatcher
-from bot.database import open_storage
+from bot.database import deadline_for, open_storage
 from bot.settings import Settings
-from storage.repositories import OrganisationRepository, PersonRepository
+from storage.repositories import OrganisationRepository, PeriodRepository, PersonRepository
 
 DEMO_USER = User(id=1, is_bot=False, first_name="Демо", language_code="ru")
 BOT_USER = User(id=2, is_bot=True, first_name="Отчёты", username="demo_report_bot")
@@ -199,6 +199,11 @@ async def run_demo(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = 
             person = await PersonRepository(session).by_telegram_id(DEMO_USER.id)
             assert person is not None
             person.full_name, person.organisation_id = "Демо Пользователь", organisation.id
+            # As the bot's scheduler does at start: the quarter being collected has its
+            # period, so /report and /status work before anyone has reported.
+            await PeriodRepository(session).ensure_collecting(
+                datetime.now(UTC), demo_settings.timezone, deadline_for(demo_settings)
+            )
         terminal = TerminalSession(out, Path.cwd())
         bot = build_bot(demo_settings, session=terminal)
         dispatcher = build_dispatcher(demo_settings, storage)

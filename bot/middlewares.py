@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -14,6 +15,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.context import FSMContext
 from aiogram.methods import (
     AnswerCallbackQuery,
     GetMe,
@@ -25,11 +27,13 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outbox import Outbox
-from bot.unsettled import SavedRetries, Unsettled
+from bot.unsettled import SavedRetries, Unsettled, chat_of
 from handlers.commands import set_coordinator_commands
+from handlers.texts import Dialogue
 from storage.db import current_session
 from storage.models import Person
 from storage.repositories import PersonRepository, ProcessedUpdateRepository
+from storage.repositories.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +83,33 @@ class UpdateMiddleware(BaseMiddleware):
     The update is claimed in `processed_updates`: a redelivery (Telegram retrying a webhook
     it thinks failed, possibly to another worker) finds the claim and is skipped; an update
     whose handling failed was rolled back with its claim and is handled again.
+
+    The claim also tells whether anything is owed to the update's chat (bot.outbox): a
+    reply its previous update committed and a worker that died never sent. Then, under the
+    chat's lock, what is owed is delivered first (`Outbox.settle_chat`), and a text the
+    person sent meanwhile in a step of a form is not taken as an answer: they typed it
+    seeing the question before, whose answer is already saved, and the question now shown
+    asks for something else. They are told so (`Dialogue.NOT_TAKEN`) and answer it. A
+    command or a button press (bound to the message it is on) is handled as usual.
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         session: AsyncSession = data["session"]
-        if isinstance(event, Update) and not await self._claim(session, event, data):
-            return UNHANDLED
+        if isinstance(event, Update):
+            claimed, owed = await self._claim(session, event, data)
+            fence = None
+            if owed:
+                # Delivered in transactions of their own: the claim is let go meanwhile (on
+                # SQLite it holds the process's one writer connection) and taken again.
+                await session.rollback()
+                fence = await _settle(event, data)
+                if claimed:
+                    claimed, _ = await self._claim(session, event, data, again=True)
+            if not claimed:
+                return UNHANDLED
+            if fence is not None and await _written_before(event, fence, data):
+                await _not_taken(event, data)
+                return None
         user: User | None = data.get("event_from_user")
         person = None
         if user is not None:
@@ -95,15 +120,67 @@ class UpdateMiddleware(BaseMiddleware):
         return await handler(event, data)
 
     @staticmethod
-    async def _claim(session: AsyncSession, update: Update, data: dict[str, Any]) -> bool:
+    async def _claim(
+        session: AsyncSession, update: Update, data: dict[str, Any], *, again: bool = False
+    ) -> tuple[bool, bool]:
+        """(claimed, something owed to the chat); the second only with an outbox (and not
+        `again`)."""
         bot: Bot | None = data.get("bot")
         bot_id = bot.id if bot is not None else 0
         clock = data.get("clock")
         now = clock() if callable(clock) else None
-        if await ProcessedUpdateRepository(session).claim(bot_id, update.update_id, now=now):
-            return True
-        log.info("update %s of bot %s was already processed; skipped", update.update_id, bot_id)
+        updates = ProcessedUpdateRepository(session)
+        chat = chat_of(update)
+        if again or data.get("outbox") is None or chat is None:
+            claimed, owed = await updates.claim(bot_id, update.update_id, now=now), False
+        else:
+            claimed, owed = await updates.claim_for_chat(bot_id, update.update_id, chat, now=now)
+            if not claimed:  # a redelivery, perhaps of the update whose reply is owed
+                owed = await OutboxRepository(session).any_owed(bot_id, chat)
+        if not claimed:
+            log.info("update %s of bot %s was already processed; skipped", update.update_id, bot_id)
+        return claimed, owed
+
+
+async def _settle(update: Update, data: dict[str, Any]) -> datetime | None:
+    """Deliver what is owed to the update's chat first; the chat's fence (`settle_chat`)."""
+    outbox: Outbox | None = data.get("outbox")
+    bot: Bot | None = data.get("bot")
+    sessionmaker: async_sessionmaker[AsyncSession] | None = data.get("sessionmaker")
+    chat = chat_of(update)
+    if outbox is None or bot is None or sessionmaker is None or chat is None:
+        return None
+    try:
+        return await outbox.settle_chat(bot, sessionmaker, chat)
+    except Exception:  # the periodic pass delivers it; the update is handled meanwhile
+        log.exception("could not deliver what is owed to chat %s", chat)
+        return None
+
+
+async def _written_before(update: Update, fence: datetime, data: dict[str, Any]) -> bool:
+    """Whether the update is a text typed in a step of a form (not a command) before what
+    was owed to the chat could be seen. A message from after the fence clears it."""
+    message = update.message
+    if message is None:
         return False
+    if message.date >= fence:
+        bot: Bot = data["bot"]
+        session: AsyncSession = data["session"]
+        await OutboxRepository(session).clear_fences(bot.id, message.chat.id, up_to=message.date)
+        return False
+    text = message.text or message.caption
+    if text is None or text.startswith("/"):
+        return False
+    state: FSMContext | None = data.get("state")
+    return state is not None and await state.get_state() is not None
+
+
+async def _not_taken(update: Update, data: dict[str, Any]) -> None:
+    bot: Bot = data["bot"]
+    chat = chat_of(update)
+    assert chat is not None
+    log.info("chat %s wrote before its owed messages arrived; not taken as an answer", chat)
+    await bot.send_message(chat, Dialogue.NOT_TAKEN)
 
 
 async def _reachable_again(

@@ -182,7 +182,9 @@ def _deadline_text(period: ReportingPeriod, settings: Settings) -> str:
 
 
 def _days_text(days: int) -> str:
-    return Reminders.DAYS.get(days) or Reminders.DAYS_OTHER.format(days=days)
+    """«остался 1 день», «осталось 3 дня», «осталось 7 дней»: verb and noun agree."""
+    left = plural(days, "остался", "осталось", "осталось")
+    return f"{left} {days} {plural(days, 'день', 'дня', 'дней')}"
 
 
 def reminder_text(kind: str, period: ReportingPeriod, organisation: str, settings: Settings) -> str:

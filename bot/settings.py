@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # seconds, and rows past their lease are delivered every OUTBOX_EVERY seconds.
     outbox_lease: float = Field(default=150.0, ge=0, le=3600)
     outbox_every: float = Field(default=30.0, gt=0, le=3600)
+    # A worker's heartbeat in Redis lasts OUTBOX_ALIVE seconds (renewed every third of it):
+    # the rows of one silent that long are delivered by the others at once.
+    outbox_alive: float = Field(default=10.0, gt=0, le=600)
 
     @field_validator("database_url")
     @classmethod

@@ -7,7 +7,7 @@ NO_TOKEN = (
 BAD_SETTING = "Ошибка настройки {error}"
 IMPORT_DONE = (
     "Загружено мероприятий: {added}; уже были загружены ранее: {skipped}; "
-    "заключительных записей добавлено: {notes} (период {period})."
+    "примечаний добавлено: {notes} (период {period})."
 )
 IMPORT_NO_FILE = "Файл не найден: {path}"
 IMPORT_NOT_JSON = "Файл {path} не является JSON (ошибка в строке {line}, позиция {column})."
@@ -22,6 +22,11 @@ SETUP_LINK = (
     "Либо укажите свой Telegram id в COORDINATOR_IDS."
 )
 STARTED = "Бот запущен (long polling). Остановить: Ctrl+C."
+TELEGRAM_NOT_ANSWERING = (
+    "Telegram не отвечает при запуске ({reason}); повторная попытка через {wait} с. "
+    "Проверьте доступ сервера к api.telegram.org (или TELEGRAM_API_URL)."
+)
+STOPPED_AT_START = "Запуск прерван по сигналу остановки: Telegram так и не ответил."
 
 # Start-up failures: one line each, saying what to fix.
 TOKEN_REJECTED = (

@@ -13,6 +13,7 @@ from pydantic import Field
 from handlers.texts import Desk, Dialogue, MyEvents, Periods, Reminders
 
 BUTTON_TEXT_MAX = 60
+SPHERE_BUTTON_MAX = 45  # about what one button line of a phone shows
 SPHERES_PAGE = 12  # the twelve spheres of the reference report fit one page
 # A row id as the database can hold it (Integer keys): a forged number outside is no button.
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -99,9 +100,44 @@ class Keyboard:
 
 
 def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
-    """A button label: one line, cut with an ellipsis."""
+    """A label: one line, cut with an ellipsis at a word boundary (mid-word only when
+    one word fills most of the limit)."""
     line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:–—-") + "…"
+
+
+# The word most sphere names start with: a phone shows the rest («В сфере культуры…»).
+_SPHERE_PREFIXES = ("сотрудничество ",)
+
+
+def sphere_label(number: int, name: str) -> str:
+    """A sphere's button on a phone: its number in the message's list and the name
+    without the shared «Сотрудничество», cut at a word boundary."""
+    line = " ".join(name.split())
+    for prefix in _SPHERE_PREFIXES:
+        if line.lower().startswith(prefix) and len(line) > len(prefix):
+            line = line[len(prefix) :]
+            line = line[0].upper() + line[1:]
+            break
+    return short(f"{number}. {line}", SPHERE_BUTTON_MAX)
+
+
+def sphere_lines(spheres: Sequence[tuple[int, str]], page: int = 0) -> str:
+    """The spheres of a page in full, numbered as their buttons are."""
+    start = _sphere_page(spheres, page) * SPHERES_PAGE
+    chosen = spheres[start : start + SPHERES_PAGE]
+    return "\n".join(f"{start + i}. {name}" for i, (_, name) in enumerate(chosen, 1))
+
+
+def _sphere_page(spheres: Sequence[tuple[int, str]], page: int) -> int:
+    pages = max(-(-len(spheres) // SPHERES_PAGE), 1)
+    return min(max(page, 0), pages - 1)
 
 
 def _nav(builder: Keyboard, step: str, *, back: bool = True, keep: bool = False) -> int:
@@ -132,11 +168,12 @@ def spheres_keyboard(
     """One button per sphere of this page (`SPHERES_PAGE` a page, so any number of
     configured spheres fits Telegram's 100 buttons), the other pages, back and cancel."""
     pages = max(-(-len(spheres) // SPHERES_PAGE), 1)
-    page = min(page, pages - 1)
+    page = _sphere_page(spheres, page)
     builder = Keyboard()
     sizes: list[int] = []
-    for sphere_id, name in spheres[page * SPHERES_PAGE : (page + 1) * SPHERES_PAGE]:
-        builder.button(text=short(name), callback_data=SphereCb(id=sphere_id))
+    start = page * SPHERES_PAGE
+    for number, (sphere_id, name) in enumerate(spheres[start : start + SPHERES_PAGE], start + 1):
+        builder.button(text=sphere_label(number, name), callback_data=SphereCb(id=sphere_id))
         sizes.append(1)
     turns = [(page - 1, MyEvents.PREVIOUS), (page + 1, MyEvents.NEXT)]
     for number, label in turns:

@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -136,10 +136,12 @@ class Conversation:
         if not spheres:
             await self.say(Dialogue.NO_SPHERES)
             return
+        choices = [(sphere.id, sphere.name) for sphere in spheres]
         chosen = await sphere_repo.get(draft.sphere_id) if draft.sphere_id else None
         nav = _nav(draft, "sphere", chosen is not None)
-        markup = kb.spheres_keyboard([(sphere.id, sphere.name) for sphere in spheres], page, **nav)
-        text = Dialogue.STEP.format(number=STEPS.index("sphere") + 1) + Dialogue.ASK["sphere"]
+        markup = kb.spheres_keyboard(choices, page, **nav)
+        head = Dialogue.STEP.format(number=STEPS.index("sphere") + 1)
+        text = head + Dialogue.ASK["sphere"] + "\n" + html.quote(kb.sphere_lines(choices, page))
         if chosen is not None:
             text += Dialogue.CURRENT.format(value=shown(chosen.name, 300))
         await self.say(text, markup)

@@ -57,7 +57,7 @@ class Common:
     GROUPS_ONLY_PRIVATE = "Бот работает только в личных сообщениях."
     COORDINATOR_ONLY = "Эта команда доступна только координатору."
     STALE_BUTTON = "Эта кнопка устарела или недоступна."
-    NOT_UNDERSTOOD = "Не понял сообщение. /new — сообщить о мероприятии, /help — справка."
+    NOT_UNDERSTOOD = "Сообщение не распознано. /new — сообщить о мероприятии, /help — справка."
     ERROR = "Произошла ошибка, ничего не потеряно. Попробуйте, пожалуйста, ещё раз."
 
 
@@ -115,7 +115,7 @@ class Dialogue:
         ),
         "result": (
             "Опишите цель, содержание и результат мероприятия (в том числе достигнутые "
-            "договорённости, подписанные документы)."
+            "договоренности, подписанные документы)."
         ),
         "participants": (
             "Кто участвовал? Укажите участников и, если знаете, общее количество "
@@ -129,6 +129,12 @@ class Dialogue:
     AFTER_ERROR = "Произошла ошибка, но черновик сохранён. Продолжим с текущего шага:"
     # A retry of an answer whose save was reported as failed, though it went through.
     ALREADY_SAVED = "Этот ответ уже сохранён. Продолжим с текущего шага:"
+    # A text sent before the bot's reply to the previous answer had reached the person
+    # (delivered just before this, after a worker's failure): not taken as an answer.
+    NOT_TAKEN = (
+        "Сообщение поступило раньше, чем был показан вопрос выше, и не принято как ответ "
+        "на него. Предыдущий ответ сохранён. Ответьте, пожалуйста, на вопрос выше."
+    )
     ASK_COUNT = "Сколько всего было участников? Напишите число или нажмите «Не знаю»."
     BAD_COUNT = "Пожалуйста, напишите число участников цифрами, например 18."
     APPROXIMATE_COUNT = (
@@ -139,12 +145,12 @@ class Dialogue:
     CONFIRM_DATES = "Даты в отчёте будут такими: <b>{dates}</b>\nВерно?"
     OFFER_NOTE = (
         "\nМожно сохранить текст как есть — в отчёте он будет напечатан без изменений "
-        "(для порядка в таблице возьмём {start})."
+        "(место строки в таблице определит дата {start})."
     )
     # A long paste arrives as several messages (see report._whole_text).
     PASTE_PART = (
         "Получена часть текста ({length} симв.): Telegram делит длинный текст на несколько "
-        "сообщений. Жду продолжения. Если это весь текст, нажмите «Это весь текст»."
+        "сообщений. Ожидается продолжение. Если это весь текст, нажмите «Это весь текст»."
     )
     PASTE_LATE = (
         "Это сообщение ({late} симв.) пришло позже полученной ранее части текста "
@@ -162,7 +168,7 @@ class Dialogue:
     NEED_TEXT = "Пожалуйста, ответьте текстом."
     NEED_BUTTON = "Пожалуйста, выберите вариант кнопкой под сообщением."
     EMPTY = "Ответ пустой. Напишите, пожалуйста, текст."
-    TOO_LONG = "Слишком длинно: {length}, можно не больше {limit}. Сократите, пожалуйста."
+    TOO_LONG = "Текст слишком длинный: {length}, можно не больше {limit}. Сократите, пожалуйста."
     NO_SPHERES = "Список сфер пуст. Обратитесь, пожалуйста, к координатору."
     NO_OPEN_PERIODS = (
         "Приём сведений сейчас закрыт: открытых отчётных периодов нет. "
@@ -294,7 +300,10 @@ class Desk:
     REVOKED = "Ссылка отозвана."
     REVOKE_NOT_FOUND = "Такого кода нет."
     COORD_USAGE = "Напишите Telegram id сотрудника: /coordinator 123456789"
-    COORD_NOT_FOUND = "Сотрудник с id {id} не найден: сначала он должен присоединиться по ссылке."
+    COORD_NOT_FOUND = (
+        "Сотрудник с Telegram id {id} не найден: сначала необходимо присоединиться "
+        "по ссылке-приглашению."
+    )
     COORD_DONE = "{name} теперь координатор."
     XLSX = "Скачать .xlsx"
     PEOPLE_USAGE = "Напишите название организации: /people Смоленский областной музей"
@@ -302,23 +311,23 @@ class Desk:
     PEOPLE_EMPTY = "В организации «{name}» пока нет сотрудников. /link {name} — ссылка для них."
     PERSON_LINE = "• {name} — id <code>{telegram_id}</code>{marks}"
     COORDINATOR_MARK = ", координатор"
-    INACTIVE_MARK = ", отключён"
-    UNREACHABLE_MARK = ", недоступен в Telegram с {since} (бот заблокирован)"
+    INACTIVE_MARK = ", доступ отключён"
+    UNREACHABLE_MARK = ", сообщения не доставляются с {since} (бот заблокирован)"
     DEACTIVATE_USAGE = "Напишите Telegram id сотрудника: /deactivate 123456789 (см. /people)"
-    DEACTIVATE_NOT_FOUND = "Сотрудник с id {id} не найден. /people Название — список."
-    DEACTIVATE_ALREADY = "{name} уже отключён."
+    DEACTIVATE_NOT_FOUND = "Сотрудник с Telegram id {id} не найден. /people Название — список."
+    DEACTIVATE_ALREADY = "{name}: доступ к боту уже отключён."
     DEACTIVATE_SELF = "Отключить самого себя нельзя."
     DEACTIVATE_CONFIGURED = (
-        "{name} указан в настройках как координатор (COORDINATOR_IDS) и при перезапуске "
-        "бота снова станет активным. Уберите его id из настроек."
+        "{name}: Telegram id указан в настройках как id координатора (COORDINATOR_IDS), "
+        "при перезапуске бота доступ будет восстановлен. Удалите этот id из настроек."
     )
     DEACTIVATE_CONFIRM = (
-        "Отключить {name} ({organisation})? Он больше не сможет пользоваться ботом; "
-        "его мероприятия останутся в отчётах. Вернуться он сможет по новой ссылке."
+        "Отключить доступ к боту: {name} ({organisation})? Мероприятия сотрудника "
+        "останутся в отчётах. Восстановить доступ можно по новой ссылке-приглашению."
     )
     DEACTIVATE_YES = "Да, отключить"
     DEACTIVATE_NO = "Нет"
-    DEACTIVATED = "{name} отключён."
+    DEACTIVATED = "{name}: доступ к боту отключён."
     NOT_DEACTIVATED = "Отключение отменено."
     NO_ORGANISATION = "без организации"
 
@@ -358,8 +367,8 @@ class Periods:
     ALREADY_OPEN = "Приём сведений за {period} уже открыт."
     SCHEDULE_FAILED = "\nРасписание напоминаний обновить не удалось; оно обновится само ночью."
     STATUS_HEAD = "<b>Сбор отчёта за {period}</b>\nСрок: {deadline} · {state}"
-    STATE_OPEN = "период открыт"
-    STATE_CLOSED = "период закрыт"
+    STATE_OPEN = "приём сведений открыт"
+    STATE_CLOSED = "приём сведений закрыт"
     STATUS_SUMMARY = (
         "Организаций: {total}\n"
         "✅ прислали мероприятия: {reported} (мероприятий: {events}, после срока: {late})\n"
@@ -377,9 +386,9 @@ class Periods:
     LINE_NOTHING = "➖ {name}"
     LINE_DRAFTS = " · заполняют: {drafts}"
     LINE_NOBODY_REACHABLE = " · сотрудники не получают сообщения бота"
-    LINE_UNREACHABLE = " · недоступны в Telegram: {unreachable} из {reporters}"
+    LINE_UNREACHABLE = " · не получают сообщения бота: {unreachable} из {reporters}"
     STATUS_UNREACHABLE = (
-        "📵 сотрудники, недоступные в Telegram (заблокировали бота): {people}; "
+        "📵 сотрудники, которые не получают сообщения бота (бот заблокирован): {people}; "
         "/people Название — кто именно"
     )
     EVENTS_COUNT = "мероприятий: {count}"
@@ -418,7 +427,7 @@ class Nothing:
     OFFER = (
         "Если у организации «{organisation}» не было международных мероприятий за {period}, "
         "нажмите кнопку. Это засчитается как отчёт; если мероприятие найдётся, "
-        "просто сообщите о нём (/new) — отметка снимется сама."
+        "сообщите о нём (/new) — отметка снимется сама."
     )
     ALREADY = "Уже отмечено: у организации «{organisation}» не было мероприятий за {period}."
     HAS_EVENTS = (
@@ -436,7 +445,7 @@ class Reminders:
     """Reminders before the deadline, the coordinators' digest, the manual nudge."""
 
     BEFORE = (
-        "Напоминание: до срока сдачи отчёта за {period} осталось {days} — до {deadline}.\n"
+        "Напоминание: до срока сдачи отчёта за {period} {days} — до {deadline}.\n"
         "От вашей организации («{organisation}») пока нет ни одного мероприятия. "
         "Сообщите о мероприятиях или отметьте, что их не было."
     )
@@ -455,13 +464,11 @@ class Reminders:
     DIGEST_LINE = "• {organisation}"
     DIGEST_MORE = "… и ещё {more}: полный список — /status {label}"
     DIGEST_UNREACHABLE = " — сотрудники не получают сообщения бота"
-    DAYS: ClassVar[dict[int, str]] = {1: "1 день", 3: "3 дня", 7: "7 дней"}
-    DAYS_OTHER = "{days} дн."
     NEW_REPORT = "Сообщить о мероприятии"
     NOTHING = "Мероприятий не было"
     NOTHING_DONE = (
         "Отмечено: у организации «{organisation}» не было мероприятий за {period}. "
-        "Если мероприятие всё же было, нажмите «Отменить отметку» или просто сообщите о нём."
+        "Если мероприятие всё же было, нажмите «Отменить отметку» или сообщите о нём."
     )
     NOTHING_UNDO = "Отменить отметку"
     NOTHING_UNDONE = "Отметка «мероприятий не было» за {period} снята."

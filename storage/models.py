@@ -274,22 +274,26 @@ class ProcessedUpdate(Base):
 class OutboxMessage(Base):
     """A message an update sends, or a job it asked for, until Telegram confirmed it.
 
-    Written in the update's own transaction (see `bot.outbox`), so what is committed and
-    what the person is told cannot part: a row still here after a crash is delivered at
-    the next start (or, once its lease `due_at` has passed, by any worker). `method` is
-    the Bot API method (`sendMessage`, `editMessageText`, ...) with its parameters in
-    `payload`, or `job:<name>` for work that ends in a message (the report: compiled
-    again rather than stored).
+        Written in the update's own transaction (see `bot.outbox`), so what is committed and
+        what the person is told cannot part: a row still here after a crash is delivered at
+        the next start (or by any worker, once its lease `due_at` has passed or its `owner`
+    is no longer alive). `method` is
+        the Bot API method (`sendMessage`, `editMessageText`, ...) with its parameters in
+        `payload`, or `job:<name>` for work that ends in a message (the report: compiled
+        again rather than stored).
     """
 
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     bot_id: Mapped[int] = mapped_column(BigInteger)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     method: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The process that wrote or last took the row (`Outbox.owner`); None: written before
+    # owners were recorded. A row whose owner is no longer alive is anyone's to deliver.
+    owner: Mapped[str | None] = mapped_column(String(100))

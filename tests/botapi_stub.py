@@ -41,6 +41,7 @@ from tests.telegram_rules import (
     check_markup,
     check_request,
     html_to_text,
+    listed_choice,
     not_modified,
     shown_text,
     utf16_len,
@@ -382,8 +383,9 @@ class BotApiStub:
         for message in reversed(self.sent(chat_id)):
             if message.deleted:
                 continue
+            listed = listed_choice(message.text, button)  # a name from the list above
             for text, data in itertools.chain.from_iterable(message.buttons):
-                if text == button:
+                if text == button or (listed is not None and text.startswith(listed)):
                     if data is None:
                         raise LookupError(f"button {button!r} has no callback_data")
                     return await self.push_callback(

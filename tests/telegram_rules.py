@@ -339,3 +339,13 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+def listed_choice(text: str | None, label: str) -> str | None:
+    """How a person picks from a numbered list above short buttons (the spheres): the
+    list line «N. full name» that starts with `label` gives the button prefix «N. »."""
+    for line in (text or "").splitlines():
+        number, dot, name = line.partition(". ")
+        if dot and number.isdigit() and name.startswith(label):
+            return f"{number}. "
+    return None

@@ -48,7 +48,8 @@ def test_the_demo_walks_a_dialogue_and_writes_the_report(tmp_path: Path) -> None
 
     assert result.returncode == 0, result.stderr
     assert "Шаг 1 из 7" in result.stdout and "Шаг 7 из 7" in result.stdout
-    assert "[1] Сотрудничество в сфере инвестиционного развития" in result.stdout
+    assert "1. Сотрудничество в сфере инвестиционного развития" in result.stdout  # the list
+    assert "[1] 1. В сфере инвестиционного развития" in result.stdout  # its button
     assert "Мероприятие сохранено" in result.stdout
     document = Document(
         BytesIO((tmp_path / f"report_{quarter.year}_Q{quarter.quarter}.docx").read_bytes())
@@ -111,3 +112,22 @@ def test_a_typed_number_is_an_answer_and_the_documents_button_works(tmp_path: Pa
     assert "Кнопки с таким номером сейчас нет." in result.stdout
     assert result.stderr == "", "log lines stay out of the terminal"
     assert " INFO " not in result.stdout
+
+
+def test_a_fresh_demo_offers_the_quarter_being_collected_to_report_on(tmp_path: Path) -> None:
+    """Before anyone has reported, /report already offers the quarter (as the bot does)."""
+    quarter = collecting_quarter(datetime.now(UTC), ZoneInfo("Europe/Moscow"))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"],
+        cwd=tmp_path,
+        input="/report\n/exit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Отчётных периодов пока нет" not in result.stdout
+    assert f"[1] {quarter.roman} квартал {quarter.year} года (по умолчанию)" in result.stdout

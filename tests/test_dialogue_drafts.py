@@ -152,7 +152,7 @@ async def test_starting_anew_after_the_reminders_button_keeps_its_period(
     await person.press_data(NewReportCb(period=q1).pack())
     [question] = await person.press(Dialogue.RESTART)
 
-    assert question.text.endswith(Dialogue.ASK["sphere"])
+    assert Dialogue.ASK["sphere"] in question.text
     data = await stored_data(app_storage, person)
     assert data is not None and data["draft"]["period_id"] == q1
     assert data["draft"]["sphere_id"] is None
@@ -467,7 +467,7 @@ async def test_a_copy_takes_the_dates_typed_at_the_summary(
 
 
 @pytest.mark.parametrize(
-    ("typed", "told"), [("31.02.2023", "Такой даты нет"), ("26.10.2019", "слишком далёк")]
+    ("typed", "told"), [("31.02.2023", "Такой даты нет"), ("26.10.2019", "Год 2019")]
 )
 async def test_wrong_dates_typed_at_a_copys_summary_are_refused_as_at_the_dates_step(
     world: World, app_storage: Storage, typed: str, told: str

@@ -12,7 +12,7 @@ import pytest
 from bot.app import build_dispatcher
 from bot.database import Storage, open_storage
 from bot.settings import Settings
-from handlers.keyboards import short
+from handlers.keyboards import SPHERE_BUTTON_MAX, sphere_label
 from handlers.texts import Common, Dialogue, MyEvents
 from reports.quarters import Quarter
 from storage.models import Event
@@ -76,8 +76,25 @@ async def test_the_sphere_is_chosen_with_a_button_per_sphere(
     await person.send("/new")
 
     labels = person.labels()
-    assert labels[: len(settings.spheres)] == [short(name) for name in settings.spheres]
+    listed = person.last_text().splitlines()[1:]
+    assert listed == [f"{i}. {name}" for i, name in enumerate(settings.spheres, 1)]
+    assert labels[: len(settings.spheres)] == [
+        sphere_label(i, name) for i, name in enumerate(settings.spheres, 1)
+    ]
     assert labels[len(settings.spheres) :] == [Dialogue.CANCEL]  # step 1: nothing before
+
+
+def test_sphere_buttons_fit_a_phone_and_are_not_cut_mid_word(settings: Settings) -> None:
+    labels = [sphere_label(i, name) for i, name in enumerate(settings.spheres, 1)]
+
+    assert len(set(labels)) == len(labels)
+    assert labels[3] == "4. В сфере культуры и туризма"
+    assert labels[7] == "8. В сфере молодежной политики и…"  # cut after a word
+    for label, name in zip(labels, settings.spheres, strict=True):
+        assert len(label) <= SPHERE_BUTTON_MAX
+        shown_words = label.split(" ", 1)[1].removesuffix("…").split()
+        assert " ".join(shown_words).lower() in name.lower()
+        assert all(word in name.lower().split() for word in (w.lower() for w in shown_words))
 
 
 async def test_the_summary_shows_every_answer_and_a_button_per_field(world: World) -> None:
@@ -293,7 +310,7 @@ async def test_slash_cancel_leaves_the_dialogue_from_any_step(
 
     assert reply.text == Dialogue.CANCELLED
     assert await fsm_of(app_storage.sessionmaker, person.user.id) is None
-    assert "Не понял" in after.text
+    assert "Сообщение не распознано" in after.text
     assert await stored_events(app_storage.sessionmaker) == []
 
 
@@ -631,7 +648,7 @@ async def test_fix_asks_for_the_dates_again(world: World, app_storage: Storage) 
     [
         ("31.02.2023", "Такой даты нет"),
         ("27-26.10.2023", "раньше даты начала"),
-        ("26.10.2019", "слишком далёк"),
+        ("26.10.2019", "не относится к отчётному периоду"),
         ("когда-то осенью", "Не удалось распознать"),
     ],
 )

@@ -73,7 +73,8 @@ def fsm_draft(database: Path, user_id: int) -> tuple[str | None, dict[str, Any]]
 
 def owed_rows(database: Path) -> int:
     with sqlite3.connect(database) as connection:
-        return int(connection.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        query = "SELECT count(*) FROM outbox WHERE method != 'fence'"  # fences are not owed
+        return int(connection.execute(query).fetchone()[0])
 
 
 def events(database: Path) -> list[tuple[str, str]]:

@@ -32,8 +32,10 @@ from aiogram.types import (
 )
 
 from bot.database import Storage
+from handlers.keyboards import sphere_lines
 from handlers.states import STEPS
 from handlers.texts import Common, Desk, Dialogue
+from reports.model import DEFAULT_SPHERES
 from reports.participants import characters
 from storage.models import Event
 from tests.conftest import COORDINATOR_ID
@@ -72,7 +74,10 @@ def state(step: str) -> str:
 
 
 def question(step: str) -> str:
-    return Dialogue.STEP.format(number=STEPS.index(step) + 1) + Dialogue.ASK[step]
+    text = Dialogue.STEP.format(number=STEPS.index(step) + 1) + Dialogue.ASK[step]
+    if step == "sphere":  # the spheres in full above their short buttons
+        text += "\n" + sphere_lines(list(enumerate(DEFAULT_SPHERES, 1)))
+    return text
 
 
 def too_long(length: int, limit: int) -> str:

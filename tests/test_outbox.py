@@ -13,6 +13,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import EditMessageText, GetMe, SendDocument, SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import Update
 from sqlalchemy import select
 
 from bot.app import build_bot, build_dispatcher, build_outbox
@@ -21,11 +22,11 @@ from bot.outbox import Outbox
 from bot.settings import Settings
 from handlers.texts import Desk, Dialogue
 from storage.models import OutboxMessage, utcnow
-from storage.repositories.outbox import OutboxRepository
+from storage.repositories.outbox import FENCE, OutboxRepository
 from tests.conftest import Clock
 from tests.test_desk import coordinator, report
 from tests.test_dialogue import fill_event, join
-from tests.tg import RecordingSession, World, fsm_of, reach, stored_events
+from tests.tg import Person, RecordingSession, World, fsm_of, reach, stored_events
 
 STEP = Dialogue.STEP
 
@@ -67,13 +68,49 @@ async def crashing(
     session = CrashingSession()
     outbox = build_outbox(settings, app_storage)
     bot = build_bot(settings, session=session, outbox=outbox)
-    yield World(build_dispatcher(settings, app_storage, clock=clock), bot, session), session, outbox
+    dispatcher = build_dispatcher(settings, app_storage, clock=clock, outbox=outbox)
+    yield World(dispatcher, bot, session), session, outbox
     await bot.session.close()
 
 
+class Heartbeats:
+    """Liveness as the test says (Redis's heartbeats stood in for)."""
+
+    def __init__(self, *alive: str) -> None:
+        self.living = set(alive)
+
+    async def beat(self, owner: str) -> None:
+        self.living.add(owner)
+
+    async def alive(self, owner: str) -> bool:
+        return owner in self.living
+
+    async def gone(self, owner: str) -> None:
+        self.living.discard(owner)
+
+
+async def typed_before(person: Person, text: str) -> list[SendMessage]:
+    """A text the person typed a few seconds ago (while the worker was dying), arriving now."""
+    message = person.message(text=text)
+    message = message.model_copy(update={"date": message.date - timedelta(seconds=3)})
+    return await person.world.feed(person, Update(update_id=0, message=message))
+
+
+def become_another_worker(outbox: Outbox, heartbeats: Heartbeats) -> str:
+    """The test's process turned into a second webhook worker (nothing in flight); the
+    first one's name, which `heartbeats` decides about."""
+    first = outbox.owner
+    outbox.owner, outbox.sole, outbox.liveness = "worker-2", False, heartbeats
+    outbox.in_flight.clear()
+    heartbeats.living.add("worker-2")
+    return first
+
+
 async def owed(storage: Storage) -> list[OutboxMessage]:
+    """The rows still owed (fences, left by deliveries after a crash, are not)."""
+    query = select(OutboxMessage).where(OutboxMessage.method != FENCE).order_by(OutboxMessage.id)
     async with storage.sessionmaker() as session:
-        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+        return list((await session.scalars(query)).all())
 
 
 async def restart(world: World, storage: Storage, settings: Settings) -> Outbox:
@@ -195,8 +232,11 @@ async def test_submit_pressed_again_after_a_lost_confirmation_shows_the_saved_ev
 
     events = await stored_events(app_storage.sessionmaker)
     assert [event.name for event in events] == ["Выставка «Память»"]
-    assert len(replies) == 2
-    for reply in replies:
+    # The lost confirmation first (owed to the chat, delivered before its next update),
+    # then the saved event for each press.
+    assert len(replies) == 3
+    assert replies[0].text.startswith("Мероприятие сохранено и войдёт в отчёт")
+    for reply in replies[1:]:
         assert reply.text.startswith(Dialogue.SAVED_ALREADY)
         assert f"Мероприятие №{events[0].id}" in reply.text
         assert "Выставка «Память»" in reply.text
@@ -334,3 +374,180 @@ async def test_everything_owed_goes_out_at_start_in_order_however_many(
     sent = [r.text for r in world.session.requests if isinstance(r, SendMessage)]
     assert sent == [f"№{number}" for number in range(count)]
     assert await owed(app_storage) == []
+
+
+# --- the chat's next update, with a reply owed by a worker that died -----------------------
+
+
+@pytest.mark.parametrize("carried_out", [False, True], ids=["not-reached", "answer-lost"])
+async def test_a_text_sent_while_the_reply_was_owed_gets_it_first_and_is_not_taken(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage, carried_out: bool
+) -> None:
+    world, session, outbox = crashing
+    person = await join(world, 2121)
+    await reach(person, "name")
+    session.crash_on(SendMessage, carried_out=carried_out)
+    with pytest.raises(Crash):
+        await person.send("Выставка")  # worker 1 dies with the question of the place owed
+    become_another_worker(outbox, Heartbeats())  # worker 1 has no heartbeat any more
+    before = len(person.replies())
+
+    retyped = await typed_before(person, "Выставка")  # seeing no reply, they typed again
+    stored_after_retype = await fsm_of(app_storage.sessionmaker, 2121)
+    answer = await person.send("г. Минск")
+    stored = await fsm_of(app_storage.sessionmaker, 2121)
+
+    place = STEP.format(number=3) + Dialogue.ASK["place"]
+    assert [reply.text for reply in person.replies()[before : -len(answer)]] == [
+        place,
+        Dialogue.NOT_TAKEN,
+    ]
+    assert [reply.text for reply in retyped] == [place, Dialogue.NOT_TAKEN]  # owed, first
+    assert stored_after_retype is not None
+    assert stored_after_retype.state == "ReportStates:place"
+    assert stored_after_retype.data["draft"]["place"] is None
+    assert answer[-1].text.startswith(STEP.format(number=4))
+    assert stored is not None
+    assert (stored.data["draft"]["name"], stored.data["draft"]["place"]) == (
+        "Выставка",
+        "г. Минск",
+    )
+    assert [r.text for r in person.replies()].count(place) == (2 if carried_out else 1)
+    assert await owed(app_storage) == []
+
+
+async def test_a_redelivered_update_whose_reply_is_owed_brings_the_reply(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage
+) -> None:
+    world, session, outbox = crashing
+    person = await join(world, 2122)
+    await reach(person, "name")
+    update = Update(update_id=9_000_001, message=person.message(text="Выставка"))
+    session.crash_on(SendMessage)
+    with pytest.raises(Crash):
+        await world.feed_raw(update)
+    become_another_worker(outbox, Heartbeats())
+    before = len(person.replies())
+
+    await world.feed_raw(update)  # Telegram retries the webhook the dead worker never answered
+
+    place = STEP.format(number=3) + Dialogue.ASK["place"]
+    assert [reply.text for reply in person.replies()[before:]] == [place]
+    assert await owed(app_storage) == []
+    stored = await fsm_of(app_storage.sessionmaker, 2122)
+    assert stored is not None and stored.data["draft"]["name"] == "Выставка"
+
+
+async def test_a_command_or_a_button_after_an_owed_reply_is_handled_after_it(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage
+) -> None:
+    world, session, outbox = crashing
+    person = await join(world, 2123)
+    await reach(person, "name")
+    session.crash_on(SendMessage)
+    with pytest.raises(Crash):
+        await person.send("Выставка")
+    become_another_worker(outbox, Heartbeats())
+    before = len(person.replies())
+
+    replies = await person.send("/cancel")
+
+    place = STEP.format(number=3) + Dialogue.ASK["place"]
+    delivered = [reply.text for reply in person.replies()[before:]]
+    assert delivered[0] == place
+    assert Dialogue.NOT_TAKEN not in delivered
+    assert replies and replies[-1].text != place
+    assert (await fsm_of(app_storage.sessionmaker, 2123)) is None or (
+        (await fsm_of(app_storage.sessionmaker, 2123)).state is None  # type: ignore[union-attr]
+    )
+
+
+async def test_a_live_workers_reply_is_not_sent_twice_and_a_dead_ones_goes_out_at_once(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage
+) -> None:
+    world, session, outbox = crashing
+    person = await join(world, 2124)
+    await reach(person, "name")
+    session.crash_on(SendMessage)
+    with pytest.raises(Crash):
+        await person.send("Выставка")
+    heartbeats = Heartbeats()
+    first = become_another_worker(outbox, heartbeats)
+    heartbeats.living.add(first)  # worker 1 is alive: still sending it, for all we know
+    outbox.alive_for = 0.05  # how long the chat's next update waits for it
+    [row] = await owed(app_storage)
+    before = len(person.replies())
+
+    retyped = await typed_before(person, "Выставка")
+    in_lease = await outbox.deliver_owed(world.bot, app_storage.sessionmaker)
+    heartbeats.living.discard(first)  # its heartbeat expires
+    dead = await outbox.deliver_owed(world.bot, app_storage.sessionmaker, now=row.created_at)
+
+    place = STEP.format(number=3) + Dialogue.ASK["place"]
+    assert [reply.text for reply in retyped] == [Dialogue.NOT_TAKEN]  # not as the place
+    assert in_lease == 0  # the live owner's, within its lease
+    assert dead == 1  # the dead owner's, though its lease has not passed
+    assert [reply.text for reply in person.replies()[before:]] == [Dialogue.NOT_TAKEN, place]
+    stored = await fsm_of(app_storage.sessionmaker, 2124)
+    assert stored is not None and stored.data["draft"]["place"] is None
+    assert await owed(app_storage) == []
+
+
+async def test_a_row_of_a_dead_owner_is_taken_over_by_one_worker_only(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage
+) -> None:
+    world, _, _ = crashing
+    async with app_storage.sessionmaker() as db:
+        payload = SendMessage(chat_id=2125, text="x").model_dump_json(exclude_defaults=True)
+        row = await OutboxRepository(db).add(
+            world.bot.id,
+            2125,
+            "sendMessage",
+            payload,
+            due_at=utcnow() + timedelta(hours=1),
+            owner="dead",
+        )
+        await db.commit()
+    async with app_storage.sessionmaker() as db:
+        repo = OutboxRepository(db)
+        lease = utcnow() + timedelta(minutes=1)
+        first = await repo.take(
+            row, due_by=None, lease_until=lease, owner="a", taking_over=True, from_owner="dead"
+        )
+        second = await repo.take(
+            row, due_by=None, lease_until=lease, owner="b", taking_over=True, from_owner="dead"
+        )
+        await db.commit()
+
+    assert (first, second) == (True, False)
+    [kept] = await owed(app_storage)
+    assert kept.owner == "a"
+
+
+async def test_a_text_typed_before_an_owed_reply_went_out_is_not_taken_even_after_it(
+    crashing: tuple[World, CrashingSession, Outbox], app_storage: Storage
+) -> None:
+    world, session, outbox = crashing
+    person = await join(world, 2126)
+    await reach(person, "name")
+    session.crash_on(SendMessage)
+    with pytest.raises(Crash):
+        await person.send("Выставка")
+    become_another_worker(outbox, Heartbeats())
+    swept = await outbox.deliver_owed(world.bot, app_storage.sessionmaker)  # dead owner's
+
+    queued = await typed_before(person, "Выставка")  # typed before, held up on the way
+    answer = await person.send("г. Минск")  # typed after seeing the question
+    stored = await fsm_of(app_storage.sessionmaker, 2126)
+    async with app_storage.sessionmaker() as db:
+        left = await db.scalars(select(OutboxMessage.method))
+
+    assert swept == 1
+    assert [reply.text for reply in queued] == [Dialogue.NOT_TAKEN]
+    assert answer[-1].text.startswith(STEP.format(number=4))
+    assert stored is not None
+    assert (stored.data["draft"]["name"], stored.data["draft"]["place"]) == (
+        "Выставка",
+        "г. Минск",
+    )
+    assert list(left) == []  # the fence went with the first message written after it

@@ -161,7 +161,7 @@ async def test_status_of_a_long_list_is_split_under_telegrams_limit(
     assert len(replies) > 1
     assert all(len(reply.text) <= MESSAGE_MAX for reply in replies)
     assert replies[0].text.startswith(
-        Periods.STATUS_HEAD.format(period=Q4, deadline="05.01.2024 18:00", state="период открыт")
+        Periods.STATUS_HEAD.format(period=Q4, deadline="05.01.2024 18:00", state=Periods.STATE_OPEN)
     )
     expected = [Periods.LINE_MISSING.format(name=name.strip()) for name in names]
     lines = [line for reply in replies for line in reply.text.split("\n")]

@@ -216,3 +216,34 @@ async def test_the_first_start_logs_a_one_time_link_that_makes_the_first_coordin
         assert stub.my_commands({"type": "chat", "chat_id": 5005}) == list(COORDINATOR_COMMANDS)
         assert "https://t.me/" not in bot.stderr(after=log), "no link once there is one"
         assert "Координаторов пока нет" in bot.stderr()
+
+
+async def test_a_stop_while_telegram_does_not_answer_at_start_ends_the_process(
+    tmp_path: Path,
+) -> None:
+    """systemctl stop while the start retries getMe: the process exits, not after a kill."""
+    async with BotApiStub() as stub, BotProcess(tmp_path, stub.url) as bot:
+        stub.fail_next("getMe", status=HTTPStatus.BAD_GATEWAY, retry_after=None, count=1000)
+        await bot.restart()  # the fault is in place before the first getMe
+        await bot.while_running(bot.wait_for_log("GetMe failed", timeout=60))  # bot/retry.py
+        code = await bot.terminate(timeout=30)
+
+    stderr = bot.stderr_path.read_text(encoding="utf-8")
+    assert code == 0, stderr  # SIGKILL after the timeout would be -9
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].endswith(texts.STOPPED_AT_START)
+
+
+async def test_a_stop_during_a_getme_telegram_never_answers_ends_the_process(
+    tmp_path: Path,
+) -> None:
+    """The request itself may take TELEGRAM_REQUEST_TIMEOUT (60 s): the stop does not wait."""
+    async with BotApiStub() as stub, BotProcess(tmp_path, stub.url) as bot:
+        stub.stall_next("getMe")
+        await bot.restart()
+        await bot.while_running(stub.wait_for(lambda call: call.method == "getMe", timeout=60))
+        code = await bot.terminate(timeout=30)
+
+    stderr = bot.stderr_path.read_text(encoding="utf-8")
+    assert code == 0, stderr
+    assert stderr.strip().splitlines()[-1].endswith(texts.STOPPED_AT_START)

@@ -68,3 +68,45 @@ def test_a_chat_text_is_html_telegram_parses(where: str, template: str) -> None:
     shown = html_to_text(render(template))
 
     assert "<" not in shown.replace("<значение>", ""), where
+
+
+# --- the words: docs/words.md is the glossary these checks keep ---------------------------
+
+# Words and forms the texts must not use, with what to write instead (docs/words.md).
+FORBIDDEN = {
+    "не понял": "«Сообщение не распознано»",
+    "и так открыт": "«уже открыт»",
+    "заключительн": "«примечания» (closing notes: one term in chat and CLI)",
+    "замечани": "«примечания»",
+    "заметк": "«примечания»",
+    "договорённост": "«договоренности», as in the official header",
+    "недоступен": "«сообщения не доставляются» (no masculine-only form about a person)",
+    "дн.": "plural(): «1 день», «3 дня», «7 дней»",
+    "(а)": "a neutral wording, never a gender-split form",
+    "далёк": "«не относится к отчётному периоду»",
+}
+
+
+@pytest.mark.parametrize(("where", "template"), TEMPLATES, ids=[w for w, _ in TEMPLATES])
+def test_a_text_keeps_to_the_glossary(where: str, template: str) -> None:
+    lowered = template.lower()
+    for word, instead in FORBIDDEN.items():
+        assert word not in lowered, f"{where}: «{word}» — write {instead}"
+
+
+@pytest.mark.parametrize(("where", "template"), TEMPLATES, ids=[w for w, _ in TEMPLATES])
+def test_no_participle_agrees_with_a_persons_name(where: str, template: str) -> None:
+    """«{name} отключён», «{name} указан»: a name is a woman's as often as a man's."""
+    for participle in ("отключён", "указан", "добавлен", "зарегистрирован", "назначен"):
+        assert f"{{name}} {participle}" not in template, where
+        assert f"{{name}} уже {participle}" not in template, where
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [(1, "остался 1 день"), (2, "осталось 2 дня"), (5, "осталось 5 дней"), (21, "остался 21 день")],
+)
+def test_days_left_agree_in_number(days: int, expected: str) -> None:
+    from bot.reminders import _days_text
+
+    assert _days_text(days) == expected

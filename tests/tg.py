@@ -52,6 +52,7 @@ from tests.telegram_rules import (
     Chats,
     Refusal,
     check_request,
+    listed_choice,
     method_params,
     raise_as_aiogram,
 )
@@ -263,11 +264,18 @@ class Person:
 
     def button_data(self, label: str) -> str:
         """The callback data of the button whose text starts with `label` (latest keyboard)."""
-        for row in self.last_keyboard().inline_keyboard:
-            for button in row:
-                if button.text.startswith(label):
-                    assert button.callback_data is not None
-                    return button.callback_data
+        keyboard = self.last_keyboard()
+        wanted = [label]
+        for request in reversed(self.replies()):  # a name from the list above short buttons
+            if request.reply_markup is keyboard:
+                wanted.append(listed_choice(getattr(request, "text", None), label) or label)
+                break
+        for prefix in wanted:
+            for row in keyboard.inline_keyboard:
+                for button in row:
+                    if button.text.startswith(prefix):
+                        assert button.callback_data is not None
+                        return button.callback_data
         raise AssertionError(f"no button {label!r} among {self.labels()}")
 
     def labels(self) -> list[str]:
