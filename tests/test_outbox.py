@@ -456,7 +456,8 @@ async def test_a_command_or_a_button_after_an_owed_reply_is_handled_after_it(
     delivered = [reply.text for reply in person.replies()[before:]]
     assert delivered[0] == place
     assert Dialogue.NOT_TAKEN not in delivered
-    assert replies and replies[-1].text != place
+    assert replies and replies[-1].text == Dialogue.CONFIRM_DROP  # the draft has a name
+    await person.press(Dialogue.DROP_YES)
     assert (await fsm_of(app_storage.sessionmaker, 2123)) is None or (
         (await fsm_of(app_storage.sessionmaker, 2123)).state is None  # type: ignore[union-attr]
     )
