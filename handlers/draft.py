@@ -128,6 +128,12 @@ class Draft:
             return self.period_id
         return getattr(self, step)
 
+    def answered(self) -> bool:
+        """Whether anything was answered (or copied in): such a draft is not thrown away
+        without asking. A period preset by a reminder's button is no answer."""
+        answers = (self.sphere_id, self.name, self.place, self.dates, self.result)
+        return any(value not in (None, "") for value in (*answers, self.participants))
+
     def missing(self, steps: tuple[str, ...]) -> list[str]:
         """The steps not answered yet, in dialogue order."""
         return [step for step in steps if self.value(step) in (None, "")]

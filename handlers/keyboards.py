@@ -20,11 +20,23 @@ RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class DialogueCb(CallbackData, prefix="d"):
-    """A dialogue button: `action` (back, cancel, yes, fix, note, nocount, edit, submit;
-    whole, join, new for the parts of a long paste)."""
+    """A dialogue button: `action` (back, keep, cancel, yes, fix, note, nocount, edit,
+    submit; whole, join, new for the parts of a long paste)."""
 
     action: str
     step: str
+
+
+class DraftCb(CallbackData, prefix="df"):
+    """A question about the draft in progress: `action` resume (go on with it), anew (drop
+    it and start `what` instead: new, copy, edit of event `id`, or rem, the reminder's
+    period `id`), drop (delete it, after «Отмена»). `key` names the draft (its submit key),
+    so the buttons of another draft, or of one already gone, are refused."""
+
+    action: str
+    what: str = "-"
+    id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    key: str
 
 
 class SphereCb(CallbackData, prefix="sp"):
@@ -128,21 +140,31 @@ def _sphere_page(spheres: Sequence[tuple[int, str]], page: int) -> int:
     return min(max(page, 0), pages - 1)
 
 
-def _nav(builder: Keyboard, step: str) -> None:
-    builder.button(text=Dialogue.BACK, callback_data=DialogueCb(action="back", step=step))
+def _nav(builder: Keyboard, step: str, *, back: bool = True, keep: bool = False) -> int:
+    """«Оставить как есть» (keep the answer shown), «Назад», «Отмена»; how many were added."""
+    added = 0
+    if keep:
+        builder.button(text=Dialogue.KEEP, callback_data=DialogueCb(action="keep", step=step))
+        added += 1
+    if back:
+        builder.button(text=Dialogue.BACK, callback_data=DialogueCb(action="back", step=step))
+        added += 1
     builder.button(text=Dialogue.CANCEL, callback_data=DialogueCb(action="cancel", step=step))
+    return added + 1
 
 
 @cache  # the same buttons every time: built once
-def step_keyboard(step: str) -> InlineKeyboardMarkup:
-    """Back and cancel under a text question."""
+def step_keyboard(step: str, *, back: bool = True, keep: bool = False) -> InlineKeyboardMarkup:
+    """Under a text question: keep the answer shown (if any), back, cancel."""
     builder = Keyboard()
-    _nav(builder, step)
-    builder.adjust(2)
+    added = _nav(builder, step, back=back, keep=keep)
+    builder.adjust(*([1] if added == 3 else []), 2)
     return builder.as_markup()
 
 
-def spheres_keyboard(spheres: Sequence[tuple[int, str]], page: int = 0) -> InlineKeyboardMarkup:
+def spheres_keyboard(
+    spheres: Sequence[tuple[int, str]], page: int = 0, *, back: bool = False, keep: bool = False
+) -> InlineKeyboardMarkup:
     """One button per sphere of this page (`SPHERES_PAGE` a page, so any number of
     configured spheres fits Telegram's 100 buttons), the other pages, back and cancel."""
     pages = max(-(-len(spheres) // SPHERES_PAGE), 1)
@@ -159,8 +181,8 @@ def spheres_keyboard(spheres: Sequence[tuple[int, str]], page: int = 0) -> Inlin
             builder.button(text=label, callback_data=SpherePageCb(page=number))
     if pages > 1:
         sizes.append(2 if 0 < page < pages - 1 else 1)
-    _nav(builder, "sphere")
-    builder.adjust(*sizes, 2)
+    added = _nav(builder, "sphere", back=back, keep=keep)
+    builder.adjust(*sizes, *([1] if added == 3 else []), 2)
     return builder.as_markup()
 
 
@@ -169,8 +191,8 @@ def confirm_dates_keyboard() -> InlineKeyboardMarkup:
     builder = Keyboard()
     builder.button(text=Dialogue.YES, callback_data=DialogueCb(action="yes", step="dates"))
     builder.button(text=Dialogue.FIX, callback_data=DialogueCb(action="fix", step="dates"))
-    _nav(builder, "dates")
-    builder.adjust(2, 2)
+    builder.button(text=Dialogue.CANCEL, callback_data=DialogueCb(action="cancel", step="dates"))
+    builder.adjust(2, 1)
     return builder.as_markup()
 
 
@@ -290,6 +312,26 @@ def confirm_delete_keyboard(event_id: int) -> InlineKeyboardMarkup:
     builder = Keyboard()
     builder.button(text=MyEvents.YES_DELETE, callback_data=EventCb(action="delyes", id=event_id))
     builder.button(text=MyEvents.NO, callback_data=EventCb(action="delno", id=event_id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def draft_keyboard(key: str, what: str, item: int = 0) -> InlineKeyboardMarkup:
+    """A draft in progress met a new start (`what`): go on with the draft, or start anew."""
+    builder = Keyboard()
+    builder.button(text=Dialogue.RESUME, callback_data=DraftCb(action="resume", key=key))
+    builder.button(
+        text=Dialogue.RESTART, callback_data=DraftCb(action="anew", what=what, id=item, key=key)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def drop_draft_keyboard(key: str) -> InlineKeyboardMarkup:
+    """«Отмена» on a draft with answers: delete it, or go on with it."""
+    builder = Keyboard()
+    builder.button(text=Dialogue.DROP_YES, callback_data=DraftCb(action="drop", key=key))
+    builder.button(text=Dialogue.DROP_NO, callback_data=DraftCb(action="resume", key=key))
     builder.adjust(2)
     return builder.as_markup()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from aiogram import Bot, Router, html
+from aiogram import Bot, F, Router, html
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -15,7 +15,7 @@ from handlers import keyboards as kb
 from handlers.access import can_change, can_view
 from handlers.draft import Draft
 from handlers.filters import IsKnown
-from handlers.report import Conversation, start_dialogue
+from handlers.report import Conversation, ask_about_draft, draft_asked, in_progress, start_dialogue
 from handlers.texts import Common, MyEvents
 from handlers.views import Clock, ensure_collecting_period, event_card
 from reports.dates import DateRange, format_dates
@@ -138,11 +138,66 @@ async def event_action(
     settings: Settings,
     clock: Clock,
 ) -> None:
+    await _event_action(
+        callback,
+        callback_data.action,
+        callback_data.id,
+        bot,
+        state,
+        session,
+        person,
+        settings,
+        clock,
+    )
+
+
+@router.callback_query(kb.DraftCb.filter((F.action == "anew") & F.what.in_({"copy", "edit"})))
+async def copy_or_edit_instead(
+    callback: CallbackQuery,
+    callback_data: kb.DraftCb,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """«Начать заново» after «Копировать» or «Изменить»: the draft makes way for the event."""
+    if not await draft_asked(callback, callback_data.key, state, person):
+        return
+    await _event_action(
+        callback,
+        callback_data.what,
+        callback_data.id,
+        bot,
+        state,
+        session,
+        person,
+        settings,
+        clock,
+        replace=True,
+    )
+
+
+async def _event_action(
+    callback: CallbackQuery,
+    action: str,
+    event_id: int,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    clock: Clock,
+    *,
+    replace: bool = False,
+) -> None:
+    """Do `action` on the event (checked again: a button may be stale); `replace`: the
+    draft under way may be dropped for an edit or a copy (the person said so)."""
     events = EventRepository(session)
-    event = await events.get(callback_data.id)
-    action = callback_data.action
+    event = await events.get(event_id)
     if event is None or not can_view(person, event) or action not in _ACTIONS:
-        log.warning("person %s refused %r on event %s", person.id, action, callback_data.id)
+        log.warning("person %s refused %r on event %s", person.id, action, event_id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
     changeable = await can_change(session, person, event)
@@ -169,6 +224,10 @@ async def event_action(
     elif action == "delno":
         await bot.send_message(chat_id, MyEvents.NOT_DELETED)
     else:  # edit or copy: the dialogue opens at the summary
+        in_hand = None if replace else await in_progress(state)
+        if in_hand is not None:  # not thrown away without asking
+            await ask_about_draft(bot, chat_id, in_hand, action, event.id)
+            return
         draft = Draft.of_event(event, copy=action == "copy")
         conversation = Conversation(bot, chat_id, state, session, settings, clock)
         if action == "copy":

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.draft import Draft
 from handlers.filters import IsKnown
-from handlers.report import Conversation, start_dialogue
+from handlers.report import Conversation, ask_about_draft, draft_asked, in_progress, start_dialogue
 from handlers.texts import Common, Nothing, Reminders
 from handlers.views import Clock, ensure_collecting_period, period_label, toast
 from storage.models import Organisation, Person, ReportingPeriod
@@ -165,9 +165,45 @@ async def new_report(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    period = await PeriodRepository(session).by_id(callback_data.period)
+    draft = await in_progress(state)
+    if draft is not None and await PeriodRepository(session).by_id(callback_data.period):
+        await callback.answer()
+        await ask_about_draft(bot, person.telegram_id, draft, "rem", callback_data.period)
+        return
+    await _new_report(callback, callback_data.period, bot, state, session, person, settings, clock)
+
+
+@router.callback_query(kb.DraftCb.filter((F.action == "anew") & (F.what == "rem")))
+async def new_report_instead(
+    callback: CallbackQuery,
+    callback_data: kb.DraftCb,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """«Начать заново» after a reminder's «Сообщить о мероприятии»."""
+    if not await draft_asked(callback, callback_data.key, state, person):
+        return
+    await _new_report(callback, callback_data.id, bot, state, session, person, settings, clock)
+
+
+async def _new_report(
+    callback: CallbackQuery,
+    period_id: int,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """A new draft with the reminder's period chosen (the draft under way, if any, goes)."""
+    period = await PeriodRepository(session).by_id(period_id)
     if period is None:
-        log.warning("person %s sent an unknown period id %s", person.id, callback_data.period)
+        log.warning("person %s sent an unknown period id %s", person.id, period_id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
     await callback.answer()

@@ -110,7 +110,7 @@ class Conversation:
         await self.state.set_state(getattr(ReportStates, step))
         head = Dialogue.STEP.format(number=STEPS.index(step) + 1)
         if step == "sphere":
-            await self.ask_sphere()
+            await self.ask_sphere(draft)
             return
         if step == "period":
             start = date.fromisoformat(draft.dates["start"]) if draft.dates else None
@@ -130,19 +130,25 @@ class Conversation:
             current = format_dates(DateRange(**_dates_kwargs(draft.dates)))
         if current:
             text += Dialogue.CURRENT.format(value=shown(str(current), 300))
-        await self.say(text, kb.step_keyboard(step))
+        await self.say(text, kb.step_keyboard(step, **_nav(draft, step, bool(current))))
 
-    async def ask_sphere(self, page: int = 0) -> None:
-        """The sphere question, with a page of the spheres as buttons."""
-        spheres = await SphereRepository(self.session).active()
+    async def ask_sphere(self, draft: Draft, page: int = 0) -> None:
+        """The sphere question, with a page of the spheres as buttons (and the sphere
+        chosen before, if any, to keep)."""
+        sphere_repo = SphereRepository(self.session)
+        spheres = await sphere_repo.active()
         if not spheres:
             await self.say(Dialogue.NO_SPHERES)
             return
         choices = [(sphere.id, sphere.name) for sphere in spheres]
-        markup = kb.spheres_keyboard(choices, page)
+        chosen = await sphere_repo.get(draft.sphere_id) if draft.sphere_id else None
+        nav = _nav(draft, "sphere", chosen is not None)
+        markup = kb.spheres_keyboard(choices, page, **nav)
         head = Dialogue.STEP.format(number=STEPS.index("sphere") + 1)
-        names = html.quote(kb.sphere_lines(choices, page))
-        await self.say(head + Dialogue.ASK["sphere"] + "\n" + names, markup)
+        text = head + Dialogue.ASK["sphere"] + "\n" + html.quote(kb.sphere_lines(choices, page))
+        if chosen is not None:
+            text += Dialogue.CURRENT.format(value=shown(chosen.name, 300))
+        await self.say(text, markup)
 
     async def ask_count(self) -> None:
         """The participants' total, when the text did not give it."""
@@ -197,6 +203,16 @@ class Conversation:
             await self.ask(draft, following)
 
 
+def _nav(draft: Draft, step: str, current: bool) -> dict[str, bool]:
+    """Which of «Оставить как есть» and «Назад» a step's question shows, so that no two
+    buttons do the same: from the summary «Назад» returns to it unchanged, which is what
+    keeping the answer shown does, so only «Оставить как есть» is offered then; the first
+    step has no step before it."""
+    if draft.editing:
+        return {"keep": current, "back": not current}
+    return {"keep": current, "back": step != STEPS[0]}
+
+
 def _dates_kwargs(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "start": date.fromisoformat(data["start"]),
@@ -227,6 +243,49 @@ async def start_dialogue(dialogue: Conversation, draft: Draft) -> None:
         await dialogue.ask(draft, "sphere")
 
 
+async def in_progress(state: FSMContext) -> Draft | None:
+    """The draft of the dialogue under way, if it has answers (else None)."""
+    raw_state = await state.get_state()
+    if raw_state is None or raw_state not in ReportStates:
+        return None
+    draft = Draft.load(await state.get_data())
+    return draft if draft.answered() else None
+
+
+async def ask_about_draft(bot: Bot, chat_id: int, draft: Draft, what: str, item: int = 0) -> None:
+    """A new start met a draft in progress: go on with it, or start `what` anew."""
+    markup = kb.draft_keyboard(submit_key(draft), what, item)
+    await bot.send_message(chat_id, Dialogue.DRAFT_IN_PROGRESS, reply_markup=markup)
+
+
+async def draft_asked(callback: CallbackQuery, key: str, state: FSMContext, person: Person) -> bool:
+    """Whether a button about a draft names the draft under way; if not (the draft was
+    sent, deleted or replaced since, or the data is forged), the button is refused."""
+    raw_state = await state.get_state()
+    if raw_state is not None and raw_state in ReportStates:
+        if submit_key(Draft.load(await state.get_data())) == key:
+            return True
+    log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)
+    await callback.answer(Common.STALE_BUTTON, show_alert=True)
+    return False
+
+
+async def _new(
+    bot: Bot,
+    chat_id: int,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    periods, _ = await period_choices(session, settings, clock(), None)
+    if not periods:  # the last step would have no quarter to offer: say so at once
+        await bot.send_message(chat_id, Dialogue.NO_OPEN_PERIODS)
+        return
+    dialogue = Conversation(bot, chat_id, state, session, settings, clock)
+    await start_dialogue(dialogue, Draft.new())
+
+
 @router.message(Command("new"))
 async def new_event(
     message: Message,
@@ -236,12 +295,54 @@ async def new_event(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    periods, _ = await period_choices(session, settings, clock(), None)
-    if not periods:  # the last step would have no quarter to offer: say so at once
-        await message.answer(Dialogue.NO_OPEN_PERIODS)
+    assert message.from_user is not None
+    chat_id = message.from_user.id
+    draft = await in_progress(state)
+    if draft is not None and (await period_choices(session, settings, clock(), None))[0]:
+        await ask_about_draft(bot, chat_id, draft, "new")
         return
-    dialogue = _dialogue(message, bot, state, session, settings, clock)
-    await start_dialogue(dialogue, Draft.new())
+    await _new(bot, chat_id, state, session, settings, clock)
+
+
+@router.callback_query(kb.DraftCb.filter(F.action.in_({"resume", "drop"})))
+async def resume_or_drop(
+    callback: CallbackQuery,
+    callback_data: kb.DraftCb,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    person: Person,
+) -> None:
+    """«Продолжить черновик» / «Нет, продолжить»: the question the draft is at, again;
+    «Да, удалить»: the draft is deleted."""
+    if not await draft_asked(callback, callback_data.key, state, person):
+        return
+    await callback.answer()
+    if callback_data.action == "drop":
+        await state.clear()
+        await bot.send_message(person.telegram_id, Dialogue.CANCELLED)
+        return
+    await repeat_question(bot, person.telegram_id, state, session, settings, clock, notice="")
+
+
+@router.callback_query(kb.DraftCb.filter((F.action == "anew") & (F.what == "new")))
+async def new_instead(
+    callback: CallbackQuery,
+    callback_data: kb.DraftCb,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    person: Person,
+) -> None:
+    """«Начать заново» after /new: the draft makes way for a new one."""
+    if not await draft_asked(callback, callback_data.key, state, person):
+        return
+    await callback.answer()
+    await _new(bot, person.telegram_id, state, session, settings, clock)
 
 
 # --- answers -----------------------------------------------------------------------------
@@ -282,7 +383,7 @@ async def sphere_page(
 ) -> None:
     await callback.answer()
     dialogue = _dialogue(callback, bot, state, session, settings, clock)
-    await dialogue.ask_sphere(callback_data.page)
+    await dialogue.ask_sphere(await dialogue.draft(), callback_data.page)
 
 
 @router.message(StateFilter(*TEXT_STATES), HAS_TEXT, IS_ANSWER)
@@ -588,6 +689,13 @@ async def dialogue_button(
     if shown and action == "submit" and step != "summary":
         # An older summary's button names its own draft: not the one now at the summary.
         shown = step == submit_key(Draft.load(data))
+    if shown and action in ("keep", "back"):
+        # «Оставить как есть» needs an answer to keep; step 1 has no «Назад» of its own.
+        loaded = Draft.load(data)
+        if action == "keep":
+            shown = loaded.value(step) not in (None, "")
+        else:
+            shown = loaded.editing or step != STEPS[0]
     if not shown:
         if action == "submit" and await _saved_already(callback, step, bot, session, person):
             return
@@ -602,14 +710,24 @@ async def dialogue_button(
     if action in PASTE_ACTIONS:
         await _take_paste(dialogue, data, step, action)
     elif action == "cancel":
-        await state.clear()
-        await dialogue.say(Dialogue.CANCELLED)
+        if draft.answered():  # asked first: «Да, удалить» / «Нет, продолжить»
+            await dialogue.say(Dialogue.CONFIRM_DROP, kb.drop_draft_keyboard(submit_key(draft)))
+        else:
+            await state.clear()
+            await dialogue.say(Dialogue.CANCELLED)
+    elif action == "keep":
+        if step == "participants" and draft.count is None:  # the count was not given yet
+            await dialogue.save(draft)
+            await state.set_state(ReportStates.count)
+            await dialogue.ask_count()
+        else:
+            await dialogue.advance(draft, step)
     elif action == "edit":
         await dialogue.ask(draft, step)
     elif action == "submit":
         await submit(dialogue, draft, person)
     elif action == "back":
-        if raw_state in (ReportStates.dates_confirm.state, ReportStates.count.state):
+        if raw_state == ReportStates.count.state:
             await dialogue.ask(draft, step)  # back from a sub-question: the step itself
         elif draft.editing:
             await dialogue.summary(draft)
@@ -625,11 +743,12 @@ async def dialogue_button(
 
 
 PASTE_STATE_NAMES = frozenset(state.state for state in PASTE_STATES)
-# The buttons each state shows (every other state shows back and cancel).
+# The buttons each state shows (every other state shows keep, back and cancel).
 STATE_BUTTONS = {
-    ReportStates.dates.state: ("back", "cancel", "note"),
-    ReportStates.dates_confirm.state: ("back", "cancel", "yes", "fix"),
+    ReportStates.dates.state: ("keep", "back", "cancel", "note"),
+    ReportStates.dates_confirm.state: ("cancel", "yes", "fix"),
     ReportStates.count.state: ("back", "cancel", "nocount"),
+    ReportStates.period.state: ("back", "cancel"),
     ReportStates.summary.state: ("edit", "submit", "cancel"),
 }
 
@@ -638,7 +757,7 @@ def _shown_in(raw_state: str, action: str, step: str) -> bool:
     """Whether the dialogue in `raw_state` shows this button: anything else is refused."""
     if action in PASTE_ACTIONS:  # under the notice of a part received (see _whole_text)
         return raw_state in PASTE_STATE_NAMES and step == STEP_OF_STATE[raw_state]
-    if action not in STATE_BUTTONS.get(raw_state, ("back", "cancel")):
+    if action not in STATE_BUTTONS.get(raw_state, ("keep", "back", "cancel")):
         return False
     if action == "edit":
         return step in STEPS
@@ -723,6 +842,12 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
     assert draft.period_id is not None
     period = await PeriodRepository(session).by_id(draft.period_id)
     if period is None or period.status != "open":
+        start = date.fromisoformat(draft.dates["start"]) if draft.dates else None
+        others, _ = await period_choices(session, dialogue.settings, dialogue.clock(), start)
+        if not others:  # nowhere else to put it: the person waits at the summary
+            label = period_label(period) if period else Dialogue.MISSING
+            await dialogue.say(Dialogue.PERIOD_CLOSED_KEPT.format(period=label))
+            return
         await dialogue.say(Dialogue.PERIOD_CLOSED)
         draft.period_id = None
         await dialogue.ask(draft, "period")
@@ -770,6 +895,25 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
 @router.message(StateFilter(*TEXT_STATES, *DATES_STATES, ReportStates.count), NO_TEXT)
 async def not_text(message: Message) -> None:
     await message.answer(Dialogue.NEED_TEXT)
+
+
+@router.message(StateFilter(ReportStates.summary), HAS_TEXT, IS_ANSWER)
+async def dates_at_the_summary(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """A summary without dates (a copy opens so) takes them typed right away, read and
+    refused as at the dates step; any other text there is no answer."""
+    data = await state.get_data()
+    if Draft.load(data).dates is not None:
+        await message.answer(Dialogue.NEED_BUTTON)
+        return
+    dialogue = _dialogue(message, bot, state, session, settings, clock)
+    await _take_dates(dialogue, data, WholeText(message.text or ""))
 
 
 @router.message(StateFilter(*BUTTON_STATES), IS_ANSWER)

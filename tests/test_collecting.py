@@ -227,6 +227,7 @@ async def test_the_dialogue_defaults_to_the_moved_quarter_then_to_the_next(
     await reach_the_period_step(moved.museum, "15 сентября 2026")  # no period of its own
     on_the_12th = moved.museum.labels()
     await moved.museum.send("/cancel")
+    await moved.museum.press(Dialogue.DROP_YES)
     clock.now = AFTER_THE_MOVED
     await reach_the_period_step(moved.museum, "15 сентября 2026")
 

@@ -192,7 +192,7 @@ async def test_markup_is_escaped_in_the_current_answer_and_kept_as_typed(
     await fill_event(person, name=MARKUP)
 
     [question] = await person.press("Название")
-    await person.press(Dialogue.BACK)
+    await person.press(Dialogue.KEEP)
     await person.press(Dialogue.SUBMIT)
 
     assert ESCAPED in question.text

@@ -82,7 +82,7 @@ async def test_the_sphere_is_chosen_with_a_button_per_sphere(
     assert labels[: len(settings.spheres)] == [
         sphere_label(i, name) for i, name in enumerate(settings.spheres, 1)
     ]
-    assert labels[len(settings.spheres) :] == [Dialogue.BACK, Dialogue.CANCEL]
+    assert labels[len(settings.spheres) :] == [Dialogue.CANCEL]  # step 1: nothing before
 
 
 def test_sphere_buttons_fit_a_phone_and_are_not_cut_mid_word(settings: Settings) -> None:
@@ -208,7 +208,7 @@ async def test_editing_a_text_field_shows_its_current_answer(world: World, field
     [question] = await person.press(field)
 
     assert "Сейчас: «" in question.text
-    assert person.labels() == [Dialogue.BACK, Dialogue.CANCEL]
+    assert person.labels() == [Dialogue.KEEP, Dialogue.CANCEL]  # keeping it: to the summary
 
 
 async def test_editing_the_dates_shows_them_as_the_table_prints_them(world: World) -> None:
@@ -224,11 +224,9 @@ async def test_editing_the_dates_shows_them_as_the_table_prints_them(world: Worl
 # --- back --------------------------------------------------------------------------------
 
 BACK = [
-    ("sphere", 1),  # the first step has nowhere further back: it is asked again
     ("name", 1),
     ("place", 2),
     ("dates", 3),
-    ("dates_confirm", 4),  # back from the confirmation: the dates question again
     ("result", 4),
     ("participants", 5),
     ("count", 6),  # back from the count: the participants question again
@@ -260,14 +258,14 @@ async def test_going_back_keeps_the_answer_already_given(world: World) -> None:
     assert "Сейчас: «г. Минск, Республика Беларусь»" in question.text
 
 
-async def test_back_while_editing_returns_to_the_summary_unchanged(
+async def test_keep_while_editing_returns_to_the_summary_unchanged(
     world: World, app_storage: Storage
 ) -> None:
     person = await join(world, 709)
     await fill_event(person)
     await person.press("Место")
 
-    [summary] = await person.press(Dialogue.BACK)
+    [summary] = await person.press(Dialogue.KEEP)
     await submit(person)
 
     assert Dialogue.SUMMARY_HEAD in summary.text
@@ -287,7 +285,11 @@ async def test_the_cancel_button_ends_the_dialogue_and_drops_the_draft(
     person = await join(world, 710)
     await reach(person, state)
 
-    [reply] = await person.press(Dialogue.CANCEL)
+    replies = await person.press(Dialogue.CANCEL)
+    if state != "sphere":  # a draft with answers: deleted once confirmed
+        assert [r.text for r in replies] == [Dialogue.CONFIRM_DROP]
+        replies = await person.press(Dialogue.DROP_YES)
+    [reply] = replies
 
     assert reply.text == Dialogue.CANCELLED
     assert await fsm_of(app_storage.sessionmaker, person.user.id) is None
@@ -302,6 +304,9 @@ async def test_slash_cancel_leaves_the_dialogue_from_any_step(
     await reach(person, state)
 
     [reply] = await person.send("/cancel")
+    if state != "sphere":  # a draft with answers: deleted once confirmed
+        assert reply.text == Dialogue.CONFIRM_DROP
+        [reply] = await person.press(Dialogue.DROP_YES)
     [after] = await person.send("Какой-то текст")
 
     assert reply.text == Dialogue.CANCELLED
@@ -341,8 +346,10 @@ async def test_a_new_report_started_mid_dialogue_starts_afresh(
     person = await join(world, 713)
     await reach(person, "result")
 
-    [question] = await person.send("/new")
+    [asked] = await person.send("/new")
+    [question] = await person.press(Dialogue.RESTART)
 
+    assert asked.text == Dialogue.DRAFT_IN_PROGRESS
     assert step_number(question.text) == 1
     row = await fsm_of(app_storage.sessionmaker, person.user.id)
     assert row is not None and row.data["draft"]["name"] is None
@@ -519,10 +526,12 @@ async def test_after_the_deadline_an_open_earlier_quarter_still_takes_its_events
     person = await join(world, 729)
     await reach(person, "period")  # the fourth quarter's period exists and stays open
     await person.press(Dialogue.CANCEL)
+    await person.press(Dialogue.DROP_YES)
     clock.now = datetime(2024, 1, 10, 9, 0, tzinfo=UTC)  # collecting I квартал 2024
 
     december = await period_buttons_for(person, "20 декабря 2023")
     await person.press(Dialogue.CANCEL)
+    await person.press(Dialogue.DROP_YES)
     january = await period_buttons_for(person, "9 января 2024")
 
     assert december == ["IV квартал 2023 года" + Dialogue.DEFAULT_MARK, "I квартал 2024 года"]

@@ -112,6 +112,7 @@ async def test_a_person_corrects_their_name_but_not_over_a_draft(
     [refused] = await person.send("/name")
     state_kept = await person.send("Выставка")
     await person.send("/cancel")
+    await person.press("Да, удалить")
     [asked] = await person.send("/name")
     [thanks] = await person.send("Иванова-Петрова Мария Петровна")
 

@@ -400,15 +400,12 @@ CASES = [
     Case("event-id-huge", None, press("ev:delyes:9223372036854775807"), [], [Common.STALE_BUTTON]),
     Case("event-unknown-action", None, press("ev:drop:1"), [], [Common.STALE_BUTTON]),
     # commands in the middle of a dialogue
-    Case("cancel-mid-dialogue", "place", say("/cancel"), [Dialogue.CANCELLED], state=None),
-    Case(
-        "new-restarts-the-dialogue",
-        "result",
-        say("/new"),
-        [question("sphere")],
-        state=state("sphere"),
-        draft={"name": None},
-    ),
+    # a draft with answers is kept until the person says otherwise
+    Case("cancel-mid-dialogue-asks-first", "place", say("/cancel"), [Dialogue.CONFIRM_DROP]),
+    Case("new-mid-dialogue-asks-first", "result", say("/new"), [Dialogue.DRAFT_IN_PROGRESS]),
+    Case("forged-draft-drop", "place", press("df:drop:-:0:" + "0" * 32), [], [Common.STALE_BUTTON]),
+    Case("forged-draft-what", "place", press("df:anew:all:0:x"), [], [Common.STALE_BUTTON]),
+    Case("forged-draft-id", "place", press("df:anew:copy:-1:x"), [], [Common.STALE_BUTTON]),
     Case("help-keeps-the-step", "dates", say("/help"), [help_shown(NOW)]),
     Case("coordinator-command-mid-dialogue", "name", say("/report"), [Common.COORDINATOR_ONLY]),
     Case("unknown-command-mid-dialogue", "name", say("/drop_table"), [Common.NOT_UNDERSTOOD]),

@@ -202,8 +202,10 @@ async def test_an_edit_cancelled_leaves_the_event_as_it_was(
     await person.press("Название")
     await person.send("Другое название")
 
-    [reply] = await person.press(Dialogue.CANCEL)
+    [asked] = await person.press(Dialogue.CANCEL)
+    [reply] = await person.press(Dialogue.DROP_YES)
 
+    assert asked.text == Dialogue.CONFIRM_DROP
     assert reply.text == Dialogue.CANCELLED
     [after] = await stored_events(app_storage.sessionmaker)
     assert after.name == EXHIBITION

@@ -379,7 +379,8 @@ async def test_a_closed_period_refuses_reporters_changes_until_it_is_reopened(
     [deleted] = await museum.press_data(f"ev:delyes:{event.id}")
 
     assert closed.text == Periods.CLOSED.format(period=Q4)
-    assert submitted[0].text == Dialogue.PERIOD_CLOSED
+    # No other quarter is open: the draft waits at the summary (no step 7 without choices).
+    assert [r.text for r in submitted] == [Dialogue.PERIOD_CLOSED_KEPT.format(period=Q4)]
     assert museum.alerts() == [MyEvents.CLOSED] * 3
     assert reopened.text == Periods.REOPENED.format(period=Q4)
     assert deleted.text == MyEvents.DELETED
