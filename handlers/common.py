@@ -10,9 +10,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import keyboards as kb
 from handlers.filters import Check, IsKnown
-from handlers.report import in_progress, submit_key
+from handlers.report import drop_question, in_progress
 from handlers.texts import Common, Dialogue
 from handlers.views import Clock, collecting_examples
 from storage.models import Person
@@ -38,8 +37,8 @@ def help_text(person: Person, examples: dict[str, str]) -> str:
 async def cancel(message: Message, state: FSMContext) -> None:
     draft = await in_progress(state)
     if draft is not None:  # a draft with answers is deleted only when confirmed
-        markup = kb.drop_draft_keyboard(submit_key(draft))
-        await message.answer(Dialogue.CONFIRM_DROP, reply_markup=markup)
+        text, markup = drop_question(draft)
+        await message.answer(text, reply_markup=markup)
         return
     had_state = await state.get_state() is not None
     await state.clear()

@@ -327,10 +327,12 @@ def draft_keyboard(key: str, what: str, item: int = 0) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def drop_draft_keyboard(key: str) -> InlineKeyboardMarkup:
-    """«Отмена» on a draft with answers: delete it, or go on with it."""
+def drop_draft_keyboard(key: str, *, editing: bool = False) -> InlineKeyboardMarkup:
+    """«Отмена» on a draft with answers (or on changes to a saved event): delete it, or
+    go on with it."""
     builder = Keyboard()
-    builder.button(text=Dialogue.DROP_YES, callback_data=DraftCb(action="drop", key=key))
+    yes = Dialogue.DROP_EDIT_YES if editing else Dialogue.DROP_YES
+    builder.button(text=yes, callback_data=DraftCb(action="drop", key=key))
     builder.button(text=Dialogue.DROP_NO, callback_data=DraftCb(action="resume", key=key))
     builder.adjust(2)
     return builder.as_markup()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,6 +117,10 @@ class Conversation:
             periods, default = await period_choices(
                 self.session, self.settings, self.clock(), start
             )
+            if not periods:  # closed meanwhile: nothing to choose, the draft waits
+                text = head + Dialogue.ASK["period"] + Dialogue.NO_PERIOD_AT_STEP
+                await self.say(text, kb.step_keyboard("period"))
+                return
             chosen = draft.period_id or default
             choices = [(p.id, period_label(p), p.id == chosen) for p in periods]
             await self.say(head + Dialogue.ASK["period"], kb.periods_keyboard(choices))
@@ -252,6 +256,20 @@ async def in_progress(state: FSMContext) -> Draft | None:
     return draft if draft.answered() else None
 
 
+def drop_question(draft: Draft) -> tuple[str, InlineKeyboardMarkup]:
+    """What «Отмена» on a draft with answers asks: to delete the draft, or, for changes
+    to a saved event, to drop the changes (the event itself stays)."""
+    if draft.event_id is not None:
+        text = Dialogue.CONFIRM_DROP_EDIT.format(id=draft.event_id)
+        return text, kb.drop_draft_keyboard(submit_key(draft), editing=True)
+    return Dialogue.CONFIRM_DROP, kb.drop_draft_keyboard(submit_key(draft))
+
+
+def dropped(draft: Draft) -> str:
+    """What is said once the draft (or the changes to a saved event) is dropped."""
+    return Dialogue.EDIT_CANCELLED if draft.event_id is not None else Dialogue.CANCELLED
+
+
 async def ask_about_draft(bot: Bot, chat_id: int, draft: Draft, what: str, item: int = 0) -> None:
     """A new start met a draft in progress: go on with it, or start `what` anew."""
     markup = kb.draft_keyboard(submit_key(draft), what, item)
@@ -321,8 +339,9 @@ async def resume_or_drop(
         return
     await callback.answer()
     if callback_data.action == "drop":
+        draft = Draft.load(await state.get_data())
         await state.clear()
-        await bot.send_message(person.telegram_id, Dialogue.CANCELLED)
+        await bot.send_message(person.telegram_id, dropped(draft))
         return
     await repeat_question(bot, person.telegram_id, state, session, settings, clock, notice="")
 
@@ -711,10 +730,10 @@ async def dialogue_button(
         await _take_paste(dialogue, data, step, action)
     elif action == "cancel":
         if draft.answered():  # asked first: «Да, удалить» / «Нет, продолжить»
-            await dialogue.say(Dialogue.CONFIRM_DROP, kb.drop_draft_keyboard(submit_key(draft)))
+            await dialogue.say(*drop_question(draft))
         else:
             await state.clear()
-            await dialogue.say(Dialogue.CANCELLED)
+            await dialogue.say(dropped(draft))
     elif action == "keep":
         if step == "participants" and draft.count is None:  # the count was not given yet
             await dialogue.save(draft)

@@ -208,6 +208,28 @@ async def test_cancel_confirmed_deletes_the_draft(
     assert await stored_events(app_storage.sessionmaker) == []
 
 
+@pytest.mark.parametrize("how", ["button", "/cancel"])
+async def test_cancel_while_changing_a_saved_event_drops_the_changes_not_the_event(
+    world: World, app_storage: Storage, how: str
+) -> None:
+    person = await join(world, 3010)
+    await report(person)
+    [event] = await stored_events(app_storage.sessionmaker)
+    await open_card(person, event)
+    await person.press(MyEvents.EDIT)
+    await person.press(Dialogue.FIELD_NAMES["place"])
+    await person.send("г. Витебск")  # a change not saved yet
+
+    asked = await (person.press(Dialogue.CANCEL) if how == "button" else person.send("/cancel"))
+    [reply] = await person.press(Dialogue.DROP_EDIT_YES)
+
+    assert asked[-1].text == Dialogue.CONFIRM_DROP_EDIT.format(id=event.id)
+    assert Dialogue.DROP_YES not in person.labels()
+    assert reply.text == Dialogue.EDIT_CANCELLED
+    [kept] = await stored_events(app_storage.sessionmaker)
+    assert (kept.id, kept.place, kept.status) == (event.id, event.place, "submitted")
+
+
 # --- stale and forged buttons of these questions ----------------------------------------
 
 
@@ -562,3 +584,23 @@ async def test_walk_on_after_resume_reaches_the_summary(world: World, app_storag
     await walk_on(person, "place")
 
     assert await state_of(app_storage, person) == "ReportStates:summary"
+
+
+async def test_a_quarter_closed_before_step_7_says_so_there_and_keeps_the_draft(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 3040)
+    await reach(person, "participants")
+    await set_period_status(app_storage.sessionmaker, Q4_2023, "closed")
+
+    asked = await person.send("Сотрудники музея, 18 человек")
+
+    assert asked[-1].text.endswith(Dialogue.ASK["period"] + Dialogue.NO_PERIOD_AT_STEP)
+    assert person.labels() == [Dialogue.BACK, Dialogue.CANCEL]
+    assert await state_of(app_storage, person) == "ReportStates:period"
+    assert (await stored_data(app_storage, person) or {})["draft"]["participants"]
+    await set_period_status(app_storage.sessionmaker, Q4_2023, "open")  # reopened
+    await person.send("/new")
+    [again] = await person.press(Dialogue.RESUME)
+    assert again.text.endswith(Dialogue.ASK["period"])
+    assert any(label.startswith("IV квартал 2023 года") for label in person.labels())
