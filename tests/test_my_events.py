@@ -203,10 +203,10 @@ async def test_an_edit_cancelled_leaves_the_event_as_it_was(
     await person.send("Другое название")
 
     [asked] = await person.press(Dialogue.CANCEL)
-    [reply] = await person.press(Dialogue.DROP_YES)
+    [reply] = await person.press(Dialogue.DROP_EDIT_YES)
 
-    assert asked.text == Dialogue.CONFIRM_DROP
-    assert reply.text == Dialogue.CANCELLED
+    assert asked.text == Dialogue.CONFIRM_DROP_EDIT.format(id=event.id)
+    assert reply.text == Dialogue.EDIT_CANCELLED
     [after] = await stored_events(app_storage.sessionmaker)
     assert after.name == EXHIBITION
 
