@@ -38,7 +38,7 @@ from handlers.views import (
 )
 from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates
 from reports.participants import characters, read_count_answer
-from storage.models import Person
+from storage.models import Person, ReportingPeriod
 from storage.repositories import (
     EventRepository,
     OrganisationRepository,
@@ -295,8 +295,11 @@ async def _new(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    periods: list[ReportingPeriod] | None = None,
 ) -> None:
-    periods, _ = await period_choices(session, settings, clock(), None)
+    """A new draft, unless no period is open (`periods`: the open ones, if known)."""
+    if periods is None:
+        periods, _ = await period_choices(session, settings, clock(), None)
     if not periods:  # the last step would have no quarter to offer: say so at once
         await bot.send_message(chat_id, Dialogue.NO_OPEN_PERIODS)
         return
@@ -315,11 +318,12 @@ async def new_event(
 ) -> None:
     assert message.from_user is not None
     chat_id = message.from_user.id
+    periods, _ = await period_choices(session, settings, clock(), None)
     draft = await in_progress(state)
-    if draft is not None and (await period_choices(session, settings, clock(), None))[0]:
+    if draft is not None and periods:
         await ask_about_draft(bot, chat_id, draft, "new")
         return
-    await _new(bot, chat_id, state, session, settings, clock)
+    await _new(bot, chat_id, state, session, settings, clock, periods)
 
 
 @router.callback_query(kb.DraftCb.filter(F.action.in_({"resume", "drop"})))
