@@ -158,6 +158,7 @@ class ReminderScheduler:
         with `refresh_every`, also rebuild the plan that often (for a scheduler process
         apart from the workers, whose deadline changes it does not hear of)."""
         if not self.enabled:
+            await self.move_deadlines_off_days_off()  # what every process shows
             log.info("reminder scheduler disabled (SCHEDULER_ENABLED=false)")
             return
         await self.ensure_periods()
@@ -189,15 +190,25 @@ class ReminderScheduler:
         else:
             await self.catch_up()
 
+    async def move_deadlines_off_days_off(self) -> list[tuple[ReportingPeriod, datetime]]:
+        """Open periods whose deadline ahead falls on a day off in Russia (stored before
+        deadlines kept to working days) move to the next working day, same time."""
+        async with self.deps.sessionmaker() as session, session.begin():
+            return await PeriodRepository(session).move_deadlines_off_days_off(
+                self.deps.clock(), self.settings.timezone
+            )
+
     async def ensure_periods(self) -> list[ReportingPeriod]:
         """The periods of the current quarter and of the one being collected, created open
-        with the default deadline if missing."""
+        with the default deadline if missing; a stored deadline ahead on a day off moves to
+        the next working day first (it decides which quarter is being collected)."""
         now = self.deps.clock()
         tz = self.settings.timezone
         current = Quarter.of(now.astimezone(tz).date())
         deadline = deadline_for(self.settings)
         async with self.deps.sessionmaker() as session, session.begin():
             repository = PeriodRepository(session)
+            await repository.move_deadlines_off_days_off(now, tz)
             collected, _ = await repository.ensure_collecting(now, tz, deadline)
             periods = [collected]
             if (collected.year, collected.quarter) != (current.year, current.quarter):

@@ -429,6 +429,60 @@ async def test_a_deadline_a_year_after_the_quarter_is_accepted(moved: Moved, clo
     )
 
 
+# --- a stored deadline on a day off ------------------------------------------------------
+
+
+async def test_a_stored_deadline_on_a_day_off_moves_at_start_and_all_follow_the_working_day(
+    bot: Wired, app_storage: Storage, clock: Clock
+) -> None:
+    async with app_storage.sessionmaker() as session, session.begin():
+        # written by a bot older than the rule: 5 January 2027 is a New Year holiday
+        await PeriodRepository(session).ensure(Q4, msk("2027-01-05 18:00"))
+    museum = await join(bot.world, 3001)
+    desk = bot.world.person(COORDINATOR_ID, "Координатор")
+    clock.now = msk("2027-01-07 12:00")  # the stored deadline is past, its working day ahead
+
+    await bot.scheduler.start(catch_up_in_background=False)  # as bot/app.py starts it
+    caught_up = museum.last_text()  # the latest reminder missed (before_7), sent at start
+    [status] = await desk.send("/status")
+    [offer] = await museum.send("/nothing")
+    q4 = await period_id(app_storage, Q4)
+    planned = bot.scheduler.planned()
+    clock.now = msk("2027-01-08 10:00")
+    await run_reminder(bot.deps, q4, "before_3")
+
+    assert "до 11.01.2027 18:00" in caught_up and Q4_TEXT in caught_up
+    assert status.text.startswith(
+        Periods.STATUS_HEAD.format(
+            period=Q4_TEXT, deadline="11.01.2027 18:00", state=Periods.STATE_OPEN
+        )
+    )
+    assert offer.text == Nothing.OFFER.format(organisation="Смоленский музей", period=Q4_TEXT)
+    assert planned[job_id(q4, "before_3")] == msk("2027-01-08 10:00")
+    assert planned[job_id(q4, "deadline")] == msk("2027-01-11 10:00")
+    assert planned[job_id(q4, "digest")] == msk("2027-01-12 10:00")
+    assert "осталось 3 дня — до 11.01.2027 18:00" in museum.last_text()
+
+
+async def test_a_working_day_deadline_of_the_coordinator_is_kept_at_start(
+    moved: Moved, app_storage: Storage, clock: Clock
+) -> None:
+    clock.now = JANUARY_12
+
+    await moved.bot.scheduler.start(catch_up_in_background=False)  # a restart
+    [status] = await moved.desk.send("/status")
+
+    async with app_storage.sessionmaker() as session:
+        period = await PeriodRepository(session).by_id(moved.q4)
+    assert period is not None and period.deadline == msk("2027-01-19 18:00")
+    assert status.text.startswith(
+        Periods.STATUS_HEAD.format(
+            period=Q4_TEXT, deadline="19.01.2027 18:00", state=Periods.STATE_OPEN
+        )
+    )
+    assert moved.bot.scheduler.planned()[job_id(moved.q4, "deadline")] == msk("2027-01-19 10:00")
+
+
 # --- a stored deadline no schedule can be built for -------------------------------------
 
 

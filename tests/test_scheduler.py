@@ -53,8 +53,9 @@ class World:
 
 @pytest.fixture
 async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> World:
-    """IV квартал 2023 (deadline 5 January 2024, 18:00 Moscow): one organisation silent,
-    one reported, one coordinator."""
+    """IV квартал 2023, stored as before deadlines kept to working days: 5 January 2024,
+    18:00 Moscow, a holiday, which a start before it moves to Tuesday 9 January; one
+    organisation silent, one reported, one coordinator."""
     async with sessionmaker() as session, session.begin():
         period = await factories.period(session)
         silent = await factories.organisation(session)
@@ -126,11 +127,11 @@ async def test_it_plans_each_reminder_and_the_digest_at_10_moscow_time(
     pid = world.period.id
     planned = bot.scheduler.planned()
     assert planned == {
-        job_id(pid, "before_7"): msk("2023-12-29 10:00"),
-        job_id(pid, "before_3"): msk("2024-01-02 10:00"),
-        job_id(pid, "before_1"): msk("2024-01-04 10:00"),
-        job_id(pid, "deadline"): msk("2024-01-05 10:00"),
-        job_id(pid, "digest"): msk("2024-01-06 10:00"),
+        job_id(pid, "before_7"): msk("2024-01-02 10:00"),
+        job_id(pid, "before_3"): msk("2024-01-06 10:00"),
+        job_id(pid, "before_1"): msk("2024-01-08 10:00"),
+        job_id(pid, "deadline"): msk("2024-01-09 10:00"),
+        job_id(pid, "digest"): msk("2024-01-10 10:00"),
     }
     assert {str(when.tzinfo) for when in planned.values()} == {"Europe/Moscow"}
     jobs = {job.id for job in bot.scheduler.scheduler.get_jobs()}
@@ -151,10 +152,10 @@ async def test_the_configured_days_and_times_are_used(
 
     pid = world.period.id
     assert bot.scheduler.planned() == {
-        job_id(pid, "before_10"): msk("2023-12-26 09:30"),
-        job_id(pid, "before_2"): msk("2024-01-03 09:30"),
-        job_id(pid, "deadline"): msk("2024-01-05 09:30"),
-        job_id(pid, "digest"): msk("2024-01-06 08:00"),
+        job_id(pid, "before_10"): msk("2023-12-30 09:30"),
+        job_id(pid, "before_2"): msk("2024-01-07 09:30"),
+        job_id(pid, "deadline"): msk("2024-01-09 09:30"),
+        job_id(pid, "digest"): msk("2024-01-10 08:00"),
     }
 
 
@@ -211,24 +212,25 @@ async def test_a_job_sends_when_due_and_a_stale_one_does_nothing(
         assert period is not None
         await PeriodRepository(session).set_deadline(period, msk("2024-01-10 18:00"))
 
-    at("2024-01-02 10:00")  # the old before_3 time: now 8 days before the deadline
-    assert await run_reminder(*stale.args) is None
     at("2024-01-03 10:00")
     result = await run_reminder(*job.args)
+    at("2024-01-06 10:00")  # the old before_3 time: now 4 days before the deadline
+    stale_result = await run_reminder(*stale.args)
 
     assert result is not None and result.kind == "before_7"
+    assert stale_result is None
     assert bot.chats() == sorted(p.telegram_id for p in world.silent_people)
 
 
 async def test_started_after_a_missed_reminder_it_sends_the_latest_one_once(
     sessionmaker: async_sessionmaker[AsyncSession], world: World, processes: Any, at: Any
 ) -> None:
-    at("2024-01-03 12:00")  # down since before 29 December: before_7 and before_3 missed
+    at("2024-01-07 12:00")  # down since before 2 January: before_7 and before_3 missed
     first = processes(sessionmaker)
 
     await first.scheduler.start(catch_up_in_background=False)
     await first.scheduler.shutdown()
-    at("2024-01-03 12:30")
+    at("2024-01-07 12:30")
     restarted = processes(sessionmaker)
     await restarted.scheduler.start(catch_up_in_background=False)
 
@@ -293,12 +295,12 @@ async def test_jobs_never_inherit_the_session_of_the_update_that_planned_them(
 async def test_started_after_the_deadline_it_sends_no_reminder_and_the_digest_once(
     sessionmaker: async_sessionmaker[AsyncSession], world: World, processes: Any, at: Any
 ) -> None:
-    at("2024-01-06 12:00")
+    at("2024-01-10 12:00")  # past the deadline's working day (9 January) too
     first = processes(sessionmaker)
 
     await first.scheduler.start(catch_up_in_background=False)
     await first.scheduler.shutdown()
-    at("2024-01-07 09:00")
+    at("2024-01-11 09:00")
     restarted = processes(sessionmaker)
     await restarted.scheduler.start(catch_up_in_background=False)
 
@@ -317,7 +319,7 @@ async def test_two_schedulers_on_one_database_remind_each_person_once(
     engine: AsyncEngine, world: World, processes: Any, at: Any
 ) -> None:
     second_engine = create_engine(engine.url.render_as_string(hide_password=False))
-    at("2024-01-04 11:00")
+    at("2024-01-08 11:00")  # the day before the (moved) deadline, after its reminder's hour
     one = processes(create_sessionmaker(engine))
     two = processes(create_sessionmaker(second_engine))
 
@@ -326,7 +328,7 @@ async def test_two_schedulers_on_one_database_remind_each_person_once(
             one.scheduler.start(catch_up_in_background=False),
             two.scheduler.start(catch_up_in_background=False),
         )
-        at("2024-01-05 10:00")
+        at("2024-01-09 10:00")
         jobs = [
             process.scheduler.scheduler.get_job(job_id(world.period.id, "deadline"))
             for process in (one, two)
@@ -390,3 +392,30 @@ def test_reminder_settings_are_read_and_checked() -> None:
 
 def test_times_are_in_utc_in_the_database() -> None:
     assert msk("2024-01-05 18:00").astimezone(UTC) == factories.MOSCOW_DEADLINE
+
+
+async def test_at_start_only_open_deadlines_still_to_come_leave_a_day_off(
+    sessionmaker: async_sessionmaker[AsyncSession], processes: Any, at: Any
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        periods = PeriodRepository(session)
+        ahead = await periods.ensure(Quarter(2026, 4), msk("2027-01-05 18:00"))  # a holiday
+        past = await periods.ensure(Quarter(2025, 2), msk("2025-07-05 18:00"))  # a Saturday
+        closed = await periods.ensure(Quarter(2026, 3), msk("2026-10-04 18:00"), status="closed")
+        working = await periods.ensure(Quarter(2027, 1), msk("2027-04-06 12:00"))  # a Tuesday
+    at("2026-12-01 12:00")
+    bot = processes(sessionmaker, scheduler_enabled=False)  # a worker: the data is the same
+
+    await bot.scheduler.start()
+
+    async with sessionmaker() as session:
+        deadlines = {
+            period.id: (await PeriodRepository(session).by_id(period.id)).deadline  # type: ignore[union-attr]
+            for period in (ahead, past, closed, working)
+        }
+    assert deadlines == {
+        ahead.id: msk("2027-01-11 18:00"),  # the first working day after the holidays
+        past.id: msk("2025-07-05 18:00"),  # history: its working day is past as well
+        closed.id: msk("2026-10-04 18:00"),  # a closed period takes no changes
+        working.id: msk("2027-04-06 12:00"),  # a coordinator's working day, kept
+    }

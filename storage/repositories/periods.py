@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.quarters import Quarter, QuarterError, quarter_collected
+from reports.workdays import next_working_day
 from storage.models import PeriodNote, ReportingPeriod, utcnow
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,47 @@ class PeriodRepository:
             .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
         )
         return list(await self.session.scalars(query))
+
+    async def move_deadlines_off_days_off(
+        self, now: datetime, tz: ZoneInfo
+    ) -> list[tuple[ReportingPeriod, datetime]]:
+        """Open periods whose deadline falls on a non-working day in Russia (stored before
+        the rule, or a day off the calendar learnt of since) get the next working day at
+        the same local time; (period, the deadline it had) for each.
+
+        The deadline is that working day even if the day off has begun or passed (a person
+        who reports on 7 January for a deadline of 5 January moved to 11 January is not
+        late); a period whose working-day deadline is past too is history and stays as it
+        was, and a deadline on a working day, the default's or a coordinator's, is never
+        touched.
+        """
+        moved = []
+        for period in await self.open_periods():
+            try:
+                local = period.deadline.astimezone(tz)
+                working = next_working_day(local.date())
+            except (OverflowError, ValueError):  # 31.12.9999 written by hand: left as it is
+                log.warning("period %s: deadline %s cannot be checked", period.id, period.deadline)
+                continue
+            if working == local.date():
+                continue
+            deadline = datetime.combine(working, local.time(), tzinfo=tz)
+            if deadline <= now:
+                continue
+            previous = period.deadline
+            period.deadline = deadline
+            moved.append((period, previous))
+            log.info(
+                "period %s (%s-Q%s): deadline %s fell on a day off; moved to %s",
+                period.id,
+                period.year,
+                period.quarter,
+                local.isoformat(),
+                period.deadline.isoformat(),
+            )
+        if moved:
+            await self.session.flush()
+        return moved
 
     async def recent(self, limit: int) -> list[ReportingPeriod]:
         """The latest periods, newest first."""
