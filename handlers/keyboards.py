@@ -235,16 +235,19 @@ def count_keyboard() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def periods_keyboard(periods: Iterable[tuple[int, str, bool]]) -> InlineKeyboardMarkup:
-    """One button per open period: (id, label, is_default)."""
+def periods_keyboard(
+    periods: Iterable[tuple[int, str, bool]], *, back: bool = True
+) -> InlineKeyboardMarkup:
+    """One button per open period: (id, label, is_default); «Назад» unless `back` is
+    false (from the summary, where the quarter already chosen returns to it unchanged)."""
     builder = Keyboard()
     rows = 0
     for period_id, label, is_default in periods:
         text = label + (Dialogue.DEFAULT_MARK if is_default else "")
         builder.button(text=text, callback_data=PeriodCb(id=period_id))
         rows += 1
-    _nav(builder, "period")
-    builder.adjust(*([1] * rows), 2)
+    added = _nav(builder, "period", back=back)
+    builder.adjust(*([1] * rows), added)
     return builder.as_markup()
 
 

@@ -123,7 +123,14 @@ class Conversation:
                 return
             chosen = draft.period_id or default
             choices = [(p.id, period_label(p), p.id == chosen) for p in periods]
-            await self.say(head + Dialogue.ASK["period"], kb.periods_keyboard(choices))
+            text = head + Dialogue.ASK["period"]
+            kept = next((p for p in periods if p.id == draft.period_id), None)
+            if draft.editing and kept is not None:
+                # From the summary the quarter shown is pressed to keep it, so no «Назад»,
+                # which would do the same (a quarter closed since: «Назад» to the summary).
+                text += Dialogue.CURRENT.format(value=period_label(kept))
+            back = not draft.editing or kept is None
+            await self.say(text, kb.periods_keyboard(choices, back=back))
             return
         text = head + Dialogue.ASK[step]
         if step == "dates":

@@ -431,6 +431,49 @@ async def test_every_dialogue_keyboard_has_distinct_buttons(world: World, state:
         assert labels == [Dialogue.YES, Dialogue.FIX, Dialogue.CANCEL]
 
 
+@pytest.mark.parametrize("field", list(Dialogue.FIELD_NAMES.values()))
+async def test_every_keyboard_from_the_summary_has_distinct_buttons(
+    world: World, field: str
+) -> None:
+    person = await join(world, 3027)
+    await fill_event(person)
+
+    await person.press(field)
+    rows = person.last_keyboard().inline_keyboard
+    data = [button.callback_data for row in rows for button in row]
+    labels = [button.text for row in rows for button in row]
+
+    assert len(set(data)) == len(data) and len(set(labels)) == len(labels)
+    # One way back to the summary unchanged: «Оставить как есть», or at the quarter the
+    # quarter already chosen; «Назад» would do the same, so it is not shown.
+    assert Dialogue.BACK not in labels
+    if field == "Квартал":
+        assert Dialogue.KEEP not in labels
+        assert labels == ["IV квартал 2023 года" + Dialogue.DEFAULT_MARK, Dialogue.CANCEL]
+
+
+async def test_the_quarter_chosen_from_the_summary_returns_to_it_unchanged(
+    world: World, app_storage: Storage
+) -> None:
+    await add_period(app_storage.sessionmaker, Quarter(2024, 1))
+    person = await join(world, 3028)
+    await fill_event(person)
+    before = (await stored_data(app_storage, person))["draft"]  # type: ignore[index]
+
+    [asked] = await person.press("Квартал")
+    labels = person.labels()
+    [summary] = await person.press("IV квартал 2023 года")
+
+    assert asked.text.endswith(Dialogue.CURRENT.format(value="IV квартал 2023 года"))
+    assert labels == [
+        "IV квартал 2023 года" + Dialogue.DEFAULT_MARK,
+        "I квартал 2024 года",
+        Dialogue.CANCEL,
+    ]
+    assert summary.text.startswith(Dialogue.SUMMARY_HEAD)
+    assert (await stored_data(app_storage, person))["draft"] == before  # type: ignore[index]
+
+
 @pytest.mark.parametrize(
     ("state", "data"), [("sphere", "d:back:sphere"), ("dates_confirm", "d:back:dates")]
 )
