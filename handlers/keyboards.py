@@ -197,11 +197,12 @@ def confirm_dates_keyboard() -> InlineKeyboardMarkup:
 
 
 @cache  # the same buttons every time: built once
-def keep_note_keyboard() -> InlineKeyboardMarkup:
+def keep_note_keyboard(*, back: bool = True, keep: bool = False) -> InlineKeyboardMarkup:
+    """Under unreadable dates: keep the text as written, or (`keep`) the dates shown before."""
     builder = Keyboard()
     builder.button(text=Dialogue.KEEP_NOTE, callback_data=DialogueCb(action="note", step="dates"))
-    _nav(builder, "dates")
-    builder.adjust(1, 2)
+    added = _nav(builder, "dates", back=back, keep=keep)
+    builder.adjust(1, *([1] if added == 3 else []), 2)
     return builder.as_markup()
 
 

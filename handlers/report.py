@@ -640,14 +640,14 @@ async def _take_dates(dialogue: Conversation, data: dict[str, Any], whole: Whole
         await state.set_state(ReportStates.dates)
         if start is None:
             await dialogue.save(draft)
-            await dialogue.say(error.message, kb.step_keyboard("dates"))
+            await dialogue.say(error.message, kb.step_keyboard("dates", **_dates_nav(draft)))
             return
         if await _not_started(dialogue, draft, start):
             return
         note = DateRange(start, start, "day", text)
         await dialogue.save(draft, pending=dates_to_data(note))
         offer = Dialogue.OFFER_NOTE.format(start=format_dates(DateRange(start, start)))
-        await dialogue.say(error.message + offer, kb.keep_note_keyboard())
+        await dialogue.say(error.message + offer, kb.keep_note_keyboard(**_dates_nav(draft)))
         return
     if await _not_started(dialogue, draft, dates.start):
         return
@@ -665,8 +665,15 @@ async def _not_started(dialogue: Conversation, draft: Draft, start: date) -> boo
     await dialogue.state.set_state(ReportStates.dates)
     await dialogue.save(draft)
     shown_start = format_dates(DateRange(start, start))
-    await dialogue.say(Dialogue.NOT_STARTED.format(start=shown_start), kb.step_keyboard("dates"))
+    markup = kb.step_keyboard("dates", **_dates_nav(draft))
+    await dialogue.say(Dialogue.NOT_STARTED.format(start=shown_start), markup)
     return True
+
+
+def _dates_nav(draft: Draft) -> dict[str, bool]:
+    """The buttons of the dates asked again after a refusal: as when they were first asked,
+    so the dates shown before (reached by «Назад» or from the summary) can still be kept."""
+    return _nav(draft, "dates", draft.dates is not None)
 
 
 @router.callback_query(StateFilter(ReportStates.period), kb.PeriodCb.filter())

@@ -357,6 +357,52 @@ async def test_keep_after_back_goes_on_with_the_answer_shown(
     assert after == before
 
 
+@pytest.mark.parametrize(
+    ("typed", "told"),
+    [
+        ("31.02.2023", "Такой даты нет"),
+        ("26.10.2019", "Год 2019"),
+        ("10 декабря 2023", "ещё не началось"),  # after today (20 November)
+        ("с 1 ноября 2023 года в течение недели", Dialogue.KEEP_NOTE),  # unreadable
+    ],
+)
+async def test_a_date_refused_after_back_still_offers_to_keep_the_dates_shown(
+    world: World, app_storage: Storage, typed: str, told: str
+) -> None:
+    person = await join(world, 3029)
+    await reach(person, "result")  # the dates 26-27 October confirmed
+    before = (await stored_data(app_storage, person))["draft"]  # type: ignore[index]
+    await person.press(Dialogue.BACK)
+
+    [refused] = await person.send(typed)
+    labels = person.labels()
+    [result] = await person.press(Dialogue.KEEP)
+
+    assert told in refused.text + " ".join(labels)
+    assert Dialogue.KEEP in labels and Dialogue.BACK in labels
+    assert step_number(result.text) == 5
+    assert await state_of(app_storage, person) == "ReportStates:result"
+    after = (await stored_data(app_storage, person))["draft"]  # type: ignore[index]
+    assert after == before
+
+
+async def test_a_date_refused_from_the_summary_still_offers_to_keep_the_dates_shown(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 3030)
+    await fill_event(person)
+    before = (await stored_data(app_storage, person))["draft"]  # type: ignore[index]
+    await person.press("Сроки")
+
+    await person.send("31.02.2023")
+    labels = person.labels()
+    [summary] = await person.press(Dialogue.KEEP)
+
+    assert labels == [Dialogue.KEEP, Dialogue.CANCEL]  # «Назад» would do the same
+    assert summary.text.startswith(Dialogue.SUMMARY_HEAD)
+    assert (await stored_data(app_storage, person))["draft"] == before  # type: ignore[index]
+
+
 async def test_keep_at_the_participants_after_back_from_the_count_asks_the_count(
     world: World, app_storage: Storage
 ) -> None:
