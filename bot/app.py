@@ -287,9 +287,10 @@ async def _stop_delivering(task: asyncio.Task[None] | None) -> None:
             await task
 
 
-async def run_polling(settings: Settings) -> None:
+async def run_polling(settings: Settings, *, ready: Callable[[], None] | None = None) -> None:
     """Start the bot with long polling until SIGTERM or SIGINT; then stop taking updates,
-    finish those in hand (at most SHUTDOWN_TIMEOUT seconds) and close."""
+    finish those in hand (at most SHUTDOWN_TIMEOUT seconds) and close. `ready` is called
+    once the database and Telegram have answered, just before the first updates."""
     from bot.webhook import stop_on_signals
 
     stop = stop_on_signals()
@@ -309,6 +310,8 @@ async def run_polling(settings: Settings) -> None:
         await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher), stop)
         await announce_setup_link(bot, storage, settings)
         await scheduler.start()
+        if ready is not None:
+            ready()
         stopper = asyncio.create_task(_stop_polling_on(stop, dispatcher))
         try:
             await dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
@@ -330,8 +333,9 @@ async def _stop_polling_on(stop: asyncio.Event, dispatcher: Dispatcher) -> None:
     await dispatcher.stop_polling()
 
 
-async def run_webhook(settings: Settings) -> None:
-    """Serve Telegram's webhook (and /healthz) until SIGTERM; in-flight updates finish."""
+async def run_webhook(settings: Settings, *, ready: Callable[[], None] | None = None) -> None:
+    """Serve Telegram's webhook (and /healthz) until SIGTERM; in-flight updates finish.
+    `ready` is called once the database and Telegram have answered."""
     from bot.webhook import build_web_app, serve, stop_on_signals
 
     assert settings.webhook_url is not None and settings.webhook_secret is not None
@@ -360,6 +364,8 @@ async def run_webhook(settings: Settings) -> None:
             await announce_setup_link(bot, storage, settings)
         await scheduler.start()
         await dispatcher.emit_startup(bot=bot, **dispatcher.workflow_data)
+        if ready is not None:
+            ready()
         await serve(build_web_app(dispatcher, bot, settings, storage), settings, stop)
     except StoppedAtStart:
         log.info(texts.STOPPED_AT_START)

@@ -164,11 +164,11 @@ async def _run(settings: Settings) -> int:
     if settings.bot_token is None:
         return _fail(texts.NO_TOKEN)
     await check_redis(settings)
-    _say(texts.STARTED)
+    # Said once the database and Telegram have answered: a start that fails says only why.
     if settings.webhook_url is not None:
-        await run_webhook(settings)
+        await run_webhook(settings, ready=lambda: _say(texts.STARTED_WEBHOOK))
     else:
-        await run_polling(settings)
+        await run_polling(settings, ready=lambda: _say(texts.STARTED))
     return 0
 
 

@@ -22,6 +22,7 @@ SETUP_LINK = (
     "Либо укажите свой Telegram id в COORDINATOR_IDS."
 )
 STARTED = "Бот запущен (long polling). Остановить: Ctrl+C."
+STARTED_WEBHOOK = "Бот запущен (webhook). Остановить: Ctrl+C."
 TELEGRAM_NOT_ANSWERING = (
     "Telegram не отвечает при запуске ({reason}); повторная попытка через {wait} с. "
     "Проверьте доступ сервера к api.telegram.org (или TELEGRAM_API_URL)."

@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from bot import texts as bot_texts
 from handlers.texts import Dialogue
 from reports.quarters import collecting_quarter
 from tests.botapi_stub import BOT_USERNAME, BotApiStub, BotMessage
@@ -168,6 +169,7 @@ async def test_a_webhook_dialogue_killed_after_every_step_stores_its_event_once(
             redelivered.append(update_id)
 
     assert len(redelivered) == 5
+    assert bot.stdout().count(bot_texts.STARTED_WEBHOOK) == len(steps) + 1  # each start, once up
     assert seen[-1].text == Dialogue.SUBMITTED.format(period=quarter_label(quarter))
     assert stored(bot.database) == [
         ("Выставка", "г. Минск", "Открыта выставка.", "Гости, 18 человек", "submitted")

@@ -121,6 +121,20 @@ async def test_a_token_telegram_rejects_stops_the_start_with_one_line(tmp_path: 
     assert code == 2
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == texts.TOKEN_REJECTED
+    assert texts.STARTED not in bot.stdout()  # it never started: nothing says it did
+
+
+def test_a_database_nobody_answers_on_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+    port = a_closed_port()
+    url = f"postgresql+asyncpg://root@127.0.0.1:{port}/reports"
+
+    result = run_bot(tmp_path, BOT_TOKEN=TOKEN, DATABASE_URL=url)
+
+    assert result.returncode == 2
+    assert one_russian_line(result) == texts.DATABASE_UNREACHABLE.format(
+        where=f"127.0.0.1:{port}/reports", reason=texts.REASON_REFUSED
+    )
+    assert texts.STARTED not in result.stdout
 
 
 def test_help_is_russian(tmp_path: Path) -> None:
@@ -216,6 +230,7 @@ async def test_the_first_start_logs_a_one_time_link_that_makes_the_first_coordin
         assert stub.my_commands({"type": "chat", "chat_id": 5005}) == list(COORDINATOR_COMMANDS)
         assert "https://t.me/" not in bot.stderr(after=log), "no link once there is one"
         assert "Координаторов пока нет" in bot.stderr()
+        assert bot.stdout().count(texts.STARTED) == 2  # once up, at each of the two starts
 
 
 async def test_a_stop_while_telegram_does_not_answer_at_start_ends_the_process(
