@@ -77,12 +77,16 @@ async def test_the_logs_of_a_whole_dialogue_hold_no_text_name_or_organisation(
     await coordinator.send(f"/people {ORGANISATION}")
     await coordinator.send("/report 2023-Q4")
     await coordinator.send("/status")
+    await coordinator.send("/persondata 701")
+    await coordinator.send("/erase 701")
+    await coordinator.press(Desk.ERASE_YES)
 
     secrets = [ORGANISATION, FULL_NAME, *EVENT.values(), STRANGER_TEXT, "Шмидтовское"]
     secrets += ["Координатор Областной", "Квазиуникальн", "Неповторимова", "Зеркальнолунн"]
     [event] = await stored_events(app_storage.sessionmaker)
     assert (event.name, event.place) == (EVENT["name"], EVENT["place"])  # the dialogue ran
     assert coordinator.documents()  # and the report went out
+    assert coordinator.last_text().startswith("Персональные данные удалены")
     assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)
     assert len(caplog.records) > 100  # the loggers did speak
     leaks = []
