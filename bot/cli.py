@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -65,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help=texts.CLI_REPORT_OUT)
     commands.add_parser("migrate", help=texts.CLI_MIGRATE, description=texts.CLI_MIGRATE)
     commands.add_parser("demo", help=texts.CLI_DEMO, description=texts.CLI_DEMO)
+    copy = commands.add_parser("backup", help=texts.CLI_BACKUP, description=texts.CLI_BACKUP)
+    copy.add_argument("file", type=Path, help=texts.CLI_BACKUP_FILE)
+    back = commands.add_parser("restore", help=texts.CLI_RESTORE, description=texts.CLI_RESTORE)
+    back.add_argument("file", type=Path, help=texts.CLI_RESTORE_FILE)
     return parser
 
 
@@ -157,6 +162,64 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _postgres_url(settings: Settings) -> str:
+    """The database URL as pg_dump reads it: no driver, no password."""
+    from sqlalchemy.engine import URL, make_url
+
+    given = make_url(settings.database_url)
+    url = URL.create(
+        "postgresql",
+        username=given.username,
+        host=given.host,
+        port=given.port,
+        database=given.database,
+        query=given.query,
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def _backup(settings: Settings, target: Path) -> int:
+    from bot.backup import BackupError, backup
+
+    database = settings.sqlite_path()
+    if database is None:
+        return _fail(texts.BACKUP_POSTGRES.format(path=target, url=_postgres_url(settings)))
+    try:
+        written = backup(database, target)
+    except BackupError as error:
+        return _fail(str(error))
+    size = max(1, round(written.stat().st_size / 1024))
+    _say(texts.BACKUP_DONE.format(path=written, size=size))
+    return 0
+
+
+def _restore(settings: Settings, source: Path) -> int:
+    from bot.backup import BackupError, restore
+
+    database = settings.sqlite_path()
+    if database is None:
+        return _fail(texts.RESTORE_POSTGRES.format(path=source, url=_postgres_url(settings)))
+    try:
+        restored = restore(source, database, now=datetime.now(UTC))
+    except BackupError as error:
+        return _fail(str(error))
+    _say(texts.RESTORE_DONE.format(database=database, path=source))
+    if restored.previous is not None:
+        _say(texts.RESTORE_PREVIOUS.format(path=restored.previous))
+    return 0
+
+
+def _holding_the_database(settings: Settings, run: Callable[[], int]) -> int:
+    """`run` with the running bot's shared lock on its SQLite file (see bot.backup)."""
+    from bot.backup import database_in_use
+
+    database = settings.sqlite_path()
+    if database is None:
+        return run()
+    with database_in_use(database):
+        return run()
+
+
 async def _run(settings: Settings) -> int:
     from bot.app import run_polling, run_webhook
     from bot.database import check_redis
@@ -211,9 +274,13 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
             return asyncio.run(_report(settings, args.period, args.out))
         case "migrate":
             return asyncio.run(_migrate(settings))
+        case "backup":
+            return _backup(settings, args.file)
+        case "restore":
+            return _restore(settings, args.file)
         case "scheduler":
             try:
-                return asyncio.run(_scheduler(settings))
+                return _holding_the_database(settings, lambda: asyncio.run(_scheduler(settings)))
             except KeyboardInterrupt:
                 return 0
         case "demo":
@@ -222,6 +289,6 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
             return asyncio.run(run_demo(settings))
         case _:
             try:
-                return asyncio.run(_run(settings))
+                return _holding_the_database(settings, lambda: asyncio.run(_run(settings)))
             except KeyboardInterrupt:
                 return 0

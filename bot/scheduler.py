@@ -34,6 +34,7 @@ import contextvars
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiogram import Bot
@@ -45,6 +46,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.backup import BackupError, nightly
 from bot.database import deadline_for
 from bot.reminders import (
     DIGEST,
@@ -73,6 +75,7 @@ DAILY_JOB = "periods:daily"
 RECOVER_JOB = "reminders:recover"
 REFRESH_JOB = "periods:refresh"
 CATCH_UP_JOB = "reminders:catch_up"
+BACKUP_JOB = "backup:nightly"
 RECOVER_EVERY = timedelta(minutes=10)
 EARLY = timedelta(minutes=1)  # a job firing earlier than its due time is stale
 DIGEST_CATCH_UP = timedelta(days=7)  # a digest missed longer ago than this is not sent
@@ -114,6 +117,21 @@ async def run_reminder(deps: ReminderDeps, period_id: int, kind: str) -> RoundRe
         log.info("job %s: superseded or past the deadline", job_id(period_id, kind))
         return None
     return await reminder_round(deps, period_id, kind, now=now)
+
+
+async def run_backup(settings: Settings, now: datetime) -> Path | None:
+    """The nightly copy of the SQLite database and the pruning of old copies; a failure
+    is logged (the bot goes on) and the next night tries again."""
+    database, folder = settings.sqlite_path(), settings.backup_folder()
+    if database is None or folder is None:
+        return None
+    try:
+        return await asyncio.to_thread(
+            nightly, database, folder, settings.backup_keep, at=now.astimezone(settings.timezone)
+        )
+    except (BackupError, OSError):
+        log.exception("nightly backup of %s into %s failed", database, folder)
+        return None
 
 
 async def run_recovery(deps: ReminderDeps) -> RoundResult:
@@ -177,6 +195,17 @@ class ReminderScheduler:
             args=[self.deps],
             replace_existing=True,
         )
+        if self.settings.backup_folder() is not None:
+            self._add_job(
+                self.nightly_backup,
+                CronTrigger(
+                    hour=self.settings.backup_time.hour,
+                    minute=self.settings.backup_time.minute,
+                    timezone=tz,
+                ),
+                id=BACKUP_JOB,
+                replace_existing=True,
+            )
         if refresh_every is not None:
             self._add_job(
                 self.rebuild,
@@ -214,6 +243,10 @@ class ReminderScheduler:
             if (collected.year, collected.quarter) != (current.year, current.quarter):
                 periods.append(await repository.ensure(current, deadline(current)))
         return sorted(periods, key=lambda period: (period.year, period.quarter))
+
+    async def nightly_backup(self) -> Path | None:
+        """BACKUP_TIME local: a copy of the database into BACKUP_DIR, BACKUP_KEEP kept."""
+        return await run_backup(self.settings, self.deps.clock())
 
     async def daily(self) -> None:
         """00:05 local: the new quarter's period on its first day, and a fresh schedule."""

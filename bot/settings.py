@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
     send_per_chat_interval: float = Field(default=1.0, ge=0, le=60)
     scheduler_enabled: bool = True
+    # Nightly SQLite copies (bot/backup.py), taken by the scheduler: the folder (blank: a
+    # `backups` folder beside the database), the local time, how many to keep (0: none).
+    backup_dir: Path | None = None
+    backup_time: time = time(3, 0)
+    backup_keep: int = Field(default=7, ge=0, le=1000)
     # Production mode: aiogram's FSM in Redis, webhooks behind a load balancer.
     redis_url: str | None = None
     webhook_url: str | None = None  # the public https URL Telegram calls; set → webhook mode
@@ -194,6 +199,11 @@ class Settings(BaseSettings):
             raise ValueError("допустимы от 1 до 256 символов A-Z a-z 0-9 _ - (правило Telegram)")
         return value
 
+    @field_validator("backup_dir", mode="before")
+    @classmethod
+    def _blank_folder(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("webhook_path")
     @classmethod
     def _path(cls, value: str) -> str:
@@ -228,6 +238,14 @@ class Settings(BaseSettings):
             return None
         path = self.database_url[len(prefix) :].split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+    def backup_folder(self) -> Path | None:
+        """Where the nightly copies go; None when there are none (PostgreSQL, or
+        BACKUP_KEEP=0)."""
+        database = self.sqlite_path()
+        if database is None or self.backup_keep == 0:
+            return None
+        return self.backup_dir or database.parent / "backups"
 
     def default_deadline(self, quarter: Quarter) -> datetime:
         """A quarter's deadline when none is stored: DEADLINE_DAY of the month after it at

@@ -85,3 +85,43 @@ CLI_REQUIRED = "не указан аргумент {names}"
 CLI_INVALID_CHOICE = "неизвестная команда «{value}»"
 CLI_UNRECOGNIZED = "лишние аргументы: {values}"
 CLI_NEEDS_VALUE = "параметру {name} нужно значение"
+
+# Backups (bot/backup.py).
+BACKUP_DONE = (
+    "Резервная копия базы данных сохранена: {path} ({size} КБ), проверка целостности пройдена."
+)
+BACKUP_POSTGRES = (
+    "База данных бота — PostgreSQL: резервную копию делает pg_dump, например "
+    'pg_dump --format=custom --file={path} "{url}" (восстановление: pg_restore --clean '
+    '--if-exists --dbname="{url}" {path}; подробнее — README, раздел «Резервные копии»).'
+)
+BACKUP_NO_DATABASE = "Файла базы данных {path} нет: копировать нечего."
+BACKUP_NO_FILE = "Файл не найден: {path}"
+BACKUP_EXISTS = "Файл {path} уже существует; укажите новое имя файла для копии."
+BACKUP_CANNOT_WRITE = "Не удалось записать копию в {path}: {reason}."
+RESTORE_DONE = "База данных {database} восстановлена из копии {path}."
+RESTORE_PREVIOUS = "Прежняя база данных сохранена в {path}."
+RESTORE_IN_USE = (
+    "База данных {path} используется запущенным ботом; восстановление не выполнено. "
+    "Остановите бота (например, systemctl stop bot) и повторите команду."
+)
+RESTORE_IN_PROGRESS = (
+    "Идёт восстановление базы данных {path} из резервной копии; запустите бота после его "
+    "завершения."
+)
+RESTORE_NOT_A_DATABASE = "Файл {path} не является базой данных бота; восстановление не выполнено."
+RESTORE_DAMAGED = (
+    "Файл {path} повреждён (проверка целостности не пройдена); восстановление не выполнено."
+)
+RESTORE_NEWER = (
+    "Файл {path} создан более новой версией бота (схема {revision}); обновите бота и "
+    "повторите восстановление."
+)
+RESTORE_POSTGRES = (
+    "База данных бота — PostgreSQL: восстановление делает pg_restore, например "
+    'pg_restore --clean --if-exists --dbname="{url}" {path} (при остановленном боте).'
+)
+CLI_BACKUP = "сохранить согласованную копию базы данных SQLite, в том числе во время работы бота"
+CLI_BACKUP_FILE = "файл копии (не должен существовать)"
+CLI_RESTORE = "восстановить базу данных SQLite из копии (только при остановленном боте)"
+CLI_RESTORE_FILE = "файл копии, сделанной командой backup"

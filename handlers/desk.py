@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from aiogram import Bot, F, Router, html
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers import keyboards as kb
 from handlers.commands import set_coordinator_commands
 from handlers.filters import IsCoordinator
-from handlers.texts import Common, Desk
+from handlers.texts import Common, Desk, MyEvents
 from handlers.views import (
     Clock,
     collecting,
@@ -37,6 +37,7 @@ from storage.db import current_session
 from storage.models import Person, utcnow
 from storage.report_source import DatabaseReportSource, PeriodNotFound
 from storage.repositories import (
+    EventRepository,
     JoinCodeRepository,
     OrganisationRepository,
     PeriodRepository,
@@ -490,3 +491,134 @@ async def deactivate_confirmed(
     await bot.send_message(
         person.telegram_id, Desk.DEACTIVATED.format(name=html.quote(target.full_name))
     )
+
+
+# --- personal data -----------------------------------------------------------------------
+
+
+def _why_not_erase(target: Person, person: Person, settings: Settings) -> str | None:
+    """Why `person` may not erase `target` (a text with `{name}`), or None if they may."""
+    if target.id == person.id:
+        return Desk.ERASE_SELF
+    if target.telegram_id in settings.coordinator_ids:
+        return Desk.ERASE_CONFIGURED
+    return None
+
+
+async def _organisation_name(session: AsyncSession, person: Person) -> str:
+    organisation = await OrganisationRepository(session).get(person.organisation_id or 0)
+    return html.quote(organisation.name) if organisation else Desk.NO_ORGANISATION
+
+
+@router.message(Command("erase"))
+async def erase(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+) -> None:
+    telegram_id = _telegram_id(command.args)
+    if telegram_id is None:
+        await message.answer(Desk.ERASE_USAGE)
+        return
+    target = await PersonRepository(session).by_telegram_id(telegram_id)
+    if target is None:
+        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=telegram_id))
+        return
+    refusal = _why_not_erase(target, person, settings)
+    if refusal is not None:
+        await message.answer(refusal.format(name=html.quote(target.full_name)))
+        return
+    await message.answer(
+        Desk.ERASE_CONFIRM.format(
+            name=html.quote(target.full_name),
+            organisation=await _organisation_name(session, target),
+        ),
+        reply_markup=kb.erase_keyboard(target.id),
+    )
+
+
+@router.callback_query(kb.PersonCb.filter(F.action.in_({"erase", "spare"})))
+async def erase_confirmed(
+    callback: CallbackQuery,
+    callback_data: kb.PersonCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    people = PersonRepository(session)
+    target = await people.get(callback_data.id)
+    if target is None or target.erased_at is not None:
+        log.warning("coordinator %s pressed %r: no such person", person.id, callback.data)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    if callback_data.action == "spare":
+        await callback.answer()
+        await bot.send_message(person.telegram_id, Desk.NOT_ERASED)
+        return
+    refusal = _why_not_erase(target, person, settings)
+    if refusal is not None:
+        await callback.answer(toast(refusal, name=target.full_name), show_alert=True)
+        return
+    name = target.full_name
+    count = len(await EventRepository(session).all_of_author(target.id))
+    telegram_id = await people.erase(target)
+    key = StorageKey(bot_id=bot.id, chat_id=telegram_id, user_id=telegram_id)
+    await FSMContext(fsm_storage, key).clear()  # their dialogue and its draft go too
+    await session.commit()
+    log.info("coordinator %s erased the personal data of person %s", person.id, target.id)
+    await callback.answer()
+    await bot.send_message(
+        person.telegram_id, Desk.ERASED.format(name=html.quote(name), count=count)
+    )
+
+
+@router.message(Command("persondata"))
+async def person_data(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    """What the bot keeps about one person: the fields and the names of their events."""
+    telegram_id = _telegram_id(command.args)
+    if telegram_id is None:
+        await message.answer(Desk.PERSONDATA_USAGE)
+        return
+    target = await PersonRepository(session).by_telegram_id(telegram_id)
+    if target is None:
+        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=telegram_id))
+        return
+    events = await EventRepository(session).all_of_author(target.id)
+
+    def day(moment: datetime | None) -> str:
+        if moment is None:
+            return Desk.NOT_SET
+        return moment.astimezone(settings.timezone).strftime("%d.%m.%Y")
+
+    lines = [
+        Desk.PERSONDATA_HEAD.format(
+            name=html.quote(target.full_name),
+            telegram_id=telegram_id,
+            organisation=await _organisation_name(session, target),
+            role=Desk.ROLE.get(target.role, target.role),
+            access=Desk.ACCESS_ON if target.active else Desk.ACCESS_OFF,
+            joined=day(target.created_at),
+            unreachable=day(target.unreachable_since),
+            count=len(events),
+        )
+    ]
+    for event in events:
+        lines.append(
+            Desk.PERSONDATA_EVENT.format(
+                id=event.id,
+                name=html.quote(event.name),
+                period=quarter_label(event.period.year, event.period.quarter),
+                status=MyEvents.STATUS[event.status],
+            )
+        )
+    for text in split_message(lines):
+        await message.answer(text)

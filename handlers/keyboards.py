@@ -414,7 +414,8 @@ def note_keyboard(period_id: int, note_id: int) -> InlineKeyboardMarkup:
 
 
 class PersonCb(CallbackData, prefix="pp"):
-    """Deactivating a person (by database id): `action` is off (confirmed) or keep."""
+    """Deactivating a person (by database id): `action` is off (confirmed) or keep;
+    erasing their personal data: erase (confirmed) or spare."""
 
     action: str
     id: RowId
@@ -424,5 +425,14 @@ def deactivate_keyboard(person_id: int) -> InlineKeyboardMarkup:
     builder = Keyboard()
     builder.button(text=Desk.DEACTIVATE_YES, callback_data=PersonCb(action="off", id=person_id))
     builder.button(text=Desk.DEACTIVATE_NO, callback_data=PersonCb(action="keep", id=person_id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def erase_keyboard(person_id: int) -> InlineKeyboardMarkup:
+    """Erasing a person's personal data: `erase` (confirmed) or `spare`."""
+    builder = Keyboard()
+    builder.button(text=Desk.ERASE_YES, callback_data=PersonCb(action="erase", id=person_id))
+    builder.button(text=Desk.ERASE_NO, callback_data=PersonCb(action="spare", id=person_id))
     builder.adjust(2)
     return builder.as_markup()

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.texts import Dialogue, MyEvents
+from handlers.texts import Desk, Dialogue, MyEvents
 from reports.dates import MONTHS_GENITIVE, DateRange, date_examples, format_dates
 from reports.participants import read_total
 from reports.quarters import Quarter
 from reports.workdays import next_working_day
-from storage.models import Event, ReportingPeriod
+from storage.models import Event, Person, ReportingPeriod
 from storage.repositories import PeriodRepository, PersonRepository, SphereRepository
 
 if TYPE_CHECKING:  # handlers get the settings as workflow data; only the type comes from bot/
@@ -186,6 +186,15 @@ def _count_shown(participants: str | None, count: int | None) -> str:
     return total.shown if total is not None and total.count == count else str(count)
 
 
+def author_name(author: Person | None) -> str:
+    """An event's author as shown (HTML-escaped): «сотрудник удалён» once erased."""
+    if author is None:
+        return "—"
+    if author.erased_at is not None:
+        return Desk.ERASED_AUTHOR
+    return html.quote(author.full_name)
+
+
 async def event_card(session: AsyncSession, event: Event) -> str:
     """The card of a stored event: number, status, fields and author."""
     body = await fields_text(
@@ -204,7 +213,7 @@ async def event_card(session: AsyncSession, event: Event) -> str:
         id=event.id,
         status=MyEvents.STATUS[event.status],
         fields=body,
-        author=html.quote(author.full_name if author else "—"),
+        author=author_name(author),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -67,6 +68,23 @@ async def _connect_inline(database: str) -> InlineSqliteConnection:
     return await InlineSqliteConnection(connector, iter_chunk_size=64)
 
 
+class _RowsLeftOut(logging.Filter):
+    """SQLAlchemy's DEBUG log of each fetched row carries what people typed: kept out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Row "):
+            record.msg, record.args = "Row (values not logged)", ()
+        return True
+
+
+def keep_values_out_of_logs() -> None:
+    """Whatever the log level, SQLAlchemy logs no stored values: statements' parameters
+    are hidden by the engines (`hide_parameters`, also in error messages), rows here."""
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, _RowsLeftOut) for f in engine_log.filters):
+        engine_log.addFilter(_RowsLeftOut())
+
+
 def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url`; SQLite gets WAL, a busy timeout and write-ready transactions.
 
@@ -75,6 +93,8 @@ def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncE
     as they end. `read_only` engines (the report compiler) keep aiosqlite's threads and a
     pool of their own: WAL readers never wait for the writer, nor the writer for them.
     """
+    keep_values_out_of_logs()
+    kwargs.setdefault("hide_parameters", True)  # people's texts and names: never logged
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)

@@ -81,6 +81,7 @@ class Person(Base):
     __table_args__ = (CheckConstraint("role IN ('reporter', 'coordinator')", name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Once the person is erased (`erased_at`), a negative stand-in no Telegram user has.
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     full_name: Mapped[str] = mapped_column(String(NAME_MAX))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -91,6 +92,10 @@ class Person(Base):
     # blocked the bot); cleared when they unblock it or write again. Still a member.
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Erased at a coordinator's request (personal data): the row stays, so the person's
+    # events keep their author, but the name is blank and the Telegram id gone; shown as
+    # «сотрудник удалён». A later message from that account is a stranger's.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation | None] = relationship()
 

@@ -119,6 +119,8 @@ DESK_ARGUMENTS = {
     "people": MUSEUM,
     "deactivate": "701",
     "coordinator": "702",
+    "persondata": "701",
+    "erase": "701",
 }
 
 
@@ -148,10 +150,14 @@ def desk_buttons(scene: Scene) -> list[str]:
         f"nt:{scene.period_id}:{scene.note_id}",
         f"pp:off:{scene.anna_row_id}",
         f"pp:keep:{scene.anna_row_id}",
+        f"pp:erase:{scene.anna_row_id}",
+        f"pp:spare:{scene.anna_row_id}",
     ]
 
 
-@pytest.mark.parametrize("index", range(5), ids=["report", "xlsx", "note", "deactivate", "keep"])
+@pytest.mark.parametrize(
+    "index", range(7), ids=["report", "xlsx", "note", "deactivate", "keep", "erase", "spare"]
+)
 async def test_a_reporter_cannot_press_a_coordinators_button(
     scene: Scene, app_storage: Storage, index: int
 ) -> None:
@@ -192,9 +198,19 @@ STRANGER_MESSAGES = [
     "/report 2023-Q4",
     "/neworg Чужая",
     "/coordinator 1",
+    "/erase 702",
+    "/persondata 702",
     "Здравствуйте",
 ]
-STRANGER_BUTTONS = ["d:submit:summary", "sp:1", "ev:open:1", "ev:delyes:1", "rp:1", "no:say:1"]
+STRANGER_BUTTONS = [
+    "d:submit:summary",
+    "sp:1",
+    "ev:open:1",
+    "ev:delyes:1",
+    "rp:1",
+    "no:say:1",
+    "pp:erase:1",
+]
 
 
 async def deactivated(world: World, scene: Scene) -> Person:
@@ -205,11 +221,22 @@ async def deactivated(world: World, scene: Scene) -> Person:
     return scene.anna
 
 
-@pytest.mark.parametrize("who", ["stranger", "deactivated"])
+async def erased(world: World, scene: Scene) -> Person:
+    """Anna, her personal data erased by the coordinator."""
+    coordinator = world.person(COORDINATOR_ID)
+    await coordinator.send("/erase 701")
+    await coordinator.press(Desk.ERASE_YES)
+    return scene.anna
+
+
+@pytest.mark.parametrize("who", ["stranger", "deactivated", "erased"])
 async def test_a_stranger_can_do_nothing_and_only_the_refusals_are_counted(
     world: World, scene: Scene, app_storage: Storage, who: str
 ) -> None:
-    person = world.person(704) if who == "stranger" else await deactivated(world, scene)
+    if who == "stranger":
+        person = world.person(704)
+    else:
+        person = await (deactivated if who == "deactivated" else erased)(world, scene)
     refusals = await counter(app_storage.sessionmaker, STRANGER_REFUSALS)
     before = await database(app_storage)
 

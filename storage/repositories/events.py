@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from reports.dates import DateRange
 from storage.models import Event, utcnow
@@ -168,5 +169,15 @@ class EventRepository:
                 Event.status != "deleted",
             )
             .order_by(Event.start_date, Event.id)
+        )
+        return list(await self.session.scalars(query))
+
+    async def all_of_author(self, author_id: int) -> list[Event]:
+        """Every not-deleted event a person filed, any period, oldest first (with periods)."""
+        query = (
+            select(Event)
+            .options(selectinload(Event.period))
+            .where(Event.author_id == author_id, Event.status != "deleted")
+            .order_by(Event.created_at, Event.id)
         )
         return list(await self.session.scalars(query))

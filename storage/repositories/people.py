@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from storage.db import SqliteStatement, is_sqlite
-from storage.models import Person, utcnow
+from storage.models import Event, OutboxMessage, Person, utcnow
 
 Role = Literal["reporter", "coordinator"]
 _BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram_id"))
@@ -95,6 +95,26 @@ class PersonRepository:
         person.active = active
         await self.session.flush()
 
+    async def erase(self, person: Person, *, at: datetime | None = None) -> int:
+        """Erase a person's personal data (a coordinator's decision): the name and the
+        Telegram id go, so do their unfinished drafts and any message still owed to their
+        chat; the row stays, erased and inactive, so their events keep an author shown as
+        erased. The Telegram id becomes minus the row's number: unique, and no Telegram
+        user's (theirs are positive), so that account is a stranger from now on. Returns
+        the Telegram id they had (for the caller to clear their dialogue).
+        """
+        telegram_id = person.telegram_id
+        await self.session.execute(
+            delete(Event).where(Event.author_id == person.id, Event.status == "draft")
+        )
+        owed = delete(OutboxMessage).where(OutboxMessage.chat_id == telegram_id)
+        await self.session.execute(owed)
+        person.telegram_id, person.full_name = -person.id, ""
+        person.active, person.unreachable_since = False, None
+        person.erased_at = at or utcnow()
+        await self.session.flush()
+        return telegram_id
+
     async def mark_unreachable(
         self,
         *,
@@ -130,7 +150,9 @@ class PersonRepository:
         self, organisation_id: int, *, active_only: bool = True
     ) -> list[Person]:
         """The people of one organisation, by name."""
-        query = select(Person).where(Person.organisation_id == organisation_id)
+        query = select(Person).where(
+            Person.organisation_id == organisation_id, Person.erased_at.is_(None)
+        )
         if active_only:
             query = query.where(Person.active.is_(True))
         return list(await self.session.scalars(query.order_by(Person.full_name)))
