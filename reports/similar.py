@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from rapidfuzz import fuzz
+
+from reports.dates import DateRange
+from reports.model import ReportEvent
+from reports.participants import with_total
 
 NAME_MIN = 75.0
 PLACE_MIN = 60.0  # places are written more loosely than names
@@ -129,3 +133,51 @@ def suspected_pairs(events: Sequence[Candidate]) -> list[Match]:
                 found.append(match)
         active.append(i)
     return found
+
+
+def _distinct(texts: Iterable[str]) -> list[str]:
+    """The texts in order, each once (texts that normalise alike count as one)."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for text in texts:
+        key = normalise(text) or text.strip()
+        if text.strip() and key not in seen:
+            seen.add(key)
+            kept.append(text)
+    return kept
+
+
+def _merged_dates(dates: Sequence[DateRange]) -> DateRange:
+    """The dates of one row for a merged group: the same dates once; days spanning from
+    the earliest start to the latest end; else (month-only dates among them) the first's."""
+    first = dates[0]
+    if all(other == first for other in dates):
+        return first
+    if all(other.precision == "day" and other.note is None for other in dates):
+        return DateRange(min(d.start for d in dates), max(d.end for d in dates), "day")
+    return first
+
+
+def merge_events(events: Sequence[ReportEvent]) -> ReportEvent:
+    """One report row for events a coordinator merged (the first is the row kept).
+
+    The name and sphere are the first's; places and results of all are kept, each once,
+    as paragraphs; the participants of each keep their own total, and the row's total is
+    their sum when every event has one; every organisation is credited (the .xlsx's
+    organisation column lists them all, `; `-separated).
+    """
+    first = events[0]
+    if len(events) == 1:
+        return first
+    counts = [event.participant_count for event in events]
+    return replace(
+        first,
+        place=";\n".join(_distinct(event.place for event in events)),
+        dates=_merged_dates([event.dates for event in events]),
+        result="\n".join(_distinct(event.result for event in events)),
+        participants="\n".join(
+            _distinct(with_total(event.participants, event.participant_count) for event in events)
+        ),
+        participant_count=None if None in counts else sum(c for c in counts if c is not None),
+        organisation="; ".join(_distinct(event.organisation for event in events)),
+    )
