@@ -119,6 +119,7 @@ DESK_ARGUMENTS = {
     "people": MUSEUM,
     "deactivate": "701",
     "coordinator": "702",
+    "duplicates": "2023-Q4",
 }
 
 
@@ -194,7 +195,17 @@ STRANGER_MESSAGES = [
     "/coordinator 1",
     "Здравствуйте",
 ]
-STRANGER_BUTTONS = ["d:submit:summary", "sp:1", "ev:open:1", "ev:delyes:1", "rp:1", "no:say:1"]
+STRANGER_BUTTONS = [
+    "d:submit:summary",
+    "d:force:summary",
+    "sp:1",
+    "ev:open:1",
+    "ev:delyes:1",
+    "rp:1",
+    "no:say:1",
+    "du:merge:1:1:0",
+    "du:apart:1:1:0",
+]
 
 
 async def deactivated(world: World, scene: Scene) -> Person:
