@@ -16,7 +16,9 @@ name score is 60, 15 below `NAME_MIN`, while joint events reported by two instit
 in their own words score 83 and more on the name and 78 and more on the place
 (tests/test_similar.py).
 Same name with other dates (reference events 20 and 21) or another place (25 and 26) is
-never a pair: the dates must overlap and the places must be similar too.
+never a pair: the dates must overlap and the places must be similar too. Names that both
+carry numbers (`№5`, `2023`, `XVI`) and not the same ones are not a pair either: the V and
+the VI festival are two events however alike the rest of their names.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ STOP_WORDS = frozenset(
     """.split()
 )
 _WORD = re.compile(r"[0-9a-zа-я]+")
+_NUMBER = re.compile(r"^(?:\d+|[ivxlc]+)$")  # digits, or a Roman numeral in Latin letters
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The numbers a name carries: `№5` → 5, `XVI Международная` → xvi."""
+    return frozenset(w for w in _WORD.findall(text.lower()) if _NUMBER.match(w))
 
 
 def normalise(text: str) -> str:
@@ -64,10 +72,12 @@ class Candidate:
     end: date
     _name: str = field(init=False, repr=False, compare=False)
     _place: str = field(init=False, repr=False, compare=False)
+    _numbers: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_name", normalise(self.name))
         object.__setattr__(self, "_place", normalise(self.place))
+        object.__setattr__(self, "_numbers", numbers(self.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,8 @@ def compare(a: Candidate, b: Candidate) -> Match | None:
     """The pair, if `a` and `b` are suspected duplicates; else None."""
     if a.organisation == b.organisation or not overlap(a, b):
         return None
+    if a._numbers and b._numbers and a._numbers != b._numbers:
+        return None  # another edition, another number
     name_score = similarity(a._name, b._name)
     if name_score < NAME_MIN:
         return None

@@ -35,6 +35,9 @@ def _reference(data: dict[str, Any]) -> list[Candidate]:
     ]
 
 
+DAY = date(2023, 9, 18)
+
+
 def _event(key: str, name: str, place: str, start: date, end: date | None = None) -> Candidate:
     return Candidate(key, key, name, place, start, end or start)
 
@@ -184,3 +187,16 @@ def test_dates_that_touch_on_one_day_overlap() -> None:
 
     assert compare(a, b) is None
     assert compare(a, c) is not None
+
+
+def test_names_with_other_numbers_are_other_events() -> None:
+    fifth = _event("a", "V Международный фестиваль «Днепр – река дружбы»", "г. Смоленск", DAY)
+    sixth = replace(fifth, key="b", organisation="b", name=fifth.name.replace("V ", "VI "))
+    unnumbered = replace(fifth, key="c", organisation="c", name="Фестиваль «Днепр – река дружбы»")
+    hall = _event("d", "Выставка «Смоленск – Минск» №5", "г. Минск", DAY)
+
+    assert scores(fifth, sixth)[0] >= NAME_MIN
+    assert compare(fifth, sixth) is None
+    assert compare(fifth, unnumbered) is not None  # one name gives no number: no veto
+    assert compare(hall, replace(hall, key="e", organisation="e", name="Выставка №32")) is None
+    assert compare(hall, replace(hall, key="f", organisation="f")) is not None
