@@ -71,24 +71,36 @@ class DuplicateRepository:
     ) -> list[Lookalike]:
         """Other organisations' submitted events of the period that an event (a new one, or
         `event_id` being changed) resembles, most similar first; pairs decided are left out."""
-        query = (
-            select(Event)
-            .options(selectinload(Event.organisation))
-            .where(
-                Event.period_id == period_id,
-                Event.status == "submitted",
-                Event.organisation_id != organisation_id,
-                Event.start_date <= end,
-                Event.end_date >= start,
-            )
+        query = select(
+            Event.id,
+            Event.organisation_id,
+            Event.name,
+            Event.place,
+            Event.start_date,
+            Event.end_date,
+        ).where(
+            Event.period_id == period_id,
+            Event.status == "submitted",
+            Event.organisation_id != organisation_id,
+            Event.start_date <= end,
+            Event.end_date >= start,
         )
-        others = {event.id: event for event in await self.session.scalars(query)}
-        if event_id is not None and others:
-            decided = await self._decided_with(event_id)
-            others = {key: event for key, event in others.items() if key not in decided}
+        others = [Candidate(*row) for row in (await self.session.execute(query)).all()]
+        if not others:
+            return []
         probe = Candidate(event_id or 0, organisation_id, name, place, start, end)
-        matches = similar_to(probe, [candidate(event) for event in others.values()])
-        return [Lookalike(others[match.second], match) for match in matches]  # type: ignore[index]
+        matches = similar_to(probe, others)
+        if matches and event_id is not None:
+            decided = await self._decided_with(event_id)
+            matches = [match for match in matches if match.second not in decided]
+        if not matches:
+            return []
+        ids = [match.second for match in matches]
+        found = await self.session.scalars(
+            select(Event).where(Event.id.in_(ids)).options(selectinload(Event.organisation))
+        )
+        by_id = {event.id: event for event in found}
+        return [Lookalike(by_id[match.second], match) for match in matches]  # type: ignore[index]
 
     async def _decided_with(self, event_id: int) -> set[int]:
         query = select(DuplicatePair.first_id, DuplicatePair.second_id).where(
