@@ -107,6 +107,11 @@ class Answers:
         return DEFAULT_SPHERES[self.n % len(DEFAULT_SPHERES)]
 
     @property
+    def sphere_button(self) -> str:
+        """The sphere's button as its label begins: its number (`4. В сфере культуры…`)."""
+        return f"{DEFAULT_SPHERES.index(self.sphere) + 1}. "
+
+    @property
     def name(self) -> str:
         return f"Выставка «Смоленск – Минск» №{self.n}"
 
@@ -139,7 +144,7 @@ class Answers:
 Step = tuple[str, Callable[[Answers], str], Callable[[Answers], str]]
 STEPS: tuple[Step, ...] = (
     ("text", lambda a: "/new", lambda a: "Шаг 1 из 7"),
-    ("press", lambda a: a.sphere[:40], lambda a: "Шаг 2 из 7"),
+    ("press", lambda a: a.sphere_button, lambda a: "Шаг 2 из 7"),
     ("text", lambda a: a.name, lambda a: "Шаг 3 из 7"),
     ("text", lambda a: a.place, lambda a: "Шаг 4 из 7"),
     ("text", lambda a: a.dates, lambda a: f"{a.day}-{a.day + 1} октября 2023 года"),

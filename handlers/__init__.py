@@ -5,6 +5,7 @@ from aiogram import Router
 from handlers import (
     common,
     desk,
+    duplicates,
     fallback,
     join,
     membership,
@@ -23,6 +24,7 @@ FEATURE_ROUTERS = (
     common.router,
     report.router,
     desk.router,
+    duplicates.router,
     periods.router,
     nothing.router,
     my_events.router,

@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import duplicates
 from handlers import keyboards as kb
 from handlers.access import can_change, can_view
 from handlers.draft import (
@@ -40,12 +41,14 @@ from reports.dates import DateParseError, DateRange, find_earliest_date, format_
 from reports.participants import characters, read_count_answer
 from storage.models import Person, ReportingPeriod
 from storage.repositories import (
+    DuplicateRepository,
     EventRepository,
     OrganisationRepository,
     PeriodRepository,
     ReportingRepository,
     SphereRepository,
 )
+from storage.repositories.duplicates import Lookalike
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -723,7 +726,7 @@ async def dialogue_button(
     shown = _shown_in(raw_state, action, step) and not (
         action in PASTE_ACTIONS and not _paste_waits(data, step, action)
     )
-    if shown and action == "submit" and step != "summary":
+    if shown and action in KEYED_ACTIONS and step != "summary":
         # An older summary's button names its own draft: not the one now at the summary.
         shown = step == submit_key(Draft.load(data))
     if shown and action in ("keep", "back"):
@@ -734,7 +737,9 @@ async def dialogue_button(
         else:
             shown = loaded.editing or step != STEPS[0]
     if not shown:
-        if action == "submit" and await _saved_already(callback, step, bot, session, person):
+        if action in ("submit", "force") and await _saved_already(
+            callback, step, bot, session, person
+        ):
             return
         log.warning("person %s pressed %r in state %s", person.id, callback.data, raw_state)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
@@ -761,8 +766,10 @@ async def dialogue_button(
             await dialogue.advance(draft, step)
     elif action == "edit":
         await dialogue.ask(draft, step)
-    elif action == "submit":
-        await submit(dialogue, draft, person)
+    elif action in ("submit", "force"):  # «Всё равно отправить» after the lookalikes
+        await submit(dialogue, draft, person, confirmed=action == "force")
+    elif action == "resume":  # «Вернуться к сводке»
+        await dialogue.summary(draft)
     elif action == "back":
         if raw_state == ReportStates.count.state:
             await dialogue.ask(draft, step)  # back from a sub-question: the step itself
@@ -786,8 +793,12 @@ STATE_BUTTONS = {
     ReportStates.dates_confirm.state: ("cancel", "yes", "fix"),
     ReportStates.count.state: ("back", "cancel", "nocount"),
     ReportStates.period.state: ("back", "cancel"),
-    ReportStates.summary.state: ("edit", "submit", "cancel"),
+    ReportStates.summary.state: ("edit", "submit", "cancel", "force", "resume"),
 }
+# The buttons whose `step` is the draft's submit key: the submit button and, under the
+# warning of lookalikes (handlers/duplicates.py), «Всё равно отправить» and «Вернуться к
+# сводке».
+KEYED_ACTIONS = frozenset({"submit", "force", "resume"})
 
 
 def _shown_in(raw_state: str, action: str, step: str) -> bool:
@@ -798,7 +809,7 @@ def _shown_in(raw_state: str, action: str, step: str) -> bool:
         return False
     if action == "edit":
         return step in STEPS
-    if action == "submit":
+    if action in KEYED_ACTIONS:
         return True  # its `step` is the draft's key (`submit_key`)
     return step == STEP_OF_STATE[raw_state]
 
@@ -811,7 +822,7 @@ def submit_key(draft: Draft) -> str:
     return draft.token or "summary"
 
 
-@router.callback_query(StateFilter(None), kb.DialogueCb.filter(F.action == "submit"))
+@router.callback_query(StateFilter(None), kb.DialogueCb.filter(F.action.in_({"submit", "force"})))
 async def submit_again(
     callback: CallbackQuery,
     callback_data: kb.DialogueCb,
@@ -858,8 +869,11 @@ async def _take_pending_dates(dialogue: Conversation, draft: Draft) -> None:
     await dialogue.advance(draft, "dates")
 
 
-async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
-    """File the event (or save the edited one) exactly once."""
+async def submit(
+    dialogue: Conversation, draft: Draft, person: Person, *, confirmed: bool = False
+) -> None:
+    """File the event (or save the edited one) exactly once; first, unless `confirmed`,
+    tell the person of other organisations' events of the period that look alike."""
     session = dialogue.session
     missing = draft.missing(STEPS)
     if missing:
@@ -889,26 +903,49 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
         draft.period_id = None
         await dialogue.ask(draft, "period")
         return
+    if event is not None:
+        organisation_id = event.organisation_id
+    elif person.organisation_id is not None:
+        organisation_id = person.organisation_id
+    else:
+        organisations = OrganisationRepository(session)
+        organisation_id = (
+            await organisations.get_or_add(dialogue.settings.default_organisation)
+        ).id
+    fields = draft.fields()
+    already = event is None and await events.by_dedup_key(organisation_id, draft.token) is not None
+    lookalikes: list[Lookalike] = []
+    if not already:
+        lookalikes = await DuplicateRepository(session).lookalikes(
+            period_id=period.id,
+            organisation_id=organisation_id,
+            name=fields.name,
+            place=fields.place,
+            start=fields.dates.start,
+            end=fields.dates.end,
+            event_id=event.id if event is not None else None,
+        )
+    if lookalikes and not confirmed:  # the draft stays at the summary
+        await dialogue.say(
+            *duplicates.warning(lookalikes, key=submit_key(draft), editing=event is not None)
+        )
+        return
     filed = False  # an event now stands in the period: "nothing to report" no longer holds
     if event is not None:
-        await events.update(event, draft.fields(), period_id=period.id)
-        organisation_id, filed = event.organisation_id, event.status == "submitted"
+        await events.update(event, fields, period_id=period.id)
+        filed = event.status == "submitted"
+        if filed:
+            await duplicates.note_pairs(session, event.id, lookalikes)
         reply = Dialogue.UPDATED
     else:
-        organisation_id = person.organisation_id
-        if organisation_id is None:
-            organisations = OrganisationRepository(session)
-            organisation_id = (
-                await organisations.get_or_add(dialogue.settings.default_organisation)
-            ).id
         reply = Dialogue.SUBMITTED.format(period=period_label(period))
-        if await events.by_dedup_key(organisation_id, draft.token) is not None:
+        if already:
             reply = Dialogue.ALREADY_SUBMITTED
         else:
             try:
                 async with session.begin_nested():
-                    await events.add(
-                        draft.fields(),
+                    added = await events.add(
+                        fields,
                         period_id=period.id,
                         organisation_id=organisation_id,
                         author_id=person.id,
@@ -917,6 +954,7 @@ async def submit(dialogue: Conversation, draft: Draft, person: Person) -> None:
                         dedup_key=draft.token,
                     )
                 filed = True
+                await duplicates.note_pairs(session, added.id, lookalikes)
             except IntegrityError:  # the same draft submitted at the same moment elsewhere
                 reply = Dialogue.ALREADY_SUBMITTED
     if filed and await ReportingRepository(session).withdraw_nothing(organisation_id, period.id):

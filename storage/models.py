@@ -298,3 +298,34 @@ class OutboxMessage(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class DuplicatePair(Base):
+    """Two organisations' events suspected to be one joint event, and what became of it.
+
+    `first_id` is the lower event id (the one reported first): a merged pair prints as one
+    row in the report, under the first's name and sphere, with the places, results and
+    participants of both and both organisations credited (`storage.report_source`). Both
+    events stay submitted, each in its organisation's lists and status. A pair marked
+    `distinct` is never suggested again.
+    """
+
+    __tablename__ = "duplicate_pairs"
+    __table_args__ = (
+        UniqueConstraint("first_id", "second_id", name="uq_duplicate_pairs_events"),
+        CheckConstraint("first_id < second_id", name="order"),
+        CheckConstraint("status IN ('suspected', 'merged', 'distinct')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    second_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="suspected")
+    name_score: Mapped[int] = mapped_column(Integer, default=0)
+    place_score: Mapped[int] = mapped_column(Integer, default=0)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    first: Mapped[Event] = relationship(foreign_keys=[first_id])
+    second: Mapped[Event] = relationship(foreign_keys=[second_id])

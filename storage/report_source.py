@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reports.dates import DateRange
 from reports.model import Report, ReportEvent, build_report
 from reports.quarters import Quarter
+from reports.similar import merge_events
 from storage.models import Event, Organisation, Sphere
+from storage.repositories.duplicates import DuplicateRepository, merge_groups
 from storage.repositories.periods import PeriodRepository
 from storage.repositories.spheres import SphereRepository
 
@@ -22,7 +24,8 @@ class PeriodNotFound(LookupError):
 
 
 class DatabaseReportSource:
-    """Loads a period's submitted events, spheres and notes into the report model."""
+    """Loads a period's submitted events, spheres and notes into the report model; events
+    a coordinator merged (`DuplicatePair`) become one row."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], region_phrase: str) -> None:
         self.sessionmaker = sessionmaker
@@ -58,6 +61,7 @@ class DatabaseReportSource:
                 .where(Event.period_id == period.id, Event.status == "submitted")
             )
             rows = (await session.execute(query)).all()
+            merged = await DuplicateRepository(session).merged(row[10] for row in rows)
         events = [
             ReportEvent(
                 sphere=sphere,
@@ -87,4 +91,8 @@ class DatabaseReportSource:
                 organisation,
             ) in rows
         ]
+        if merged:  # events a coordinator merged print as one row
+            by_id = {event.seq: event for event in events}
+            groups = merge_groups(list(by_id), merged)
+            events = [merge_events([by_id[event_id] for event_id in group]) for group in groups]
         return build_report(quarter, self.region_phrase, spheres, events, notes)

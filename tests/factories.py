@@ -83,6 +83,7 @@ async def event(
         dates=DateRange(start, end or start, precision),  # type: ignore[arg-type]
         result=fields.pop("result", "Проведено."),
         participants=fields.pop("participants", "Представители учреждения"),
+        participant_count=fields.pop("participant_count", None),
     )
     return await EventRepository(session).add(
         values, period_id=period_.id, organisation_id=org.id, status=status, **fields

@@ -121,6 +121,7 @@ DESK_ARGUMENTS = {
     "coordinator": "702",
     "persondata": "701",
     "erase": "701",
+    "duplicates": "2023-Q4",
 }
 
 
@@ -204,12 +205,15 @@ STRANGER_MESSAGES = [
 ]
 STRANGER_BUTTONS = [
     "d:submit:summary",
+    "d:force:summary",
     "sp:1",
     "ev:open:1",
     "ev:delyes:1",
     "rp:1",
     "no:say:1",
     "pp:erase:1",
+    "du:merge:1:1:0",
+    "du:apart:1:1:0",
 ]
 
 

@@ -1,6 +1,7 @@
 """Repositories: the only place that builds queries. Each takes an AsyncSession."""
 
 from storage.repositories.access import CounterRepository, JoinCodeRepository
+from storage.repositories.duplicates import DuplicateRepository
 from storage.repositories.events import EventFields, EventRepository
 from storage.repositories.organisations import OrganisationRepository
 from storage.repositories.people import PersonRepository
@@ -11,6 +12,7 @@ from storage.repositories.updates import ProcessedUpdateRepository
 
 __all__ = [
     "CounterRepository",
+    "DuplicateRepository",
     "EventFields",
     "EventRepository",
     "JoinCodeRepository",

@@ -1,0 +1,264 @@
+"""Suspected duplicates: the author warned at «Отправить», the coordinator's `/duplicates`.
+
+Two institutions often report one joint event; `reports.similar` says which events look
+alike. The author is told at submission and may still submit (the dialogue's «Всё равно
+отправить», see `handlers.report.submit`); a coordinator goes through the period's pairs
+one at a time and merges them into one report row or marks them distinct for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import IsCoordinator
+from handlers.keyboards import DialogueCb, Keyboard, RowId
+from handlers.texts import Common, Duplicates
+from handlers.views import (
+    Clock,
+    collecting,
+    echoed,
+    ensure_collecting_period,
+    period_label,
+    quarter_label,
+    shown,
+    toast,
+)
+from reports.dates import format_dates
+from reports.quarters import Quarter, QuarterError
+from storage.models import DuplicatePair, Event, Person, ReportingPeriod
+from storage.repositories import PeriodRepository
+from storage.repositories.duplicates import DuplicateRepository, Lookalike
+from storage.repositories.events import dates_of
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+router = Router(name=__name__)
+router.message.filter(IsCoordinator())
+router.callback_query.filter(IsCoordinator())
+log = logging.getLogger(__name__)
+
+Index = Annotated[int, Field(ge=0, le=2**31 - 1)]  # 0 where no pair is named
+SHOWN_LOOKALIKES = 3  # named in the author's warning; the rest counted
+NAME_SHOWN = 300
+PLACE_SHOWN = 300
+ORGANISATION_SHOWN = 200
+
+
+# --- the author's warning ------------------------------------------------------------------
+
+
+def warning(
+    lookalikes: Sequence[Lookalike], *, key: str, editing: bool
+) -> tuple[str, InlineKeyboardMarkup]:
+    """What «Отправить» answers when other organisations' events look alike: which ones
+    (name, organisation, dates), and «Всё равно отправить» / «Вернуться к сводке»."""
+    lines = [
+        Duplicates.LOOKALIKE.format(
+            name=shown(item.event.name, NAME_SHOWN),
+            organisation=shown(item.event.organisation.name, ORGANISATION_SHOWN),
+            dates=shown(format_dates(dates_of(item.event))),
+        )
+        for item in lookalikes[:SHOWN_LOOKALIKES]
+    ]
+    if len(lookalikes) > SHOWN_LOOKALIKES:
+        lines.append(Duplicates.MORE.format(more=len(lookalikes) - SHOWN_LOOKALIKES))
+    template = Duplicates.WARNING_EDIT if editing else Duplicates.WARNING
+    builder = Keyboard()
+    builder.button(
+        text=Duplicates.FORCE_SAVE if editing else Duplicates.FORCE,
+        callback_data=DialogueCb(action="force", step=key),
+    )
+    builder.button(text=Duplicates.TO_SUMMARY, callback_data=DialogueCb(action="resume", step=key))
+    builder.adjust(1)
+    return template.format(lookalikes="\n".join(lines)), builder.as_markup()
+
+
+async def note_pairs(session: AsyncSession, event_id: int, lookalikes: Sequence[Lookalike]) -> None:
+    """Remember the pairs of a submitted event and the events it resembles."""
+    duplicates = DuplicateRepository(session)
+    for item in lookalikes:
+        await duplicates.record(event_id, item.event.id, item.match)
+
+
+# --- the coordinator's list ----------------------------------------------------------------
+
+
+class DupCb(CallbackData, prefix="du"):
+    """A suspected pair's button: `action` show (the pair at `page` of the period's list),
+    merge or apart (a decision on pair `pair`, shown at `page`)."""
+
+    action: str
+    period: RowId
+    pair: Index
+    page: Index
+
+
+def pair_keyboard(
+    pair: DuplicatePair, period_id: int, page: int, pages: int, *, open_: bool
+) -> InlineKeyboardMarkup | None:
+    """«Объединить» and «Это разные мероприятия» (while the period is open), and the pages;
+    None when there is no button to show."""
+    builder = Keyboard()
+    sizes: list[int] = []
+    if open_:
+        builder.button(
+            text=Duplicates.MERGE,
+            callback_data=DupCb(action="merge", period=period_id, pair=pair.id, page=page),
+        )
+        builder.button(
+            text=Duplicates.APART,
+            callback_data=DupCb(action="apart", period=period_id, pair=pair.id, page=page),
+        )
+        sizes += [1, 1]
+    nav = 0
+    if page > 0:
+        builder.button(
+            text=Duplicates.PREVIOUS,
+            callback_data=DupCb(action="show", period=period_id, pair=0, page=page - 1),
+        )
+        nav += 1
+    if page < pages - 1:
+        builder.button(
+            text=Duplicates.NEXT,
+            callback_data=DupCb(action="show", period=period_id, pair=0, page=page + 1),
+        )
+        nav += 1
+    if nav:
+        sizes.append(nav)
+    if not sizes:
+        return None
+    builder.adjust(*sizes)
+    return builder.as_markup()
+
+
+def _event_text(event: Event) -> str:
+    return Duplicates.EVENT.format(
+        organisation=shown(event.organisation.name, ORGANISATION_SHOWN),
+        id=event.id,
+        name=shown(event.name, NAME_SHOWN),
+        place=shown(event.place, PLACE_SHOWN),
+        dates=shown(format_dates(dates_of(event))),
+    )
+
+
+def pair_text(pair: DuplicatePair, period: ReportingPeriod, number: int, count: int) -> str:
+    """One suspected pair as the coordinator sees it (well within one message)."""
+    head = Duplicates.HEAD.format(number=number, count=count, period=period_label(period))
+    foot = Duplicates.FOOT if period.status == "open" else Duplicates.CLOSED_NOTE
+    return "\n\n".join((head, _event_text(pair.first), _event_text(pair.second), foot))
+
+
+async def show_pair(
+    bot: Bot, chat_id: int, session: AsyncSession, period: ReportingPeriod, page: int = 0
+) -> None:
+    """The period's suspected pair at `page` (the last one if the list got shorter)."""
+    pairs = await DuplicateRepository(session).suspected(period.id)
+    if not pairs:
+        await bot.send_message(chat_id, Duplicates.NONE.format(period=period_label(period)))
+        return
+    page = min(max(page, 0), len(pairs) - 1)
+    pair = pairs[page]
+    await bot.send_message(
+        chat_id,
+        pair_text(pair, period, page + 1, len(pairs)),
+        reply_markup=pair_keyboard(
+            pair, period.id, page, len(pairs), open_=period.status == "open"
+        ),
+    )
+
+
+async def _period_named(
+    message: Message, session: AsyncSession, settings: Settings, clock: Clock, label: str | None
+) -> ReportingPeriod | None:
+    if not label:
+        return await ensure_collecting_period(session, settings, clock(), closed_too=True)
+    try:
+        quarter = Quarter.parse(label)
+    except QuarterError:
+        collected = await collecting(session, settings, clock())
+        await message.answer(
+            Duplicates.BAD_PERIOD.format(value=echoed(label), label=collected.label)
+        )
+        return None
+    period = await PeriodRepository(session).get(quarter)
+    if period is None:
+        label = quarter_label(quarter.year, quarter.quarter)
+        await message.answer(Duplicates.NO_PERIOD.format(period=label))
+    return period
+
+
+@router.message(Command("duplicates"))
+async def list_duplicates(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """`/duplicates [quarter]`: the period matched again, its first suspected pair shown."""
+    period = await _period_named(message, session, settings, clock, (command.args or "").strip())
+    if period is None:
+        return
+    await DuplicateRepository(session).refresh(period.id)
+    await show_pair(bot, message.chat.id, session, period)
+
+
+@router.callback_query(DupCb.filter())
+async def pair_button(
+    callback: CallbackQuery,
+    callback_data: DupCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+) -> None:
+    period = await PeriodRepository(session).by_id(callback_data.period)
+    action = callback_data.action
+    if period is None or action not in ("show", "merge", "apart"):
+        await _refuse(callback, person)
+        return
+    if action == "show":
+        await callback.answer()
+        await show_pair(bot, person.telegram_id, session, period, callback_data.page)
+        return
+    duplicates = DuplicateRepository(session)
+    pair = await duplicates.get(callback_data.pair)
+    if pair is None or pair.status != "suspected" or not _in_period(pair, period.id):
+        await _refuse(callback, person)  # forged, decided already, or changed since
+        return
+    if period.status != "open":
+        await callback.answer(
+            toast(Duplicates.CLOSED, period=period_label(period)), show_alert=True
+        )
+        return
+    await duplicates.decide(pair, "merged" if action == "merge" else "distinct", person.id)
+    done = Duplicates.MERGED if action == "merge" else Duplicates.KEPT_APART
+    await callback.answer(toast(done, first=pair.first_id, second=pair.second_id))
+    if await duplicates.count_suspected(period.id):
+        await show_pair(bot, person.telegram_id, session, period, callback_data.page)
+    else:
+        await bot.send_message(
+            person.telegram_id, Duplicates.DONE.format(period=period_label(period))
+        )
+
+
+def _in_period(pair: DuplicatePair, period_id: int) -> bool:
+    return all(
+        event.period_id == period_id and event.status == "submitted"
+        for event in (pair.first, pair.second)
+    )
+
+
+async def _refuse(callback: CallbackQuery, person: Person) -> None:
+    log.warning("person %s pressed %r: stale or forged", person.id, callback.data)
+    await callback.answer(Common.STALE_BUTTON, show_alert=True)

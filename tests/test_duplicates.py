@@ -1,0 +1,318 @@
+"""Duplicates through the real Dispatcher: the author warned at «Отправить» and free to
+submit; the coordinator's /duplicates merging a pair into one report row or keeping it
+apart; everyone else, and every forged button, refused with the database unchanged."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+import pytest
+from aiogram.types import BufferedInputFile
+from docx import Document
+from sqlalchemy import select, update
+
+from bot.database import Storage
+from handlers.texts import Common, Dialogue, Duplicates
+from storage.models import DuplicatePair, ReportingPeriod
+from tests.conftest import COORDINATOR_ID
+from tests.test_access import database
+from tests.test_dialogue import fill_event, join
+from tests.tg import Person, World, stored_events
+
+MUSEUM, MINISTRY = "Смоленский музей", "Министерство культуры Смоленской области"
+MUSEUM_NAME = "Выставка «Смоленск – Минск»"
+MINISTRY_NAME = "Открытие международной выставки «Смоленск-Минск»"
+FORCE, TO_SUMMARY = Duplicates.FORCE, Duplicates.TO_SUMMARY
+
+
+async def _pair(world: World) -> tuple[Person, Person]:
+    """The museum's exhibition submitted; the ministry's report of it at the summary."""
+    museum = await join(world, 801, MUSEUM)
+    await fill_event(museum, MUSEUM_NAME)
+    await museum.press(Dialogue.SUBMIT)
+    ministry = await join(world, 802, MINISTRY)
+    await fill_event(ministry, MINISTRY_NAME)
+    return museum, ministry
+
+
+async def _pairs(storage: Storage) -> list[tuple[str, int, int]]:
+    async with storage.sessionmaker() as session:
+        rows = await session.scalars(select(DuplicatePair).order_by(DuplicatePair.id))
+        return [(p.status, p.first_id, p.second_id) for p in rows]
+
+
+def _docx_rows(desk: Person) -> list[list[str]]:
+    document = desk.documents()[-1].document
+    assert isinstance(document, BufferedInputFile)
+    table = Document(BytesIO(document.data)).tables[0]
+    return [
+        ["\n".join(p.text for p in cell.paragraphs) for cell in row.cells] for row in table.rows[1:]
+    ]
+
+
+# --- the author ----------------------------------------------------------------------------
+
+
+async def test_the_author_is_told_which_event_it_resembles_and_may_still_submit(
+    world: World, app_storage: Storage
+) -> None:
+    _, ministry = await _pair(world)
+
+    [warning] = await ministry.press(Dialogue.SUBMIT)
+
+    assert warning.text == Duplicates.WARNING.format(
+        lookalikes=f"• «{MUSEUM_NAME}» — {MUSEUM}, 26-27 октября 2023 года"
+    )
+    assert ministry.labels() == [FORCE, TO_SUMMARY]
+    assert len(await stored_events(app_storage.sessionmaker)) == 1  # nothing filed yet
+    [summary] = await ministry.press(TO_SUMMARY)
+    assert Dialogue.SUMMARY_HEAD in summary.text and MINISTRY_NAME in summary.text
+    await ministry.press(Dialogue.SUBMIT)
+    [saved] = await ministry.press(FORCE)
+    assert saved.text == Dialogue.SUBMITTED.format(period="IV квартал 2023 года")
+    first, second = await stored_events(app_storage.sessionmaker)
+    assert (first.name, second.name) == (MUSEUM_NAME, MINISTRY_NAME)
+    assert await _pairs(app_storage) == [("suspected", first.id, second.id)]
+    assert await ministry.press_data(f"d:force:{ministry.button_data(FORCE).split(':')[-1]}")
+    assert len(await stored_events(app_storage.sessionmaker)) == 2  # a second press: no copy
+
+
+async def test_an_event_unlike_the_others_is_submitted_without_a_question(
+    world: World, app_storage: Storage
+) -> None:
+    museum = await join(world, 803, MUSEUM)
+    await fill_event(museum, MUSEUM_NAME)
+    await museum.press(Dialogue.SUBMIT)
+    theatre = await join(world, 804, "Смоленский театр")
+    await fill_event(theatre, "Гастроли Государственного театра кукол Республики Беларусь")
+
+    [saved] = await theatre.press(Dialogue.SUBMIT)
+
+    assert saved.text == Dialogue.SUBMITTED.format(period="IV квартал 2023 года")
+    assert await _pairs(app_storage) == []
+
+
+async def test_the_same_organisations_own_event_is_no_duplicate(
+    world: World, app_storage: Storage
+) -> None:
+    museum = await join(world, 805, MUSEUM)
+    await fill_event(museum, MUSEUM_NAME)
+    await museum.press(Dialogue.SUBMIT)
+    colleague = await join(world, 806, MUSEUM)
+    await fill_event(colleague, MINISTRY_NAME)
+
+    [saved] = await colleague.press(Dialogue.SUBMIT)
+
+    assert saved.text == Dialogue.SUBMITTED.format(period="IV квартал 2023 года")
+
+
+async def test_the_warning_escapes_names_and_stays_within_telegrams_limits(
+    world: World, app_storage: Storage
+) -> None:
+    long_name = "Выставка «Смоленск – Минск» <b>&amp; " + "диалог культур " * 30
+    organisations = [f"Учреждение <{n}> «Смоленск»" + " к" * 60 for n in range(5)]
+    for number, organisation in enumerate(organisations):
+        reporter = await join(world, 810 + number, organisation)
+        await fill_event(reporter, long_name[:500])
+        await reporter.press(Dialogue.SUBMIT)
+        if reporter.labels()[:1] == [FORCE]:
+            await reporter.press(FORCE)
+    ministry = await join(world, 820, MINISTRY)
+    await fill_event(ministry, long_name[:500])
+
+    [warning] = await ministry.press(Dialogue.SUBMIT)
+
+    assert "&lt;b&gt;&amp;amp;" in warning.text and "<b>&amp;" not in warning.text
+    assert warning.text.count("• «") == 3
+    assert Duplicates.MORE.format(more=2) in warning.text
+    assert ministry.labels() == [FORCE, TO_SUMMARY]
+
+
+# --- the coordinator -----------------------------------------------------------------------
+
+
+async def _suspected(world: World) -> tuple[Person, Person, Person]:
+    museum, ministry = await _pair(world)
+    await ministry.press(Dialogue.SUBMIT)
+    await ministry.press(FORCE)
+    return museum, ministry, world.person(COORDINATOR_ID)
+
+
+async def test_the_coordinator_merges_a_pair_into_one_report_row(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    first, second = await stored_events(app_storage.sessionmaker)
+
+    [card] = await desk.send("/duplicates")
+    assert Duplicates.HEAD.format(number=1, count=1, period="IV квартал 2023 года") in card.text
+    assert MUSEUM in card.text and MINISTRY in card.text
+    assert desk.labels() == [Duplicates.MERGE, Duplicates.APART]
+    [done] = await desk.press(Duplicates.MERGE)
+
+    assert desk.answers()[-1].text == Duplicates.MERGED.format(first=first.id, second=second.id)
+    assert done.text == Duplicates.DONE.format(period="IV квартал 2023 года")
+    assert await _pairs(app_storage) == [("merged", first.id, second.id)]
+    await desk.send("/report 2023-Q4")
+    rows = _docx_rows(desk)
+    assert [row[1] for row in rows[1:]] == [MUSEUM_NAME]  # one row, the first's name
+    assert rows[1][0] == "1."
+    assert rows[1][5].count("Сотрудники музея") == 1  # the same text of both kept once
+    [empty] = await desk.send("/duplicates")
+    assert empty.text == Duplicates.NONE.format(period="IV квартал 2023 года")
+
+
+async def test_a_pair_marked_distinct_is_never_suggested_again(
+    world: World, app_storage: Storage
+) -> None:
+    _, ministry, desk = await _suspected(world)
+    await desk.send("/duplicates 2023-Q4")
+
+    await desk.press(Duplicates.APART)
+
+    [empty] = await desk.send("/duplicates")
+    assert empty.text == Duplicates.NONE.format(period="IV квартал 2023 года")
+    await desk.send("/report 2023-Q4")
+    assert [row[1] for row in _docx_rows(desk)[1:]] == [MUSEUM_NAME, MINISTRY_NAME]
+    [_, event] = await stored_events(app_storage.sessionmaker)
+    await ministry.press_data(f"ev:edit:{event.id}")
+    [saved] = await ministry.press(Dialogue.SAVE)  # no warning about the pair kept apart
+    assert saved.text == Dialogue.UPDATED
+
+
+async def test_a_list_of_pairs_is_paged_one_pair_at_a_time(world: World) -> None:
+    _, _, desk = await _suspected(world)
+    theatre = await join(world, 830, "Смоленский театр")
+    await fill_event(theatre, "Международная выставка «Смоленск – Минск»")
+    await theatre.press(Dialogue.SUBMIT)
+    await theatre.press(FORCE)
+
+    [first] = await desk.send("/duplicates")
+    assert Duplicates.HEAD.format(number=1, count=3, period="IV квартал 2023 года") in first.text
+    assert desk.labels() == [Duplicates.MERGE, Duplicates.APART, Duplicates.NEXT]
+    [second] = await desk.press(Duplicates.NEXT)
+    assert "Возможный повтор 2 из 3" in second.text
+    assert desk.labels() == [
+        Duplicates.MERGE,
+        Duplicates.APART,
+        Duplicates.PREVIOUS,
+        Duplicates.NEXT,
+    ]
+    [after] = await desk.press(Duplicates.APART)
+    assert "Возможный повтор 2 из 2" in after.text  # the next one moved up
+
+
+# --- who may decide, and forged buttons ----------------------------------------------------
+
+
+async def _period_id(storage: Storage) -> int:
+    async with storage.sessionmaker() as session:
+        period_id = await session.scalar(select(ReportingPeriod.id))
+    assert period_id is not None
+    return period_id
+
+
+async def _pair_id(storage: Storage) -> int:
+    async with storage.sessionmaker() as session:
+        pair_id = await session.scalar(select(DuplicatePair.id))
+    assert pair_id is not None
+    return pair_id
+
+
+@pytest.mark.parametrize("action", ["merge", "apart", "show"])
+@pytest.mark.parametrize("who", ["reporter", "stranger"])
+async def test_a_reporter_or_a_stranger_cannot_decide_on_a_pair(
+    world: World, app_storage: Storage, who: str, action: str
+) -> None:
+    museum, _, _ = await _suspected(world)
+    person = museum if who == "reporter" else world.person(899)
+    data = f"du:{action}:{await _period_id(app_storage)}:{await _pair_id(app_storage)}:0"
+    before = await database(app_storage)
+
+    replies = await person.press_data(data)
+    texts = [reply.text for reply in await person.send("/duplicates")]
+
+    assert replies == []
+    expected = Common.STALE_BUTTON if who == "reporter" else Common.STRANGER
+    assert person.alerts() == [expected]
+    assert texts == [Common.COORDINATOR_ONLY if who == "reporter" else Common.stranger(899)]
+    assert await database(app_storage) == before
+
+
+FORGED = {
+    "no-such-pair": "du:merge:{period}:{missing}:0",
+    "no-such-period": "du:merge:{missing}:{pair}:0",
+    "unknown-action": "du:drop:{period}:{pair}:0",
+    "negative-page": "du:show:{period}:0:-1",
+    "huge-pair": "du:merge:{period}:99999999999999999999:0",
+    "not-a-number": "du:merge:{period}:x:0",
+}
+
+
+@pytest.mark.parametrize("forged", list(FORGED.values()), ids=list(FORGED))
+async def test_a_forged_pair_button_is_refused(
+    world: World, app_storage: Storage, forged: str
+) -> None:
+    _, _, desk = await _suspected(world)
+    values: dict[str, Any] = {
+        "period": await _period_id(app_storage),
+        "pair": await _pair_id(app_storage),
+        "missing": 4242,
+    }
+    before = await database(app_storage)
+
+    replies = await desk.press_data(forged.format(**values))
+
+    assert replies == []
+    assert desk.alerts() == [Common.STALE_BUTTON]
+    assert await database(app_storage) == before
+
+
+async def test_a_pair_decided_already_or_of_another_period_is_refused(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    period_id, pair_id = await _period_id(app_storage), await _pair_id(app_storage)
+    await desk.send("/duplicates")
+    await desk.press(Duplicates.MERGE)
+    await desk.send("/status 2024-Q1")  # a second period exists
+    async with app_storage.sessionmaker() as session:
+        other = await session.scalar(
+            select(ReportingPeriod.id).where(ReportingPeriod.id != period_id)
+        )
+    before = await database(app_storage)
+
+    for data in (f"du:apart:{period_id}:{pair_id}:0", f"du:merge:{other}:{pair_id}:0"):
+        assert await desk.press_data(data) == []
+
+    assert desk.alerts() == [Common.STALE_BUTTON] * 2
+    assert await database(app_storage) == before
+
+
+async def test_a_closed_quarters_pairs_are_shown_but_not_decided(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    period_id, pair_id = await _period_id(app_storage), await _pair_id(app_storage)
+    async with app_storage.sessionmaker() as session, session.begin():
+        await session.execute(update(ReportingPeriod).values(status="closed"))
+    before = await database(app_storage)
+
+    [card] = await desk.send("/duplicates 2023-Q4")
+    await desk.press_data(f"du:merge:{period_id}:{pair_id}:0")
+
+    assert Duplicates.CLOSED_NOTE in card.text and card.reply_markup is None
+    assert desk.alerts() == [Duplicates.CLOSED.format(period="IV квартал 2023 года")]
+    assert await database(app_storage) == before
+
+
+async def test_a_wrong_quarter_is_named_and_an_unknown_one_said_so(world: World) -> None:
+    desk = world.person(COORDINATOR_ID)
+    await join(world, 840, MUSEUM)
+
+    [bad] = await desk.send("/duplicates 2023-Q5")
+    [none] = await desk.send("/duplicates 2021-Q1")
+
+    assert bad.text == Duplicates.BAD_PERIOD.format(value="2023-Q5", label="2023-Q4")
+    assert none.text == Duplicates.NO_PERIOD.format(period="I квартал 2021 года")
