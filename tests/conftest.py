@@ -156,6 +156,14 @@ def telegram_refusals_fail_the_test() -> Iterator[None]:
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+# Each test file that needs Redis empties a database of its own; TEST_REDIS_DB_SHIFT moves
+# them all (e.g. to -6), so two suites on one machine never empty each other's databases.
+REDIS_DB_SHIFT = int(os.environ.get("TEST_REDIS_DB_SHIFT", "0"))
+
+
+def redis_db(number: int) -> int:
+    """The Redis database a test file uses: its own number, moved by TEST_REDIS_DB_SHIFT."""
+    return (number + REDIS_DB_SHIFT) % 16
 
 
 def need_redis() -> None:

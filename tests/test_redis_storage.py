@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 from bot.app import build_bot, build_dispatcher
 from bot.database import Storage, open_storage
 from bot.settings import Settings
-from tests.conftest import COORDINATOR_ID, REDIS_URL, Clock, need_redis
+from tests.conftest import COORDINATOR_ID, REDIS_URL, Clock, need_redis, redis_db
 from tests.tg import RecordingSession, World, fsm_rows, reach, stored_events, walk_on
 
-REDIS_DB = 15  # a database of its own, emptied by each test
+REDIS_DB = redis_db(15)  # a database of its own, emptied by each test
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ from bot.unsettled import (
     remember_failure,
 )
 from handlers.texts import Dialogue
-from tests.conftest import REDIS_URL, Clock, need_redis
+from tests.conftest import REDIS_URL, Clock, need_redis, redis_db
 from tests.test_dialogue import join
 from tests.test_redis_storage import _world
 from tests.tg import SPHERE, World, fsm_rows, reach
 
-REDIS_DB = 15  # the tests' own database, emptied by each test that uses it
+REDIS_DB = redis_db(15)  # the tests' own database, emptied by each test that uses it
 USER = User(id=7, is_bot=False, first_name="Иван")
 BOT = 123456  # the id in the tests' bot token
 

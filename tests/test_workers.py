@@ -20,14 +20,14 @@ from sqlalchemy.orm import selectinload
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Event
 from tests.botapi_stub import BotApiStub
-from tests.conftest import POSTGRES_URL, REDIS_URL, need_postgres, need_redis
+from tests.conftest import POSTGRES_URL, REDIS_URL, need_postgres, need_redis, redis_db
 from tests.e2e import BotProcess, Webhook, free_port, webhook_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 COORDINATOR = 1001
 DATABASE = "test_workers"  # a database of its own: other tests reset "test"
-REDIS_DB = 14
+REDIS_DB = redis_db(14)
 SPHERE = "Сотрудничество в сфере культуры и туризма"
 
 
