@@ -64,6 +64,11 @@ _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 _BOT_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _MESSAGE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post")
 
+# How long a test waits for the bot's next request. Generous: CI shares two cores with
+# other work, and the bot process needs seconds to start there; a wait that ends at once is
+# the normal case, so this costs nothing when things work.
+WAIT = 60.0
+
 
 def _canonical_names() -> dict[str, str]:
     names: dict[str, str] = {}
@@ -512,7 +517,7 @@ class BotApiStub:
         return "\n".join(str(call) for call in calls) or "(no requests)"
 
     async def wait_for(
-        self, predicate: Callable[[Call], bool], *, after: int = 0, timeout: float = 20.0
+        self, predicate: Callable[[Call], bool], *, after: int = 0, timeout: float = WAIT
     ) -> Call:
         """The first request since `after` that satisfies `predicate` (re-checked on every
         arrival and every answer); AssertionError listing the requests after `timeout`."""
@@ -536,7 +541,7 @@ class BotApiStub:
         return found[0]
 
     async def wait_for_message(
-        self, chat_id: int, contains: str | None = None, *, after: int = 0, timeout: float = 20.0
+        self, chat_id: int, contains: str | None = None, *, after: int = 0, timeout: float = WAIT
     ) -> BotMessage:
         """The first message the bot sent to the chat since `after` (with `contains` in its
         shown or sent text)."""
@@ -549,7 +554,7 @@ class BotApiStub:
         return call.message
 
     async def wait_for_edit(
-        self, chat_id: int, contains: str | None = None, *, after: int = 0, timeout: float = 20.0
+        self, chat_id: int, contains: str | None = None, *, after: int = 0, timeout: float = WAIT
     ) -> BotMessage:
         """The first bot message in the chat edited (text or keyboard) since `after`."""
         call = await self.wait_for(
@@ -563,7 +568,7 @@ class BotApiStub:
         return call.message
 
     async def wait_for_document(
-        self, chat_id: int, *, after: int = 0, timeout: float = 20.0
+        self, chat_id: int, *, after: int = 0, timeout: float = WAIT
     ) -> BotMessage:
         """The first document the bot sent to the chat since `after` (see `.document`)."""
         call = await self.wait_for(
@@ -574,14 +579,14 @@ class BotApiStub:
         assert call.message is not None
         return call.message
 
-    async def wait_for_polling(self, *, after: int = 0, timeout: float = 20.0) -> Call:
+    async def wait_for_polling(self, *, after: int = 0, timeout: float = WAIT) -> Call:
         """The first getUpdates since `after`: the bot is up and listening."""
         return await self.wait_for(
             lambda call: call.is_("getUpdates"), after=after, timeout=timeout
         )
 
     async def wait_until_confirmed(
-        self, update_id: int, *, after: int = 0, timeout: float = 20.0
+        self, update_id: int, *, after: int = 0, timeout: float = WAIT
     ) -> Call:
         """The first getUpdates since `after` whose offset confirms `update_id`."""
         return await self.wait_for(

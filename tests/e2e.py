@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from tests.botapi_stub import BotApiStub, BotMessage
+from tests.botapi_stub import WAIT, BotApiStub, BotMessage
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_TOKEN = "123456:TEST-token-for-the-local-stub-0000"
@@ -205,7 +205,7 @@ class BotProcess:
             f"the bot exited with code {code} before that happened\n" + self.log(tail=LOG_TAIL)
         )
 
-    async def wait_for_log(self, text: str, *, after: int = 0, timeout: float = 20.0) -> None:
+    async def wait_for_log(self, text: str, *, after: int = 0, timeout: float = WAIT) -> None:
         """Until stderr from `after` (see `log_mark`) contains `text`; AssertionError with
         the log after `timeout`. Wrap it in `while_running` to fail at once on an exit."""
         try:
