@@ -259,6 +259,8 @@ class Dialogue:
     SUBMIT = "✅ Отправить"
     SAVE = "✅ Сохранить изменения"
     DEFAULT_MARK = " (по умолчанию)"
+    # Before the sphere chosen earlier: pressing it keeps it (handlers/keyboards.py).
+    CHOSEN_MARK = "✓ "
 
 
 class MyEvents:

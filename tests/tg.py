@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from handlers.texts import Dialogue
 from reports.quarters import Quarter
 from storage.models import Event, FsmRecord
 from storage.models import Person as PersonRow
@@ -59,6 +60,7 @@ from tests.telegram_rules import (
 
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")  # what str.format would have filled in
 MARKUP = re.compile(r"</?[a-z][a-z-]*[ >]|&(?:[a-z]+|#\d+);")  # tags and entities
+CHOSEN_MARK = Dialogue.CHOSEN_MARK
 BOT_USER = User(id=42, is_bot=True, first_name="Отчёты", username="report_test_bot")
 
 # Messages that are not text, as fields of `Person.send_update`.
@@ -273,7 +275,9 @@ class Person:
         for prefix in wanted:
             for row in keyboard.inline_keyboard:
                 for button in row:
-                    if button.text.startswith(prefix):
+                    # The sphere chosen before is marked «✓ »: a person sees it behind the mark.
+                    text = button.text
+                    if text.startswith(prefix) or text.removeprefix(CHOSEN_MARK).startswith(prefix):
                         assert button.callback_data is not None
                         return button.callback_data
         raise AssertionError(f"no button {label!r} among {self.labels()}")
