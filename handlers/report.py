@@ -777,13 +777,13 @@ async def dialogue_button(
     if shown and action in KEYED_ACTIONS and step != "summary":
         # An older summary's button names its own draft: not the one now at the summary.
         shown = step == submit_key(Draft.load(data))
-    if shown and action == "keep":
-        # Only as the question now asked shows it: with nothing to keep, or on the page of
-        # spheres where the chosen sphere's own button keeps it, it is stale.
+    if shown and action in ("keep", "back") and raw_state != ReportStates.count.state:
+        # Only as the question now asked shows them: the same button under an older
+        # message of this step (e.g. «Назад» from before an edit from the summary, where
+        # the question shows «Оставить как есть» instead; «Оставить как есть» with nothing
+        # to keep) is stale. The count's «Назад» is always shown.
         conversation = _dialogue(callback, bot, state, session, settings, clock)
-        shown = (await conversation.nav_shown(Draft.load(data), step, data))["keep"]
-    elif shown and action == "back":  # step 1 has no «Назад» of its own
-        shown = Draft.load(data).editing or step != STEPS[0]
+        shown = (await conversation.nav_shown(Draft.load(data), step, data))[action]
     if not shown:
         if action in ("submit", "force") and await _saved_already(
             callback, step, bot, session, person

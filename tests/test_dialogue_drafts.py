@@ -497,6 +497,53 @@ async def test_a_keep_button_with_nothing_to_keep_is_refused(
     assert await state_of(app_storage, person) == "ReportStates:place"
 
 
+@pytest.mark.parametrize(
+    ("state", "field"),
+    [
+        ("name", "Название"),
+        ("place", "Место"),
+        ("dates", "Сроки"),
+        ("result", "Результат"),
+        ("participants", "Участники"),
+        ("count", "Участники"),  # the count's «Назад» names the participants step
+        ("period", "Квартал"),
+    ],
+)
+async def test_an_old_back_button_pressed_while_editing_from_the_summary_is_stale(
+    world: World, app_storage: Storage, state: str, field: str
+) -> None:
+    person = await join(world, 3033)
+    await reach(person, state)
+    old_back = person.button_data(Dialogue.BACK)  # under the question first asked
+    await walk_on(person, state)
+    await person.press(field)  # the question again, from the summary: no «Назад» on it
+    asked_state = await state_of(app_storage, person)
+    before = await stored_data(app_storage, person)
+
+    assert await person.press_data(old_back) == []
+
+    assert Dialogue.BACK not in person.labels()
+    assert person.alerts() == [Common.STALE_BUTTON]
+    assert await state_of(app_storage, person) == asked_state
+    assert await stored_data(app_storage, person) == before
+
+
+async def test_the_question_asked_from_the_summary_still_answers_after_an_old_back(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 3034)
+    await reach(person, "place")
+    old_back = person.button_data(Dialogue.BACK)
+    await walk_on(person, "place")
+    await person.press("Место")
+    await person.press_data(old_back)
+
+    [summary] = await person.send("г. Гомель")
+
+    assert summary.text.startswith(Dialogue.SUMMARY_HEAD)
+    assert "г. Гомель" in summary.text
+
+
 # --- no button does nothing or the same as another ---------------------------------------
 
 
