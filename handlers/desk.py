@@ -17,7 +17,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import keyboards as kb
-from handlers.commands import set_coordinator_commands
+from handlers.commands import reset_commands, set_coordinator_commands
 from handlers.filters import IsCoordinator
 from handlers.texts import Common, Desk, MyEvents
 from handlers.views import (
@@ -466,6 +466,7 @@ async def deactivate_confirmed(
     person: Person,
     settings: Settings,
     fsm_storage: BaseStorage,
+    coordinator_menus: set[int] | None = None,
 ) -> None:
     people = PersonRepository(session)
     target = await people.get(callback_data.id)
@@ -487,6 +488,8 @@ async def deactivate_confirmed(
     await FSMContext(fsm_storage, key).clear()
     await session.commit()
     log.info("coordinator %s deactivated person %s", person.id, target.id)
+    if target.role == "coordinator":  # the desk's menu would stay in their chat
+        await reset_commands(bot, target.telegram_id, coordinator_menus)
     await callback.answer()
     await bot.send_message(
         person.telegram_id, Desk.DEACTIVATED.format(name=html.quote(target.full_name))
@@ -548,6 +551,7 @@ async def erase_confirmed(
     person: Person,
     settings: Settings,
     fsm_storage: BaseStorage,
+    coordinator_menus: set[int] | None = None,
 ) -> None:
     people = PersonRepository(session)
     target = await people.get(callback_data.id)
@@ -570,6 +574,8 @@ async def erase_confirmed(
     await FSMContext(fsm_storage, key).clear()  # their dialogue and its draft go too
     await session.commit()
     log.info("coordinator %s erased the personal data of person %s", person.id, target.id)
+    if target.role == "coordinator":  # the desk's menu would stay in their chat
+        await reset_commands(bot, telegram_id, coordinator_menus)
     await callback.answer()
     await bot.send_message(
         person.telegram_id, Desk.ERASED.format(name=html.quote(name), count=count)

@@ -113,6 +113,7 @@ class RecordingSession(BaseSession):
         self.chats = Chats()
         self._message_ids = count(1000)
         self._expecting = 0
+        self._refusing: dict[str, Refusal] = {}
         RecordingSession.opened.append(self)
 
     @property
@@ -137,6 +138,11 @@ class RecordingSession(BaseSession):
         finally:
             self._expecting -= 1
         assert len(self.refused) > before, "Telegram was expected to refuse a request"
+
+    def refuse_next(self, method: str, refusal: Refusal) -> None:
+        """Telegram refuses the next request of the Bot API `method` (e.g.
+        "deleteMyCommands") with `refusal`, as the test expects."""
+        self._refusing[method] = refusal
 
     def unexpected_refusals(self) -> list[Refused]:
         return [refused for refused in self.refused if not refused.expected]
@@ -165,14 +171,19 @@ class RecordingSession(BaseSession):
     ) -> TelegramType:
         name = method.__api_method__
         params, uploads = method_params(self, bot, method)
+        planned = self._refusing.pop(name, None)
         try:
+            if planned is not None:
+                raise planned
             check_request(name, params, uploads)
             self.chats.check(name, params)
         except Refusal as refusal:
             try:
                 raise_as_aiogram(self, bot, method, refusal)
             except TelegramAPIError as error:
-                expected = self._expecting > 0 or refusal.description == BLOCKED
+                expected = (
+                    self._expecting > 0 or refusal.description == BLOCKED or refusal is planned
+                )
                 self.refused.append(Refused(method, error, expected))
                 raise
         self.requests.append(method)
