@@ -48,16 +48,14 @@ def lock_path(database: Path) -> Path:
 
 
 @contextmanager
-def database_in_use(database: Path) -> Iterator[None]:
-    """Hold the shared lock of a running bot on `database` for the block.
-
-    Raises `StartupError` when a restore holds the exclusive lock right now."""
-    database.parent.mkdir(parents=True, exist_ok=True)
+def _flock(database: Path, mode: int, refused: Exception) -> Iterator[None]:
+    """Hold the lock file of `database` in `mode` (fcntl.LOCK_SH or LOCK_EX) for the
+    block, without waiting: `refused` is raised when another process holds it against."""
     with open(lock_path(database), "a") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StartupError(texts.RESTORE_IN_PROGRESS.format(path=database)) from None
+            raise refused from None
         try:
             yield
         finally:
@@ -65,17 +63,21 @@ def database_in_use(database: Path) -> Iterator[None]:
 
 
 @contextmanager
+def database_in_use(database: Path) -> Iterator[None]:
+    """Hold the shared lock of a running bot on `database` for the block.
+
+    Raises `StartupError` when a restore holds the exclusive lock right now."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    refused = StartupError(texts.RESTORE_IN_PROGRESS.format(path=database))
+    with _flock(database, fcntl.LOCK_SH, refused):
+        yield
+
+
+@contextmanager
 def _exclusive(database: Path) -> Iterator[None]:
     """The exclusive lock of a restore: refused (BackupError) while any bot runs."""
-    with open(lock_path(database), "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BackupError(texts.RESTORE_IN_USE.format(path=database)) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with _flock(database, fcntl.LOCK_EX, BackupError(texts.RESTORE_IN_USE.format(path=database))):
+        yield
 
 
 def _copy(source: sqlite3.Connection, target: Path, progress: Progress | None) -> None:

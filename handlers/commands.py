@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,18 @@ async def set_coordinator_commands(
     )
     if shown is not None:
         shown.add(telegram_id)
+
+
+async def reset_commands(bot: Bot, telegram_id: int, shown: set[int] | None = None) -> None:
+    """Take the desk's commands off a former coordinator's chat (erased or deactivated):
+    it shows the staff's menu again. The change is made already, so Telegram refusing
+    (the chat gone, the bot blocked: 400, 403) or failing is logged, not raised."""
+    if shown is not None:
+        shown.discard(telegram_id)
+    try:
+        await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=telegram_id))
+    except TelegramAPIError as error:
+        log.warning("command menu of chat %s not reset: %s", telegram_id, error.message)
 
 
 async def setup_commands(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -17,7 +18,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import keyboards as kb
-from handlers.commands import set_coordinator_commands
+from handlers.commands import reset_commands, set_coordinator_commands
 from handlers.filters import IsCoordinator
 from handlers.texts import Common, Desk, MyEvents
 from handlers.views import (
@@ -427,6 +428,66 @@ def _why_not_deactivate(target: Person, person: Person, settings: Settings) -> s
     return None
 
 
+WhyNot = Callable[[Person], str | None]  # why a person may not be changed (with `{name}`)
+
+
+async def _person_named(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    usage: str,
+    why_not: WhyNot | None = None,
+) -> Person | None:
+    """The person whose Telegram id follows the command, if `why_not` lets them be
+    changed; None, and the coordinator told, when the id is malformed (`usage`), nobody
+    has it, or `why_not` gives a refusal."""
+    telegram_id = _telegram_id(command.args)
+    if telegram_id is None:
+        await message.answer(usage)
+        return None
+    target = await PersonRepository(session).by_telegram_id(telegram_id)
+    if target is None:
+        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=telegram_id))
+        return None
+    refusal = why_not(target) if why_not is not None else None
+    if refusal is not None:
+        await message.answer(refusal.format(name=html.quote(target.full_name)))
+        return None
+    return target
+
+
+async def _person_confirmed(
+    callback: CallbackQuery,
+    callback_data: kb.PersonCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    why_not: WhyNot,
+    *,
+    spare: str,
+    spared: str,
+    erased_stale: bool = False,
+) -> Person | None:
+    """The person a confirmation names, when it was «Да» and `why_not` still lets them
+    be changed; otherwise the button is answered and None: no such person (or, if
+    `erased_stale`, one erased) is a stale button; the `spare` action says `spared`; a
+    refusal is an alert."""
+    target = await PersonRepository(session).get(callback_data.id)
+    if target is None or (erased_stale and target.erased_at is not None):
+        log.warning("coordinator %s pressed %r: no such person", person.id, callback.data)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return None
+    if callback_data.action == spare:
+        await callback.answer()
+        await bot.send_message(person.telegram_id, spared)
+        return None
+    refusal = why_not(target)
+    if refusal is not None:
+        await callback.answer(toast(refusal, name=target.full_name), show_alert=True)
+        return None
+    return target
+
+
 @router.message(Command("deactivate"))
 async def deactivate(
     message: Message,
@@ -435,23 +496,19 @@ async def deactivate(
     person: Person,
     settings: Settings,
 ) -> None:
-    telegram_id = _telegram_id(command.args)
-    if telegram_id is None:
-        await message.answer(Desk.DEACTIVATE_USAGE)
-        return
-    target = await PersonRepository(session).by_telegram_id(telegram_id)
+    target = await _person_named(
+        message,
+        command,
+        session,
+        Desk.DEACTIVATE_USAGE,
+        lambda target: _why_not_deactivate(target, person, settings),
+    )
     if target is None:
-        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=telegram_id))
         return
-    refusal = _why_not_deactivate(target, person, settings)
-    if refusal is not None:
-        await message.answer(refusal.format(name=html.quote(target.full_name)))
-        return
-    organisation = await OrganisationRepository(session).get(target.organisation_id or 0)
     await message.answer(
         Desk.DEACTIVATE_CONFIRM.format(
             name=html.quote(target.full_name),
-            organisation=html.quote(organisation.name) if organisation else Desk.NO_ORGANISATION,
+            organisation=await _organisation_name(session, target),
         ),
         reply_markup=kb.deactivate_keyboard(target.id),
     )
@@ -466,27 +523,28 @@ async def deactivate_confirmed(
     person: Person,
     settings: Settings,
     fsm_storage: BaseStorage,
+    coordinator_menus: set[int] | None = None,
 ) -> None:
-    people = PersonRepository(session)
-    target = await people.get(callback_data.id)
+    target = await _person_confirmed(
+        callback,
+        callback_data,
+        bot,
+        session,
+        person,
+        lambda target: _why_not_deactivate(target, person, settings),
+        spare="keep",
+        spared=Desk.NOT_DEACTIVATED,
+    )
     if target is None:
-        log.warning("coordinator %s pressed %r: no such person", person.id, callback.data)
-        await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
-    if callback_data.action == "keep":
-        await callback.answer()
-        await bot.send_message(person.telegram_id, Desk.NOT_DEACTIVATED)
-        return
-    refusal = _why_not_deactivate(target, person, settings)
-    if refusal is not None:
-        await callback.answer(toast(refusal, name=target.full_name), show_alert=True)
-        return
-    await people.set_active(target, False)
+    await PersonRepository(session).set_active(target, False)
     # A half-filled event of theirs would count as a draft pending in /status forever.
     key = StorageKey(bot_id=bot.id, chat_id=target.telegram_id, user_id=target.telegram_id)
     await FSMContext(fsm_storage, key).clear()
     await session.commit()
     log.info("coordinator %s deactivated person %s", person.id, target.id)
+    if target.role == "coordinator":  # the desk's menu would stay in their chat
+        await reset_commands(bot, target.telegram_id, coordinator_menus)
     await callback.answer()
     await bot.send_message(
         person.telegram_id, Desk.DEACTIVATED.format(name=html.quote(target.full_name))
@@ -518,17 +576,14 @@ async def erase(
     person: Person,
     settings: Settings,
 ) -> None:
-    telegram_id = _telegram_id(command.args)
-    if telegram_id is None:
-        await message.answer(Desk.ERASE_USAGE)
-        return
-    target = await PersonRepository(session).by_telegram_id(telegram_id)
+    target = await _person_named(
+        message,
+        command,
+        session,
+        Desk.ERASE_USAGE,
+        lambda target: _why_not_erase(target, person, settings),
+    )
     if target is None:
-        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=telegram_id))
-        return
-    refusal = _why_not_erase(target, person, settings)
-    if refusal is not None:
-        await message.answer(refusal.format(name=html.quote(target.full_name)))
         return
     await message.answer(
         Desk.ERASE_CONFIRM.format(
@@ -548,28 +603,30 @@ async def erase_confirmed(
     person: Person,
     settings: Settings,
     fsm_storage: BaseStorage,
+    coordinator_menus: set[int] | None = None,
 ) -> None:
-    people = PersonRepository(session)
-    target = await people.get(callback_data.id)
-    if target is None or target.erased_at is not None:
-        log.warning("coordinator %s pressed %r: no such person", person.id, callback.data)
-        await callback.answer(Common.STALE_BUTTON, show_alert=True)
-        return
-    if callback_data.action == "spare":
-        await callback.answer()
-        await bot.send_message(person.telegram_id, Desk.NOT_ERASED)
-        return
-    refusal = _why_not_erase(target, person, settings)
-    if refusal is not None:
-        await callback.answer(toast(refusal, name=target.full_name), show_alert=True)
+    target = await _person_confirmed(
+        callback,
+        callback_data,
+        bot,
+        session,
+        person,
+        lambda target: _why_not_erase(target, person, settings),
+        spare="spare",
+        spared=Desk.NOT_ERASED,
+        erased_stale=True,
+    )
+    if target is None:
         return
     name = target.full_name
     count = len(await EventRepository(session).all_of_author(target.id))
-    telegram_id = await people.erase(target)
+    telegram_id = await PersonRepository(session).erase(target)
     key = StorageKey(bot_id=bot.id, chat_id=telegram_id, user_id=telegram_id)
     await FSMContext(fsm_storage, key).clear()  # their dialogue and its draft go too
     await session.commit()
     log.info("coordinator %s erased the personal data of person %s", person.id, target.id)
+    if target.role == "coordinator":  # the desk's menu would stay in their chat
+        await reset_commands(bot, telegram_id, coordinator_menus)
     await callback.answer()
     await bot.send_message(
         person.telegram_id, Desk.ERASED.format(name=html.quote(name), count=count)
@@ -584,13 +641,8 @@ async def person_data(
     settings: Settings,
 ) -> None:
     """What the bot keeps about one person: the fields and the names of their events."""
-    telegram_id = _telegram_id(command.args)
-    if telegram_id is None:
-        await message.answer(Desk.PERSONDATA_USAGE)
-        return
-    target = await PersonRepository(session).by_telegram_id(telegram_id)
+    target = await _person_named(message, command, session, Desk.PERSONDATA_USAGE)
     if target is None:
-        await message.answer(Desk.DEACTIVATE_NOT_FOUND.format(id=telegram_id))
         return
     events = await EventRepository(session).all_of_author(target.id)
 
@@ -602,7 +654,7 @@ async def person_data(
     lines = [
         Desk.PERSONDATA_HEAD.format(
             name=html.quote(target.full_name),
-            telegram_id=telegram_id,
+            telegram_id=target.telegram_id,
             organisation=await _organisation_name(session, target),
             role=Desk.ROLE.get(target.role, target.role),
             access=Desk.ACCESS_ON if target.active else Desk.ACCESS_OFF,

@@ -24,16 +24,12 @@ from handlers.keyboards import DialogueCb, Keyboard, RowId
 from handlers.texts import Common, Duplicates
 from handlers.views import (
     Clock,
-    collecting,
-    echoed,
-    ensure_collecting_period,
+    find_period,
     period_label,
-    quarter_label,
     shown,
     toast,
 )
 from reports.dates import format_dates
-from reports.quarters import Quarter, QuarterError
 from storage.models import DuplicatePair, Event, Person, ReportingPeriod
 from storage.repositories import PeriodRepository
 from storage.repositories.duplicates import DuplicateRepository, Lookalike
@@ -177,26 +173,6 @@ async def show_pair(
     )
 
 
-async def _period_named(
-    message: Message, session: AsyncSession, settings: Settings, clock: Clock, label: str | None
-) -> ReportingPeriod | None:
-    if not label:
-        return await ensure_collecting_period(session, settings, clock(), closed_too=True)
-    try:
-        quarter = Quarter.parse(label)
-    except QuarterError:
-        collected = await collecting(session, settings, clock())
-        await message.answer(
-            Duplicates.BAD_PERIOD.format(value=echoed(label), label=collected.label)
-        )
-        return None
-    period = await PeriodRepository(session).get(quarter)
-    if period is None:
-        label = quarter_label(quarter.year, quarter.quarter)
-        await message.answer(Duplicates.NO_PERIOD.format(period=label))
-    return period
-
-
 @router.message(Command("duplicates"))
 async def list_duplicates(
     message: Message,
@@ -207,7 +183,17 @@ async def list_duplicates(
     clock: Clock,
 ) -> None:
     """`/duplicates [quarter]`: the period matched again, its first suspected pair shown."""
-    period = await _period_named(message, session, settings, clock, (command.args or "").strip())
+    label = (command.args or "").strip()
+    period = await find_period(
+        message,
+        session,
+        settings,
+        clock,
+        label,
+        bad=Duplicates.BAD_PERIOD,
+        missing=Duplicates.NO_PERIOD,
+        closed_too=True,
+    )
     if period is None:
         return
     await DuplicateRepository(session).refresh(period.id)

@@ -116,28 +116,39 @@ def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
 _SPHERE_PREFIXES = ("сотрудничество ",)
 
 
-def sphere_label(number: int, name: str) -> str:
+def sphere_label(number: int, name: str, *, chosen: bool = False) -> str:
     """A sphere's button on a phone: its number in the message's list and the name
-    without the shared «Сотрудничество», cut at a word boundary."""
+    without the shared «Сотрудничество», cut at a word boundary; the sphere `chosen`
+    before is marked «✓»."""
     line = " ".join(name.split())
     for prefix in _SPHERE_PREFIXES:
         if line.lower().startswith(prefix) and len(line) > len(prefix):
             line = line[len(prefix) :]
             line = line[0].upper() + line[1:]
             break
-    return short(f"{number}. {line}", SPHERE_BUTTON_MAX)
+    mark = Dialogue.CHOSEN_MARK if chosen else ""
+    return short(f"{mark}{number}. {line}", SPHERE_BUTTON_MAX)
 
 
 def sphere_lines(spheres: Sequence[tuple[int, str]], page: int = 0) -> str:
     """The spheres of a page in full, numbered as their buttons are."""
-    start = _sphere_page(spheres, page) * SPHERES_PAGE
+    start = sphere_page(spheres, page) * SPHERES_PAGE
     chosen = spheres[start : start + SPHERES_PAGE]
     return "\n".join(f"{start + i}. {name}" for i, (_, name) in enumerate(chosen, 1))
 
 
-def _sphere_page(spheres: Sequence[tuple[int, str]], page: int) -> int:
+def sphere_page(spheres: Sequence[tuple[int, str]], page: int) -> int:
+    """The page shown when `page` is asked for (a page past the last shows the last)."""
     pages = max(-(-len(spheres) // SPHERES_PAGE), 1)
     return min(max(page, 0), pages - 1)
+
+
+def page_of_sphere(spheres: Sequence[tuple[int, str]], sphere_id: int | None) -> int | None:
+    """The page the sphere `sphere_id` is on, or None when it is not among `spheres`."""
+    for index, (candidate, _) in enumerate(spheres):
+        if candidate == sphere_id:
+            return index // SPHERES_PAGE
+    return None
 
 
 def _nav(builder: Keyboard, step: str, *, back: bool = True, keep: bool = False) -> int:
@@ -163,17 +174,24 @@ def step_keyboard(step: str, *, back: bool = True, keep: bool = False) -> Inline
 
 
 def spheres_keyboard(
-    spheres: Sequence[tuple[int, str]], page: int = 0, *, back: bool = False, keep: bool = False
+    spheres: Sequence[tuple[int, str]],
+    page: int = 0,
+    *,
+    back: bool = False,
+    keep: bool = False,
+    chosen: int | None = None,
 ) -> InlineKeyboardMarkup:
     """One button per sphere of this page (`SPHERES_PAGE` a page, so any number of
-    configured spheres fits Telegram's 100 buttons), the other pages, back and cancel."""
+    configured spheres fits Telegram's 100 buttons), the other pages, back and cancel;
+    the sphere `chosen` before is marked (pressing it keeps it)."""
     pages = max(-(-len(spheres) // SPHERES_PAGE), 1)
-    page = _sphere_page(spheres, page)
+    page = sphere_page(spheres, page)
     builder = Keyboard()
     sizes: list[int] = []
     start = page * SPHERES_PAGE
     for number, (sphere_id, name) in enumerate(spheres[start : start + SPHERES_PAGE], start + 1):
-        builder.button(text=sphere_label(number, name), callback_data=SphereCb(id=sphere_id))
+        label = sphere_label(number, name, chosen=sphere_id == chosen)
+        builder.button(text=label, callback_data=SphereCb(id=sphere_id))
         sizes.append(1)
     turns = [(page - 1, MyEvents.PREVIOUS), (page + 1, MyEvents.NEXT)]
     for number, label in turns:

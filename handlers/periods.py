@@ -22,14 +22,12 @@ from handlers.filters import IsCoordinator
 from handlers.texts import Periods
 from handlers.views import (
     Clock,
-    collecting,
     collecting_examples,
     deadline_text,
     echoed,
-    ensure_collecting_period,
+    find_period,
     long_date,
     period_label,
-    quarter_label,
     split_message,
 )
 from reports.participants import characters
@@ -54,36 +52,6 @@ RebuildSchedule = Callable[[], Awaitable[object]]
 NOTE_MAX = 3500  # a note and its number fit one message in /notes
 _DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
-
-
-async def _find_period(
-    message: Message,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    label: str | None,
-    example: str,
-    *,
-    closed_too: bool = False,
-) -> ReportingPeriod | None:
-    """The period named by `label`, or the one being collected (`closed_too`: counting
-    closed periods); None (and the person is told why) if the label is wrong or names a
-    period that does not exist. `example` shows the command, `{label}` in it standing for
-    the quarter being collected."""
-    if not label:
-        return await ensure_collecting_period(session, settings, clock(), closed_too=closed_too)
-    try:
-        quarter = Quarter.parse(label)
-    except QuarterError:
-        collected = await collecting(session, settings, clock())
-        example = example.format(label=collected.label)
-        await message.answer(Periods.BAD_PERIOD.format(value=echoed(label), example=example))
-        return None
-    period = await PeriodRepository(session).get(quarter)
-    if period is None:
-        label_text = quarter_label(quarter.year, quarter.quarter)
-        await message.answer(Periods.NO_PERIOD.format(period=label_text))
-    return period
 
 
 async def _rebuild(rebuild_schedule: RebuildSchedule | None) -> str:
@@ -138,7 +106,7 @@ async def move_deadline(
         await message.answer(Periods.DEADLINE_USAGE.format(**examples))
         return
     label, day_text, time_text = parsed
-    period = await _find_period(message, session, settings, clock, label, "/deadline {label} …")
+    period = await find_period(message, session, settings, clock, label, "/deadline {label} …")
     if period is None:
         return
     day = _DATE.match(day_text)
@@ -216,7 +184,7 @@ async def _set_status(
     example = f"/{command.command} {{label}}"
     # /reopen without a period: the one being collected counting closed ones, so that
     # /close and then /reopen act on the same quarter.
-    period = await _find_period(
+    period = await find_period(
         message, session, settings, clock, label, example, closed_too=status == "open"
     )
     if period is None:
@@ -335,7 +303,7 @@ async def status(
     clock: Clock,
 ) -> None:
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/status {label}")
+    period = await find_period(message, session, settings, clock, label, "/status {label}")
     if period is None:
         return
     statuses = await ReportingRepository(session).org_status(period.id, period.deadline)
@@ -360,7 +328,7 @@ async def remind(
         await message.answer(Periods.REMIND_NOT_CONFIGURED)
         return
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/remind {label}")
+    period = await find_period(message, session, settings, clock, label, "/remind {label}")
     if period is None:
         return
     name = period_label(period)
@@ -440,7 +408,7 @@ async def add_note(
             Periods.NOTE_TOO_LONG.format(length=characters(len(text)), limit=NOTE_MAX)
         )
         return
-    period = await _find_period(message, session, settings, clock, label, "/note {label} текст")
+    period = await find_period(message, session, settings, clock, label, "/note {label} текст")
     if period is None:
         return
     await PeriodRepository(session).add_note(period.id, text)
@@ -458,7 +426,7 @@ async def list_notes(
     clock: Clock,
 ) -> None:
     label = (command.args or "").strip() or None
-    period = await _find_period(message, session, settings, clock, label, "/notes {label}")
+    period = await find_period(message, session, settings, clock, label, "/notes {label}")
     if period is None:
         return
     notes = await PeriodRepository(session).notes(period.id)

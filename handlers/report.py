@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, StateFilter
@@ -39,7 +39,7 @@ from handlers.views import (
 )
 from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates
 from reports.participants import characters, read_count_answer
-from storage.models import Person, ReportingPeriod
+from storage.models import Person, ReportingPeriod, Sphere
 from storage.repositories import (
     DuplicateRepository,
     EventRepository,
@@ -77,6 +77,16 @@ TEXT_STATES = (
 DATES_STATES = (ReportStates.dates, ReportStates.dates_confirm)
 BUTTON_STATES = (ReportStates.sphere, ReportStates.period, ReportStates.summary)
 ALL_STATES = (*TEXT_STATES, *DATES_STATES, *BUTTON_STATES, ReportStates.count)
+SPHERE_PAGE = "sphere_page"  # FSM data: the page of spheres shown last (absent: the first)
+
+
+class SphereView(NamedTuple):
+    """What the sphere question shows on a page."""
+
+    choices: list[tuple[int, str]]  # every active sphere: (id, name)
+    page: int
+    chosen: Sphere | None  # the sphere chosen before
+    nav: dict[str, bool]  # «Оставить как есть» and «Назад», as `_nav` gives them
 
 
 class Conversation:
@@ -116,10 +126,7 @@ class Conversation:
             await self.ask_sphere(draft)
             return
         if step == "period":
-            start = date.fromisoformat(draft.dates["start"]) if draft.dates else None
-            periods, default = await period_choices(
-                self.session, self.settings, self.clock(), start
-            )
+            periods, default, kept = await self.period_view(draft)
             if not periods:  # closed meanwhile: nothing to choose, the draft waits
                 text = head + Dialogue.ASK["period"] + Dialogue.NO_PERIOD_AT_STEP
                 await self.say(text, kb.step_keyboard("period"))
@@ -127,7 +134,6 @@ class Conversation:
             chosen = draft.period_id or default
             choices = [(p.id, period_label(p), p.id == chosen) for p in periods]
             text = head + Dialogue.ASK["period"]
-            kept = next((p for p in periods if p.id == draft.period_id), None)
             if draft.editing and kept is not None:
                 # From the summary the quarter shown is pressed to keep it, so no «Назад»,
                 # which would do the same (a quarter closed since: «Назад» to the summary).
@@ -146,23 +152,65 @@ class Conversation:
             text += Dialogue.CURRENT.format(value=shown(str(current), 300))
         await self.say(text, kb.step_keyboard(step, **_nav(draft, step, bool(current))))
 
-    async def ask_sphere(self, draft: Draft, page: int = 0) -> None:
-        """The sphere question, with a page of the spheres as buttons (and the sphere
-        chosen before, if any, to keep)."""
-        sphere_repo = SphereRepository(self.session)
-        spheres = await sphere_repo.active()
-        if not spheres:
+    async def ask_sphere(self, draft: Draft, page: int | None = None) -> None:
+        """The sphere question, with a page of the spheres as buttons (`page`: by default
+        the page shown last). The sphere chosen before, if any, is marked «✓» on its page:
+        pressing it keeps it, so «Оставить как есть» is offered only on the other pages."""
+        data = await self.state.get_data()
+        asked = data.get(SPHERE_PAGE, 0) if page is None else page
+        view = await self.sphere_view(draft, asked)
+        if view is None:
             await self.say(Dialogue.NO_SPHERES)
             return
-        choices = [(sphere.id, sphere.name) for sphere in spheres]
-        chosen = await sphere_repo.get(draft.sphere_id) if draft.sphere_id else None
-        nav = _nav(draft, "sphere", chosen is not None)
-        markup = kb.spheres_keyboard(choices, page, **nav)
+        choices, page, chosen, nav = view
+        if page != data.get(SPHERE_PAGE, 0):  # the page shown, for its buttons' check
+            await self.save(draft, **({SPHERE_PAGE: page} if page else {}))
+        chosen_id = chosen.id if chosen is not None else None
+        markup = kb.spheres_keyboard(choices, page, chosen=chosen_id, **nav)
         head = Dialogue.STEP.format(number=STEPS.index("sphere") + 1)
         text = head + Dialogue.ASK["sphere"] + "\n" + html.quote(kb.sphere_lines(choices, page))
         if chosen is not None:
             text += Dialogue.CURRENT.format(value=shown(chosen.name, 300))
         await self.say(text, markup)
+
+    async def sphere_view(self, draft: Draft, page: int) -> SphereView | None:
+        """What the sphere question shows on `page`: the spheres, the page (within those
+        there are), the sphere chosen before and the navigation buttons; None without
+        spheres."""
+        sphere_repo = SphereRepository(self.session)
+        spheres = await sphere_repo.active()
+        if not spheres:
+            return None
+        choices = [(sphere.id, sphere.name) for sphere in spheres]
+        page = kb.sphere_page(choices, page)
+        chosen = await sphere_repo.get(draft.sphere_id) if draft.sphere_id else None
+        nav = _nav(draft, "sphere", chosen is not None)
+        if chosen is not None and kb.page_of_sphere(choices, chosen.id) == page:
+            nav["keep"] = False  # the chosen sphere's own button («✓») keeps it
+        return SphereView(choices, page, chosen, nav)
+
+    async def period_view(
+        self, draft: Draft
+    ) -> tuple[list[ReportingPeriod], int | None, ReportingPeriod | None]:
+        """The periods the period question offers, the default one, and the period chosen
+        before if it is among them."""
+        start = date.fromisoformat(draft.dates["start"]) if draft.dates else None
+        periods, default = await period_choices(self.session, self.settings, self.clock(), start)
+        kept = next((p for p in periods if p.id == draft.period_id), None)
+        return periods, default, kept
+
+    async def nav_shown(self, draft: Draft, step: str, data: dict[str, Any]) -> dict[str, bool]:
+        """Which of «Оставить как есть» and «Назад» the question of `step` shows as it
+        stands now (the page of spheres shown last, the periods open now)."""
+        if step == "sphere":
+            view = await self.sphere_view(draft, data.get(SPHERE_PAGE, 0))
+            return view.nav if view is not None else {"keep": False, "back": False}
+        if step == "period":
+            periods, _, kept = await self.period_view(draft)
+            return {"keep": False, "back": not periods or not draft.editing or kept is None}
+        if step == "dates":
+            return _dates_nav(draft)
+        return _nav(draft, step, draft.value(step) not in (None, ""))
 
     async def ask_count(self) -> None:
         """The participants' total, when the text did not give it."""
@@ -729,13 +777,13 @@ async def dialogue_button(
     if shown and action in KEYED_ACTIONS and step != "summary":
         # An older summary's button names its own draft: not the one now at the summary.
         shown = step == submit_key(Draft.load(data))
-    if shown and action in ("keep", "back"):
-        # «Оставить как есть» needs an answer to keep; step 1 has no «Назад» of its own.
-        loaded = Draft.load(data)
-        if action == "keep":
-            shown = loaded.value(step) not in (None, "")
-        else:
-            shown = loaded.editing or step != STEPS[0]
+    if shown and action in ("keep", "back") and raw_state != ReportStates.count.state:
+        # Only as the question now asked shows them: the same button under an older
+        # message of this step (e.g. «Назад» from before an edit from the summary, where
+        # the question shows «Оставить как есть» instead; «Оставить как есть» with nothing
+        # to keep) is stale. The count's «Назад» is always shown.
+        conversation = _dialogue(callback, bot, state, session, settings, clock)
+        shown = (await conversation.nav_shown(Draft.load(data), step, data))[action]
     if not shown:
         if action in ("submit", "force") and await _saved_already(
             callback, step, bot, session, person

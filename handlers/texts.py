@@ -259,6 +259,8 @@ class Dialogue:
     SUBMIT = "✅ Отправить"
     SAVE = "✅ Сохранить изменения"
     DEFAULT_MARK = " (по умолчанию)"
+    # Before the sphere chosen earlier: pressing it keeps it (handlers/keyboards.py).
+    CHOSEN_MARK = "✓ "
 
 
 class MyEvents:
@@ -395,7 +397,7 @@ class Periods:
     """The coordinator's periods: deadline, closing, status, reminders, closing notes."""
 
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
-    # `example` holds `{label}`, the quarter being collected (handlers/periods.py _find_period).
+    # `example` holds `{label}`, the quarter being collected (handlers/views.py find_period).
     BAD_PERIOD = "Квартал указан неверно: «{value}». Пример: {example}"
     DEADLINE_USAGE = (
         "Напишите новый срок: /deadline {deadline} или /deadline {deadline} 18:00, "

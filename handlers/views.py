@@ -10,12 +10,13 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from aiogram import html
+from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.texts import Desk, Dialogue, MyEvents
+from handlers.texts import Desk, Dialogue, MyEvents, Periods
 from reports.dates import MONTHS_GENITIVE, DateRange, date_examples, format_dates
 from reports.participants import read_total
-from reports.quarters import Quarter
+from reports.quarters import Quarter, QuarterError
 from reports.workdays import next_working_day
 from storage.models import Event, Person, ReportingPeriod
 from storage.repositories import PeriodRepository, PersonRepository, SphereRepository
@@ -131,6 +132,38 @@ async def ensure_collecting_period(
     period, _ = await PeriodRepository(session).ensure_collecting(
         now, settings.timezone, settings.default_deadline, closed_too=closed_too
     )
+    return period
+
+
+async def find_period(
+    message: Message,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    label: str | None,
+    example: str = "",
+    *,
+    bad: str = Periods.BAD_PERIOD,
+    missing: str = Periods.NO_PERIOD,
+    closed_too: bool = False,
+) -> ReportingPeriod | None:
+    """The period a command's quarter argument `label` names, or without one the period
+    being collected (`closed_too`: counting closed periods); None, and the person told,
+    when the label is malformed (`bad`, with `{value}` and either `{label}`, the quarter
+    being collected, or `{example}`: `example` with `{label}` filled in) or names a period
+    that does not exist (`missing`, with `{period}`)."""
+    if not label:
+        return await ensure_collecting_period(session, settings, clock(), closed_too=closed_too)
+    try:
+        quarter = Quarter.parse(label)
+    except QuarterError:
+        collected = (await collecting(session, settings, clock())).label
+        example = example.format(label=collected)
+        await message.answer(bad.format(value=echoed(label), example=example, label=collected))
+        return None
+    period = await PeriodRepository(session).get(quarter)
+    if period is None:
+        await message.answer(missing.format(period=quarter_label(quarter.year, quarter.quarter)))
     return period
 
 

@@ -70,6 +70,21 @@ async def seed(storage: Storage, count: int = 3) -> None:
             await factories.event(session, period_=period, org=org, name=f"Выставка {number}")
 
 
+@pytest.fixture
+def database(settings: Settings) -> Path:
+    """The bot's SQLite database file of the test's settings."""
+    path = settings.sqlite_path()
+    assert path is not None
+    return path
+
+
+@pytest.fixture
+async def seeded(app_storage: Storage, database: Path) -> Path:
+    """The database, open in `app_storage` as a running bot has it, with three events."""
+    await seed(app_storage)
+    return database
+
+
 async def event_names(database: Path) -> list[str]:
     with closing(sqlite3.connect(database)) as connection:
         return [row[0] for row in connection.execute("SELECT name FROM events ORDER BY id")]
@@ -84,11 +99,9 @@ def integrity(database: Path) -> str:
 
 
 async def test_a_copy_taken_while_the_bot_writes_is_whole_and_of_its_moment(
-    settings: Settings, app_storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeded: Path, app_storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await seed(app_storage)
-    database = settings.sqlite_path()
-    assert database is not None
+    database = seeded
     monkeypatch.setattr(bot.backup, "PAGES_PER_STEP", 1)  # many steps: the writer gets between
     committed: list[str] = []
     copying = threading.Event()  # the backup has taken its first step
@@ -156,9 +169,9 @@ def test_a_copy_never_overwrites_a_file_nor_copies_a_missing_database(tmp_path: 
 # --- the restore -------------------------------------------------------------------------
 
 
-async def test_a_restored_copy_compiles_the_same_report(settings: Settings, tmp_path: Path) -> None:
-    database = settings.sqlite_path()
-    assert database is not None
+async def test_a_restored_copy_compiles_the_same_report(
+    settings: Settings, database: Path, tmp_path: Path
+) -> None:
     storage = await open_storage(settings)
     await seed(storage, count=4)
     copy = backup(database, tmp_path / "copy.db")
@@ -180,11 +193,9 @@ async def test_a_restored_copy_compiles_the_same_report(settings: Settings, tmp_
 
 
 async def test_a_restore_is_refused_while_the_bot_runs(
-    settings: Settings, app_storage: Storage, tmp_path: Path
+    seeded: Path, app_storage: Storage, tmp_path: Path
 ) -> None:
-    database = settings.sqlite_path()
-    assert database is not None
-    await seed(app_storage)
+    database = seeded
     copy = backup(database, tmp_path / "copy.db")
     async with app_storage.sessionmaker() as session, session.begin():
         await session.execute(delete(Event))
@@ -205,11 +216,9 @@ async def test_a_restore_is_refused_while_the_bot_runs(
 
 
 async def test_a_restore_is_refused_while_another_program_writes(
-    settings: Settings, app_storage: Storage, tmp_path: Path
+    seeded: Path, app_storage: Storage, tmp_path: Path
 ) -> None:
-    database = settings.sqlite_path()
-    assert database is not None
-    await seed(app_storage)
+    database = seeded
     copy = backup(database, tmp_path / "copy.db")
     await app_storage.close()
 
@@ -235,11 +244,9 @@ def test_the_bot_does_not_start_while_a_restore_runs(tmp_path: Path) -> None:
 
 
 async def test_a_file_that_is_not_a_bot_database_is_refused(
-    settings: Settings, app_storage: Storage, tmp_path: Path
+    seeded: Path, app_storage: Storage, tmp_path: Path
 ) -> None:
-    database = settings.sqlite_path()
-    assert database is not None
-    await seed(app_storage)
+    database = seeded
     await app_storage.close()
     before = await event_names(database)
     text_file = tmp_path / "notes.db"

@@ -330,8 +330,7 @@ def test_the_draft_buttons_fit_telegrams_callback_data() -> None:
 
 @pytest.mark.parametrize(
     ("state", "kept", "next_state"),
-    [
-        ("name", "sphere", "name"),
+    [  # the sphere is kept by its own button (test_the_sphere_shown_after_back_is_marked…)
         ("place", "name", "place"),
         ("dates", "place", "dates"),
         ("result", "dates", "result"),
@@ -416,20 +415,60 @@ async def test_keep_at_the_participants_after_back_from_the_count_asks_the_count
     assert await state_of(app_storage, person) == "ReportStates:count"
 
 
-async def test_the_sphere_shown_after_back_is_kept(world: World, app_storage: Storage) -> None:
+CHOSEN = Dialogue.CHOSEN_MARK + "4. В сфере культуры и туризма"  # the sphere of the walk
+
+
+async def test_the_sphere_shown_after_back_is_marked_and_kept_by_its_own_button(
+    world: World, app_storage: Storage
+) -> None:
     person = await join(world, 3016)
     await reach(person, "name")
+    before = (await stored_data(app_storage, person))["draft"]  # type: ignore[index]
 
     [shown] = await person.press(Dialogue.BACK)
     labels = person.labels()
-    [question] = await person.press(Dialogue.KEEP)
+    [question] = await person.press(CHOSEN)
 
     assert "Сейчас: «Сотрудничество в сфере культуры и туризма»" in shown.text
-    assert labels[-2:] == [Dialogue.KEEP, Dialogue.CANCEL]  # step 1: no «Назад»
+    # Its own button keeps it, so no «Оставить как есть» beside it; step 1: no «Назад».
+    assert [label for label in labels if label.startswith(Dialogue.CHOSEN_MARK)] == [CHOSEN]
+    assert Dialogue.KEEP not in labels and Dialogue.BACK not in labels
+    assert labels[-1] == Dialogue.CANCEL
     assert step_number(question.text) == 2
+    assert (await stored_data(app_storage, person))["draft"] == before  # type: ignore[index]
 
 
-@pytest.mark.parametrize("field", ["Сфера", "Название", "Сроки", "Участники"])
+async def test_the_sphere_chosen_from_the_summary_returns_to_it_unchanged(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 3031)
+    await fill_event(person)
+    before = (await stored_data(app_storage, person))["draft"]  # type: ignore[index]
+
+    await person.press("Сфера")
+    labels = person.labels()
+    [summary] = await person.press(CHOSEN)
+
+    assert CHOSEN in labels
+    assert Dialogue.KEEP not in labels and Dialogue.BACK not in labels
+    assert summary.text.startswith(Dialogue.SUMMARY_HEAD)
+    assert (await stored_data(app_storage, person))["draft"] == before  # type: ignore[index]
+
+
+async def test_a_keep_button_on_the_page_of_the_chosen_sphere_is_refused(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 3032)
+    await reach(person, "name")
+    await person.press(Dialogue.BACK)
+
+    assert await person.press_data(kb.DialogueCb(action="keep", step="sphere").pack()) == []
+
+    assert person.alerts() == [Common.STALE_BUTTON]
+    assert await state_of(app_storage, person) == "ReportStates:sphere"
+
+
+@pytest.mark.parametrize("field", ["Название", "Сроки", "Участники"])
 async def test_keep_from_the_summary_returns_to_it_unchanged(
     world: World, app_storage: Storage, field: str
 ) -> None:
@@ -456,6 +495,53 @@ async def test_a_keep_button_with_nothing_to_keep_is_refused(
 
     assert person.alerts() == [Common.STALE_BUTTON]
     assert await state_of(app_storage, person) == "ReportStates:place"
+
+
+@pytest.mark.parametrize(
+    ("state", "field"),
+    [
+        ("name", "Название"),
+        ("place", "Место"),
+        ("dates", "Сроки"),
+        ("result", "Результат"),
+        ("participants", "Участники"),
+        ("count", "Участники"),  # the count's «Назад» names the participants step
+        ("period", "Квартал"),
+    ],
+)
+async def test_an_old_back_button_pressed_while_editing_from_the_summary_is_stale(
+    world: World, app_storage: Storage, state: str, field: str
+) -> None:
+    person = await join(world, 3033)
+    await reach(person, state)
+    old_back = person.button_data(Dialogue.BACK)  # under the question first asked
+    await walk_on(person, state)
+    await person.press(field)  # the question again, from the summary: no «Назад» on it
+    asked_state = await state_of(app_storage, person)
+    before = await stored_data(app_storage, person)
+
+    assert await person.press_data(old_back) == []
+
+    assert Dialogue.BACK not in person.labels()
+    assert person.alerts() == [Common.STALE_BUTTON]
+    assert await state_of(app_storage, person) == asked_state
+    assert await stored_data(app_storage, person) == before
+
+
+async def test_the_question_asked_from_the_summary_still_answers_after_an_old_back(
+    world: World, app_storage: Storage
+) -> None:
+    person = await join(world, 3034)
+    await reach(person, "place")
+    old_back = person.button_data(Dialogue.BACK)
+    await walk_on(person, "place")
+    await person.press("Место")
+    await person.press_data(old_back)
+
+    [summary] = await person.send("г. Гомель")
+
+    assert summary.text.startswith(Dialogue.SUMMARY_HEAD)
+    assert "г. Гомель" in summary.text
 
 
 # --- no button does nothing or the same as another ---------------------------------------

@@ -6,6 +6,7 @@ from datetime import date
 from io import BytesIO
 from typing import Any
 
+import pytest
 from docx import Document
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
@@ -32,7 +33,8 @@ def _cells(document: Any) -> list[list[str]]:
     ]
 
 
-async def _joint(session: AsyncSession) -> tuple[Event, Event, Event]:
+@pytest.fixture
+async def joint(session: AsyncSession) -> tuple[Event, Event, Event]:
     """A festival two organisations reported in their own words, and an unrelated event."""
     period = await f.period(session)
     museum = await f.organisation(session, "Смоленский музей")
@@ -75,14 +77,23 @@ async def _joint(session: AsyncSession) -> tuple[Event, Event, Event]:
     return museum_event, district_event, other
 
 
+@pytest.fixture
+async def pair(session: AsyncSession, joint: tuple[Event, Event, Event]) -> DuplicatePair:
+    """The festival's two events, matched as the one suspected pair of the period."""
+    duplicates = DuplicateRepository(session)
+    await duplicates.refresh(joint[0].period_id)
+    [found] = await duplicates.suspected(joint[0].period_id)
+    return found
+
+
 async def _report(sessionmaker: async_sessionmaker[AsyncSession]) -> Any:
     return Document(BytesIO(await compile_docx(DatabaseReportSource(sessionmaker, REGION), Q4)))
 
 
 async def test_a_new_event_is_told_which_other_organisations_event_it_resembles(
-    session: AsyncSession,
+    session: AsyncSession, joint: tuple[Event, Event, Event]
 ) -> None:
-    museum_event, district_event, _ = await _joint(session)
+    museum_event, district_event, _ = joint
 
     found = await DuplicateRepository(session).lookalikes(
         period_id=museum_event.period_id,
@@ -107,9 +118,9 @@ async def test_a_new_event_is_told_which_other_organisations_event_it_resembles(
 
 
 async def test_the_period_is_matched_once_and_a_changed_event_leaves_its_pair(
-    session: AsyncSession,
+    session: AsyncSession, joint: tuple[Event, Event, Event]
 ) -> None:
-    museum_event, district_event, _ = await _joint(session)
+    museum_event, district_event, _ = joint
     duplicates = DuplicateRepository(session)
 
     await duplicates.refresh(museum_event.period_id)
@@ -125,12 +136,13 @@ async def test_the_period_is_matched_once_and_a_changed_event_leaves_its_pair(
 
 
 async def test_a_merged_pair_is_one_row_with_both_places_results_participants_and_organisations(
-    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    joint: tuple[Event, Event, Event],
+    pair: DuplicatePair,
 ) -> None:
-    museum_event, district_event, _ = await _joint(session)
+    museum_event, district_event, _ = joint
     duplicates = DuplicateRepository(session)
-    await duplicates.refresh(museum_event.period_id)
-    [pair] = await duplicates.suspected(museum_event.period_id)
 
     await duplicates.decide(pair, "merged", None)
     await session.commit()
@@ -159,12 +171,13 @@ async def test_a_merged_pair_is_one_row_with_both_places_results_participants_an
 
 
 async def test_a_pair_marked_distinct_is_two_rows_and_never_suggested_again(
-    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    joint: tuple[Event, Event, Event],
+    pair: DuplicatePair,
 ) -> None:
-    museum_event, district_event, _ = await _joint(session)
+    museum_event, district_event, _ = joint
     duplicates = DuplicateRepository(session)
-    await duplicates.refresh(museum_event.period_id)
-    [pair] = await duplicates.suspected(museum_event.period_id)
 
     await duplicates.decide(pair, "distinct", None)
     await duplicates.refresh(museum_event.period_id)
@@ -190,9 +203,11 @@ async def test_a_pair_marked_distinct_is_two_rows_and_never_suggested_again(
 
 
 async def test_a_merged_event_deleted_later_leaves_the_other_as_it_was(
-    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    joint: tuple[Event, Event, Event],
 ) -> None:
-    museum_event, district_event, _ = await _joint(session)
+    museum_event, district_event, _ = joint
     duplicates = DuplicateRepository(session)
     pair = await duplicates.record(museum_event.id, district_event.id)
     assert pair is not None

@@ -7,8 +7,8 @@ import logging
 from io import BytesIO
 
 import pytest
-from aiogram.methods import SendDocument
-from aiogram.types import BufferedInputFile
+from aiogram.methods import DeleteMyCommands, SendDocument
+from aiogram.types import BotCommandScopeChat, BufferedInputFile
 from docx import Document
 from sqlalchemy import select
 
@@ -18,7 +18,7 @@ from storage.models import Organisation, OutboxMessage
 from storage.models import Person as PersonRow
 from tests import factories
 from tests.conftest import COORDINATOR_ID, NOW
-from tests.telegram_rules import html_to_text
+from tests.telegram_rules import Refusal, bad_request, blocked, html_to_text
 from tests.test_access import database
 from tests.test_dialogue import LINK, fill_event, join
 from tests.tg import Person, World, fsm_of, stored_events
@@ -258,6 +258,69 @@ async def test_a_coordinator_from_the_settings_is_not_erased_from_chat(
 
     assert "COORDINATOR_IDS" in reply.text
     assert await database(app_storage) == before
+
+
+def menus_deleted(world: World) -> list[int]:
+    """The chats whose own command menu the bot deleted (deleteMyCommands, chat scope)."""
+    return [
+        request.scope.chat_id
+        for request in world.session.requests
+        if isinstance(request, DeleteMyCommands) and isinstance(request.scope, BotCommandScopeChat)
+    ]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        None,
+        bad_request("chat not found"),  # the account is gone
+        blocked(),  # they blocked the bot
+    ],
+    ids=["accepted", "chat-not-found", "blocked"],
+)
+@pytest.mark.parametrize("command", ["/erase", "/deactivate"])
+async def test_an_erased_or_deactivated_coordinator_loses_the_desk_menu(
+    world: World, app_storage: Storage, command: str, refusal: Refusal | None
+) -> None:
+    await filed(world, app_storage)
+    other = await join(world, 703, MUSEUM)
+    coordinator = world.person(COORDINATOR_ID)
+    await coordinator.send("/coordinator 703")
+    menus_set = len(other.commands_menus())
+    if refusal is not None:
+        world.session.refuse_next("deleteMyCommands", refusal)
+    await coordinator.send(f"{command} 703")
+
+    [done] = await coordinator.press(Desk.ERASE_YES if command == "/erase" else Desk.DEACTIVATE_YES)
+
+    assert menus_set == 1
+    done_text = (
+        Desk.ERASED.format(name="Иванова Мария Петровна", count=0)
+        if command == "/erase"
+        else Desk.DEACTIVATED.format(name="Иванова Мария Петровна")
+    )
+    assert done.text == done_text  # a refused reset changes nothing of it
+    assert menus_deleted(world) == ([] if refusal else [703])
+    assert [r.error.message for r in world.session.refused] == (
+        [] if refusal is None else [refusal.description]
+    )
+    async with app_storage.sessionmaker() as session:
+        row = await session.scalar(select(PersonRow).where(PersonRow.telegram_id == 703))
+    assert row is None if command == "/erase" else not row.active  # type: ignore[union-attr]
+
+
+async def test_erasing_or_deactivating_a_reporter_touches_no_menu(
+    world: World, app_storage: Storage
+) -> None:
+    await filed(world, app_storage)
+    coordinator = world.person(COORDINATOR_ID)
+
+    await coordinator.send("/erase 701")
+    await coordinator.press(Desk.ERASE_YES)
+    await coordinator.send("/deactivate 702")
+    await coordinator.press(Desk.DEACTIVATE_YES)
+
+    assert menus_deleted(world) == []
 
 
 # --- what is kept about one person ---------------------------------------------------------

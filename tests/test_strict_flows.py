@@ -17,7 +17,7 @@ from bot.reminders import ReminderDeps, remind_now
 from bot.settings import Settings
 from handlers import desk as desk_module
 from handlers import keyboards as kb
-from handlers.texts import Desk, Dialogue, MyEvents, Nothing, Periods
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Nothing, Periods
 from tests import factories
 from tests.conftest import COORDINATOR_ID, Clock
 from tests.telegram_rules import MAX_CALLBACK_DATA, MAX_TEXT, html_to_text, utf16_len
@@ -245,6 +245,49 @@ async def test_30_long_spheres_are_offered_in_pages_that_fit(
     assert all(len(labels) <= 100 for labels in (first, second, third))
     assert second[-3:] == [MyEvents.PREVIOUS, MyEvents.NEXT, Dialogue.CANCEL]  # step 1
     assert anna.last_text().endswith(Dialogue.ASK["name"])
+
+
+async def test_keep_is_offered_only_on_the_pages_without_the_chosen_sphere(
+    many_spheres: tuple[World, list[str]],
+) -> None:
+    world, spheres = many_spheres
+    anna = await join(world, 2007)
+    await anna.send("/new")
+    await anna.press(MyEvents.NEXT)
+    await anna.press(MyEvents.NEXT)
+    await anna.press(spheres[29][:40])  # the last page's last sphere
+
+    await anna.press(Dialogue.BACK)  # the first page: the chosen sphere is not on it
+    first = anna.labels()
+    await anna.press(MyEvents.NEXT)
+    await anna.press(MyEvents.NEXT)
+    third = anna.labels()
+    stale = await anna.press_data(kb.DialogueCb(action="keep", step="sphere").pack())
+    await anna.press(MyEvents.PREVIOUS)
+    second = anna.labels()
+    [name] = await anna.press(Dialogue.KEEP)
+
+    assert first[-2:] == [Dialogue.KEEP, Dialogue.CANCEL]
+    assert second[-2:] == [Dialogue.KEEP, Dialogue.CANCEL]
+    assert Dialogue.KEEP not in third  # the chosen sphere's own button keeps it there
+    [marked] = [label for label in third if label.startswith(Dialogue.CHOSEN_MARK)]
+    assert marked == kb.sphere_label(30, spheres[29], chosen=True)
+    assert marked.startswith(Dialogue.CHOSEN_MARK + "30. ") and len(marked) <= kb.SPHERE_BUTTON_MAX
+    assert stale == [] and anna.alerts() == [Common.STALE_BUTTON]
+    assert name.text.endswith(Dialogue.ASK["name"])
+    assert spheres[29][:40] in await answer_the_rest(anna)  # the sphere kept
+
+
+async def answer_the_rest(person: Person) -> str:
+    """Answer the rest of the steps; the summary's text."""
+    await person.send("Выставка")
+    await person.send("г. Минск")
+    await person.send("26.10.2023")
+    await person.press(Dialogue.YES)
+    await person.send("Открыта выставка.")
+    await person.send("Сотрудники музея, 18 человек")
+    await person.press("IV квартал 2023 года")
+    return person.last_text()
 
 
 # --- a report too large for Telegram -----------------------------------------------------

@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from handlers.texts import Dialogue
 from reports.quarters import Quarter
 from storage.models import Event, FsmRecord
 from storage.models import Person as PersonRow
@@ -59,6 +60,7 @@ from tests.telegram_rules import (
 
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")  # what str.format would have filled in
 MARKUP = re.compile(r"</?[a-z][a-z-]*[ >]|&(?:[a-z]+|#\d+);")  # tags and entities
+CHOSEN_MARK = Dialogue.CHOSEN_MARK
 BOT_USER = User(id=42, is_bot=True, first_name="Отчёты", username="report_test_bot")
 
 # Messages that are not text, as fields of `Person.send_update`.
@@ -111,6 +113,7 @@ class RecordingSession(BaseSession):
         self.chats = Chats()
         self._message_ids = count(1000)
         self._expecting = 0
+        self._refusing: dict[str, Refusal] = {}
         RecordingSession.opened.append(self)
 
     @property
@@ -135,6 +138,11 @@ class RecordingSession(BaseSession):
         finally:
             self._expecting -= 1
         assert len(self.refused) > before, "Telegram was expected to refuse a request"
+
+    def refuse_next(self, method: str, refusal: Refusal) -> None:
+        """Telegram refuses the next request of the Bot API `method` (e.g.
+        "deleteMyCommands") with `refusal`, as the test expects."""
+        self._refusing[method] = refusal
 
     def unexpected_refusals(self) -> list[Refused]:
         return [refused for refused in self.refused if not refused.expected]
@@ -163,14 +171,19 @@ class RecordingSession(BaseSession):
     ) -> TelegramType:
         name = method.__api_method__
         params, uploads = method_params(self, bot, method)
+        planned = self._refusing.pop(name, None)
         try:
+            if planned is not None:
+                raise planned
             check_request(name, params, uploads)
             self.chats.check(name, params)
         except Refusal as refusal:
             try:
                 raise_as_aiogram(self, bot, method, refusal)
             except TelegramAPIError as error:
-                expected = self._expecting > 0 or refusal.description == BLOCKED
+                expected = (
+                    self._expecting > 0 or refusal.description == BLOCKED or refusal is planned
+                )
                 self.refused.append(Refused(method, error, expected))
                 raise
         self.requests.append(method)
@@ -273,7 +286,9 @@ class Person:
         for prefix in wanted:
             for row in keyboard.inline_keyboard:
                 for button in row:
-                    if button.text.startswith(prefix):
+                    # The sphere chosen before is marked «✓ »: a person sees it behind the mark.
+                    text = button.text
+                    if text.startswith(prefix) or text.removeprefix(CHOSEN_MARK).startswith(prefix):
                         assert button.callback_data is not None
                         return button.callback_data
         raise AssertionError(f"no button {label!r} among {self.labels()}")
