@@ -199,6 +199,7 @@ class _Chat:
     data: dict[str, Any]  # the Chat object
     last_message_id: int = 0
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # live Message objects
+    last_shown: int = 0  # the second (Unix time) the bot's latest message or edit arrived
 
     def next_message_id(self) -> int:
         self.last_message_id += 1
@@ -337,7 +338,10 @@ class BotApiStub:
         chat = self._chat(chat_id, chat_type, user)
         message: dict[str, Any] = {
             "message_id": chat.next_message_id(),
-            "date": int(time.time()),
+            # People read before they answer: a message comes at the earliest in the
+            # second after the bot's latest one to the chat (bot/owed.py counts the same
+            # second as written before it).
+            "date": max(int(time.time()), chat.last_shown + 1),
             "chat": chat.data,
             "from": user,
         }
@@ -512,7 +516,7 @@ class BotApiStub:
         return "\n".join(str(call) for call in calls) or "(no requests)"
 
     async def wait_for(
-        self, predicate: Callable[[Call], bool], *, after: int = 0, timeout: float = 20.0
+        self, predicate: Callable[[Call], bool], *, after: int = 0, timeout: float = 60.0
     ) -> Call:
         """The first request since `after` that satisfies `predicate` (re-checked on every
         arrival and every answer); AssertionError listing the requests after `timeout`."""
@@ -536,7 +540,7 @@ class BotApiStub:
         return found[0]
 
     async def wait_for_message(
-        self, chat_id: int, contains: str | None = None, *, after: int = 0, timeout: float = 20.0
+        self, chat_id: int, contains: str | None = None, *, after: int = 0, timeout: float = 60.0
     ) -> BotMessage:
         """The first message the bot sent to the chat since `after` (with `contains` in its
         shown or sent text)."""
@@ -549,7 +553,7 @@ class BotApiStub:
         return call.message
 
     async def wait_for_edit(
-        self, chat_id: int, contains: str | None = None, *, after: int = 0, timeout: float = 20.0
+        self, chat_id: int, contains: str | None = None, *, after: int = 0, timeout: float = 60.0
     ) -> BotMessage:
         """The first bot message in the chat edited (text or keyboard) since `after`."""
         call = await self.wait_for(
@@ -563,7 +567,7 @@ class BotApiStub:
         return call.message
 
     async def wait_for_document(
-        self, chat_id: int, *, after: int = 0, timeout: float = 20.0
+        self, chat_id: int, *, after: int = 0, timeout: float = 60.0
     ) -> BotMessage:
         """The first document the bot sent to the chat since `after` (see `.document`)."""
         call = await self.wait_for(
@@ -574,14 +578,14 @@ class BotApiStub:
         assert call.message is not None
         return call.message
 
-    async def wait_for_polling(self, *, after: int = 0, timeout: float = 20.0) -> Call:
+    async def wait_for_polling(self, *, after: int = 0, timeout: float = 60.0) -> Call:
         """The first getUpdates since `after`: the bot is up and listening."""
         return await self.wait_for(
             lambda call: call.is_("getUpdates"), after=after, timeout=timeout
         )
 
     async def wait_until_confirmed(
-        self, update_id: int, *, after: int = 0, timeout: float = 20.0
+        self, update_id: int, *, after: int = 0, timeout: float = 60.0
     ) -> Call:
         """The first getUpdates since `after` whose offset confirms `update_id`."""
         return await self.wait_for(
@@ -943,6 +947,7 @@ class BotApiStub:
             "chat": chat.data,
             "from": self._bot_user(call.token),
         }
+        chat.last_shown = raw["date"]
         if text is not None:
             raw[key] = text
         if (inline := _inline_only(markup)) is not None:
@@ -974,6 +979,9 @@ class BotApiStub:
         else:
             raw["reply_markup"] = markup
         raw["edit_date"] = int(time.time())
+        chat = self._chats.get(_int(call.params.get("chat_id")))
+        if chat is not None:
+            chat.last_shown = raw["edit_date"]
         message.edits += 1
         call.message = message
         return raw

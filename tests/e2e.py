@@ -205,7 +205,7 @@ class BotProcess:
             f"the bot exited with code {code} before that happened\n" + self.log(tail=LOG_TAIL)
         )
 
-    async def wait_for_log(self, text: str, *, after: int = 0, timeout: float = 20.0) -> None:
+    async def wait_for_log(self, text: str, *, after: int = 0, timeout: float = 60.0) -> None:
         """Until stderr from `after` (see `log_mark`) contains `text`; AssertionError with
         the log after `timeout`. Wrap it in `while_running` to fail at once on an exit."""
         try:
@@ -347,4 +347,4 @@ class Webhook:
 
     async def wait_until_up(self, bot: BotProcess, *, after: int = 0) -> None:
         """Until the worker logs that it listens (wrapped in `while_running`)."""
-        await bot.while_running(bot.wait_for_log("webhook listening on", after=after))
+        await bot.while_running(bot.wait_for_log("webhook listening on", after=after, timeout=60))
