@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_TTL = 10.0  # seconds a worker's key outlives its last renewal
 HEARTBEAT_EVERY = HEARTBEAT_TTL / 4  # a renewal every so often: three may fail in a row
-LOCK_TTL = 10.0  # seconds a per-chat lock outlives its last renewal
-LOCK_RENEW_EVERY = LOCK_TTL / 4
+LOCK_TTL = 10.0  # seconds a per-chat lock outlives its last renewal (renewed every 1/4)
 LOCK_POLL = 0.05  # seconds between two tries of a waiting worker
 
 
@@ -108,19 +107,20 @@ class Heartbeat:
 class RenewedRedisIsolation(BaseEventIsolation):
     """aiogram's per-chat Redis lock with a short TTL, renewed while the update is in hand."""
 
-    def __init__(self, redis: Any, key_builder: KeyBuilder) -> None:
+    def __init__(self, redis: Any, key_builder: KeyBuilder, ttl: float = LOCK_TTL) -> None:
         self.redis = redis
         self.key_builder = key_builder
+        self.ttl = ttl
 
     @contextlib.asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
         from redis.exceptions import LockError
 
         lock = self.redis.lock(
-            name=self.key_builder.build(key, "lock"), timeout=LOCK_TTL, sleep=LOCK_POLL
+            name=self.key_builder.build(key, "lock"), timeout=self.ttl, sleep=LOCK_POLL
         )
         await lock.acquire()
-        renewing = asyncio.create_task(self._renew(lock))
+        renewing = asyncio.create_task(self._renew(lock, self.ttl / 4))
         try:
             yield None
         finally:
@@ -133,9 +133,9 @@ class RenewedRedisIsolation(BaseEventIsolation):
                 log.warning("the lock %s had expired before its update ended", lock.name)
 
     @staticmethod
-    async def _renew(lock: Any) -> None:
+    async def _renew(lock: Any, every: float) -> None:
         while True:
-            await asyncio.sleep(LOCK_RENEW_EVERY)
+            await asyncio.sleep(every)
             try:
                 await lock.reacquire()
             except Exception:  # lost: another worker may take the chat; the log says so

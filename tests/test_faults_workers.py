@@ -25,9 +25,11 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 import pytest_asyncio
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from redis.asyncio import Redis
 from sqlalchemy import make_url, select, text
 
+from bot.workers import Heartbeat, RenewedRedisIsolation, new_owner
 from handlers.texts import Dialogue
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Event
@@ -271,3 +273,55 @@ async def test_the_update_a_dead_worker_never_answered_redelivered_brings_the_ow
         ("Конференция", "г. Минск", "Открыта выставка.")
     ]
     assert "Traceback" not in b.bot.stderr()
+
+
+# --- the parts alone, on the same Redis -----------------------------------------------
+
+
+async def test_a_chat_lock_is_renewed_while_held_and_freed_when_its_holder_is_gone() -> None:
+    need_redis()
+    redis = Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+    key_builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    isolation = RenewedRedisIsolation(redis, key_builder, ttl=0.4)
+    key = StorageKey(bot_id=1, chat_id=4242, user_id=4242)
+    order: list[str] = []
+    try:
+        await redis.delete(key_builder.build(key, "lock"))
+
+        async def second() -> None:
+            async with isolation.lock(key):
+                order.append("second")
+
+        async with isolation.lock(key):
+            order.append("held")
+            waiting = asyncio.create_task(second())
+            await asyncio.sleep(1.2)  # three lifetimes of the lock: only renewal keeps it
+            order.append("released")
+        await waiting
+        # A holder that died: its lock (never renewed) is free after its lifetime.
+        dead = redis.lock(key_builder.build(key, "lock"), timeout=0.4)
+        assert await dead.acquire()
+        await second()
+    finally:
+        await redis.aclose()
+
+    assert order == ["held", "released", "second", "second"]
+
+
+async def test_a_worker_is_alive_while_its_heartbeat_runs_and_dead_once_stopped() -> None:
+    need_redis()
+    redis = Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+    first = Heartbeat(redis, 1, new_owner())
+    second = Heartbeat(redis, 1, new_owner())
+    try:
+        await first.start()
+        await second.start()
+        both = await second.alive({first.owner, second.owner})
+        await first.stop()
+        after_stop = await second.alive({first.owner, second.owner})
+    finally:
+        await second.stop()
+        await redis.aclose()
+
+    assert both == {first.owner, second.owner}
+    assert after_stop == {second.owner}
