@@ -153,6 +153,8 @@ def build_dispatcher(
         unsettled=unsettled,
         coordinator_menus=set(),  # whose desk menu is set (handlers.commands)
     )
+    if outbox is not None:
+        dispatcher["outbox_owner"] = outbox.owner  # the report's job is this process's
     dispatcher["handling"] = handling = Handling()
     install_middlewares(dispatcher, storage.sessionmaker, unsettled, handling, outbox)
     dispatcher.update.outer_middleware(CoordinatorMenus(dispatcher["coordinator_menus"]))

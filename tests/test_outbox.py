@@ -69,7 +69,8 @@ async def crashing(
     session = CrashingSession()
     outbox = build_outbox(settings, app_storage)
     bot = build_bot(settings, session=session, outbox=outbox)
-    yield World(build_dispatcher(settings, app_storage, clock=clock), bot, session), session, outbox
+    dispatcher = build_dispatcher(settings, app_storage, clock=clock, outbox=outbox)
+    yield World(dispatcher, bot, session), session, outbox
     await bot.session.close()
 
 
@@ -121,6 +122,7 @@ async def test_a_reply_lost_with_the_process_is_delivered_after_the_restart(
     stored = await fsm_of(app_storage.sessionmaker, 2102)
 
     assert (row.chat_id, row.method) == (2102, "sendMessage")
+    assert row.owner == crashing[2].owner  # written with the row, before the commit
     place = STEP.format(number=3) + Dialogue.ASK["place"]
     assert [reply.text for reply in delivered] == [place]
     # Once; twice only when Telegram had carried it out and its answer died with us.
@@ -231,7 +233,7 @@ async def test_a_report_lost_with_the_process_is_compiled_and_sent_after_the_res
     settings: Settings,
     carried_out: bool,
 ) -> None:
-    world, session, _ = crashing
+    world, session, outbox = crashing
     await report(await join(world, 2107), "Выставка")
     desk = coordinator(world)
     session.crash_on(SendDocument, carried_out=carried_out)
@@ -244,6 +246,7 @@ async def test_a_report_lost_with_the_process_is_compiled_and_sent_after_the_res
     await restart(world, app_storage, settings)
 
     assert job.method == "job:report"
+    assert job.owner == outbox.owner  # the process's own, until it is known to be dead
     [document] = desk.documents()[before:]
     assert document.document.filename == "report_2023_Q4.docx"  # type: ignore[union-attr]
     assert document.caption == Desk.CAPTION.format(period="IV квартал 2023 года", count=1)
