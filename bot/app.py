@@ -42,6 +42,7 @@ from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
 from bot.settings import Settings, StartupError
 from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
+from bot.workers import Heartbeat, RenewedRedisIsolation
 from handlers import setup_routers
 from handlers.commands import setup_commands
 from handlers.desk import REPORT_JOB, run_report_job
@@ -118,7 +119,7 @@ def fsm_storage(
     REDIS_URL is set, else our storage in the database (the update's own transaction)."""
     if settings.redis_url is None:
         return SqlAlchemyStorage(storage.sessionmaker, reader=storage.reader), None
-    from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+    from aiogram.fsm.storage.redis import RedisStorage
     from redis.asyncio import BlockingConnectionPool, Redis
 
     key_builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
@@ -128,11 +129,16 @@ def fsm_storage(
         settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_TIMEOUT
     )
     redis_storage = RedisStorage(Redis(connection_pool=pool), key_builder=key_builder)
-    return redis_storage, RedisEventIsolation(redis_storage.redis, key_builder=key_builder)
+    # aiogram's RedisEventIsolation holds a chat for 60 s after its worker died: ours, a
+    # short lock renewed while the update is in hand (bot/workers.py).
+    return redis_storage, RenewedRedisIsolation(redis_storage.redis, key_builder)
 
 
-def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_now) -> Dispatcher:
-    """The Dispatcher with the FSM storage, the session middleware and every router."""
+def build_dispatcher(
+    settings: Settings, storage: Storage, clock: Clock = utc_now, outbox: Outbox | None = None
+) -> Dispatcher:
+    """The Dispatcher with the FSM storage, the session middleware and every router;
+    given the process's `outbox`, a chat's owed messages come before its next update."""
     fsm, isolation = fsm_storage(settings, storage)
     redis = getattr(fsm, "redis", None)
     unsettled: Unsettled = MemoryUnsettled() if redis is None else RedisUnsettled(redis)
@@ -147,8 +153,10 @@ def build_dispatcher(settings: Settings, storage: Storage, clock: Clock = utc_no
         unsettled=unsettled,
         coordinator_menus=set(),  # whose desk menu is set (handlers.commands)
     )
+    if outbox is not None:
+        dispatcher["outbox_owner"] = outbox.owner  # the report's job is this process's
     dispatcher["handling"] = handling = Handling()
-    install_middlewares(dispatcher, storage.sessionmaker, unsettled, handling)
+    install_middlewares(dispatcher, storage.sessionmaker, unsettled, handling, outbox)
     dispatcher.update.outer_middleware(CoordinatorMenus(dispatcher["coordinator_menus"]))
     dispatcher.errors.register(on_forbidden, ExceptionTypeFilter(TelegramForbiddenError))
     dispatcher.errors.register(_on_error)
@@ -297,7 +305,7 @@ async def run_polling(settings: Settings, *, ready: Callable[[], None] | None = 
     storage = await open_storage(settings)
     outbox = build_outbox(settings, storage)
     bot = build_bot(settings, outbox=outbox)
-    dispatcher = build_dispatcher(settings, storage)
+    dispatcher = build_dispatcher(settings, storage, outbox=outbox)
     handling: Handling = dispatcher["handling"]
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
@@ -306,6 +314,7 @@ async def run_polling(settings: Settings, *, ready: Callable[[], None] | None = 
     try:
         await _until_telegram_answers(bot.me, stop)
         # Only one process can poll a bot: all that is owed is this process's to send.
+        await outbox.remember_deliveries(storage.sessionmaker)
         delivering = await _deliver_at_start(bot, outbox, storage, everything=True)
         await _until_telegram_answers(lambda: _setup_menus(bot, storage, dispatcher), stop)
         await announce_setup_link(bot, storage, settings)
@@ -343,14 +352,20 @@ async def run_webhook(settings: Settings, *, ready: Callable[[], None] | None = 
     storage = await open_storage(settings)
     outbox = build_outbox(settings, storage)
     bot = build_bot(settings, outbox=outbox)
-    dispatcher = build_dispatcher(settings, storage)
+    dispatcher = build_dispatcher(settings, storage, outbox=outbox)
+    heartbeat = _heartbeat(dispatcher, bot, outbox)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
     dispatcher.workflow_data.update(scheduler.workflow_data())
     settle_memory()
     delivering: asyncio.Task[None] | None = None
     try:
         await _until_telegram_answers(bot.me, stop)
-        # Other workers may be sending their rows: only those past their lease.
+        if heartbeat is not None:
+            await heartbeat.start()  # before this worker holds any row
+        else:
+            await outbox.remember_deliveries(storage.sessionmaker)
+        # Other workers may be sending their rows: only those of dead workers, or past
+        # their lease.
         delivering = await _deliver_at_start(bot, outbox, storage, everything=False)
         if settings.webhook_register:
             secret = settings.webhook_secret.get_secret_value()
@@ -371,10 +386,23 @@ async def run_webhook(settings: Settings, *, ready: Callable[[], None] | None = 
         log.info(texts.STOPPED_AT_START)
     finally:
         await _stop_delivering(delivering)
+        if heartbeat is not None:
+            await heartbeat.stop()  # what is still owed is for the other workers now
         await scheduler.shutdown()
         await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
         await bot.session.close()
         await storage.close()
+
+
+def _heartbeat(dispatcher: Dispatcher, bot: Bot, outbox: Outbox) -> Heartbeat | None:
+    """With Redis (several workers may share the bot): this worker's heartbeat, which
+    also tells the outbox which other workers are alive (bot/workers.py)."""
+    redis = getattr(dispatcher.storage, "redis", None)
+    if redis is None:
+        return None
+    heartbeat = Heartbeat(redis, bot.id, outbox.owner)
+    outbox.liveness = heartbeat
+    return heartbeat
 
 
 async def run_scheduler(settings: Settings) -> None:

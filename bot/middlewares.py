@@ -25,6 +25,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outbox import Outbox
+from bot.owed import OwedFirst, TypedBeforeOwed
 from bot.unsettled import SavedRetries, Unsettled
 from handlers.commands import set_coordinator_commands
 from storage.db import current_session
@@ -177,10 +178,13 @@ def install_middlewares(
     sessionmaker: async_sessionmaker[AsyncSession],
     unsettled: Unsettled | None = None,
     handling: Handling | None = None,
+    outbox: Outbox | None = None,
 ) -> None:
     """The update middlewares in their order: (given) the count of updates in hand,
-    session, FSM (aiogram's), claim and person, then (given the memory of failed updates)
-    the retries of updates saved after all.
+    session, FSM (aiogram's, with the chat's lock), (given the outbox) what a dead worker
+    owed the chat, claim and person, (given the outbox) a text written before the owed
+    question, then (given the memory of failed updates) the retries of updates saved
+    after all.
 
     The Dispatcher must be made with `disable_fsm=True`: its FSM middleware is registered
     here, after the session, instead of first.
@@ -189,7 +193,11 @@ def install_middlewares(
         dispatcher.update.outer_middleware(handling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dispatcher.update.outer_middleware(dispatcher.fsm)
+    if outbox is not None:
+        dispatcher.update.outer_middleware(OwedFirst(outbox, sessionmaker))
     dispatcher.update.outer_middleware(UpdateMiddleware())
+    if outbox is not None:
+        dispatcher.update.outer_middleware(TypedBeforeOwed())
     if unsettled is not None:
         dispatcher.update.outer_middleware(SavedRetries(unsettled))
 

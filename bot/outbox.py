@@ -14,6 +14,16 @@ A job (`job:<name>`) is work whose result is a message too large to keep: the co
 report is recorded as "compile period X and send it to chat Y" and compiled again when
 redone. Jobs get a longer lease (`job_lease`), since compiling and uploading take time.
 
+Which process holds a row: its `owner` (the id of the process that wrote or took it,
+written before the commit). With several webhook workers (`liveness`, bot/workers.py),
+a row whose owner's heartbeat is gone is an orphan, delivered at once by any worker (by
+the next update of its chat first: bot/owed.py), and a live worker's row is never taken
+by another, whatever its lease. Without Redis there is one process: the lease alone.
+
+A row delivered by this pass, after its process died, is kept a day (DELIVERED_KEEP)
+with `delivered_at`, Telegram's date of the message: a text the person typed before it
+reached them is then not taken as the answer to it (bot/owed.py).
+
 What remains: if Telegram carried out a request but its answer never reached us (the
 process died in between), the row is still here and the message is sent a second time.
 No client can close that window: the Bot API has no idempotency key.
@@ -24,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,8 +54,10 @@ from aiogram.methods import (
     SendMessage,
     TelegramMethod,
 )
+from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.workers import HEARTBEAT_TTL, Liveness, new_owner
 from storage.models import utcnow
 from storage.repositories.outbox import JOB_PREFIX, OutboxRepository, Owed, job_lease
 
@@ -54,6 +68,10 @@ _METHODS: dict[str, type[TelegramMethod[Any]]] = {
     method.__api_method__: method  # type: ignore[misc]
     for method in OWED
 }
+DELIVERED_KEEP = timedelta(days=1)  # Telegram keeps an update unconfirmed for a day
+SETTLE_WAIT = HEARTBEAT_TTL + 2.0  # seconds a chat waits for a live worker's message
+SETTLE_POLL = 0.2  # seconds between two looks meanwhile
+MEMORY_CHATS = 10_000  # `delivered`: chats beyond this push out the oldest
 DEFAULT_LEASE = timedelta(seconds=150)  # longer than RetryRequests' minute of retries
 MAX_ATTEMPTS = 8  # deliveries tried before a row is given up (and logged)
 _TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
@@ -78,9 +96,21 @@ def _chat_of(method: TelegramMethod[Any]) -> int:
 class Outbox:
     """The outbox of one process: the rows it is sending now, the jobs it can redo."""
 
-    def __init__(self, lease: timedelta = DEFAULT_LEASE, *, every: float = 30.0) -> None:
+    def __init__(
+        self,
+        lease: timedelta = DEFAULT_LEASE,
+        *,
+        every: float = 30.0,
+        owner: str | None = None,
+        liveness: Liveness | None = None,
+    ) -> None:
         self.lease = lease
         self.every = every  # seconds between two passes of `keep_delivering`
+        self.owner = owner or new_owner()  # written into the rows this process holds
+        self.liveness = liveness  # other workers (bot/workers.py); None: this one alone
+        # Without `liveness`, this process delivers every orphan itself: chat → when the
+        # latest one reached it (what the database has, loaded by `remember_deliveries`).
+        self.delivered: OrderedDict[int, datetime] = OrderedDict()
         self.in_flight: set[int] = set()  # row ids this process is delivering right now
         self.jobs: dict[str, Job] = {}  # job name → how to redo it
         # Rows answered by Telegram, waiting to be deleted together (see `forget`).
@@ -101,6 +131,7 @@ class Outbox:
             payload_of(method),
             due_at=now + self.lease,
             now=now,
+            owner=self.owner,
         )
 
     async def forget(self, session: AsyncSession, row_id: int) -> None:
@@ -136,11 +167,13 @@ class Outbox:
         everything: bool = False,
         now: datetime | None = None,
     ) -> int:
-        """Deliver the rows whose lease has passed (`everything`: all of them, for a start
-        when no other process can be sending), oldest first, each once; how many went out.
+        """Deliver the rows free to take (`everything`: all of them, for a start when no
+        other process can be sending), oldest first, each once; how many went out.
 
-        A chat whose row fails for a while (Telegram down) keeps its later rows for the
-        next pass, so its messages stay in order.
+        Free to take: with `liveness`, a row whose owner is dead, or this process's own
+        past its lease; without, any row past its lease. A chat whose row fails for a
+        while (Telegram down) or is another's keeps its later rows for the next pass, so
+        its messages stay in order.
         """
         now = now or utcnow()
         due_by = None if everything else now
@@ -148,33 +181,113 @@ class Outbox:
         delivered = last = 0
         while True:
             async with sessionmaker() as session:
-                rows = await OutboxRepository(session).owed(due_by=due_by, after_id=last)
+                rows = await OutboxRepository(session).owed(
+                    due_by=None if self.liveness is not None else due_by, after_id=last
+                )
             if not rows:
                 return delivered
+            dead = await self._dead_owners(rows) if not everything else set()
             for row in rows:
                 last = row.id
                 if row.id in self.in_flight or row.chat_id in held_chats:
                     continue
-                if not await self._take(sessionmaker, row, due_by, now):
+                lease_by = None if everything or row.owner in dead else due_by
+                if self.liveness is not None and lease_by is not None:
+                    if row.owner not in (self.owner, None) or (row.due_at or now) > lease_by:
+                        held_chats.add(row.chat_id)  # a live worker's, or not yet due
+                        continue
+                if not await self._take(sessionmaker, row, lease_by, now):
+                    held_chats.add(row.chat_id)
                     continue
-                self.in_flight.add(row.id)
-                try:
-                    done = await self._deliver(bot, sessionmaker, row)
-                finally:
-                    self.in_flight.discard(row.id)
-                if done:
+                if await self._deliver_taken(bot, sessionmaker, row):
                     delivered += 1
                 else:
                     held_chats.add(row.chat_id)
 
+    async def _dead_owners(self, rows: list[Owed]) -> set[str]:
+        if self.liveness is None:
+            return set()
+        owners = {row.owner for row in rows if row.owner is not None}
+        return owners - await self.liveness.alive(owners)
+
+    async def _deliver_taken(
+        self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], row: Owed
+    ) -> bool:
+        self.in_flight.add(row.id)
+        try:
+            return await self._deliver(bot, sessionmaker, row)
+        finally:
+            self.in_flight.discard(row.id)
+
+    async def settle_chat(
+        self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], chat_id: int
+    ) -> datetime | None:
+        """Before an update of `chat_id` is handled (its per-chat lock held): deliver what
+        a dead worker owed the chat, in order and once, waiting (at most SETTLE_WAIT
+        seconds) for a message a live worker is sending it; when the latest message owed
+        after a crash reached the chat (None: none within DELIVERED_KEEP).
+
+        Without `liveness` this process delivered every orphan at its start: the memory.
+        A row that cannot be delivered (Telegram down) fails the update: its text was
+        written before the person saw what they are owed.
+        """
+        if self.liveness is None:
+            return self.delivered.get(chat_id)
+        give_up_at = time.monotonic() + SETTLE_WAIT
+        while True:
+            now = utcnow()
+            async with sessionmaker() as session:
+                rows = await OutboxRepository(session).of_chat(
+                    bot.id, chat_id, delivered_since=now - DELIVERED_KEEP
+                )
+            if not rows.owed:
+                return rows.delivered_at
+            row = rows.owed[0]
+            owner_dead = row.owner is not None and not await self.liveness.alive({row.owner})
+            mine = row.owner in (self.owner, None) and row.id not in self.in_flight
+            if owner_dead or mine:
+                if await self._take(sessionmaker, row, None, now):
+                    if not await self._deliver_taken(bot, sessionmaker, row):
+                        raise OwedUndelivered(chat_id, row.id)
+                continue  # delivered, or taken by another worker meanwhile: look again
+            if time.monotonic() >= give_up_at:
+                log.warning(
+                    "chat %s: row %s of live worker %s still undelivered; the update goes on",
+                    chat_id,
+                    row.id,
+                    row.owner,
+                )
+                return rows.delivered_at
+            await asyncio.sleep(SETTLE_POLL)
+
+    async def remember_deliveries(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """At start, without `liveness`: when the messages owed after earlier crashes
+        reached their chats (a backlog of updates may follow)."""
+        async with sessionmaker() as session:
+            found = await OutboxRepository(session).deliveries(since=utcnow() - DELIVERED_KEEP)
+        for chat_id, at in sorted(found.items(), key=lambda item: item[1]):
+            self._remember(chat_id, at)
+
+    def _remember(self, chat_id: int, at: datetime) -> None:
+        self.delivered.pop(chat_id, None)
+        self.delivered[chat_id] = at
+        while len(self.delivered) > MEMORY_CHATS:
+            self.delivered.popitem(last=False)
+
     async def keep_delivering(
         self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession]
     ) -> None:
-        """`deliver_owed` every `self.every` seconds, until cancelled."""
+        """`deliver_owed` every `self.every` seconds, until cancelled; delivered rows are
+        forgotten after DELIVERED_KEEP."""
         while True:
             await asyncio.sleep(self.every)
             try:
                 await self.deliver_owed(bot, sessionmaker)
+                async with sessionmaker() as session:
+                    await OutboxRepository(session).prune(
+                        delivered_before=utcnow() - DELIVERED_KEEP
+                    )
+                    await session.commit()
             except Exception:  # the next round tries again; the log has the cause
                 log.exception("outbox delivery round failed")
 
@@ -185,10 +298,14 @@ class Outbox:
         due_by: datetime | None,
         now: datetime,
     ) -> bool:
-        lease = job_lease(self.lease) if row.method.startswith(JOB_PREFIX) else self.lease
+        lease = job_lease(self.lease) if row.is_job else self.lease
         async with sessionmaker() as session:
             taken = await OutboxRepository(session).take(
-                row.id, due_by=due_by, lease_until=now + lease
+                row.id,
+                due_by=due_by,
+                lease_until=now + lease,
+                owner=self.owner,
+                seen_owner=row.owner,
             )
             await session.commit()
         return taken
@@ -201,7 +318,7 @@ class Outbox:
             log.error("outbox row %s (%s to %s) given up", row.id, row.method, row.chat_id)
         else:
             try:
-                await self._send(bot, row)
+                at = await self._send(bot, row)
                 log.info("outbox row %s (%s to %s) delivered", row.id, row.method, row.chat_id)
             except _TRANSIENT as error:
                 log.warning("outbox row %s not delivered yet: %s", row.id, error)
@@ -214,22 +331,53 @@ class Outbox:
             except Exception:  # a job that failed: kept, tried again after its lease
                 log.exception("outbox row %s (%s) failed", row.id, row.method)
                 return False
+            else:
+                async with sessionmaker() as session:
+                    await OutboxRepository(session).delivered(row.id, at)
+                    await session.commit()
+                if not row.is_job:
+                    self._remember(row.chat_id, at)
+                return True
         async with sessionmaker() as session:
             await OutboxRepository(session).done(row.id)
             await session.commit()
         return True
 
-    async def _send(self, bot: Bot, row: Owed) -> None:
-        if row.method.startswith(JOB_PREFIX):
+    async def _send(self, bot: Bot, row: Owed) -> datetime:
+        """Send (or redo) the row; the second it reached the chat (`_whole_second`)."""
+        return _whole_second(await self._carry_out(bot, row))
+
+    async def _carry_out(self, bot: Bot, row: Owed) -> datetime:
+        """Send (or redo) the row; when it reached the chat, by Telegram's clock if the
+        answer says (the clock of the person's messages' `date`), else by ours."""
+        if row.is_job:
             job = self.jobs.get(row.method.removeprefix(JOB_PREFIX))
             if job is None:
                 raise LookupError(f"no job {row.method!r} in this process")
             await job(bot, row.chat_id, json.loads(row.payload))
-            return
+            return utcnow()
         method = method_from(row.method, row.payload)
         try:
-            await bot(method)
+            result = await bot(method)
         except TelegramAPIError as error:
             if "message is not modified" in str(error):
-                return  # the edit had been made: nothing is owed
+                return utcnow()  # the edit had been made: nothing is owed
             raise
+        if isinstance(method, SendMessage) and isinstance(result, Message):
+            return result.date
+        if isinstance(result, Message) and result.edit_date is not None:
+            return result.edit_date
+        return utcnow()  # an edit's `date` is the message's first sending: not this
+
+
+def _whole_second(at: datetime) -> datetime:
+    """Telegram's dates are whole seconds; ours are made so too, so that "delivered in
+    second S" means the same whichever clock said it (bot/owed.py compares with `<=`)."""
+    return at.replace(microsecond=0)
+
+
+class OwedUndelivered(Exception):
+    """A chat's owed message could not be delivered before its next update."""
+
+    def __init__(self, chat_id: int, row_id: int) -> None:
+        super().__init__(f"chat {chat_id}: outbox row {row_id} could not be delivered yet")

@@ -135,10 +135,12 @@ async def report_as_job(
     *,
     period_id: int | None = None,
     kind: Literal["docx", "xlsx"] = "docx",
+    owner: str | None = None,
 ) -> None:
     """`send_report`, recorded first as a job in the update's transaction: if the process
     stops or dies while compiling or uploading, the report is compiled and sent after the
-    restart (`run_report_job`)."""
+    restart (`run_report_job`), or, with several workers, by another one once this
+    process (`owner`, the outbox's id of it) is known to be dead."""
     payload = {"year": quarter.year, "quarter": quarter.quarter, "period_id": period_id}
     outbox = OutboxRepository(session)
     lease = job_lease(timedelta(seconds=settings.outbox_lease))
@@ -148,6 +150,7 @@ async def report_as_job(
         JOB_PREFIX + REPORT_JOB,
         json.dumps({**payload, "kind": kind}),
         due_at=utcnow() + lease,
+        owner=owner,
     )
     await session.commit()  # compiling reads on its own connections: free the writer
     token = current_session.set(None)  # what it sends is the job's, owed no separately
@@ -194,6 +197,7 @@ async def report(
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     clock: Clock,
+    outbox_owner: str | None = None,
 ) -> None:
     if command.args:
         try:
@@ -207,7 +211,14 @@ async def report(
         period = await PeriodRepository(session).get(quarter)
         period_id = period.id if period is not None else None
         await report_as_job(
-            bot, session, message.chat.id, quarter, reader, settings, period_id=period_id
+            bot,
+            session,
+            message.chat.id,
+            quarter,
+            reader,
+            settings,
+            period_id=period_id,
+            owner=outbox_owner,
         )
         return
     periods = await PeriodRepository(session).recent(CHOOSER_PERIODS)
@@ -231,6 +242,7 @@ async def report_chosen(
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     person: Person,
+    outbox_owner: str | None = None,
 ) -> None:
     period = await PeriodRepository(session).by_id(callback_data.id)
     if period is None:
@@ -241,7 +253,14 @@ async def report_chosen(
     await callback.answer()
     quarter = Quarter(period.year, period.quarter)
     await report_as_job(
-        bot, session, person.telegram_id, quarter, reader, settings, period_id=period.id
+        bot,
+        session,
+        person.telegram_id,
+        quarter,
+        reader,
+        settings,
+        period_id=period.id,
+        owner=outbox_owner,
     )
 
 
@@ -254,6 +273,7 @@ async def xlsx_chosen(
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     person: Person,
+    outbox_owner: str | None = None,
 ) -> None:
     period = await PeriodRepository(session).by_id(callback_data.id)
     if period is None:
@@ -263,7 +283,9 @@ async def xlsx_chosen(
     await session.commit()  # so the answer below is not held until the compiling ends
     await callback.answer()
     quarter = Quarter(period.year, period.quarter)
-    await report_as_job(bot, session, person.telegram_id, quarter, reader, settings, kind="xlsx")
+    await report_as_job(
+        bot, session, person.telegram_id, quarter, reader, settings, kind="xlsx", owner=outbox_owner
+    )
 
 
 async def _link_text(

@@ -145,6 +145,11 @@ class Dialogue:
     AFTER_ERROR = "Произошла ошибка, но черновик сохранён. Продолжим с текущего шага:"
     # A retry of an answer whose save was reported as failed, though it went through.
     ALREADY_SAVED = "Этот ответ уже сохранён. Продолжим с текущего шага:"
+    # A text written before the person saw a question owed after a crash (bot/owed.py).
+    NOT_TAKEN = (
+        "Это сообщение отправлено до того, как пришёл вопрос выше, и не сохранено. "
+        "Пожалуйста, ответьте на вопрос выше."
+    )
     ASK_COUNT = "Сколько всего было участников? Напишите число или нажмите «Не знаю»."
     BAD_COUNT = "Пожалуйста, напишите число участников цифрами, например 18."
     APPROXIMATE_COUNT = (

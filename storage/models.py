@@ -285,19 +285,26 @@ class OutboxMessage(Base):
     the Bot API method (`sendMessage`, `editMessageText`, ...) with its parameters in
     `payload`, or `job:<name>` for work that ends in a message (the report: compiled
     again rather than stored).
+
+    `owner` is the process that wrote or took the row (bot/workers.py: while its heartbeat
+    lives, nobody else sends the row). A row delivered after its process died is kept with
+    `delivered_at` (Telegram's date of the message) for a day, so that a text the person
+    typed before seeing it is not taken as the answer to it (bot/owed.py).
     """
 
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     bot_id: Mapped[int] = mapped_column(BigInteger)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     method: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    owner: Mapped[str | None] = mapped_column(String(40))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DuplicatePair(Base):

@@ -73,7 +73,8 @@ def fsm_draft(database: Path, user_id: int) -> tuple[str | None, dict[str, Any]]
 
 def owed_rows(database: Path) -> int:
     with sqlite3.connect(database) as connection:
-        return int(connection.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        query = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL"  # delivered: kept a day
+        return int(connection.execute(query).fetchone()[0])
 
 
 def events(database: Path) -> list[tuple[str, str]]:
@@ -151,6 +152,40 @@ async def test_killed_while_a_reply_is_held_the_restart_shows_the_step_stored(
     assert (draft["name"], draft["place"]) == ("Выставка", "г. Минск")
     assert owed_rows(bot.database) == 0
     assert "Traceback" not in bot.stderr()
+
+
+async def test_a_text_written_while_the_bot_was_down_is_not_taken_for_the_owed_question(
+    polling: tuple[BotApiStub, BotProcess],
+) -> None:
+    stub, bot = polling
+    person = await reporter_at_name(stub, bot, 3307, "Ирина")
+    release, _ = await held_reply(stub, bot, person, "Выставка", carried_out=False)
+    assert await bot.kill() == -signal.SIGKILL
+    release.set()
+    # Still seeing «name?», the person writes the name again; Telegram keeps it (backlog).
+    retyped = await stub.push_message(3307, "Выставка", first_name="Ирина")
+
+    log = bot.log_mark()
+    await bot.start()
+    await bot.wait_until_handled(retyped["update_id"], after=log)
+    shown = [message.text for message in stub.sent(3307)][-2:]
+    after_restart = await answered(bot, person, "г. Минск")
+    state, draft = fsm_draft(bot.database, 3307)
+
+    assert shown == [question("place"), html_to_text(Dialogue.NOT_TAKEN)]
+    assert after_restart.text == question("dates")
+    assert state == "ReportStates:dates"
+    assert (draft["name"], draft["place"]) == ("Выставка", "г. Минск")
+    assert shown_count(stub, 3307) == (1, 1)
+    assert owed_rows(bot.database) == 0
+    assert "Traceback" not in bot.stderr()
+
+
+def shown_count(stub: BotApiStub, chat_id: int) -> tuple[int, int]:
+    """How often the chat saw the place question and the «not taken» notice."""
+    return shown(stub, chat_id, question("place")), shown(
+        stub, chat_id, html_to_text(Dialogue.NOT_TAKEN)
+    )
 
 
 async def test_sigterm_while_a_reply_is_held_waits_for_it_then_exits(

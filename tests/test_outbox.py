@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from itertools import count
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import EditMessageText, GetMe, SendDocument, SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import Message, Update
 from sqlalchemy import select
 
 from bot.app import build_bot, build_dispatcher, build_outbox
@@ -67,13 +69,16 @@ async def crashing(
     session = CrashingSession()
     outbox = build_outbox(settings, app_storage)
     bot = build_bot(settings, session=session, outbox=outbox)
-    yield World(build_dispatcher(settings, app_storage, clock=clock), bot, session), session, outbox
+    dispatcher = build_dispatcher(settings, app_storage, clock=clock, outbox=outbox)
+    yield World(dispatcher, bot, session), session, outbox
     await bot.session.close()
 
 
 async def owed(storage: Storage) -> list[OutboxMessage]:
+    """The rows still owed (delivered ones are kept a day with `delivered_at`)."""
     async with storage.sessionmaker() as session:
-        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+        query = select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))
+        return list((await session.scalars(query.order_by(OutboxMessage.id))).all())
 
 
 async def restart(world: World, storage: Storage, settings: Settings) -> Outbox:
@@ -117,6 +122,7 @@ async def test_a_reply_lost_with_the_process_is_delivered_after_the_restart(
     stored = await fsm_of(app_storage.sessionmaker, 2102)
 
     assert (row.chat_id, row.method) == (2102, "sendMessage")
+    assert row.owner == crashing[2].owner  # written with the row, before the commit
     place = STEP.format(number=3) + Dialogue.ASK["place"]
     assert [reply.text for reply in delivered] == [place]
     # Once; twice only when Telegram had carried it out and its answer died with us.
@@ -227,7 +233,7 @@ async def test_a_report_lost_with_the_process_is_compiled_and_sent_after_the_res
     settings: Settings,
     carried_out: bool,
 ) -> None:
-    world, session, _ = crashing
+    world, session, outbox = crashing
     await report(await join(world, 2107), "Выставка")
     desk = coordinator(world)
     session.crash_on(SendDocument, carried_out=carried_out)
@@ -240,6 +246,7 @@ async def test_a_report_lost_with_the_process_is_compiled_and_sent_after_the_res
     await restart(world, app_storage, settings)
 
     assert job.method == "job:report"
+    assert job.owner == outbox.owner  # the process's own, until it is known to be dead
     [document] = desk.documents()[before:]
     assert document.document.filename == "report_2023_Q4.docx"  # type: ignore[union-attr]
     assert document.caption == Desk.CAPTION.format(period="IV квартал 2023 года", count=1)
@@ -333,4 +340,52 @@ async def test_everything_owed_goes_out_at_start_in_order_however_many(
 
     sent = [r.text for r in world.session.requests if isinstance(r, SendMessage)]
     assert sent == [f"№{number}" for number in range(count)]
+    assert await owed(app_storage) == []
+
+
+async def test_a_text_dated_before_the_owed_question_arrived_is_not_taken(
+    settings: Settings, app_storage: Storage, clock: Clock
+) -> None:
+    session = CrashingSession()
+    outbox = build_outbox(settings, app_storage)
+    bot = build_bot(settings, session=session, outbox=outbox)
+    world = World(build_dispatcher(settings, app_storage, clock, outbox), bot, session)
+    person = await join(world, 2120)
+    await reach(person, "name")
+    session.crash_on(SendMessage)
+    with pytest.raises(Crash):
+        await person.send("Выставка")
+    # The restart: a new process delivers the owed question (a new outbox, a new Bot).
+    restarted = build_outbox(settings, app_storage)
+    again = World(
+        build_dispatcher(settings, app_storage, clock, restarted),
+        build_bot(settings, session=session, outbox=restarted),
+        session,
+    )
+    await restarted.remember_deliveries(app_storage.sessionmaker)
+    await restarted.deliver_owed(again.bot, app_storage.sessionmaker, everything=True)
+    async with app_storage.sessionmaker() as db:
+        [delivered_at] = await db.scalars(select(OutboxMessage.delivered_at))
+    again.update_ids = count(next(world.update_ids))  # Telegram's ids go on
+    person = again.person(2120)
+
+    def written_at(at: Any, text: str) -> Update:
+        message = Message(
+            message_id=next(again.ids), date=at, chat=person.chat, from_user=person.user, text=text
+        )
+        return Update(update_id=0, message=message)
+
+    same_second = await again.feed(person, written_at(delivered_at, "Выставка"))
+    command = await again.feed(person, written_at(delivered_at, "/help"))
+    next_second = await again.feed(
+        person, written_at(delivered_at + timedelta(seconds=1), "г. Минск")
+    )
+    stored = await fsm_of(app_storage.sessionmaker, 2120)
+
+    assert delivered_at.microsecond == 0  # a whole second, as Telegram's dates
+    assert [reply.text for reply in same_second] == [Dialogue.NOT_TAKEN]
+    assert command and command[0].text != Dialogue.NOT_TAKEN  # a command is no answer
+    assert next_second[-1].text.startswith(STEP.format(number=4))
+    assert stored is not None
+    assert (stored.data["draft"]["name"], stored.data["draft"]["place"]) == ("Выставка", "г. Минск")
     assert await owed(app_storage) == []

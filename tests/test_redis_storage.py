@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
 from bot.app import build_bot, build_dispatcher
 from bot.database import Storage, open_storage
 from bot.settings import Settings
+from bot.workers import RenewedRedisIsolation
 from tests.conftest import COORDINATOR_ID, REDIS_URL, Clock, need_redis, redis_db
 from tests.tg import RecordingSession, World, fsm_rows, reach, stored_events, walk_on
 
@@ -41,7 +42,7 @@ async def test_the_dispatcher_keeps_the_dialogue_in_redis_across_a_restart(
     try:
         first = _world(redis_settings, storage, clock)
         assert isinstance(first.dispatcher.fsm.storage, RedisStorage)
-        assert isinstance(first.dispatcher.fsm.events_isolation, RedisEventIsolation)
+        assert isinstance(first.dispatcher.fsm.events_isolation, RenewedRedisIsolation)
         await reach(first.person(COORDINATOR_ID, "Ольга"), "dates")
         assert await fsm_rows(storage.sessionmaker) == []  # the step is in Redis
         await first.dispatcher.fsm.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, delete, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import SqliteStatement, is_sqlite
@@ -35,11 +35,23 @@ _SQLITE_ADD = SqliteStatement(
         created_at=bindparam("created_at"),
         due_at=bindparam("due_at"),
         attempts=bindparam("attempts"),
+        owner=bindparam("owner"),
     )
     .returning(_TABLE.c.id),
     result_types=[Integer()],
 )
 _SQLITE_DONE = SqliteStatement(_DONE)
+
+
+_OWED_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.chat_id,
+    OutboxMessage.method,
+    OutboxMessage.payload,
+    OutboxMessage.attempts,
+    OutboxMessage.owner,
+    OutboxMessage.due_at,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,21 @@ class Owed:
     method: str
     payload: str
     attempts: int
+    owner: str | None = None
+    due_at: datetime | None = None
+
+    @property
+    def is_job(self) -> bool:
+        return self.method.startswith(JOB_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRows:
+    """What the outbox holds for one chat: the rows still owed (oldest first), and when
+    the latest message owed after a crash reached the chat (None: none within a day)."""
+
+    owed: list[Owed]
+    delivered_at: datetime | None
 
 
 class OutboxRepository:
@@ -66,10 +93,13 @@ class OutboxRepository:
         *,
         due_at: datetime,
         now: datetime | None = None,
+        owner: str | None = None,
     ) -> int:
         """Record what is owed to `chat_id`, in the session's transaction; the row's id.
 
-        Until `due_at` (the lease of whoever is sending it now) other workers leave it be.
+        The row is `owner`'s from the start (written before the commit, so no other worker
+        can see it unowned); until `due_at` (the lease of whoever is sending it now) a
+        worker that cannot tell whether the owner lives leaves it be.
         """
         values = {
             "bot_id": bot_id,
@@ -79,6 +109,7 @@ class OutboxRepository:
             "created_at": now or utcnow(),
             "due_at": due_at,
             "attempts": 0,
+            "owner": owner,
         }
         if is_sqlite(self.session):
             return int((await _SQLITE_ADD.fetch(self.session, values))[0][0])
@@ -102,34 +133,90 @@ class OutboxRepository:
     async def owed(
         self, *, due_by: datetime | None, after_id: int = 0, limit: int = 100
     ) -> list[Owed]:
-        """Rows after `after_id` whose lease ended by `due_by` (all when None), oldest first."""
+        """Undelivered rows after `after_id` whose lease ended by `due_by` (all when None),
+        oldest first."""
         query = (
-            select(
-                OutboxMessage.id,
-                OutboxMessage.chat_id,
-                OutboxMessage.method,
-                OutboxMessage.payload,
-                OutboxMessage.attempts,
-            )
-            .where(OutboxMessage.id > after_id)
+            select(*_OWED_COLUMNS)
+            .where(OutboxMessage.id > after_id, OutboxMessage.delivered_at.is_(None))
             .order_by(OutboxMessage.id)
         )
         if due_by is not None:
             query = query.where(OutboxMessage.due_at <= due_by)
         return [Owed(*row) for row in (await self.session.execute(query.limit(limit))).all()]
 
-    async def take(self, row_id: int, *, due_by: datetime | None, lease_until: datetime) -> bool:
-        """Take the row for delivery (its lease moved on, an attempt counted); False when
-        another worker took it first (or it is gone)."""
-        condition = [OutboxMessage.id == row_id]
+    async def of_chat(self, bot_id: int, chat_id: int, *, delivered_since: datetime) -> ChatRows:
+        """The chat's messages still owed (jobs left out: they are no questions), and the
+        latest delivery of one owed after a crash since `delivered_since`."""
+        rows = (
+            await self.session.execute(
+                select(*_OWED_COLUMNS, OutboxMessage.delivered_at)
+                .where(
+                    OutboxMessage.bot_id == bot_id,
+                    OutboxMessage.chat_id == chat_id,
+                    OutboxMessage.method.not_like(JOB_PREFIX + "%"),
+                    or_(
+                        OutboxMessage.delivered_at.is_(None),
+                        OutboxMessage.delivered_at >= delivered_since,
+                    ),
+                )
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+        owed = [Owed(*row[:-1]) for row in rows if row[-1] is None]
+        times = [row[-1] for row in rows if row[-1] is not None]
+        return ChatRows(owed, max(times) if times else None)
+
+    async def deliveries(self, *, since: datetime) -> dict[int, datetime]:
+        """Chat → the latest delivery since `since` of a message owed after a crash."""
+        rows = await self.session.execute(
+            select(OutboxMessage.chat_id, func.max(OutboxMessage.delivered_at))
+            .where(
+                OutboxMessage.delivered_at >= since,
+                OutboxMessage.method.not_like(JOB_PREFIX + "%"),
+            )
+            .group_by(OutboxMessage.chat_id)
+        )
+        return {int(chat): at for chat, at in rows.all()}
+
+    async def take(
+        self,
+        row_id: int,
+        *,
+        due_by: datetime | None,
+        lease_until: datetime,
+        owner: str | None = None,
+        seen_owner: str | None = None,
+    ) -> bool:
+        """Take the row for delivery (`owner`'s now, its lease moved on, an attempt
+        counted) if it is still undelivered and `seen_owner`'s (and, with `due_by`, past
+        its lease); False when another worker took it first (or it is gone)."""
+        condition = [
+            OutboxMessage.id == row_id,
+            OutboxMessage.delivered_at.is_(None),
+            OutboxMessage.owner.is_not_distinct_from(seen_owner),
+        ]
         if due_by is not None:
             condition.append(OutboxMessage.due_at <= due_by)
         result = await self.session.execute(
             update(OutboxMessage)
             .where(*condition)
-            .values(due_at=lease_until, attempts=OutboxMessage.attempts + 1)
+            .values(due_at=lease_until, attempts=OutboxMessage.attempts + 1, owner=owner)
         )
         return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+    async def delivered(self, row_id: int, at: datetime) -> None:
+        """Delivered after its process died: kept a day with when (see `of_chat`)."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(delivered_at=at, last_error=None)
+        )
+
+    async def prune(self, *, delivered_before: datetime) -> None:
+        """Forget the delivered rows older than `delivered_before`."""
+        await self.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.delivered_at < delivered_before)
+        )
 
     async def failed(self, row_id: int, error: str) -> None:
         """Keep the row for a later attempt, with why this one failed."""
@@ -141,5 +228,7 @@ class OutboxRepository:
 
     async def count(self) -> int:
         """How many rows are owed (for tests and `/status`-like checks)."""
-        rows = await self.session.scalars(select(OutboxMessage.id))
+        rows = await self.session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.delivered_at.is_(None))
+        )
         return len(rows.all())

@@ -1,0 +1,146 @@
+"""Several webhook workers on one Redis: who is alive, and a per-chat lock that a dead
+worker does not keep.
+
+- `Heartbeat`: each worker has an id (`new_owner`, written into the outbox rows it holds)
+  and a Redis key `<prefix>:<bot id>:worker:<id>` that lives HEARTBEAT_TTL seconds and is
+  renewed every HEARTBEAT_EVERY. A worker whose key is gone (SIGKILL, a power cut, a
+  stop) is dead: the rows it held are orphans, delivered by whoever comes next (bot/owed.py,
+  bot/outbox.py). `alive` answers for the others.
+- `RenewedRedisIsolation`: aiogram's per-chat lock (the updates of one chat one after the
+  other, across workers), held with a short TTL (LOCK_TTL) that the holder renews while
+  the update is in hand. aiogram's own RedisEventIsolation takes a 60-second lock: a worker
+  killed mid-update would keep the chat waiting for a minute.
+
+Both rely on the workers' clocks only through Redis's TTLs. A worker whose event loop
+stalls longer than a TTL (it should not: nothing blocks it) would be taken for dead; its
+in-flight message could then go out twice, and the log says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any, Protocol
+
+from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StorageKey
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TTL = 10.0  # seconds a worker's key outlives its last renewal
+HEARTBEAT_EVERY = HEARTBEAT_TTL / 4  # a renewal every so often: three may fail in a row
+LOCK_TTL = 10.0  # seconds a per-chat lock outlives its last renewal (renewed every 1/4)
+LOCK_POLL = 0.05  # seconds between two tries of a waiting worker
+
+
+def new_owner() -> str:
+    """An id for this process's run: host, pid and a random part (a restart gets a new one)."""
+    host = socket.gethostname()[:16]
+    return f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Liveness(Protocol):
+    """Which of the given workers are alive."""
+
+    async def alive(self, owners: Iterable[str]) -> set[str]: ...
+
+
+class Heartbeat:
+    """This worker's key in Redis, renewed until `stop`; `alive` for the others."""
+
+    def __init__(self, redis: Any, bot_id: int, owner: str, prefix: str = "fsm") -> None:
+        self.redis = redis
+        self.owner = owner
+        self._prefix = f"{prefix}:{bot_id}:worker:"
+        self._task: asyncio.Task[None] | None = None
+
+    def _key(self, owner: str) -> str:
+        return self._prefix + owner
+
+    async def start(self) -> None:
+        """Set the key now (a failure here fails the start), then keep renewing it."""
+        await self._beat()
+        self._task = asyncio.create_task(self._keep_beating())
+
+    async def stop(self) -> None:
+        """Stop renewing and delete the key: what this worker still holds is orphaned at once."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.redis.delete(self._key(self.owner))
+        except Exception:  # the key expires on its own within HEARTBEAT_TTL
+            log.exception("could not delete the heartbeat of worker %s", self.owner)
+
+    async def _beat(self) -> None:
+        await self.redis.set(self._key(self.owner), "1", px=int(HEARTBEAT_TTL * 1000))
+
+    async def _keep_beating(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            try:
+                await self._beat()
+            except Exception:  # tried again shortly; others take us for dead after the TTL
+                log.exception("could not renew the heartbeat of worker %s", self.owner)
+
+    async def alive(self, owners: Iterable[str]) -> set[str]:
+        """The workers among `owners` whose key lives (this one always does). Redis away:
+        all of them, so that no live worker's message is sent by another."""
+        others = sorted({owner for owner in owners if owner != self.owner})
+        found = {self.owner} if self.owner in owners else set()
+        if not others:
+            return found
+        try:
+            values = await self.redis.mget([self._key(owner) for owner in others])
+        except Exception:
+            log.exception("could not read the workers' heartbeats; taken as alive")
+            return found | set(others)
+        return found | {owner for owner, value in zip(others, values, strict=True) if value}
+
+
+class RenewedRedisIsolation(BaseEventIsolation):
+    """aiogram's per-chat Redis lock with a short TTL, renewed while the update is in hand."""
+
+    def __init__(self, redis: Any, key_builder: KeyBuilder, ttl: float = LOCK_TTL) -> None:
+        self.redis = redis
+        self.key_builder = key_builder
+        self.ttl = ttl
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        from redis.exceptions import LockError
+
+        lock = self.redis.lock(
+            name=self.key_builder.build(key, "lock"), timeout=self.ttl, sleep=LOCK_POLL
+        )
+        await lock.acquire()
+        renewing = asyncio.create_task(self._renew(lock, self.ttl / 4))
+        try:
+            yield None
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            try:
+                await lock.release()
+            except LockError:  # expired meanwhile (see `_renew`): nothing to release
+                log.warning("the lock %s had expired before its update ended", lock.name)
+
+    @staticmethod
+    async def _renew(lock: Any, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await lock.reacquire()
+            except Exception:  # lost: another worker may take the chat; the log says so
+                log.exception("could not renew the lock %s", lock.name)
+                return
+
+    async def close(self) -> None:
+        pass
