@@ -204,6 +204,7 @@ class _Chat:
     data: dict[str, Any]  # the Chat object
     last_message_id: int = 0
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # live Message objects
+    last_shown: int = 0  # the second (Unix time) the bot's latest message or edit arrived
 
     def next_message_id(self) -> int:
         self.last_message_id += 1
@@ -342,7 +343,10 @@ class BotApiStub:
         chat = self._chat(chat_id, chat_type, user)
         message: dict[str, Any] = {
             "message_id": chat.next_message_id(),
-            "date": int(time.time()),
+            # People read before they answer: a message comes at the earliest in the
+            # second after the bot's latest one to the chat (bot/owed.py counts the same
+            # second as written before it).
+            "date": max(int(time.time()), chat.last_shown + 1),
             "chat": chat.data,
             "from": user,
         }
@@ -948,6 +952,7 @@ class BotApiStub:
             "chat": chat.data,
             "from": self._bot_user(call.token),
         }
+        chat.last_shown = raw["date"]
         if text is not None:
             raw[key] = text
         if (inline := _inline_only(markup)) is not None:
@@ -979,6 +984,9 @@ class BotApiStub:
         else:
             raw["reply_markup"] = markup
         raw["edit_date"] = int(time.time())
+        chat = self._chats.get(_int(call.params.get("chat_id")))
+        if chat is not None:
+            chat.last_shown = raw["edit_date"]
         message.edits += 1
         call.message = message
         return raw

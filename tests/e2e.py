@@ -347,4 +347,4 @@ class Webhook:
 
     async def wait_until_up(self, bot: BotProcess, *, after: int = 0) -> None:
         """Until the worker logs that it listens (wrapped in `while_running`)."""
-        await bot.while_running(bot.wait_for_log("webhook listening on", after=after))
+        await bot.while_running(bot.wait_for_log("webhook listening on", after=after, timeout=60))
