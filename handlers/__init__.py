@@ -29,6 +29,7 @@ FEATURE_ROUTERS = (
     periods.router,
     nothing.router,
     review.router,
+    review.desk_router,
     my_events.router,
     membership.router,
     fallback.router,

@@ -12,34 +12,41 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
-from aiogram import Bot, Router
-from aiogram.filters import StateFilter
+from aiogram import Bot, Router, html
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers.access import can_change, can_review, may_view, reviews
 from handlers.draft import Draft, clean_answer
-from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsKnown
+from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsCoordinator, IsKnown
 from handlers.states import ReportStates, ReviewStates
-from handlers.texts import Common, Dialogue, Review
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Review
 from handlers.views import (
     MESSAGE_MAX,
     Clock,
     author_name,
+    collecting,
+    echoed,
     event_card,
     period_label,
+    quarter_label,
     shown,
     split_message,
     toast,
     units,
 )
 from reports.dates import format_dates
-from reports.participants import characters
-from storage.models import Event, Person
+from reports.participants import characters, plural
+from reports.quarters import Quarter, QuarterError
+from storage.models import Event, Organisation, Person, ReportingPeriod
 from storage.repositories import (
     EventRepository,
     OrganisationRepository,
@@ -377,3 +384,276 @@ async def _history(
         text += "\n\n" + Review.HISTORY_PAGE.format(page=page + 1, pages=len(pages))
     markup = kb.history_keyboard(event.id, page, len(pages))
     await bot.send_message(person.telegram_id, text, reply_markup=markup)
+
+
+# --- /review: what waits for this person's decision --------------------------------------
+
+QUEUE_PAGE = 10
+QUEUE_NAME_SHOWN = 120
+
+
+class QueueCb(CallbackData, prefix="rq"):
+    """A page of /review: `period` 0 for the open periods."""
+
+    period: Annotated[int, Field(ge=0, le=2**31 - 1)]
+    page: Annotated[int, Field(ge=0, le=9999)] = 0
+
+
+def _waited(since: datetime | None, now: datetime) -> str:
+    days = (now - since).days if since is not None else 0
+    if days < 1:
+        return Review.QUEUE_LESS_THAN_DAY
+    return f"{days} {plural(days, 'день', 'дня', 'дней')}"
+
+
+async def reviewed_scope(session: AsyncSession, person: Person) -> list[int] | None:
+    """The organisations whose events wait for this person: None for every one (a
+    coordinator), [] for nobody's."""
+    if person.role == "coordinator":
+        return None
+    return await ReviewRepository(session).reviewed_organisations(person.id)
+
+
+async def show_queue(
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    period: ReportingPeriod | None,
+    page: int,
+    clock: Clock,
+) -> None:
+    scope = await reviewed_scope(session, person)
+    if scope == []:
+        await bot.send_message(person.telegram_id, Review.NOT_REVIEWER)
+        return
+    if period is None:
+        period_ids = [p.id for p in await PeriodRepository(session).open_periods()]
+        label = Review.OPEN_PERIODS
+    else:
+        period_ids, label = [period.id], period_label(period)
+    waiting = await ReviewRepository(session).waiting(period_ids, scope)
+    if not waiting:
+        await bot.send_message(person.telegram_id, Review.QUEUE_EMPTY.format(period=label))
+        return
+    pages = -(-len(waiting) // QUEUE_PAGE)
+    page = min(page, pages - 1)
+    shown_now = waiting[page * QUEUE_PAGE : (page + 1) * QUEUE_PAGE]
+    now = clock()
+    lines = [Review.QUEUE_HEAD.format(period=label, count=len(waiting))]
+    builder = kb.Keyboard()
+    sizes: list[int] = []
+    for event in shown_now:
+        lines.append(
+            Review.QUEUE_LINE.format(
+                id=event.id,
+                name=shown(event.name, QUEUE_NAME_SHOWN),
+                organisation=shown(event.organisation.name, QUEUE_NAME_SHOWN),
+                waited=_waited(event.review_since or event.submitted_at, now),
+            )
+        )
+        builder.button(
+            text=kb.short(f"№{event.id} · {event.name}"),
+            callback_data=kb.EventCb(action="open", id=event.id),
+        )
+        sizes.append(1)
+    turns = [(page - 1, MyEvents.PREVIOUS), (page + 1, MyEvents.NEXT)]
+    turns = [(number, text) for number, text in turns if 0 <= number < pages]
+    for number, text in turns:
+        builder.button(
+            text=text, callback_data=QueueCb(period=period.id if period else 0, page=number)
+        )
+    if turns:
+        sizes.append(len(turns))
+    if pages > 1:
+        lines.append(MyEvents.PAGE.format(page=page + 1, pages=pages).strip())
+    builder.adjust(*sizes)
+    await bot.send_message(person.telegram_id, "\n".join(lines), reply_markup=builder.as_markup())
+
+
+@router.message(Command("review"))
+async def review_queue(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """`/review [quarter]`: the events waiting for this person's decision, oldest first."""
+    label = (command.args or "").strip()
+    period = None
+    if label:
+        try:
+            quarter = Quarter.parse(label)
+        except QuarterError:
+            collected = await collecting(session, settings, clock())
+            await message.answer(
+                Review.BAD_PERIOD.format(value=echoed(label), label=collected.label)
+            )
+            return
+        period = await PeriodRepository(session).get(quarter)
+        if period is None:
+            name = quarter_label(quarter.year, quarter.quarter)
+            await message.answer(Review.NO_PERIOD.format(period=name))
+            return
+    await show_queue(bot, session, person, period, 0, clock)
+
+
+@router.callback_query(QueueCb.filter())
+async def queue_page(
+    callback: CallbackQuery,
+    callback_data: QueueCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    clock: Clock,
+) -> None:
+    period = None
+    if callback_data.period:
+        period = await PeriodRepository(session).by_id(callback_data.period)
+        if period is None:
+            await callback.answer(Common.STALE_BUTTON, show_alert=True)
+            return
+    if await reviewed_scope(session, person) == []:
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    await callback.answer()
+    await show_queue(bot, session, person, period, callback_data.page, clock)
+
+
+# --- the coordinator: the structure and the reviewers ---------------------------------------
+
+desk_router = Router(name=f"{__name__}.desk")
+desk_router.message.filter(IsCoordinator())
+desk_router.callback_query.filter(IsCoordinator())
+TELEGRAM_ID_DIGITS = 18
+
+
+@desk_router.message(Command("parent"))
+async def set_parent(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    """`/parent Организация | Вышестоящий орган` (or `| -` to remove it)."""
+    args = command.args or ""
+    if args.count("|") != 1:
+        await message.answer(Review.PARENT_USAGE)
+        return
+    name, parent_name = (" ".join(part.split()) for part in args.split("|"))
+    if not name or not parent_name:
+        await message.answer(Review.PARENT_USAGE)
+        return
+    organisations = OrganisationRepository(session)
+    organisation = await organisations.by_name(name)
+    if organisation is None:
+        await message.answer(Desk.ORG_NOT_FOUND.format(name=echoed(name)))
+        return
+    if parent_name == "-":
+        organisation.parent_id = None
+        await session.flush()
+        await message.answer(Review.PARENT_REMOVED.format(name=html.quote(organisation.name)))
+        return
+    parent = await organisations.by_name(parent_name)
+    if parent is None:
+        await message.answer(Desk.ORG_NOT_FOUND.format(name=echoed(parent_name)))
+        return
+    if parent.id == organisation.id:
+        await message.answer(Review.PARENT_SELF)
+        return
+    if parent.parent_id is not None:
+        grand = await organisations.get(parent.parent_id)
+        await message.answer(
+            Review.PARENT_IS_CHILD.format(
+                parent=html.quote(parent.name), grand=html.quote(grand.name if grand else "")
+            )
+        )
+        return
+    if await organisations.children(organisation.id):
+        await message.answer(Review.PARENT_HAS_CHILDREN.format(name=html.quote(organisation.name)))
+        return
+    organisation.parent_id = parent.id
+    await session.flush()
+    await message.answer(
+        Review.PARENT_SET.format(name=html.quote(organisation.name), parent=html.quote(parent.name))
+    )
+
+
+async def _reviewer_args(
+    message: Message, command: CommandObject, session: AsyncSession
+) -> tuple[Person, Organisation] | None:
+    """The person (by Telegram id) and the executive body named after /reviewer or
+    /unreviewer; None when the person was told why not."""
+    raw_id, _, body_name = (command.args or "").strip().partition(" ")
+    body_name = " ".join(body_name.split())
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > TELEGRAM_ID_DIGITS:
+        await message.answer(Review.REVIEWER_USAGE)
+        return None
+    if not body_name:
+        await message.answer(Review.REVIEWER_USAGE)
+        return None
+    target = await PersonRepository(session).by_telegram_id(int(raw_id))
+    if target is None or not target.active or target.erased_at is not None:
+        await message.answer(Review.PERSON_NOT_FOUND.format(id=int(raw_id)))
+        return None
+    organisations = OrganisationRepository(session)
+    body = await organisations.by_name(body_name)
+    if body is None:
+        await message.answer(Desk.ORG_NOT_FOUND.format(name=echoed(body_name)))
+        return None
+    if body.parent_id is not None:
+        parent = await organisations.get(body.parent_id)
+        await message.answer(
+            Review.NOT_A_BODY.format(
+                name=html.quote(body.name), parent=html.quote(parent.name if parent else "")
+            )
+        )
+        return None
+    return target, body
+
+
+@desk_router.message(Command("reviewer"))
+async def add_reviewer(
+    message: Message, command: CommandObject, bot: Bot, session: AsyncSession
+) -> None:
+    """`/reviewer ID Орган`; bare, the list of reviewers."""
+    if not (command.args or "").strip():
+        found = await ReviewRepository(session).reviewers()
+        if not found:
+            await message.answer(Review.REVIEWERS_EMPTY + "\n\n" + Review.REVIEWER_USAGE)
+            return
+        lines = [Review.REVIEWERS_HEAD]
+        for someone, body in found:
+            lines.append(
+                Review.REVIEWER_LINE.format(
+                    organisation=html.quote(body.name),
+                    name=html.quote(someone.full_name),
+                    telegram_id=someone.telegram_id,
+                )
+            )
+        for text in split_message(lines):
+            await message.answer(text)
+        return
+    named = await _reviewer_args(message, command, session)
+    if named is None:
+        return
+    target, body = named
+    values = {"name": html.quote(target.full_name), "organisation": html.quote(body.name)}
+    if not await ReviewRepository(session).add_reviewer(target.id, body.id):
+        await message.answer(Review.REVIEWER_ALREADY.format(**values))
+        return
+    await message.answer(Review.REVIEWER_ADDED.format(**values))
+    if target.role != "coordinator":
+        await bot.send_message(
+            target.telegram_id, Review.TO_NEW_REVIEWER.format(organisation=values["organisation"])
+        )
+
+
+@desk_router.message(Command("unreviewer"))
+async def remove_reviewer(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    named = await _reviewer_args(message, command, session)
+    if named is None:
+        return
+    target, body = named
+    values = {"name": html.quote(target.full_name), "organisation": html.quote(body.name)}
+    if not await ReviewRepository(session).remove_reviewer(target.id, body.id):
+        await message.answer(Review.REVIEWER_NOT.format(**values))
+        return
+    await message.answer(Review.REVIEWER_REMOVED.format(**values))

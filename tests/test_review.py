@@ -12,8 +12,9 @@ from sqlalchemy import select
 from bot.database import Storage
 from handlers.review import COMMENT_MAX
 from handlers.texts import Common, Dialogue, MyEvents, Review
-from storage.models import Event, EventVersion
+from storage.models import Event, EventVersion, ReportingPeriod
 from storage.models import Person as PersonRow
+from tests import factories
 from tests.conftest import COORDINATOR_ID
 from tests.test_access import database
 from tests.test_dialogue import fill_event, join
@@ -294,3 +295,94 @@ async def test_a_reporter_cannot_review_even_their_own_organisations_event(
     assert author.alerts() == [Common.STALE_BUTTON] * 2
     assert colleague.alerts() == [Common.STALE_BUTTON] * 2
     assert await database(app_storage) == before
+
+
+# --- the structure, the reviewers, /review ---------------------------------------------------
+
+MINISTRY = "Министерство культуры"
+
+
+async def test_parent_keeps_the_structure_two_levels_and_says_why_not(
+    world: World, app_storage: Storage
+) -> None:
+    await join(world, 611, "Смоленский музей")
+    await join(world, 612, MINISTRY)
+    await join(world, 613, "Смоленская библиотека")
+    desk = world.person(COORDINATOR_ID)
+
+    usage = await desk.send("/parent Смоленский музей")
+    itself = await desk.send("/parent Смоленский музей | Смоленский музей")
+    done = await desk.send(f"/parent Смоленский музей | {MINISTRY}")
+    deeper = await desk.send("/parent Смоленская библиотека | Смоленский музей")
+    above = await desk.send(f"/parent {MINISTRY} | Смоленская библиотека")
+    unknown = await desk.send("/parent Нет такой | <b>x</b>")
+    removed = await desk.send("/parent Смоленский музей | -")
+
+    assert [r.text for r in usage + itself] == [Review.PARENT_USAGE, Review.PARENT_SELF]
+    assert done[0].text == Review.PARENT_SET.format(name="Смоленский музей", parent=MINISTRY)
+    assert deeper[0].text == Review.PARENT_IS_CHILD.format(
+        parent="Смоленский музей", grand=MINISTRY
+    )
+    assert above[0].text == Review.PARENT_HAS_CHILDREN.format(name=MINISTRY)
+    assert "Нет такой" in unknown[0].text
+    assert removed[0].text == Review.PARENT_REMOVED.format(name="Смоленский музей")
+
+
+async def test_reviewer_names_a_body_not_an_institution_and_tells_the_person(
+    world: World, app_storage: Storage
+) -> None:
+    await join(world, 614, "Смоленский музей")
+    reviewer = await join(world, 615, MINISTRY)
+    desk = world.person(COORDINATOR_ID)
+    await desk.send(f"/parent Смоленский музей | {MINISTRY}")
+
+    [bare] = await desk.send("/reviewer")
+    [institution] = await desk.send("/reviewer 615 Смоленский музей")
+    [nobody] = await desk.send(f"/reviewer 999 {MINISTRY}")
+    [added] = await desk.send(f"/reviewer 615 {MINISTRY}")
+    [again] = await desk.send(f"/reviewer 615 {MINISTRY}")
+    [listed] = await desk.send("/reviewer")
+    [removed] = await desk.send(f"/unreviewer 615 {MINISTRY}")
+    [not_one] = await desk.send(f"/unreviewer 615 {MINISTRY}")
+
+    name = "Иванова Мария Петровна"
+    values = {"name": name, "organisation": MINISTRY}
+    assert bare.text.startswith(Review.REVIEWERS_EMPTY)
+    assert institution.text == Review.NOT_A_BODY.format(name="Смоленский музей", parent=MINISTRY)
+    assert nobody.text == Review.PERSON_NOT_FOUND.format(id=999)
+    assert added.text == Review.REVIEWER_ADDED.format(**values)
+    assert reviewer.last_text() == Review.TO_NEW_REVIEWER.format(organisation=MINISTRY)
+    assert again.text == Review.REVIEWER_ALREADY.format(**values)
+    assert f"{MINISTRY}: {name} (<code>615</code>)" in listed.text
+    assert removed.text == Review.REVIEWER_REMOVED.format(**values)
+    assert not_one.text == Review.REVIEWER_NOT.format(**values)
+    assert (await reviewer.send("/review"))[0].text == Review.NOT_REVIEWER
+
+
+async def test_review_lists_the_longest_waiting_first_in_pages(
+    world: World, app_storage: Storage
+) -> None:
+    _, desk, first = await submitted(world, app_storage)
+    async with app_storage.sessionmaker() as session, session.begin():
+        period_ = await session.get(ReportingPeriod, first.period_id)
+        base = datetime(2023, 11, 1, 9, 0, tzinfo=UTC)
+        for number in range(12):
+            event = await factories.event(
+                session, period_=period_, name=f"Лекция {number}", author_id=first.author_id
+            )
+            event.review_since = base + timedelta(days=number)
+        row = await session.get(Event, first.id)
+        assert row is not None
+        row.review_since = base - timedelta(days=1)
+
+    [page_one] = await desk.send("/review")
+    labels = desk.labels()
+    await desk.send("/review 2023-Q4")
+    [page_two] = await desk.press(MyEvents.NEXT)
+
+    assert page_one.text.startswith(Review.QUEUE_HEAD.format(period="открытые кварталы", count=13))
+    assert f"№{first.id} · «{EXHIBITION}» — Смоленский музей, ждёт 20 дней" in page_one.text
+    assert labels[0].startswith(f"№{first.id} ·") and labels[-1] == MyEvents.NEXT
+    assert "Лекция 11" in page_two.text and "Страница 2 из 2." in page_two.text
+    [bad] = await desk.send("/review 2023-Q9")
+    assert bad.text.startswith("Период указан неверно")
