@@ -13,6 +13,7 @@ from handlers import (
     nothing,
     periods,
     report,
+    review,
 )
 from handlers.filters import InPrivateChat
 
@@ -27,6 +28,8 @@ FEATURE_ROUTERS = (
     duplicates.router,
     periods.router,
     nothing.router,
+    review.router,
+    review.desk_router,
     my_events.router,
     membership.router,
     fallback.router,

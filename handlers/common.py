@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import Check, IsKnown
 from handlers.report import drop_question, in_progress
-from handlers.texts import Common, Dialogue
+from handlers.states import ReviewStates
+from handlers.texts import Common, Dialogue, Review
 from handlers.views import Clock, collecting_examples
 from storage.models import Person
 
@@ -40,7 +41,13 @@ async def cancel(message: Message, state: FSMContext) -> None:
         text, markup = drop_question(draft)
         await message.answer(text, reply_markup=markup)
         return
-    had_state = await state.get_state() is not None
+    raw_state = await state.get_state()
+    if raw_state == ReviewStates.comment.state:  # a reviewer's comment, not a draft
+        event_id = (await state.get_data()).get("review")
+        await state.clear()
+        await message.answer(Review.RETURN_CANCELLED.format(id=event_id))
+        return
+    had_state = raw_state is not None
     await state.clear()
     await message.answer(Dialogue.CANCELLED if had_state else Dialogue.NOTHING_TO_CANCEL)
 

@@ -10,7 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import Field
 
-from handlers.texts import Desk, Dialogue, MyEvents, Periods, Reminders
+from handlers.texts import Desk, Dialogue, MyEvents, Periods, Reminders, Review
 
 BUTTON_TEXT_MAX = 60
 SPHERE_BUTTON_MAX = 45  # about what one button line of a phone shows
@@ -320,14 +320,82 @@ def events_keyboard(
     return builder.as_markup()
 
 
-def event_keyboard(event_id: int, *, can_change: bool) -> InlineKeyboardMarkup:
+class ReviewCb(CallbackData, prefix="rv"):
+    """A reviewer's button on an event card: `action` ok (accept), ret (return with a
+    comment), cancel (no return after all); hist shows page `page` of the history."""
+
+    action: str
+    id: RowId
+    page: Annotated[int, Field(ge=0, le=9999)] = 0
+
+
+def event_keyboard(
+    event_id: int,
+    *,
+    can_change: bool,
+    review: str | None = None,
+    can_edit: bool = False,
+    history: bool = False,
+) -> InlineKeyboardMarkup:
+    """The card's buttons: the author's «Изменить» and «Удалить» (`can_change`), a
+    reviewer's «Принять» / «Вернуть» (`review`: the event's review state) and «Изменить»
+    (`can_edit`), «Копировать», and «История» once the event has versions."""
     builder = Keyboard()
-    if can_change:
+    sizes: list[int] = []
+    if review is not None:
+        if review != "accepted":
+            builder.button(text=Review.ACCEPT, callback_data=ReviewCb(action="ok", id=event_id))
+        if review != "returned":
+            builder.button(text=Review.RETURN, callback_data=ReviewCb(action="ret", id=event_id))
+        sizes.append(1 if review in ("accepted", "returned") else 2)
+    row = 1
+    if can_change or can_edit:
         builder.button(text=MyEvents.EDIT, callback_data=EventCb(action="edit", id=event_id))
+        row += 1
+    if can_change:
         builder.button(text=MyEvents.DELETE, callback_data=EventCb(action="del", id=event_id))
+        row += 1
     builder.button(text=MyEvents.COPY, callback_data=EventCb(action="copy", id=event_id))
-    builder.adjust(3)
+    sizes.append(row)
+    if history:
+        builder.button(text=Review.HISTORY, callback_data=ReviewCb(action="hist", id=event_id))
+    builder.adjust(*sizes, 1)
     return builder.as_markup()
+
+
+def returned_keyboard(event_id: int) -> InlineKeyboardMarkup:
+    """Under a returned event sent to its author: «Исправить» (the author's edit) and
+    «История»."""
+    builder = Keyboard()
+    builder.button(text=Review.FIX, callback_data=EventCb(action="edit", id=event_id))
+    builder.button(text=Review.HISTORY, callback_data=ReviewCb(action="hist", id=event_id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def open_event_keyboard(event_id: int) -> InlineKeyboardMarkup:
+    """One button: open the event's card."""
+    builder = Keyboard()
+    builder.button(text=Review.OPEN, callback_data=EventCb(action="open", id=event_id))
+    return builder.as_markup()
+
+
+def comment_keyboard(event_id: int) -> InlineKeyboardMarkup:
+    """Under the question for a return's comment: «Отмена»."""
+    builder = Keyboard()
+    builder.button(text=Review.CANCEL, callback_data=ReviewCb(action="cancel", id=event_id))
+    return builder.as_markup()
+
+
+def history_keyboard(event_id: int, page: int, pages: int) -> InlineKeyboardMarkup | None:
+    """The pages of an event's history before and after this one; None for one page."""
+    builder = Keyboard()
+    for number, label in ((page - 1, MyEvents.PREVIOUS), (page + 1, MyEvents.NEXT)):
+        if 0 <= number < pages:
+            builder.button(
+                text=label, callback_data=ReviewCb(action="hist", id=event_id, page=number)
+            )
+    return builder.as_markup() if builder.buttons else None
 
 
 def confirm_delete_keyboard(event_id: int) -> InlineKeyboardMarkup:

@@ -12,10 +12,11 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
-from handlers.access import can_change, can_view
+from handlers.access import can_change, can_edit, may_view, reviews
 from handlers.draft import Draft
 from handlers.filters import IsKnown
 from handlers.report import Conversation, ask_about_draft, draft_asked, in_progress, start_dialogue
+from handlers.review import card_markup, record_deletion
 from handlers.texts import Common, MyEvents
 from handlers.views import Clock, ensure_collecting_period, event_card
 from reports.dates import DateRange, format_dates
@@ -196,28 +197,32 @@ async def _event_action(
     draft under way may be dropped for an edit or a copy (the person said so)."""
     events = EventRepository(session)
     event = await events.get(event_id)
-    if event is None or not can_view(person, event) or action not in _ACTIONS:
+    if event is None or action not in _ACTIONS or not await may_view(session, person, event):
         log.warning("person %s refused %r on event %s", person.id, action, event_id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
         return
     changeable = await can_change(session, person, event)
-    if action in ("edit", "del", "delyes") and not changeable:
-        if event.author_id != person.id:  # a colleague's event: open and copy only
+    allowed = await can_edit(session, person, event) if action == "edit" else changeable
+    if action in ("edit", "del", "delyes") and not allowed:
+        reviewer = action == "edit" and await reviews(session, person, event.organisation_id)
+        if event.author_id == person.id or reviewer:
+            await callback.answer(MyEvents.CLOSED, show_alert=True)  # its period is closed
+        else:  # a colleague's event: open and copy only
             log.warning("person %s refused %r on event %s", person.id, action, event.id)
             await callback.answer(Common.STALE_BUTTON, show_alert=True)
-        else:
-            await callback.answer(MyEvents.CLOSED, show_alert=True)
         return
     await callback.answer()
     chat_id = person.telegram_id
     if action == "open":
         text = await event_card(session, event)
-        markup = kb.event_keyboard(event.id, can_change=changeable)
+        markup = await card_markup(session, person, event)
         await bot.send_message(chat_id, text, reply_markup=markup)
     elif action == "del":
         text = MyEvents.CONFIRM_DELETE.format(name=html.quote(kb.short(event.name, 200)))
         await bot.send_message(chat_id, text, reply_markup=kb.confirm_delete_keyboard(event.id))
     elif action == "delyes":
+        if event.status == "submitted":
+            await record_deletion(session, person, event, clock)
         await events.delete(event)
         await session.commit()
         await bot.send_message(chat_id, MyEvents.DELETED)

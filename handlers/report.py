@@ -13,9 +13,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import duplicates
+from handlers import duplicates, review
 from handlers import keyboards as kb
-from handlers.access import can_change, can_view
+from handlers.access import can_edit, may_view
 from handlers.draft import (
     TEXT_LIMITS,
     Draft,
@@ -895,15 +895,14 @@ async def _saved_already(
         event = await events.get(int(key[1:]))
     else:
         event = await events.by_dedup_key_of(person.id, key)
-    if event is None or event.status == "deleted" or not can_view(person, event):
+    if event is None or event.status == "deleted" or not await may_view(session, person, event):
         return False
     await callback.answer()
     card = await event_card(session, event)
-    changeable = await can_change(session, person, event)
     await bot.send_message(
         person.telegram_id,
         f"{Dialogue.SAVED_ALREADY}\n\n{card}",
-        reply_markup=kb.event_keyboard(event.id, can_change=changeable),
+        reply_markup=await review.card_markup(session, person, event),
     )
     return True
 
@@ -932,7 +931,7 @@ async def submit(
     events = EventRepository(session)
     event = await events.get(draft.event_id) if draft.event_id is not None else None
     if draft.event_id is not None and (
-        event is None or not await can_change(session, person, event)
+        event is None or not await can_edit(session, person, event)
     ):  # its period closed, or it was deleted, since the edit began
         log.warning("person %s may not change event %s", person.id, draft.event_id)
         await dialogue.state.clear()
@@ -979,8 +978,11 @@ async def submit(
         )
         return
     filed = False  # an event now stands in the period: "nothing to report" no longer holds
+    notices: list[review.Notice] = []
     if event is not None:
+        before = await review.snapshot(session, event)
         await events.update(event, fields, period_id=period.id)
+        notices = await review.after_edit(session, person, event, before, dialogue.clock)
         filed = event.status == "submitted"
         if filed:
             await duplicates.note_pairs(session, event.id, lookalikes)
@@ -1010,6 +1012,7 @@ async def submit(
     await dialogue.state.clear()
     # Committed by CommitBeforeSending with the reply's outbox row: saved and owed together.
     await dialogue.say(reply)
+    await review.send_notices(dialogue.bot, notices)
 
 
 # --- anything else inside the dialogue ---------------------------------------------------

@@ -20,5 +20,9 @@ class ReportStates(StatesGroup):
     summary = State()
 
 
+class ReviewStates(StatesGroup):
+    comment = State()  # a reviewer types why an event is returned
+
+
 # The dialogue's seven numbered steps, in order; each is also the name of its state.
 STEPS: tuple[str, ...] = ("sphere", "name", "place", "dates", "result", "participants", "period")

@@ -13,7 +13,7 @@ from aiogram import html
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.texts import Desk, Dialogue, MyEvents, Periods
+from handlers.texts import Desk, Dialogue, MyEvents, Periods, Review
 from reports.dates import MONTHS_GENITIVE, DateRange, date_examples, format_dates
 from reports.participants import read_total
 from reports.quarters import Quarter, QuarterError
@@ -29,6 +29,8 @@ Clock = Callable[[], datetime]  # the Dispatcher's `clock`: now, aware (tests mo
 SHOWN_MAX = 600  # a long answer is cut in summaries, so a message stays under Telegram's limit
 MESSAGE_MAX = 4096  # Telegram's limit on a message's text
 TOAST_MAX = 200  # Telegram's limit on the text of a button's answer (toast or alert)
+COMMENT_SHOWN = 1000  # a reviewer's comment on the card (the comment's own limit)
+CARD_RESERVE = 400  # what a message may say around a card
 ECHO_MAX = 100  # what a reply repeats of a command's argument
 DEADLINE_FORMAT = "%d.%m.%Y %H:%M"
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*[^<>]*>")
@@ -242,12 +244,16 @@ async def event_card(session: AsyncSession, event: Event) -> str:
         period_id=event.period_id,
     )
     author = await PersonRepository(session).get(event.author_id) if event.author_id else None
-    return MyEvents.CARD.format(
-        id=event.id,
-        status=MyEvents.STATUS[event.status],
-        fields=body,
-        author=author_name(author),
-    )
+    status = MyEvents.STATUS[event.status]
+    if event.status == "submitted":
+        status += f", {Review.STATES[event.review]}"
+    card = MyEvents.CARD.format(id=event.id, status=status, fields=body, author=author_name(author))
+    if event.status == "submitted" and event.review == "returned" and event.review_comment:
+        # The comment is cut so the card, and a line or two around it, stays one message.
+        room = MESSAGE_MAX - CARD_RESERVE - telegram_length(card) - 40
+        limit = max(min(COMMENT_SHOWN, room), 100)
+        card += Review.COMMENT_LINE.format(comment=shown(event.review_comment, limit))
+    return card
 
 
 def deadline_text(period: ReportingPeriod, settings: Settings) -> str:

@@ -173,6 +173,15 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The review of a submitted event: «на проверке» (pending) until a reviewer accepts it
+    # or returns it to the author with `review_comment`; the author's fix makes it pending
+    # again. `review_since`: when it last began to wait for a decision. (No CHECK: SQLite
+    # would have to rebuild `events`, which the rows referring to it forbid.)
+    review: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sphere: Mapped[Sphere] = relationship()
     period: Mapped[ReportingPeriod] = relationship()
@@ -336,3 +345,49 @@ class DuplicatePair(Base):
 
     first: Mapped[Event] = relationship(foreign_keys=[first_id])
     second: Mapped[Event] = relationship(foreign_keys=[second_id])
+
+
+class EventVersion(Base):
+    """One change of a submitted event: who, when, which field, the value before and after.
+
+    Values are kept as the card shows them (a sphere's name, dates as the report prints
+    them), so the history reads the same after the spheres or the formatter change.
+    `field` is a dialogue step (`name`, `dates`, ...), `count`, `review` or `status`.
+    """
+
+    __tablename__ = "event_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    field: Mapped[str] = mapped_column(String(32))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+
+
+class Reviewer(Base):
+    """A person who reviews the events of an executive body and its institutions."""
+
+    __tablename__ = "reviewers"
+    __table_args__ = (
+        UniqueConstraint("person_id", "organisation_id", name="uq_reviewers_person_org"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReportDelivery(Base):
+    """A report file sent to a coordinator: what each event looked like in it (`events`:
+    event id → a fingerprint of its fields), so the next file's caption says what changed."""
+
+    __tablename__ = "report_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("reporting_periods.id"), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    events: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

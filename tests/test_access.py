@@ -13,7 +13,7 @@ from sqlalchemy import select, text, update
 
 from bot.database import Storage
 from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS
-from handlers.texts import Common, Desk, Dialogue, Join
+from handlers.texts import Common, Desk, Dialogue, Join, Review
 from storage.models import Base, JoinCode, PeriodNote
 from storage.models import Person as PersonRow
 from storage.repositories.access import STRANGER_REFUSALS
@@ -104,7 +104,10 @@ async def test_a_reporters_lists_never_show_another_organisations_events(
 
 # --- a reporter and the desk ---------------------------------------------------------------
 
-DESK_ONLY = sorted({name for name, _ in COORDINATOR_COMMANDS} - {n for n, _ in REPORTER_COMMANDS})
+# /review answers every known person (a reviewer may be a reporter): tested below.
+DESK_ONLY = sorted(
+    {name for name, _ in COORDINATOR_COMMANDS} - {n for n, _ in REPORTER_COMMANDS} - {"review"}
+)
 DESK_ARGUMENTS = {
     "report": "2023-Q4",
     "status": "2023-Q4",
@@ -122,6 +125,9 @@ DESK_ARGUMENTS = {
     "persondata": "701",
     "erase": "701",
     "duplicates": "2023-Q4",
+    "parent": f"{MUSEUM} | {THEATRE}",
+    "reviewer": f"702 {MUSEUM}",
+    "unreviewer": f"702 {MUSEUM}",
 }
 
 
@@ -201,6 +207,10 @@ STRANGER_MESSAGES = [
     "/coordinator 1",
     "/erase 702",
     "/persondata 702",
+    "/review",
+    "/parent Чужая | Другая",
+    "/reviewer 702 Чужая",
+    "/unreviewer 702 Чужая",
     "Здравствуйте",
 ]
 STRANGER_BUTTONS = [
@@ -214,6 +224,10 @@ STRANGER_BUTTONS = [
     "pp:erase:1",
     "du:merge:1:1:0",
     "du:apart:1:1:0",
+    "rv:ok:1:0",
+    "rv:ret:1:0",
+    "rv:hist:1:0",
+    "rq:0:0",
 ]
 
 
@@ -313,3 +327,142 @@ async def test_a_valid_code_lets_a_stranger_in_as_a_reporter_of_its_organisation
         ).one()
     assert tuple(row) == ("reporter", True, THEATRE)
     assert refusal.text == Common.COORDINATOR_ONLY
+
+
+# --- the review, role by role ----------------------------------------------------------------
+
+CULTURE, SPORT = "Министерство культуры", "Министерство спорта"
+REVIEW_BUTTONS = ["rv:ok:{id}:0", "rv:ret:{id}:0", "rv:hist:{id}:0", "ev:open:{id}", "ev:edit:{id}"]
+
+
+@dataclass
+class Bodies:
+    """Two executive bodies: culture over the museum (Anna's event), sport over the
+    theatre (Boris); a reviewer of each."""
+
+    scene: Scene
+    reviewer_a: Person
+    reviewer_b: Person
+
+
+@pytest.fixture
+async def bodies(world: World, scene: Scene) -> Bodies:
+    reviewer_a = await join(world, 711, CULTURE)
+    reviewer_b = await join(world, 712, SPORT)
+    coordinator = world.person(COORDINATOR_ID)
+    for command in (
+        f"/parent {MUSEUM} | {CULTURE}",
+        f"/parent {THEATRE} | {SPORT}",
+        f"/reviewer 711 {CULTURE}",
+        f"/reviewer 712 {SPORT}",
+    ):
+        await coordinator.send(command)
+    return Bodies(scene, reviewer_a, reviewer_b)
+
+
+def who_is(world: World, bodies: Bodies, who: str) -> Person:
+    return {
+        "stranger": world.person(704),
+        "reporter": bodies.scene.boris,
+        "reviewer_b": bodies.reviewer_b,
+        "reviewer_a": bodies.reviewer_a,
+        "coordinator": world.person(COORDINATOR_ID),
+    }[who]
+
+
+@pytest.mark.parametrize("button", REVIEW_BUTTONS)
+@pytest.mark.parametrize("who", ["stranger", "reporter", "reviewer_b"])
+async def test_only_an_events_reviewers_may_press_its_review_buttons(
+    world: World, bodies: Bodies, app_storage: Storage, who: str, button: str
+) -> None:
+    person = who_is(world, bodies, who)
+    before = await database(app_storage)
+
+    replies = await person.press_data(button.format(id=bodies.scene.event_id))
+
+    assert replies == []
+    assert person.alerts()[-1] == (Common.STRANGER if who == "stranger" else Common.STALE_BUTTON)
+    assert await database(app_storage) == before
+
+
+@pytest.mark.parametrize("who", ["reviewer_a", "coordinator"])
+async def test_an_events_reviewers_accept_return_correct_and_see_its_history(
+    world: World, bodies: Bodies, app_storage: Storage, who: str
+) -> None:
+    person = who_is(world, bodies, who)
+    event_id = bodies.scene.event_id
+
+    await person.press_data(f"ev:open:{event_id}")
+    opened = person.labels()
+    [asked] = await person.press_data(f"rv:ret:{event_id}:0")
+    [returned] = await person.send("Уточните, пожалуйста, даты.")
+    [accepted] = await person.press_data(f"rv:ok:{event_id}:0")
+    [history] = await person.press_data(f"rv:hist:{event_id}:0")
+    [summary] = await person.press_data(f"ev:edit:{event_id}")
+
+    assert opened[:2] == [Review.ACCEPT, Review.RETURN]
+    assert asked.text.startswith(f"Мероприятие №{event_id}")
+    assert returned.text == Review.RETURNED.format(id=event_id)
+    assert accepted.text == Review.ACCEPTED.format(id=event_id)
+    assert "принято" in history.text and "Уточните, пожалуйста, даты." in history.text
+    assert summary.text.startswith(Dialogue.SUMMARY_EDIT_HEAD.format(id=event_id))
+    assert Review.TO_AUTHOR_ACCEPTED.split("«")[0].format(id=event_id) in (
+        bodies.scene.anna.last_text()
+    )
+
+
+@pytest.mark.parametrize("who", ["stranger", "reporter", "reviewer_b", "reviewer_a", "coordinator"])
+async def test_review_lists_only_what_waits_for_that_person(
+    world: World, bodies: Bodies, app_storage: Storage, who: str
+) -> None:
+    person = who_is(world, bodies, who)
+    before = await database(app_storage)
+
+    [reply] = await person.send("/review")
+
+    expected = {
+        "stranger": Common.stranger(704),
+        "reporter": Review.NOT_REVIEWER,
+        "reviewer_b": Review.QUEUE_EMPTY.format(period=Review.OPEN_PERIODS),
+    }
+    if who in expected:
+        assert reply.text == expected[who]
+    else:
+        assert reply.text.startswith(Review.QUEUE_HEAD.format(period=Review.OPEN_PERIODS, count=1))
+        assert f"№{bodies.scene.event_id} · «Выставка музея» — {MUSEUM}, ждёт" in reply.text
+        assert person.button_data(f"№{bodies.scene.event_id}") == f"ev:open:{bodies.scene.event_id}"
+    assert await database(app_storage) == before
+
+
+@pytest.mark.parametrize("command", ["parent", "reviewer", "unreviewer"])
+@pytest.mark.parametrize("who", ["reporter", "reviewer_a"])
+async def test_only_a_coordinator_sets_the_structure_and_the_reviewers(
+    world: World, bodies: Bodies, app_storage: Storage, who: str, command: str
+) -> None:
+    person = who_is(world, bodies, who)
+    before = await database(app_storage)
+
+    replies = await person.send(f"/{command} {DESK_ARGUMENTS[command]}")
+
+    assert [reply.text for reply in replies] == [Common.COORDINATOR_ONLY]
+    assert await database(app_storage) == before
+
+
+async def test_a_reviewer_sees_nothing_of_another_bodys_institutions(
+    world: World, bodies: Bodies, app_storage: Storage
+) -> None:
+    await fill_event(bodies.scene.boris, name="Спектакль театра")
+    await bodies.scene.boris.press(Dialogue.SUBMIT)
+    theatre_event = next(
+        e for e in await stored_events(app_storage.sessionmaker) if e.name == "Спектакль театра"
+    )
+
+    [for_a] = await bodies.reviewer_a.send("/review")
+    labels_a = bodies.reviewer_a.labels()
+    [for_b] = await bodies.reviewer_b.send("/review")
+    refused = await bodies.reviewer_a.press_data(f"ev:open:{theatre_event.id}")
+
+    assert "Спектакль театра" not in for_a.text and THEATRE not in for_a.text
+    assert labels_a == [f"№{bodies.scene.event_id} · Выставка музея"]
+    assert "Спектакль театра" in for_b.text and "Выставка музея" not in for_b.text
+    assert refused == [] and bodies.reviewer_a.alerts()[-1] == Common.STALE_BUTTON

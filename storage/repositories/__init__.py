@@ -7,6 +7,7 @@ from storage.repositories.organisations import OrganisationRepository
 from storage.repositories.people import PersonRepository
 from storage.repositories.periods import PeriodRepository
 from storage.repositories.reminders import OrgStatus, ReminderRepository, ReportingRepository
+from storage.repositories.review import ReviewRepository
 from storage.repositories.spheres import SphereRepository
 from storage.repositories.updates import ProcessedUpdateRepository
 
@@ -23,5 +24,6 @@ __all__ = [
     "ProcessedUpdateRepository",
     "ReminderRepository",
     "ReportingRepository",
+    "ReviewRepository",
     "SphereRepository",
 ]
