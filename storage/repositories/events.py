@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -130,6 +130,13 @@ class EventRepository:
             .order_by(Event.id)
         )
         return list(await self.session.scalars(query))
+
+    async def count_of_period(self, period_id: int, *, status: str = "submitted") -> int:
+        """How many events of one status a period has."""
+        query = select(func.count(Event.id)).where(
+            Event.period_id == period_id, Event.status == status
+        )
+        return int(await self.session.scalar(query) or 0)
 
     async def of_organisation(self, organisation_id: int, period_ids: list[int]) -> list[Event]:
         """An organisation's not-deleted events in the given periods."""
