@@ -13,6 +13,7 @@ from handlers import (
     nothing,
     periods,
     report,
+    upload,
 )
 from handlers.filters import InPrivateChat
 
@@ -23,6 +24,7 @@ FEATURE_ROUTERS = (
     join.router,
     common.router,
     report.router,
+    upload.router,
     desk.router,
     duplicates.router,
     periods.router,
