@@ -151,6 +151,20 @@ class EventRepository:
         )
         return list(await self.session.scalars(query))
 
+    async def visible(
+        self, author_id: int, organisation_ids: list[int], *, period_id: int | None = None
+    ) -> list[Event]:
+        """Not-deleted events a person wrote or their organisations hold, newest first
+        (of one period if given)."""
+        owner = Event.author_id == author_id
+        if organisation_ids:
+            owner = owner | Event.organisation_id.in_(organisation_ids)
+        query = select(Event).where(owner, Event.status != "deleted")
+        if period_id is not None:
+            query = query.where(Event.period_id == period_id)
+        query = query.order_by(Event.start_date.desc(), Event.id.desc())
+        return list(await self.session.scalars(query))
+
     async def earlier(
         self, author_id: int, organisation_id: int | None, open_period_ids: list[int], limit: int
     ) -> list[Event]:
