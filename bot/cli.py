@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     load = commands.add_parser("import", help=texts.CLI_IMPORT, description=texts.CLI_IMPORT)
     load.add_argument("file", type=Path, help=texts.CLI_IMPORT_FILE)
     load.add_argument("--organisation", help=texts.CLI_IMPORT_ORGANISATION)
+    load.add_argument("--period", help=texts.CLI_IMPORT_PERIOD)
     report = commands.add_parser("report", help=texts.CLI_REPORT, description=texts.CLI_REPORT)
     report.add_argument("period", help=texts.CLI_REPORT_PERIOD)
     report.add_argument("--out", type=Path, help=texts.CLI_REPORT_OUT)
@@ -82,12 +83,26 @@ def _fail(text: str, code: int = 1) -> int:
     return code
 
 
-async def _import(settings: Settings, path: Path, organisation: str | None) -> int:
+_NOT_DOCX_SUFFIXES = frozenset({".doc", ".docm", ".dot", ".dotx", ".rtf", ".odt", ".pdf", ".xlsx"})
+
+
+async def _import(
+    settings: Settings, path: Path, organisation: str | None, period: str | None = None
+) -> int:
     from bot.database import deadline_for, io_reason, open_storage
     from storage.importer import ImportFileError, import_events
 
     if await asyncio.to_thread(path.is_dir):
         return _fail(texts.IMPORT_IS_FOLDER.format(path=path))
+    suffix = path.suffix.lower()
+    if suffix == ".docx":
+        return await _import_docx(settings, path, organisation, period)
+    if suffix in _NOT_DOCX_SUFFIXES:
+        if not await asyncio.to_thread(path.exists):
+            return _fail(texts.IMPORT_NO_FILE.format(path=path))
+        return _fail(texts.IMPORT_NOT_DOCX.format(path=path))
+    if period is not None:
+        return _fail(texts.IMPORT_PERIOD_ONLY_DOCX)
     try:
         data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     except FileNotFoundError:
@@ -121,6 +136,96 @@ async def _import(settings: Settings, path: Path, organisation: str | None) -> i
             period=result.period.label,
         )
     )
+    return 0
+
+
+def _read_docx(settings: Settings, path: Path, period: Quarter | None) -> Any:
+    from reports.docx_import import read_report
+
+    with path.open("rb") as stream:
+        return read_report(stream, settings.spheres, period=period)
+
+
+def _docx_lines(read: Any) -> list[str]:
+    """The rows not loaded and the spheres matched unsurely, one line each."""
+    lines: list[str] = []
+    if read.problems:
+        lines.append(texts.IMPORT_DOCX_PROBLEMS.format(count=len(read.problems)))
+        for problem in read.problems:
+            lines.append(
+                texts.IMPORT_DOCX_PROBLEM.format(
+                    row=problem.row,
+                    number=f" (№ {problem.number})" if problem.number else "",
+                    name=f" «{problem.name}»" if problem.name else "",
+                    reason=problem.reason,
+                )
+            )
+    if read.unsure:
+        lines.append(texts.IMPORT_DOCX_UNSURE)
+        for match in read.unsure:
+            if match.sphere is None:
+                lines.append(texts.IMPORT_DOCX_UNSURE_KEPT.format(written=match.written))
+            else:
+                lines.append(
+                    texts.IMPORT_DOCX_UNSURE_MATCHED.format(
+                        written=match.written, sphere=match.sphere
+                    )
+                )
+    return lines
+
+
+async def _import_docx(
+    settings: Settings, path: Path, organisation: str | None, label: str | None
+) -> int:
+    from bot.database import deadline_for, io_reason, open_storage
+    from reports.docx_import import DocxImportError
+    from storage.importer import import_read_report
+
+    period = None
+    if label is not None:
+        try:
+            period = Quarter.parse(label)
+        except QuarterError:
+            return _fail(texts.REPORT_BAD_PERIOD.format(value=label))
+    try:
+        read = await asyncio.to_thread(_read_docx, settings, path, period)
+    except FileNotFoundError:
+        return _fail(texts.IMPORT_NO_FILE.format(path=path))
+    except DocxImportError as error:
+        return _fail(texts.IMPORT_BAD_FILE.format(path=path, error=error))
+    except OSError as error:
+        return _fail(texts.IMPORT_UNREADABLE.format(path=path, reason=io_reason(error)))
+    storage = await open_storage(settings)
+    try:
+        async with storage.sessionmaker() as session, session.begin():
+            result = await import_read_report(
+                session,
+                read,
+                organisation=organisation or settings.default_organisation,
+                deadline_of=deadline_for(settings),
+            )
+    finally:
+        await storage.close()
+    if result.skipped:
+        _say(
+            texts.IMPORT_DOCX_SKIPPED.format(
+                path=path,
+                period=result.period.label,
+                existing=result.existing,
+                read=len(read.events),
+                notes=len(read.notes),
+            )
+        )
+        return 0
+    _say(
+        texts.IMPORT_DOCX_DONE.format(
+            period=result.period.label, path=path, added=result.added, notes=result.notes_added
+        )
+    )
+    if result.repeated:
+        _say(texts.IMPORT_DOCX_REPEATED.format(count=result.repeated))
+    for line in _docx_lines(read):
+        _say(line)
     return 0
 
 
@@ -269,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
 def _command(settings: Settings, args: argparse.Namespace) -> int:
     match args.command:
         case "import":
-            return asyncio.run(_import(settings, args.file, args.organisation))
+            return asyncio.run(_import(settings, args.file, args.organisation, args.period))
         case "report":
             return asyncio.run(_report(settings, args.period, args.out))
         case "migrate":

@@ -59,6 +59,25 @@ REASON_OTHER = "ошибка ввода-вывода"
 IMPORT_IS_FOLDER = "Указана папка, а не файл: {path}"
 IMPORT_UNREADABLE = "Файл {path} не удалось прочитать: {reason}."
 IMPORT_NOT_UTF8 = "Файл {path} не в кодировке UTF-8."
+IMPORT_NOT_DOCX = (
+    "Файл {path} не подходит: нужен документ Word в формате .docx "
+    "(файл .doc, .rtf или .odt сохраните в Word как .docx) или файл JSON."
+)
+IMPORT_PERIOD_ONLY_DOCX = "Параметр --period применяется только к файлам .docx."
+IMPORT_DOCX_DONE = (
+    "Отчёт за {period} загружен из {path}: мероприятий — {added}, "
+    "примечаний — {notes}; период закрыт для изменений."
+)
+IMPORT_DOCX_REPEATED = "Одинаковых строк пропущено: {count}."
+IMPORT_DOCX_SKIPPED = (
+    "Отчёт из {path} не загружен: в периоде {period} уже есть мероприятия ({existing}). "
+    "Пропущено мероприятий из файла — {read}, примечаний — {notes}."
+)
+IMPORT_DOCX_PROBLEMS = "Не загружены строки ({count}):"
+IMPORT_DOCX_PROBLEM = "  строка {row}{number}{name}: {reason}"
+IMPORT_DOCX_UNSURE = "Проверьте сферы, распознанные неточно:"
+IMPORT_DOCX_UNSURE_MATCHED = "  «{written}» — принята как «{sphere}»"
+IMPORT_DOCX_UNSURE_KEPT = "  «{written}» — нет среди настроенных сфер, сохранена как написана"
 REPORT_CANNOT_WRITE = "Не удалось записать отчёт в {path}: {reason}."
 
 # `python -m bot --help`, in Russian like everything else the person running it reads.
@@ -73,8 +92,13 @@ CLI_HELP = "показать эту справку и выйти"
 CLI_ERROR = "Ошибка в командной строке: {message}. Справка: python -m bot --help"
 CLI_RUN = "запустить бота: long polling или веб-сервер для webhook, если задан WEBHOOK_URL"
 CLI_SCHEDULER = "только планировщик напоминаний (один на развёртывание), без обработки сообщений"
-CLI_IMPORT = "загрузить мероприятия из файла JSON (повторная загрузка ничего не дублирует)"
-CLI_IMPORT_FILE = "файл JSON в формате образца fixtures/report_2023_q4.json"
+CLI_IMPORT = (
+    "загрузить мероприятия из отчёта .docx или файла JSON (повторная загрузка ничего не дублирует)"
+)
+CLI_IMPORT_FILE = (
+    "отчёт .docx в официальном формате или файл JSON в формате образца fixtures/report_2023_q4.json"
+)
+CLI_IMPORT_PERIOD = "период отчёта .docx, если он не указан в заголовке, например 2023-Q4"
 CLI_IMPORT_ORGANISATION = "организация для мероприятий, у которых она не указана"
 CLI_REPORT = "сохранить отчёт за период в файл .docx"
 CLI_REPORT_PERIOD = "период, например 2023-Q4"

@@ -14,6 +14,7 @@ from handlers import (
     periods,
     report,
     review,
+    upload,
 )
 from handlers.filters import InPrivateChat
 
@@ -24,6 +25,7 @@ FEATURE_ROUTERS = (
     join.router,
     common.router,
     report.router,
+    upload.router,
     desk.router,
     duplicates.router,
     periods.router,

@@ -10,7 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import Field
 
-from handlers.texts import Desk, Dialogue, MyEvents, Periods, Reminders, Review
+from handlers.texts import Desk, Dialogue, MyEvents, Periods, Reminders, Review, Upload
 
 BUTTON_TEXT_MAX = 60
 SPHERE_BUTTON_MAX = 45  # about what one button line of a phone shows
@@ -520,5 +520,21 @@ def erase_keyboard(person_id: int) -> InlineKeyboardMarkup:
     builder = Keyboard()
     builder.button(text=Desk.ERASE_YES, callback_data=PersonCb(action="erase", id=person_id))
     builder.button(text=Desk.ERASE_NO, callback_data=PersonCb(action="spare", id=person_id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+class UploadCb(CallbackData, prefix="up"):
+    """«Загрузить» (`load`) or «Отмена» (`drop`) under a report read from a .docx; `key`
+    names the upload, so the buttons of an older one are refused."""
+
+    action: str
+    key: Annotated[str, Field(max_length=16)]
+
+
+def upload_keyboard(key: str) -> InlineKeyboardMarkup:
+    builder = Keyboard()
+    builder.button(text=Upload.LOAD, callback_data=UploadCb(action="load", key=key))
+    builder.button(text=Upload.CANCEL, callback_data=UploadCb(action="drop", key=key))
     builder.adjust(2)
     return builder.as_markup()

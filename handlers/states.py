@@ -26,3 +26,7 @@ class ReviewStates(StatesGroup):
 
 # The dialogue's seven numbered steps, in order; each is also the name of its state.
 STEPS: tuple[str, ...] = ("sphere", "name", "place", "dates", "result", "participants", "period")
+
+
+class MyStates(StatesGroup):
+    search = State()  # /my: waiting for a word of an event's name

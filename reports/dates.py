@@ -433,6 +433,22 @@ def find_earliest_date(text: str, *, year: int) -> date | None:
     return min(found, default=None)
 
 
+def find_date_span(text: str, *, year: int) -> tuple[date, date] | None:
+    """The earliest and the latest date mentioned in free text (months: first and last day)."""
+    tokens = _tokenize(text)
+    starts: list[date] = []
+    ends: list[date] = []
+    i = 0
+    while i < len(tokens):
+        dates, i = _read_leniently(tokens, i, year)
+        if dates is not None:
+            starts.append(dates.start)
+            ends.append(dates.end)
+    if not starts:
+        return None
+    return min(starts), max(ends)
+
+
 def _read_leniently(tokens: list[_Token], i: int, year: int) -> tuple[DateRange | None, int]:
     """Read a range, else a single date, at `tokens[i]`; else step over one token."""
     try:

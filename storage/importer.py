@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.dates import DateRange
+from reports.docx_import import ReadReport
 from reports.quarters import Quarter, QuarterError
 from storage.models import utcnow
 from storage.repositories import (
@@ -195,3 +196,99 @@ async def import_events(
             existing.add(text)
             notes_added += 1
     return ImportResult(quarter, added, skipped, notes_added)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportImportResult:
+    """What loading a read .docx report did: `existing` > 0 means the period was skipped."""
+
+    period: Quarter
+    added: int
+    notes_added: int
+    existing: int = 0
+    repeated: int = 0  # rows identical to one already loaded, left out
+
+    @property
+    def skipped(self) -> bool:
+        return self.existing > 0
+
+
+async def import_read_report(
+    session: AsyncSession,
+    read: ReadReport,
+    *,
+    organisation: str,
+    deadline_of: Callable[[Quarter], datetime],
+) -> ReportImportResult:
+    """Load the events of a read .docx report as submitted ones into a closed period.
+
+    A period that already has submitted events is left as it is (the report is taken as
+    loaded before, or the period as collected by the bot): nothing is added and
+    `existing` says how many events it has. The period is closed after loading.
+    """
+    quarter = read.period
+    periods = PeriodRepository(session)
+    events = EventRepository(session)
+    period = await periods.get(quarter)
+    if period is not None:
+        existing = await events.count_of_period(period.id)
+        if existing:
+            return ReportImportResult(quarter, 0, 0, existing)
+    period = await periods.ensure(quarter, deadline_of(quarter), status="closed")
+    if period.status != "closed":
+        await periods.set_status(period, "closed")
+    owner = await OrganisationRepository(session).get_or_add(organisation)
+    spheres = SphereRepository(session)
+    sphere_ids: dict[str, int] = {}
+    known_keys = await events.dedup_keys(owner.id)
+    base_time = utcnow()
+    added = repeated = 0
+    for index, event in enumerate(read.events):
+        if event.sphere not in sphere_ids:
+            sphere = await spheres.by_name(event.sphere) or await spheres.get_or_add_inactive(
+                event.sphere
+            )
+            sphere_ids[event.sphere] = sphere.id
+        row = _Row(
+            None,
+            event.sphere,
+            event.name,
+            event.place,
+            event.dates,
+            event.result,
+            event.participants,
+            event.participant_count,
+        )
+        key = row.key(quarter)
+        if key in known_keys:
+            repeated += 1
+            continue
+        known_keys.add(key)
+        added += 1
+        await events.add(
+            EventFields(
+                sphere_id=sphere_ids[event.sphere],
+                name=event.name,
+                place=event.place,
+                dates=event.dates,
+                result=event.result,
+                participants=event.participants,
+                participant_count=event.participant_count,
+            ),
+            period_id=period.id,
+            organisation_id=owner.id,
+            status="submitted",
+            # Document order breaks ties in the report's ordering rule.
+            submitted_at=base_time + timedelta(microseconds=index),
+            dedup_key=key,
+            flush=False,
+        )
+    await session.flush()
+    existing_notes = {note.text for note in await periods.notes(period.id)}
+    notes_added = 0
+    for text in read.notes:
+        if text not in existing_notes:
+            await periods.add_note(period.id, text)
+            existing_notes.add(text)
+            notes_added += 1
+    return ReportImportResult(quarter, added, notes_added, repeated=repeated)

@@ -35,6 +35,7 @@ MAX_CALLBACK_ANSWER = 200
 MAX_CALLBACK_DATA = 64  # bytes of UTF-8
 MAX_BUTTONS = 100
 MAX_UPLOAD = 50 * 1024 * 1024
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big")
 
 BLOCKED = "Forbidden: bot was blocked by the user"
 NOT_MODIFIED = (

@@ -157,3 +157,82 @@ def test_migrate_creates_the_database_directory(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "bot.db").exists()
+
+
+def _typed_report() -> bytes:
+    from tests.word import Event, Sphere, person_report
+
+    return person_report(
+        ["Отчет о мероприятиях в международной сфере во 2 квартале 2021 года"],
+        [
+            Sphere("Сотрудничество в сфере спорта"),
+            Event(("1", "Турнир", "г. Смоленск", "12.05.2021", "Проведён", "Команды")),
+            Event(("2", "Матч", "г. Минск", "", "Проведён", "Команды")),
+        ],
+        ["Заключительный абзац."],
+    )
+
+
+def test_a_docx_report_is_imported_once_into_a_closed_period(tmp_path: Path) -> None:
+    path = tmp_path / "Отчёт 2 кв.docx"
+    path.write_bytes(_typed_report())
+
+    first = run_bot(tmp_path, "import", str(path), "--organisation", "Департамент спорта")
+    second = run_bot(tmp_path, "import", str(path))
+
+    assert first.returncode == 0, first.stderr
+    assert "Отчёт за 2021-Q2 загружен" in first.stdout
+    assert "мероприятий — 1, примечаний — 1; период закрыт" in first.stdout
+    assert "строка 4 (№ 2) «Матч»: не указаны сроки проведения" in first.stdout
+    assert second.returncode == 0, second.stderr
+    assert "не загружен: в периоде 2021-Q2 уже есть мероприятия (1)" in second.stdout
+    assert "Пропущено мероприятий из файла — 1, примечаний — 1" in second.stdout
+    with closing(sqlite3.connect(tmp_path / "data" / "bot.db")) as db:
+        rows = db.execute(
+            "SELECT o.name, p.status FROM events e JOIN organisations o ON o.id = e.organisation_id"
+            " JOIN reporting_periods p ON p.id = e.period_id"
+        ).fetchall()
+    assert rows == [("Департамент спорта", "closed")]
+
+
+def test_the_period_option_names_the_quarter_of_an_untitled_report(tmp_path: Path) -> None:
+    from tests.word import Event, Sphere, person_report
+
+    path = tmp_path / "report.docx"
+    path.write_bytes(
+        person_report(["Справка"], [Sphere("Спорт"), Event(("1", "Турнир", "", "май", "", ""))])
+    )
+
+    without = run_bot(tmp_path, "import", str(path))
+    given = run_bot(tmp_path, "import", str(path), "--period", "2021-Q2")
+
+    assert without.returncode == 1
+    assert "не указан квартал" in without.stderr
+    assert given.returncode == 0, given.stderr
+    assert "Отчёт за 2021-Q2 загружен" in given.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("missing.docx", None, "Файл не найден: "),
+        ("folder.docx", "folder", "Указана папка, а не файл: "),
+        ("old.doc", b"\xd0\xcf\x11\xe0", "нужен документ Word в формате .docx"),
+        ("fake.docx", b"not a zip", "не является документом Word (.docx)"),
+    ],
+)
+def test_a_docx_that_cannot_be_imported_gets_one_russian_line(
+    tmp_path: Path, name: str, content: bytes | str | None, expected: str
+) -> None:
+    path = tmp_path / name
+    if content == "folder":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+
+    result = run_bot(tmp_path, "import", str(path))
+
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data" / "bot.db").exists()

@@ -76,6 +76,8 @@ async def test_my_lists_the_persons_own_events_with_their_dates(world: World) ->
         "26-27 октября 2023 года · Концерт",
         MyEvents.SHOW_ORG,
         MyEvents.SHOW_EARLIER,
+        MyEvents.SHOW_YEAR,
+        MyEvents.SHOW_SEARCH,
     ]
 
 
@@ -110,8 +112,13 @@ async def test_the_organisation_view_lists_colleagues_events_too(world: World) -
     [mine] = await anna.press(MyEvents.SHOW_MINE)
 
     assert org.text == MyEvents.ORG_HEAD
-    assert [label.split(" · ")[1] for label in org_labels[:-2]] == ["Выставка", "Лекция коллеги"]
-    assert org_labels[-2:] == [MyEvents.SHOW_MINE, MyEvents.SHOW_EARLIER]
+    assert [label.split(" · ")[1] for label in org_labels[:-4]] == ["Выставка", "Лекция коллеги"]
+    assert org_labels[-4:] == [
+        MyEvents.SHOW_MINE,
+        MyEvents.SHOW_EARLIER,
+        MyEvents.SHOW_YEAR,
+        MyEvents.SHOW_SEARCH,
+    ]
     assert mine.text == MyEvents.HEAD
     assert anna.labels()[0].endswith("Выставка")
 
@@ -317,7 +324,12 @@ async def test_events_of_a_closed_period_are_listed_as_earlier(
         f"26-27 октября 2023 года · {EXHIBITION}"
     ]
     assert earlier.text == MyEvents.EARLIER_HEAD
-    assert person.labels() == ["28 сентября 2023 года · Конференция", MyEvents.SHOW_MINE]
+    assert person.labels() == [
+        "28 сентября 2023 года · Конференция",
+        MyEvents.SHOW_MINE,
+        MyEvents.SHOW_YEAR,
+        MyEvents.SHOW_SEARCH,
+    ]
 
 
 async def test_an_event_of_a_closed_period_can_be_copied_but_not_changed(

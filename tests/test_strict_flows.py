@@ -155,8 +155,9 @@ async def test_my_with_130_events_pages_through_to_the_last(
     assert pages[-1] == MyEvents.HEAD + MyEvents.PAGE.format(page=7, pages=7)
     events = [label for labels in seen for label in labels if "·" in label]
     assert events == [f"26 октября 2023 года · Событие {n:03}" for n in range(1, 131)]
-    assert seen[0][-3:] == [MyEvents.NEXT, MyEvents.SHOW_ORG, MyEvents.SHOW_EARLIER]
-    assert seen[-1][-3:] == [MyEvents.PREVIOUS, MyEvents.SHOW_ORG, MyEvents.SHOW_EARLIER]
+    views = [MyEvents.SHOW_ORG, MyEvents.SHOW_EARLIER, MyEvents.SHOW_YEAR, MyEvents.SHOW_SEARCH]
+    assert seen[0][-5:] == [MyEvents.NEXT, *views]  # paging first, then the views
+    assert seen[-1][-5:] == [MyEvents.PREVIOUS, *views]
     [back] = await anna.press(MyEvents.PREVIOUS)
     assert back.text == MyEvents.HEAD + MyEvents.PAGE.format(page=6, pages=7)
 

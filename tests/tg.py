@@ -19,6 +19,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import (
     AnswerCallbackQuery,
+    GetFile,
     GetMe,
     SendDocument,
     SendMessage,
@@ -30,6 +31,7 @@ from aiogram.types import (
     CallbackQuery,
     Chat,
     Document,
+    File,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -50,8 +52,10 @@ from storage.models import Person as PersonRow
 from storage.repositories import CounterRepository, PeriodRepository
 from tests.telegram_rules import (
     BLOCKED,
+    MAX_DOWNLOAD,
     Chats,
     Refusal,
+    bad_request,
     check_request,
     listed_choice,
     method_params,
@@ -114,7 +118,16 @@ class RecordingSession(BaseSession):
         self._message_ids = count(1000)
         self._expecting = 0
         self._refusing: dict[str, Refusal] = {}
+        self.files: dict[str, bytes] = {}  # file_id -> content people sent the bot
+        self.file_sizes: dict[str, int] = {}  # sizes Telegram reports, if not the content's
+        self.downloads: list[str] = []  # the file paths the bot downloaded, in order
         RecordingSession.opened.append(self)
+
+    def add_file(self, file_id: str, content: bytes, *, size: int | None = None) -> None:
+        """A file a person sent: getFile and the download serve it (`size` as reported)."""
+        self.files[file_id] = content
+        if size is not None:
+            self.file_sizes[file_id] = size
 
     @property
     def blocked(self) -> set[int]:
@@ -177,6 +190,8 @@ class RecordingSession(BaseSession):
                 raise planned
             check_request(name, params, uploads)
             self.chats.check(name, params)
+            if isinstance(method, GetFile):
+                file = self._get_file(method.file_id)
         except Refusal as refusal:
             try:
                 raise_as_aiogram(self, bot, method, refusal)
@@ -189,6 +204,8 @@ class RecordingSession(BaseSession):
         self.requests.append(method)
         if isinstance(method, GetMe):
             return BOT_USER  # type: ignore[return-value]
+        if isinstance(method, GetFile):
+            return file  # type: ignore[return-value]
         if isinstance(method, SendMessage | SendDocument):
             message_id = next(self._message_ids)
             self.chats.remember(name, params, message_id)
@@ -203,9 +220,37 @@ class RecordingSession(BaseSession):
         self.chats.remember(name, params, None)
         return True  # type: ignore[return-value]
 
-    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
-        raise NotImplementedError
-        yield b""  # pragma: no cover
+    def _get_file(self, file_id: str) -> File:
+        """getFile as Telegram answers it: bots may download files up to 20 MB only."""
+        if file_id not in self.files:
+            raise bad_request("invalid file_id")
+        size = self.file_sizes.get(file_id, len(self.files[file_id]))
+        if size > MAX_DOWNLOAD:
+            raise bad_request("file is too big")
+        return File(
+            file_id=file_id,
+            file_unique_id=f"u{file_id}",
+            file_size=size,
+            file_path=f"documents/{file_id}",
+        )
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        """A download of a file getFile gave the path of (`…/file/bot<token>/<path>`)."""
+        path = url.split("/file/bot", 1)[1].split("/", 1)[1]
+        file_id = path.removeprefix("documents/")
+        if file_id not in self.files:
+            raise AssertionError(f"the bot downloaded {path!r}, a path getFile never gave")
+        self.downloads.append(path)
+        content = self.files[file_id]
+        for start in range(0, len(content), chunk_size):
+            yield content[start : start + chunk_size]
 
 
 class Person:
@@ -243,6 +288,20 @@ class Person:
     async def send_photo(self) -> list[SendMessage]:
         photo = [PhotoSize(file_id="p", file_unique_id="p", width=10, height=10)]
         return await self.world.feed(self, Update(update_id=0, message=self._message(photo=photo)))
+
+    async def send_document(
+        self, file_name: str, content: bytes, *, size: int | None = None
+    ) -> list[SendMessage]:
+        """Send a file (served to the bot by getFile and the download); the bot's replies."""
+        file_id = f"f{next(self.world.ids)}"
+        self.world.session.add_file(file_id, content, size=size)
+        document = Document(
+            file_id=file_id,
+            file_unique_id=f"u{file_id}",
+            file_name=file_name,
+            file_size=len(content) if size is None else size,
+        )
+        return await self.send_update(document=document)
 
     async def send_update(self, **fields: Any) -> list[SendMessage]:
         """A message with arbitrary fields (sticker, voice, document, ...)."""

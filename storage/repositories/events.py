@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -131,6 +131,13 @@ class EventRepository:
         )
         return list(await self.session.scalars(query))
 
+    async def count_of_period(self, period_id: int, *, status: str = "submitted") -> int:
+        """How many events of one status a period has."""
+        query = select(func.count(Event.id)).where(
+            Event.period_id == period_id, Event.status == status
+        )
+        return int(await self.session.scalar(query) or 0)
+
     async def of_organisation(self, organisation_id: int, period_ids: list[int]) -> list[Event]:
         """An organisation's not-deleted events in the given periods."""
         query = (
@@ -142,6 +149,20 @@ class EventRepository:
             )
             .order_by(Event.start_date, Event.id)
         )
+        return list(await self.session.scalars(query))
+
+    async def visible(
+        self, author_id: int, organisation_ids: list[int], *, period_id: int | None = None
+    ) -> list[Event]:
+        """Not-deleted events a person wrote or their organisations hold, newest first
+        (of one period if given)."""
+        owner = Event.author_id == author_id
+        if organisation_ids:
+            owner = owner | Event.organisation_id.in_(organisation_ids)
+        query = select(Event).where(owner, Event.status != "deleted")
+        if period_id is not None:
+            query = query.where(Event.period_id == period_id)
+        query = query.order_by(Event.start_date.desc(), Event.id.desc())
         return list(await self.session.scalars(query))
 
     async def earlier(

@@ -1,0 +1,174 @@
+"""A past report sent to the bot as a .docx: read, shown, loaded on «Загрузить»."""
+
+from __future__ import annotations
+
+from aiogram.methods import GetFile
+from aiogram.types import Document, InlineKeyboardMarkup
+
+from bot.database import Storage
+from handlers.texts import Dialogue, Upload
+from reports.model import DEFAULT_SPHERES
+from tests.conftest import COORDINATOR_ID
+from tests.test_dialogue import join
+from tests.tg import Person, World, reach, stored_events
+from tests.word import Event, Sphere, person_report
+
+SPORT, EDUCATION = DEFAULT_SPHERES[9], DEFAULT_SPHERES[4]
+TITLE = ["Отчет о мероприятиях в международной сфере в III квартале 2022 года"]
+
+
+def typed_report(extra_bad_rows: int = 0) -> bytes:
+    rows: list[Sphere | Event] = [
+        Sphere("Сотрудничество в сфере спотра"),  # a typo in a short word: matched, asked
+        Event(("1.", "Турнир <дружбы>", "г. Смоленск", "12.08.2022", "Проведён", "20 человек")),
+        Event(("2.", "Матч", "г. Минск", "", "Проведён", "Команды")),
+        Sphere("Сотрудничество в сфере образования"),  # matched, but unsure
+        Event(("3", "Олимпиада", "г. Брест", "сентябрь 2022", "Итоги", "Школьники")),
+    ]
+    rows += [
+        Event((str(n), f"Встреча номер {n} " + "длинное название " * 4, "", "", "", ""))
+        for n in range(4, 4 + extra_bad_rows)
+    ]
+    return person_report(TITLE, rows, ["В III квартале 2022 года состоялось 2 встречи."])
+
+
+def coordinator(world: World) -> Person:
+    return world.person(COORDINATOR_ID, "Координатор")
+
+
+def getfiles(world: World) -> list[GetFile]:
+    return [r for r in world.session.requests if isinstance(r, GetFile)]
+
+
+async def test_a_coordinators_report_is_shown_then_loaded_into_a_closed_quarter(
+    world: World, app_storage: Storage
+) -> None:
+    desk = coordinator(world)
+
+    [summary] = await desk.send_document("Отчёт III кв.docx", typed_report())
+
+    text = summary.text
+    assert "<b>Прочитан отчёт за III квартал 2022 года</b> (файл «Отчёт III кв.docx»)" in text
+    assert "Мероприятий: 2; примечаний: 1." in text
+    assert f"• {SPORT} — 1" in text and f"• {EDUCATION} — 1" in text
+    assert "• строка 4 (№ 2.) «Матч»: не указаны сроки проведения" in text
+    assert f"• «Сотрудничество в сфере образования» — принята как «{EDUCATION}»" in text
+    assert f"• «Сотрудничество в сфере спотра» — принята как «{SPORT}»" in text
+    assert isinstance(summary.reply_markup, InlineKeyboardMarkup)
+    assert desk.labels() == [Upload.LOAD, Upload.CANCEL]
+    assert await stored_events(app_storage.sessionmaker) == []
+
+    [done] = await desk.press(Upload.LOAD)
+
+    assert done.text.startswith("Загружено мероприятий: 2; примечаний: 1. III квартал 2022 года")
+    events = await stored_events(app_storage.sessionmaker)
+    assert [(e.name, e.sphere.name, e.period.status) for e in events] == [
+        ("Турнир <дружбы>", SPORT, "closed"),
+        ("Олимпиада", EDUCATION, "closed"),
+    ]
+    assert {e.organisation.name for e in events} == {"Импортированные мероприятия"}
+    assert events[0].participant_count == 20
+    assert len(getfiles(world)) == 1 and len(world.session.downloads) == 1  # read once
+
+
+async def test_cancel_saves_nothing_and_the_old_buttons_are_refused(
+    world: World, app_storage: Storage
+) -> None:
+    desk = coordinator(world)
+    await desk.send_document("report.docx", typed_report())
+    load = desk.button_data(Upload.LOAD)
+
+    [cancelled] = await desk.press(Upload.CANCEL)
+    await desk.press_data(load)
+
+    assert cancelled.text == Upload.CANCELLED
+    assert desk.alerts() == [Upload.STALE]
+    assert await stored_events(app_storage.sessionmaker) == []
+
+
+async def test_a_quarter_that_already_has_events_is_not_offered_for_loading(
+    world: World, app_storage: Storage
+) -> None:
+    desk = coordinator(world)
+    await desk.send_document("report.docx", typed_report())
+    await desk.press(Upload.LOAD)
+
+    [again] = await desk.send_document("report again.docx", typed_report())
+
+    assert "За III квартал 2022 года в базе уже есть мероприятия (2)" in again.text
+    assert again.reply_markup is None
+    assert len(await stored_events(app_storage.sessionmaker)) == 2
+
+
+async def test_a_long_list_of_unread_rows_is_split_with_the_buttons_last(world: World) -> None:
+    desk = coordinator(world)
+
+    replies = await desk.send_document("report.docx", typed_report(extra_bad_rows=120))
+
+    assert len(replies) > 1
+    assert all(reply.reply_markup is None for reply in replies[:-1])
+    assert isinstance(replies[-1].reply_markup, InlineKeyboardMarkup)
+    assert sum(reply.text.count("не указаны сроки проведения") for reply in replies) == 121
+
+
+async def test_a_file_over_twenty_megabytes_is_refused_without_fetching_it(world: World) -> None:
+    desk = coordinator(world)
+
+    [reply] = await desk.send_document("big.docx", b"PK", size=25 * 2**20)
+
+    assert reply.text == Upload.TOO_BIG.format(size="25,0")
+    assert getfiles(world) == []
+
+
+async def test_a_big_file_of_unknown_size_refused_by_telegram_is_answered_clearly(
+    world: World,
+) -> None:
+    desk = coordinator(world)
+    world.session.add_file("huge", b"PK", size=30 * 2**20)
+    document = Document(file_id="huge", file_unique_id="uhuge", file_name="huge.docx")
+
+    with world.session.expect_refusal():
+        [reply] = await desk.send_update(document=document)
+
+    assert reply.text.startswith("Файл слишком большой")
+    assert world.session.downloads == []
+
+
+async def test_other_files_and_broken_ones_get_a_reason(world: World) -> None:
+    desk = coordinator(world)
+
+    [pdf] = await desk.send_document("отчёт.pdf", b"%PDF-1.4")
+    [broken] = await desk.send_document("отчёт.docx", b"not a zip at all")
+    [untitled] = await desk.send_document(
+        "справка.docx",
+        person_report(["Справка"], [Sphere(SPORT), Event(("1", "Матч", "", "май", "", ""))]),
+    )
+
+    assert pdf.text == Upload.NOT_DOCX
+    assert broken.text == (
+        "Файл «отчёт.docx» не удалось прочитать как отчёт: "
+        "файл не является документом Word (.docx)."
+    )
+    assert untitled.text == Upload.NO_PERIOD
+
+
+async def test_a_coordinator_inside_the_dialogue_is_asked_for_text(world: World) -> None:
+    desk = coordinator(world)
+    await reach(desk, "name")
+
+    [reply] = await desk.send_document("report.docx", typed_report())
+
+    assert reply.text == Dialogue.NEED_TEXT
+    assert getfiles(world) == []
+
+
+async def test_staff_sending_a_report_file_are_refused_politely(world: World) -> None:
+    person = await join(world, 901)
+
+    [outside] = await person.send_document("report.docx", typed_report())
+    await reach(person, "place")
+    [inside] = await person.send_document("report.docx", typed_report())
+
+    assert outside.text == Upload.STAFF_REFUSED
+    assert inside.text == Dialogue.NEED_TEXT
+    assert getfiles(world) == []
