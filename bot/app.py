@@ -29,7 +29,7 @@ from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.database import Storage, open_storage
+from bot.database import Storage, open_storage, redis_pool
 from bot.middlewares import (
     CommitBeforeSending,
     CoordinatorMenus,
@@ -56,8 +56,6 @@ from storage.repositories import JoinCodeRepository, PersonRepository
 log = logging.getLogger(__name__)
 
 START_RETRY_MAX_DELAY = 30.0
-REDIS_MAX_CONNECTIONS = 64
-REDIS_POOL_TIMEOUT = 30.0  # seconds an update waits for a Redis connection
 SCHEDULER_REFRESH = timedelta(minutes=5)
 SETUP_CODE_VALID = timedelta(days=30)  # the first start's setup link
 GC_YOUNG_THRESHOLD = 10_000  # allocations between collections of the youngest generation
@@ -120,15 +118,12 @@ def fsm_storage(
     if settings.redis_url is None:
         return SqlAlchemyStorage(storage.sessionmaker, reader=storage.reader), None
     from aiogram.fsm.storage.redis import RedisStorage
-    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio import Redis
 
     key_builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    # A pool that waits for a free connection: redis-py's default one raises "Too many
-    # connections" at its limit, which a burst of updates reaches.
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_TIMEOUT
+    redis_storage = RedisStorage(
+        Redis(connection_pool=redis_pool(settings)), key_builder=key_builder
     )
-    redis_storage = RedisStorage(Redis(connection_pool=pool), key_builder=key_builder)
     # aiogram's RedisEventIsolation holds a chat for 60 s after its worker died: ours, a
     # short lock renewed while the update is in hand (bot/workers.py).
     return redis_storage, RenewedRedisIsolation(redis_storage.redis, key_builder)

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import texts
+from bot.metrics import PoolWaits
 from bot.settings import Settings, StartupError
 from reports.quarters import Quarter
 from storage.db import create_engine, create_sessionmaker
@@ -82,12 +85,30 @@ def _where(url: str) -> str:
     return f"{parsed.host or 'localhost'}{port}{database}"
 
 
-async def _connected_engine(url: str) -> AsyncEngine:
+def pool_options(settings: Settings, *, read_only: bool = False) -> dict[str, Any]:
+    """The engine's pool under DB_POOL_SIZE, DB_MAX_OVERFLOW and DB_POOL_TIMEOUT, its waits
+    observed (bot.metrics). A SQLite file keeps its one writer connection per process
+    (storage.db.create_engine): there only the timeout applies."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and settings.sqlite_path() is None:
+        return {}  # in memory: SQLAlchemy's static pool of one connection
+    name = "database_reader" if read_only else "database"
+    options: dict[str, Any] = {
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_waited": PoolWaits(name, settings.pool_slow_wait),
+    }
+    if url.get_backend_name() != "sqlite":
+        options["pool_size"] = settings.db_pool_size
+        options["max_overflow"] = settings.db_max_overflow
+    return options
+
+
+async def _connected_engine(url: str, **options: Any) -> AsyncEngine:
     """An engine that has connected once; a failure is one Russian `StartupError` line."""
     sqlite = make_url(url).get_backend_name() == "sqlite"
     engine: AsyncEngine | None = None
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, **options)
         async with engine.connect():
             pass
         return engine
@@ -126,6 +147,36 @@ async def check_redis(settings: Settings) -> None:
         await client.aclose()
 
 
+def redis_pool(settings: Settings) -> Any:
+    """The Redis connection pool of REDIS_URL: at most REDIS_MAX_CONNECTIONS, and a caller
+    finding them all busy waits its turn (at most REDIS_POOL_TIMEOUT seconds) instead of
+    failing, as redis-py's default pool does ("Too many connections"); each wait is
+    observed (bot.metrics)."""
+    assert settings.redis_url is not None
+    from redis.asyncio import BlockingConnectionPool
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    waited = PoolWaits("redis", settings.pool_slow_wait)
+
+    class TimedBlockingPool(BlockingConnectionPool):
+        async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            try:
+                connection = await super().get_connection(*args, **kwargs)
+            except RedisConnectionError as error:  # "No connection available." at the timeout
+                if isinstance(error.__cause__, TimeoutError):
+                    waited(time.monotonic() - started, timed_out=True)
+                raise
+            waited(time.monotonic() - started)
+            return connection
+
+    return TimedBlockingPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout,
+    )
+
+
 def _redis_where(url: str) -> str:
     """host:port/db of a Redis URL, without a password."""
     from urllib.parse import urlsplit
@@ -141,7 +192,7 @@ async def open_storage(settings: Settings) -> Storage:
     """Engine, schema upgraded to head, spheres and coordinators from the settings.
 
     A database that cannot be reached or opened is one Russian `StartupError` line."""
-    engine = await _connected_engine(settings.database_url)
+    engine = await _connected_engine(settings.database_url, **pool_options(settings))
     await upgrade_database(engine)
     sessionmaker = create_sessionmaker(engine)
     async with sessionmaker() as session, session.begin():
@@ -150,6 +201,8 @@ async def open_storage(settings: Settings) -> Storage:
     if engine.dialect.name != "sqlite":
         return Storage(engine, sessionmaker, create_sessionmaker(engine, read_only=True))
     # SQLite: the writer engine has one connection per process; readers get their own pool.
-    reader_engine = create_engine(settings.database_url, read_only=True)
+    reader_engine = create_engine(
+        settings.database_url, read_only=True, **pool_options(settings, read_only=True)
+    )
     reader = create_sessionmaker(reader_engine, read_only=True)
     return Storage(engine, sessionmaker, reader, reader_engine)

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     backup_time: time = time(3, 0)
     backup_keep: int = Field(default=7, ge=0, le=1000)
+    # Connection pools: an update waits its turn for a connection (at most the timeout,
+    # seconds); a wait longer than POOL_SLOW_WAIT seconds is logged and counted (/metrics).
+    # The size and overflow are PostgreSQL's (a SQLite file has one writer connection).
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_pool_timeout: float = Field(default=120.0, gt=0, le=3600)
+    redis_max_connections: int = Field(default=64, ge=1, le=10000)
+    redis_pool_timeout: float = Field(default=120.0, gt=0, le=3600)
+    pool_slow_wait: float = Field(default=1.0, ge=0, le=3600)
     # Production mode: aiogram's FSM in Redis, webhooks behind a load balancer.
     redis_url: str | None = None
     webhook_url: str | None = None  # the public https URL Telegram calls; set → webhook mode

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from weakref import WeakKeyDictionary
 
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,11 +24,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_only
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY = "intl_events_read_only"  # execution option of read-only sessions
 WRITER_WAIT_S = 60  # how long a transaction waits for the process's SQLite writer connection
+
+PoolWaited = Callable[..., None]  # (seconds, *, timed_out=False): a checkout's wait observed
 
 
 class InlineSqliteConnection(aiosqlite.Connection):
@@ -85,17 +90,56 @@ def keep_values_out_of_logs() -> None:
         engine_log.addFilter(_RowsLeftOut())
 
 
-def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+class TimedQueuePool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's asyncio queue pool, telling `waited` how long each checkout took (the
+    wait for a free connection, or for a new one to connect), and when one gave up after
+    the pool's timeout. Subclassed per engine (`timed_pool`), so a recreated pool keeps it.
+    """
+
+    waited: ClassVar[PoolWaited]
+
+    def _do_get(self) -> Any:
+        started = time.monotonic()
+        try:
+            entry = super()._do_get()
+        except PoolTimeout:
+            type(self).waited(time.monotonic() - started, timed_out=True)
+            raise
+        type(self).waited(time.monotonic() - started)
+        return entry
+
+
+def timed_pool(waited: PoolWaited) -> type[TimedQueuePool]:
+    """A `TimedQueuePool` class reporting to `waited`."""
+    return type("TimedQueuePool", (TimedQueuePool,), {"waited": staticmethod(waited)})
+
+
+def create_engine(
+    url: str,
+    *,
+    read_only: bool = False,
+    pool_waited: PoolWaited | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
     """An async engine for `url`; SQLite gets WAL, a busy timeout and write-ready transactions.
 
     A SQLite file gets one connection per process, running in the event loop (see
     `InlineSqliteConnection`): transactions queue for it in order, and hand it on as soon
     as they end. `read_only` engines (the report compiler) keep aiosqlite's threads and a
     pool of their own: WAL readers never wait for the writer, nor the writer for them.
+
+    `pool_waited`, if given, is told how long each connection checkout took (see
+    `TimedQueuePool`); `kwargs` go to SQLAlchemy (`pool_size`, `pool_timeout`, ...).
     """
     keep_values_out_of_logs()
     kwargs.setdefault("hide_parameters", True)  # people's texts and names: never logged
     parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and (parsed.database or "") in (
+        "",
+        ":memory:",
+    )
+    if pool_waited is not None and not in_memory:
+        kwargs.setdefault("poolclass", timed_pool(pool_waited))
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
 

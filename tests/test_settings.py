@@ -85,6 +85,12 @@ def test_it_reads_a_dot_env_file(tmp_path: Path) -> None:
         ("REMINDER_TIME", "at ten", "REMINDER_TIME: нужно время в виде ЧЧ:ММ"),
         ("REGION_PHRASE", "ab", "REGION_PHRASE: слишком короткое значение"),
         ("SPHERES", '["А",', "SPHERES: не удалось прочитать список"),
+        ("DB_POOL_SIZE", "0", "DB_POOL_SIZE: должно быть не меньше 1"),
+        ("DB_MAX_OVERFLOW", "-1", "DB_MAX_OVERFLOW: должно быть не меньше 0"),
+        ("DB_POOL_TIMEOUT", "0", "DB_POOL_TIMEOUT: должно быть больше 0"),
+        ("REDIS_MAX_CONNECTIONS", "many", "REDIS_MAX_CONNECTIONS: нужно целое число"),
+        ("REDIS_POOL_TIMEOUT", "soon", "REDIS_POOL_TIMEOUT: нужно число"),
+        ("POOL_SLOW_WAIT", "-1", "POOL_SLOW_WAIT: должно быть не меньше 0"),
     ],
 )
 def test_a_bad_value_fails_with_one_line_naming_the_setting(

@@ -1,0 +1,82 @@
+"""The process's Prometheus metrics, in one registry (docs/metrics.md lists them).
+
+Counters and histograms are module attributes; the code that does the work moves them.
+Labels carry names of things (update types, routers, Bot API methods, outcomes), never
+what people typed, their names or their ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+log = logging.getLogger(__name__)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# Seconds, from a free connection (well under a millisecond) to a pool drained by a burst.
+WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+POOL_WAIT = Histogram(
+    "bot_pool_wait_seconds",
+    "Time taken to get a connection from a pool (database or Redis)",
+    ["pool"],
+    buckets=WAIT_BUCKETS,
+    registry=REGISTRY,
+)
+POOL_SLOW_WAITS = Counter(
+    "bot_pool_slow_waits",
+    "Connections got from a pool only after more than POOL_SLOW_WAIT seconds",
+    ["pool"],
+    registry=REGISTRY,
+)
+POOL_TIMEOUTS = Counter(
+    "bot_pool_timeouts",
+    "Waits for a pool connection given up after DB_POOL_TIMEOUT / REDIS_POOL_TIMEOUT",
+    ["pool"],
+    registry=REGISTRY,
+)
+
+SLOW_WAIT_LOG_EVERY = 10.0  # seconds between two log lines about slow pool waits
+
+
+@dataclass
+class PoolWaits:
+    """Observes the waits of one pool (`database`, `database_reader`, `redis`): each goes
+    into the histogram; one longer than `slow_after` seconds is counted and logged, at
+    most one log line every SLOW_WAIT_LOG_EVERY seconds (with the count since the last)."""
+
+    pool: str
+    slow_after: float
+    clock: Callable[[], float] = time.monotonic
+    _unlogged: int = 0
+    _longest: float = 0.0
+    _logged_at: float | None = field(default=None, repr=False)
+
+    def __call__(self, seconds: float, *, timed_out: bool = False) -> None:
+        POOL_WAIT.labels(self.pool).observe(seconds)
+        if timed_out:
+            POOL_TIMEOUTS.labels(self.pool).inc()
+            log.error("no %s connection within %.1f s: the pool stayed busy", self.pool, seconds)
+            return
+        if seconds <= self.slow_after:
+            return
+        POOL_SLOW_WAITS.labels(self.pool).inc()
+        self._unlogged += 1
+        self._longest = max(self._longest, seconds)
+        now = self.clock()
+        if self._logged_at is not None and now - self._logged_at < SLOW_WAIT_LOG_EVERY:
+            return
+        log.warning(
+            "%s slow wait(s) for a %s connection (longest %.2f s, threshold %.2f s); "
+            "consider a larger pool",
+            self._unlogged,
+            self.pool,
+            self._longest,
+            self.slow_after,
+        )
+        self._logged_at, self._unlogged, self._longest = now, 0, 0.0
