@@ -109,6 +109,14 @@ class TimedQueuePool(AsyncAdaptedQueuePool):
         return entry
 
 
+# SQLAlchemy names a pool's logger after its class ("storage.db.TimedQueuePool"), outside
+# the "sqlalchemy" loggers it keeps at WARNING: without this, "Pool recreating" and the
+# pool's status would be INFO lines of the bot's own log (and the CLI's one-line errors).
+logging.getLogger(f"{TimedQueuePool.__module__}.{TimedQueuePool.__name__}").setLevel(
+    logging.WARNING
+)
+
+
 def timed_pool(waited: PoolWaited) -> type[TimedQueuePool]:
     """A `TimedQueuePool` class reporting to `waited`."""
     return type("TimedQueuePool", (TimedQueuePool,), {"waited": staticmethod(waited)})
