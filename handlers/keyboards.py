@@ -99,6 +99,16 @@ class Keyboard:
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def buttons(*pairs: tuple[str, CallbackData], width: int = 2) -> InlineKeyboardMarkup:
+    """A small keyboard of (text, callback data) buttons, `width` a row: a yes/no
+    question, or a single button under a message."""
+    builder = Keyboard()
+    for text, data in pairs:
+        builder.button(text=text, callback_data=data)
+    builder.adjust(width)
+    return builder.as_markup()
+
+
 def short(text: str, limit: int = BUTTON_TEXT_MAX) -> str:
     """A label: one line, cut with an ellipsis at a word boundary (mid-word only when
     one word fills most of the limit)."""
@@ -227,9 +237,7 @@ def keep_note_keyboard(*, back: bool = True, keep: bool = False) -> InlineKeyboa
 @cache  # the same buttons every time: built once
 def paste_keyboard(step: str) -> InlineKeyboardMarkup:
     """Under «part of the text received»: take what has arrived as the whole answer."""
-    builder = Keyboard()
-    builder.button(text=Dialogue.WHOLE_TEXT, callback_data=DialogueCb(action="whole", step=step))
-    return builder.as_markup()
+    return buttons((Dialogue.WHOLE_TEXT, DialogueCb(action="whole", step=step)))
 
 
 @cache  # the same buttons every time: built once
@@ -399,33 +407,29 @@ def history_keyboard(event_id: int, page: int, pages: int) -> InlineKeyboardMark
 
 
 def confirm_delete_keyboard(event_id: int) -> InlineKeyboardMarkup:
-    builder = Keyboard()
-    builder.button(text=MyEvents.YES_DELETE, callback_data=EventCb(action="delyes", id=event_id))
-    builder.button(text=MyEvents.NO, callback_data=EventCb(action="delno", id=event_id))
-    builder.adjust(2)
-    return builder.as_markup()
+    return buttons(
+        (MyEvents.YES_DELETE, EventCb(action="delyes", id=event_id)),
+        (MyEvents.NO, EventCb(action="delno", id=event_id)),
+    )
 
 
 def draft_keyboard(key: str, what: str, item: int = 0) -> InlineKeyboardMarkup:
     """A draft in progress met a new start (`what`): go on with the draft, or start anew."""
-    builder = Keyboard()
-    builder.button(text=Dialogue.RESUME, callback_data=DraftCb(action="resume", key=key))
-    builder.button(
-        text=Dialogue.RESTART, callback_data=DraftCb(action="anew", what=what, id=item, key=key)
+    return buttons(
+        (Dialogue.RESUME, DraftCb(action="resume", key=key)),
+        (Dialogue.RESTART, DraftCb(action="anew", what=what, id=item, key=key)),
+        width=1,
     )
-    builder.adjust(1)
-    return builder.as_markup()
 
 
 def drop_draft_keyboard(key: str, *, editing: bool = False) -> InlineKeyboardMarkup:
     """«Отмена» on a draft with answers (or on changes to a saved event): delete it, or
     go on with it."""
-    builder = Keyboard()
     yes = Dialogue.DROP_EDIT_YES if editing else Dialogue.DROP_YES
-    builder.button(text=yes, callback_data=DraftCb(action="drop", key=key))
-    builder.button(text=Dialogue.DROP_NO, callback_data=DraftCb(action="resume", key=key))
-    builder.adjust(2)
-    return builder.as_markup()
+    return buttons(
+        (yes, DraftCb(action="drop", key=key)),
+        (Dialogue.DROP_NO, DraftCb(action="resume", key=key)),
+    )
 
 
 def report_periods_keyboard(periods: Iterable[tuple[int, str, bool]]) -> InlineKeyboardMarkup:
@@ -452,26 +456,20 @@ class NewReportCb(CallbackData, prefix="nr"):
 
 def reminder_keyboard(period_id: int) -> InlineKeyboardMarkup:
     """Under a reminder: report an event, or say there were none."""
-    builder = Keyboard()
-    builder.button(text=Reminders.NEW_REPORT, callback_data=NewReportCb(period=period_id))
-    builder.button(text=Reminders.NOTHING, callback_data=NothingCb(action="say", period=period_id))
-    builder.adjust(1, 1)
-    return builder.as_markup()
+    return buttons(
+        (Reminders.NEW_REPORT, NewReportCb(period=period_id)),
+        (Reminders.NOTHING, NothingCb(action="say", period=period_id)),
+        width=1,
+    )
 
 
 def nothing_undo_keyboard(period_id: int) -> InlineKeyboardMarkup:
-    builder = Keyboard()
-    builder.button(
-        text=Reminders.NOTHING_UNDO, callback_data=NothingCb(action="undo", period=period_id)
-    )
-    return builder.as_markup()
+    return buttons((Reminders.NOTHING_UNDO, NothingCb(action="undo", period=period_id)))
 
 
 def nothing_keyboard(period_id: int) -> InlineKeyboardMarkup:
     """/nothing: the one button «Мероприятий не было»."""
-    builder = Keyboard()
-    builder.button(text=Reminders.NOTHING, callback_data=NothingCb(action="say", period=period_id))
-    return builder.as_markup()
+    return buttons((Reminders.NOTHING, NothingCb(action="say", period=period_id)))
 
 
 class XlsxCb(CallbackData, prefix="xl"):
@@ -481,9 +479,7 @@ class XlsxCb(CallbackData, prefix="xl"):
 
 
 def xlsx_keyboard(period_id: int) -> InlineKeyboardMarkup:
-    builder = Keyboard()
-    builder.button(text=Desk.XLSX, callback_data=XlsxCb(id=period_id))
-    return builder.as_markup()
+    return buttons((Desk.XLSX, XlsxCb(id=period_id)))
 
 
 class NoteCb(CallbackData, prefix="nt"):
@@ -494,9 +490,7 @@ class NoteCb(CallbackData, prefix="nt"):
 
 
 def note_keyboard(period_id: int, note_id: int) -> InlineKeyboardMarkup:
-    builder = Keyboard()
-    builder.button(text=Periods.NOTE_DELETE, callback_data=NoteCb(period=period_id, id=note_id))
-    return builder.as_markup()
+    return buttons((Periods.NOTE_DELETE, NoteCb(period=period_id, id=note_id)))
 
 
 class PersonCb(CallbackData, prefix="pp"):
@@ -508,20 +502,18 @@ class PersonCb(CallbackData, prefix="pp"):
 
 
 def deactivate_keyboard(person_id: int) -> InlineKeyboardMarkup:
-    builder = Keyboard()
-    builder.button(text=Desk.DEACTIVATE_YES, callback_data=PersonCb(action="off", id=person_id))
-    builder.button(text=Desk.DEACTIVATE_NO, callback_data=PersonCb(action="keep", id=person_id))
-    builder.adjust(2)
-    return builder.as_markup()
+    return buttons(
+        (Desk.DEACTIVATE_YES, PersonCb(action="off", id=person_id)),
+        (Desk.DEACTIVATE_NO, PersonCb(action="keep", id=person_id)),
+    )
 
 
 def erase_keyboard(person_id: int) -> InlineKeyboardMarkup:
     """Erasing a person's personal data: `erase` (confirmed) or `spare`."""
-    builder = Keyboard()
-    builder.button(text=Desk.ERASE_YES, callback_data=PersonCb(action="erase", id=person_id))
-    builder.button(text=Desk.ERASE_NO, callback_data=PersonCb(action="spare", id=person_id))
-    builder.adjust(2)
-    return builder.as_markup()
+    return buttons(
+        (Desk.ERASE_YES, PersonCb(action="erase", id=person_id)),
+        (Desk.ERASE_NO, PersonCb(action="spare", id=person_id)),
+    )
 
 
 class UploadCb(CallbackData, prefix="up"):
