@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.database import Storage
 from handlers.review import COMMENT_MAX
-from handlers.texts import Common, Dialogue, MyEvents, Review
+from handlers.texts import Common, Dialogue, MyEvents, Periods, Review
 from storage.models import Event, EventVersion, ReportingPeriod
 from storage.models import Person as PersonRow
 from tests import factories
@@ -386,3 +386,54 @@ async def test_review_lists_the_longest_waiting_first_in_pages(
     assert "Лекция 11" in page_two.text and "Страница 2 из 2." in page_two.text
     [bad] = await desk.send("/review 2023-Q9")
     assert bad.text.startswith("Период указан неверно")
+
+
+# --- /status and /close --------------------------------------------------------------------
+
+
+async def test_status_counts_accepted_and_returned_per_organisation(
+    world: World, app_storage: Storage
+) -> None:
+    author, desk, event = await submitted(world, app_storage)
+    await fill_event(author, "Вторая выставка")
+    await author.press(Dialogue.SUBMIT)
+    await fill_event(author, "Третья выставка")
+    await author.press(Dialogue.SUBMIT)
+    second = (await stored_events(app_storage.sessionmaker))[1]
+    [before] = await desk.send("/status")
+    await desk.press_data(f"rv:ok:{event.id}:0")
+    await desk.press_data(f"rv:ret:{second.id}:0")
+    await desk.send("Уточните место.")
+
+    [after] = await desk.send("/status")
+
+    assert "🔎" not in before.text and "(принято" not in before.text
+    assert Periods.STATUS_REVIEW.format(pending=1, accepted=1, returned=1) in after.text
+    assert (
+        Periods.LINE_REPORTED.format(
+            name="Смоленский музей",
+            events=Periods.EVENTS_COUNT.format(count=3)
+            + Periods.LINE_REVIEW.format(accepted=1, returned=1),
+        )
+        in after.text
+    )
+
+
+async def test_close_with_returned_events_asks_first(world: World, app_storage: Storage) -> None:
+    author, desk, event = await submitted(world, app_storage)
+    await return_with(desk, event)
+
+    [asked] = await desk.send("/close")
+    [kept] = await desk.press(Periods.CLOSE_NO)
+    await desk.send("/close")
+    [closed] = await desk.press(Periods.CLOSE_YES)
+
+    assert asked.text == Periods.CLOSE_RETURNED.format(
+        period="IV квартал 2023 года", count="1 мероприятие"
+    )
+    assert kept.text == Periods.CLOSE_KEPT_OPEN.format(period="IV квартал 2023 года")
+    assert closed.text.startswith(Periods.CLOSED.format(period="IV квартал 2023 года"))
+    assert await author.press_data(f"ev:edit:{event.id}") == []
+    assert author.alerts() == [MyEvents.CLOSED]
+    assert await author.press_data("cl:yes:1") == []  # a reporter: not their button
+    assert author.alerts()[-1] == Common.STALE_BUTTON

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -138,6 +138,18 @@ class ReviewRepository:
             Event.period_id == period_id, Event.status == "submitted", Event.review == review
         )
         return list(await self.session.scalars(query.order_by(Event.id)))
+
+    async def counts(self, period_id: int) -> dict[int, dict[str, int]]:
+        """Per organisation, its submitted events of a period by review state."""
+        query = (
+            select(Event.organisation_id, Event.review, func.count())
+            .where(Event.period_id == period_id, Event.status == "submitted")
+            .group_by(Event.organisation_id, Event.review)
+        )
+        found: dict[int, dict[str, int]] = {}
+        for organisation_id, review, number in (await self.session.execute(query)).all():
+            found.setdefault(organisation_id, {})[review] = number
+        return found
 
     # --- who reviews what ----------------------------------------------------------------
 
