@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import select
 
 from bot.database import Storage
 from handlers.review import COMMENT_MAX
-from handlers.texts import Common, Dialogue, MyEvents, Periods, Review
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Periods, Review
 from storage.models import Event, EventVersion, ReportingPeriod
 from storage.models import Person as PersonRow
 from tests import factories
@@ -437,3 +438,76 @@ async def test_close_with_returned_events_asks_first(world: World, app_storage: 
     assert author.alerts() == [MyEvents.CLOSED]
     assert await author.press_data("cl:yes:1") == []  # a reporter: not their button
     assert author.alerts()[-1] == Common.STALE_BUTTON
+
+
+# --- /report ---------------------------------------------------------------------------------
+
+
+def caption_lines(desk: Person) -> list[str]:
+    return (desk.documents()[-1].caption or "").split("\n")
+
+
+async def test_the_reports_caption_counts_the_review_and_what_changed_since_the_last_file(
+    world: World, app_storage: Storage
+) -> None:
+    author, desk, first = await submitted(world, app_storage)
+    await fill_event(author, "Вторая выставка")
+    await author.press(Dialogue.SUBMIT)
+    await fill_event(author, "Третья выставка")
+    await author.press(Dialogue.SUBMIT)
+    _, second, third = await stored_events(app_storage.sessionmaker)
+    await desk.send("/report 2023-Q4")
+    earlier = caption_lines(desk)
+    await desk.press_data(f"rv:ok:{first.id}:0")
+    await return_with(desk, second)
+    await author.press_data(f"ev:del:{third.id}")
+    await author.press(MyEvents.YES_DELETE)
+    await author.press_data(f"ev:edit:{second.id}")
+    await author.press("Место")
+    await author.send("г. Гомель")
+    await author.press(Dialogue.SAVE)
+    await fill_event(author, "Четвёртая выставка")
+    await author.press(Dialogue.SUBMIT)
+    fourth = (await stored_events(app_storage.sessionmaker))[-1]
+
+    await desk.send("/report 2023-Q4")
+    later = caption_lines(desk)
+    markup = desk.documents()[-1].reply_markup
+    assert isinstance(markup, InlineKeyboardMarkup)
+    buttons = {b.text: b.callback_data for row in markup.inline_keyboard for b in row}
+    assert buttons[Review.ACCEPTED_ONLY] == f"ra:{first.period_id}"
+    await desk.press_data(f"ra:{first.period_id}")
+    accepted = desk.documents()[-1]
+    await desk.send("/report 2023-Q4")
+    again = caption_lines(desk)
+
+    assert earlier == [
+        Desk.CAPTION.format(period="IV квартал 2023 года", count=3),
+        Review.CAPTION_REVIEW.format(accepted=0, pending=3, returned=0),
+    ]
+    assert later == [
+        Desk.CAPTION.format(period="IV квартал 2023 года", count=3),
+        Review.CAPTION_REVIEW.format(accepted=1, pending=2, returned=0),
+        Review.CAPTION_SINCE.format(
+            parts=f"новые №{fourth.id}; изменённые №{second.id}; исключённые №{third.id}"
+        ),
+    ]
+    assert accepted.document.filename == "report_2023_Q4_accepted.docx"  # type: ignore[union-attr]
+    assert (accepted.caption or "").split("\n")[:2] == [
+        Desk.CAPTION.format(period="IV квартал 2023 года", count=1),
+        Review.CAPTION_ACCEPTED_ONLY,
+    ]
+    # the accepted-only file was the last one: the two others are "withdrawn" from it
+    assert again[-1] == Review.CAPTION_SINCE.format(parts=f"новые №{second.id}, №{fourth.id}")
+    assert all(len(d.caption or "") <= 1024 for d in desk.documents())
+
+
+async def test_report_accepted_only_says_when_nothing_is_accepted_yet(
+    world: World, app_storage: Storage
+) -> None:
+    _, desk, _ = await submitted(world, app_storage)
+
+    [reply] = await desk.send("/report 2023-Q4 принятые")
+
+    assert reply.text == Review.NO_ACCEPTED.format(period="IV квартал 2023 года")
+    assert desk.documents() == []
