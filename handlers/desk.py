@@ -136,7 +136,7 @@ async def _review_caption(
     return "\n" + "\n".join(lines), Sent(chat_id, period.id, events)
 
 
-CAPTION_NUMBERS = 25  # event numbers named in the caption per kind of change; the rest counted
+CAPTION_NUMBERS = 15  # numbers named per kind of change (the rest counted): within 1024
 
 
 def _numbers(numbers: list[int]) -> str:

@@ -511,3 +511,20 @@ async def test_report_accepted_only_says_when_nothing_is_accepted_yet(
 
     assert reply.text == Review.NO_ACCEPTED.format(period="IV квартал 2023 года")
     assert desk.documents() == []
+
+
+async def test_a_caption_of_many_changes_names_some_and_counts_the_rest(
+    world: World, app_storage: Storage
+) -> None:
+    _, desk, first = await submitted(world, app_storage)
+    await desk.send("/report 2023-Q4")
+    async with app_storage.sessionmaker() as session, session.begin():
+        period_ = await session.get(ReportingPeriod, first.period_id)
+        for number in range(60):
+            await factories.event(session, period_=period_, name=f"Лекция {number}")
+
+    await desk.send("/report 2023-Q4")
+
+    caption = desk.documents()[-1].caption or ""
+    assert len(caption) <= 1024  # the recording session refuses a longer one too
+    assert caption.split("\n")[-1].endswith(" и ещё 45.")
