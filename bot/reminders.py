@@ -4,7 +4,9 @@ Every message is claimed first (storage.repositories.reminders: a unique row per
 person, period and kind), so running a round twice, from two processes or after a
 restart, reaches each person once. Kinds: `before_<N>` (N days before the deadline),
 `deadline` (the deadline day), `digest` (to the coordinators, the morning after) and
-`manual:<YYYY-MM-DDTHH>` (/remind, once per hour per organisation).
+`manual:<YYYY-MM-DDTHH>` (/remind, once per hour per organisation). A scheduled round to
+reporters also reaches the authors of events returned to them and not yet fixed, naming
+those events, as `<kind>:returned` (`before_7:returned`), once each.
 """
 
 from __future__ import annotations
@@ -16,26 +18,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, html
+from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sender import Outgoing, Sender
 from bot.settings import Settings
-from handlers.keyboards import reminder_keyboard
+from handlers.keyboards import EventCb, Keyboard, reminder_keyboard, short
 from handlers.texts import Reminders
 from handlers.views import quarter_label
 from reports.participants import plural
-from storage.models import Organisation, Person, Reminder, ReportingPeriod
+from storage.models import Event, Organisation, Person, Reminder, ReportingPeriod
 from storage.repositories import (
     PeriodRepository,
     PersonRepository,
     ReminderRepository,
     ReportingRepository,
+    ReviewRepository,
 )
 
 log = logging.getLogger(__name__)
 
 DEADLINE = "deadline"
 DIGEST = "digest"
+RETURNED_SUFFIX = ":returned"  # the same round, to the authors of returned events
+RETURNED_NAMED = 5  # events named in one reminder (and buttons under it); the rest counted
 MANUAL_PREFIX = "manual:"
 MANUAL_EVERY = timedelta(hours=1)  # /remind reaches an organisation at most this often
 MANUAL_USEFUL = timedelta(hours=2)  # a manual nudge left unsent is dropped after this
@@ -165,6 +171,7 @@ def _useful(kind: str, period: ReportingPeriod | None, now: datetime, settings: 
         return False
     if kind == DIGEST:
         return True
+    kind = kind.removesuffix(RETURNED_SUFFIX)
     if kind.startswith(MANUAL_PREFIX):
         try:
             hour = datetime.strptime(kind.removeprefix(MANUAL_PREFIX), "%Y-%m-%dT%H")
@@ -199,6 +206,81 @@ def reminder_text(kind: str, period: ReportingPeriod, organisation: str, setting
     if (days := _days_before(kind)) is not None:
         return Reminders.BEFORE.format(days=_days_text(days), **values)
     return Reminders.MANUAL.format(**values)
+
+
+def returned_text(period: ReportingPeriod, events: Sequence[Event], settings: Settings) -> str:
+    """To an author: their events of the period returned and not yet fixed, by number."""
+    lines = [
+        Reminders.RETURNED_LINE.format(id=event.id, name=html.quote(short(event.name, 200)))
+        for event in events[:RETURNED_NAMED]
+    ]
+    if len(events) > RETURNED_NAMED:
+        more = len(events) - RETURNED_NAMED
+        lines.append(
+            Reminders.RETURNED_MORE.format(
+                more=f"{more} {plural(more, 'мероприятие', 'мероприятия', 'мероприятий')}"
+            )
+        )
+    return Reminders.RETURNED.format(
+        period=quarter_label(period.year, period.quarter),
+        deadline=_deadline_text(period, settings),
+        events="\n".join(lines),
+    )
+
+
+def returned_keyboard(events: Sequence[Event]) -> InlineKeyboardMarkup:
+    """«Исправить №N» under a reminder of returned events: each opens the author's edit."""
+    builder = Keyboard()
+    for event in events[:RETURNED_NAMED]:
+        builder.button(
+            text=Reminders.RETURNED_FIX.format(id=event.id),
+            callback_data=EventCb(action="edit", id=event.id),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+async def _remind_returned(
+    deps: ReminderDeps, period: ReportingPeriod, kind: str, result: RoundResult, now: datetime
+) -> None:
+    """The round's `<kind>:returned` to each reachable author with returned events."""
+    returned_kind = kind + RETURNED_SUFFIX
+    async with deps.sessionmaker() as session, session.begin():
+        review = ReviewRepository(session)
+        people = PersonRepository(session)
+        owed: list[tuple[Person, list[Event]]] = []
+        for author_id in await review.returned_authors(period.id):
+            person = await people.get(author_id)
+            if person is None or not person.active or not person.reachable:
+                continue
+            if person.erased_at is not None:
+                continue
+            owed.append((person, await review.returned_of_author(author_id, period.id)))
+        if not owed:
+            return
+        claimed = await ReminderRepository(session).claim_many(
+            period.id, returned_kind, [(person.id, None) for person, _ in owed], now=now
+        )
+    outgoing = [
+        Outgoing(
+            claimed[person.id],
+            person.id,
+            person.telegram_id,
+            returned_text(period, events, deps.settings),
+            returned_keyboard(events),
+        )
+        for person, events in owed
+        if person.id in claimed
+    ]
+    if not outgoing:
+        return
+    report = await deps.sender.deliver(outgoing)
+    result.sent += len(report.sent)
+    result.blocked += len(report.blocked)
+    result.failed += len(report.failed) - len(report.blocked)
+    log.info(
+        "returned-events reminders %s for period %s: %s sent", kind, period.id, len(report.sent)
+    )
 
 
 def digest_text(
@@ -329,6 +411,8 @@ async def reminder_round(
             return result
         missing = await ReportingRepository(session).missing_reporters(period_id, organisation_ids)
     settings = deps.settings
+    if kind != DIGEST and not kind.startswith(MANUAL_PREFIX) and organisation_ids is None:
+        await _remind_returned(deps, period, kind, result, now)
     return await _claim_and_send(
         deps,
         period,
@@ -468,6 +552,10 @@ async def _why_not_recover(
     if row.kind != DIGEST and row.organisation_id is not None:
         if not await reporting.is_missing(row.organisation_id, row.period_id):
             return "reported"
+    if row.kind.endswith(RETURNED_SUFFIX):
+        session = reporting.session
+        if not await ReviewRepository(session).returned_of_author(person.id, row.period_id):
+            return "fixed"
     return None
 
 
@@ -481,6 +569,10 @@ async def _recovered_message(
     if row.kind == DIGEST:
         text = await _digest_message(session, period, settings)
         return Outgoing(row.id, person.id, person.telegram_id, text)
+    if row.kind.endswith(RETURNED_SUFFIX):
+        events = await ReviewRepository(session).returned_of_author(person.id, period.id)
+        text = returned_text(period, events, settings)
+        return Outgoing(row.id, person.id, person.telegram_id, text, returned_keyboard(events))
     organisation = (
         await session.get(Organisation, row.organisation_id) if row.organisation_id else None
     )

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers import keyboards as kb
 from handlers.commands import reset_commands, set_coordinator_commands
 from handlers.filters import IsCoordinator
-from handlers.texts import Common, Desk, MyEvents
+from handlers.texts import Common, Desk, MyEvents, Review
 from handlers.views import (
     Clock,
     collecting,
@@ -43,6 +44,7 @@ from storage.repositories import (
     OrganisationRepository,
     PeriodRepository,
     PersonRepository,
+    ReviewRepository,
 )
 from storage.repositories.outbox import JOB_PREFIX, OutboxRepository, job_lease
 
@@ -56,6 +58,7 @@ router.callback_query.filter(IsCoordinator())
 log = logging.getLogger(__name__)
 
 CHOOSER_PERIODS = 8
+ACCEPTED_WORDS = ("принятые", "accepted")  # `/report 2023-Q4 принятые`
 DOCUMENT_MAX = 50 * 2**20  # the largest file a bot may send
 
 
@@ -65,19 +68,83 @@ async def _load_report(
     quarter: Quarter,
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
+    accepted_only: bool = False,
 ) -> Report | None:
     """A period's report model (through read-only sessions); None, and the chat told why,
     if there is no such period or nothing in it."""
     label = quarter_label(quarter.year, quarter.quarter)
     try:
-        report = await DatabaseReportSource(reader, settings.region_phrase).load_report(quarter)
+        report = await DatabaseReportSource(reader, settings.region_phrase).load_report(
+            quarter, accepted_only=accepted_only
+        )
     except PeriodNotFound:
         await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
         return None
     if report.row_count == 0:
-        await bot.send_message(chat_id, Desk.EMPTY.format(period=label))
+        empty = Review.NO_ACCEPTED if accepted_only else Desk.EMPTY
+        await bot.send_message(chat_id, empty.format(period=label))
         return None
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A report file sent: to whom, for which period, what each event looked like in it."""
+
+    telegram_id: int
+    period_id: int
+    events: dict[str, str]
+
+
+async def _review_caption(
+    reader: async_sessionmaker[AsyncSession], chat_id: int, quarter: Quarter, accepted_only: bool
+) -> tuple[str, Sent | None]:
+    """The caption's review lines (accepted, on review, returned; what changed since the
+    last file sent to this coordinator for the period) and what this file holds."""
+    async with reader() as session:
+        period = await PeriodRepository(session).get(quarter)
+        person = await PersonRepository(session).by_telegram_id(chat_id)
+        if period is None:
+            return "", None
+        review = ReviewRepository(session)
+        counts = await review.counts(period.id)
+        total = {
+            key: sum(c.get(key, 0) for c in counts.values())
+            for key in ("accepted", "pending", "returned")
+        }
+        lines = [Review.CAPTION_REVIEW.format(**total)]
+        if accepted_only:
+            lines.insert(0, Review.CAPTION_ACCEPTED_ONLY)
+        events = await review.fingerprints(period.id, accepted_only=accepted_only)
+        last = await review.last_delivery(person.id, period.id) if person else None
+    if last is not None:
+        before = last.events
+        new = [int(k) for k in events if k not in before]
+        changed = [int(k) for k in events if k in before and before[k] != events[k]]
+        withdrawn = [int(k) for k in before if k not in events]
+        parts = [
+            Review.CAPTION_PART.format(what=what, numbers=_numbers(numbers))
+            for what, numbers in (
+                (Review.CAPTION_NEW, new),
+                (Review.CAPTION_CHANGED, changed),
+                (Review.CAPTION_WITHDRAWN, withdrawn),
+            )
+            if numbers
+        ]
+        lines.append(
+            Review.CAPTION_SINCE.format(parts="; ".join(parts)) if parts else Review.CAPTION_SAME
+        )
+    return "\n" + "\n".join(lines), Sent(chat_id, period.id, events)
+
+
+CAPTION_NUMBERS = 15  # numbers named per kind of change (the rest counted): within 1024
+
+
+def _numbers(numbers: list[int]) -> str:
+    shown_now = ", ".join(f"№{n}" for n in sorted(numbers)[:CAPTION_NUMBERS])
+    if len(numbers) > CAPTION_NUMBERS:
+        shown_now += Review.CAPTION_MORE.format(more=len(numbers) - CAPTION_NUMBERS)
+    return shown_now
 
 
 async def send_report(
@@ -89,12 +156,14 @@ async def send_report(
     *,
     period_id: int | None = None,
     kind: Literal["docx", "xlsx"] = "docx",
-) -> None:
-    """Compile a period's report and send it as a document: .docx (with a button for the
-    .xlsx when `period_id` is given) or .xlsx."""
-    report = await _load_report(bot, chat_id, quarter, reader, settings)
+    accepted_only: bool = False,
+) -> Sent | None:
+    """Compile a period's report and send it as a document: .docx (with buttons for the
+    .xlsx and for the accepted events only when `period_id` is given) or .xlsx; what the
+    file holds, once sent."""
+    report = await _load_report(bot, chat_id, quarter, reader, settings, accepted_only)
     if report is None:
-        return
+        return None
     render = render_xlsx if kind == "xlsx" else render_docx
     document = await asyncio.to_thread(render, report)
     label = quarter_label(quarter.year, quarter.quarter)
@@ -107,19 +176,25 @@ async def send_report(
     if len(document) > DOCUMENT_MAX:
         log.warning("report %s is %d bytes: too large for Telegram", quarter, len(document))
         await bot.send_message(chat_id, too_large)
-        return
-    name = f"report_{quarter.year}_Q{quarter.quarter}.{kind}"
-    markup = kb.xlsx_keyboard(period_id) if kind == "docx" and period_id is not None else None
+        return None
+    suffix = "_accepted" if accepted_only else ""
+    name = f"report_{quarter.year}_Q{quarter.quarter}{suffix}.{kind}"
+    markup = None
+    if kind == "docx" and period_id is not None:
+        markup = kb.report_keyboard(period_id, accepted_only=accepted_only)
+    extra, sent = await _review_caption(reader, chat_id, quarter, accepted_only)
     try:
         await bot.send_document(
             chat_id,
             BufferedInputFile(document, filename=name),
-            caption=Desk.CAPTION.format(period=label, count=report.row_count),
+            caption=Desk.CAPTION.format(period=label, count=report.row_count) + extra,
             reply_markup=markup,
         )
     except TelegramEntityTooLarge:  # the multipart overhead tipped it over
         log.warning("report %s (%d bytes) refused by Telegram as too large", quarter, len(document))
         await bot.send_message(chat_id, too_large)
+        return None
+    return sent
 
 
 REPORT_JOB = "report"  # the outbox job that compiles and sends a report (bot/outbox.py)
@@ -136,12 +211,18 @@ async def report_as_job(
     period_id: int | None = None,
     kind: Literal["docx", "xlsx"] = "docx",
     owner: str | None = None,
+    accepted_only: bool = False,
 ) -> None:
     """`send_report`, recorded first as a job in the update's transaction: if the process
     stops or dies while compiling or uploading, the report is compiled and sent after the
     restart (`run_report_job`), or, with several workers, by another one once this
     process (`owner`, the outbox's id of it) is known to be dead."""
-    payload = {"year": quarter.year, "quarter": quarter.quarter, "period_id": period_id}
+    payload = {
+        "year": quarter.year,
+        "quarter": quarter.quarter,
+        "period_id": period_id,
+        "accepted_only": accepted_only,
+    }
     outbox = OutboxRepository(session)
     lease = job_lease(timedelta(seconds=settings.outbox_lease))
     job = await outbox.add(
@@ -155,7 +236,16 @@ async def report_as_job(
     await session.commit()  # compiling reads on its own connections: free the writer
     token = current_session.set(None)  # what it sends is the job's, owed no separately
     try:
-        await send_report(bot, chat_id, quarter, reader, settings, period_id=period_id, kind=kind)
+        sent = await send_report(
+            bot,
+            chat_id,
+            quarter,
+            reader,
+            settings,
+            period_id=period_id,
+            kind=kind,
+            accepted_only=accepted_only,
+        )
     except Exception:  # the update's error reply says so; redone later, it would surprise
         await outbox.done(job)
         await session.commit()
@@ -163,6 +253,12 @@ async def report_as_job(
     finally:
         current_session.reset(token)
     await outbox.done(job)
+    if sent is not None:  # the next file's caption says what changed since this one
+        person = await PersonRepository(session).by_telegram_id(sent.telegram_id)
+        if person is not None:
+            await ReviewRepository(session).delivered(
+                person.id, sent.period_id, sent.events, at=utcnow()
+            )
     await session.commit()
 
 
@@ -185,6 +281,7 @@ async def run_report_job(
         settings,
         period_id=period_id if isinstance(period_id, int) else None,
         kind=kind,
+        accepted_only=payload.get("accepted_only") is True,
     )
 
 
@@ -199,9 +296,15 @@ async def report(
     clock: Clock,
     outbox_owner: str | None = None,
 ) -> None:
-    if command.args:
+    args = (command.args or "").split()
+    accepted_only = bool(args) and args[-1].lower() in ACCEPTED_WORDS
+    if accepted_only:
+        args.pop()
+    if accepted_only and not args:
+        args = [(await collecting(session, settings, clock())).label]
+    if args:
         try:
-            quarter = Quarter.parse(command.args)
+            quarter = Quarter.parse(" ".join(args))
         except QuarterError:
             collected = await collecting(session, settings, clock())
             await message.answer(
@@ -219,6 +322,7 @@ async def report(
             settings,
             period_id=period_id,
             owner=outbox_owner,
+            accepted_only=accepted_only,
         )
         return
     periods = await PeriodRepository(session).recent(CHOOSER_PERIODS)
@@ -261,6 +365,37 @@ async def report_chosen(
         settings,
         period_id=period.id,
         owner=outbox_owner,
+    )
+
+
+@router.callback_query(kb.AcceptedCb.filter())
+async def accepted_chosen(
+    callback: CallbackQuery,
+    callback_data: kb.AcceptedCb,
+    bot: Bot,
+    session: AsyncSession,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    person: Person,
+) -> None:
+    """«Только принятые» under a report: the same period's accepted events only."""
+    period = await PeriodRepository(session).by_id(callback_data.id)
+    if period is None:
+        log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    await session.commit()  # so the answer below is not held until the compiling ends
+    await callback.answer()
+    quarter = Quarter(period.year, period.quarter)
+    await report_as_job(
+        bot,
+        session,
+        person.telegram_id,
+        quarter,
+        reader,
+        settings,
+        period_id=period.id,
+        accepted_only=True,
     )
 
 

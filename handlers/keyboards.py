@@ -478,6 +478,22 @@ class XlsxCb(CallbackData, prefix="xl"):
     id: RowId
 
 
+class AcceptedCb(CallbackData, prefix="ra"):
+    """Send a period's report of the accepted events only."""
+
+    id: RowId
+
+
+def report_keyboard(period_id: int, *, accepted_only: bool = False) -> InlineKeyboardMarkup:
+    """Under a report: «Скачать .xlsx», and «Только принятые» (unless it is that file)."""
+    builder = Keyboard()
+    builder.button(text=Desk.XLSX, callback_data=XlsxCb(id=period_id))
+    if not accepted_only:
+        builder.button(text=Review.ACCEPTED_ONLY, callback_data=AcceptedCb(id=period_id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
 def xlsx_keyboard(period_id: int) -> InlineKeyboardMarkup:
     return buttons((Desk.XLSX, XlsxCb(id=period_id)))
 

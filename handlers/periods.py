@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot, Router, html
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers.filters import IsCoordinator
-from handlers.texts import Periods
+from handlers.keyboards import Keyboard, RowId
+from handlers.texts import Common, Periods
 from handlers.views import (
     Clock,
     collecting_examples,
@@ -30,11 +32,16 @@ from handlers.views import (
     period_label,
     split_message,
 )
-from reports.participants import characters
+from reports.participants import characters, plural
 from reports.quarters import Quarter, QuarterError
 from reports.workdays import next_working_day
 from storage.models import Person, ReportingPeriod
-from storage.repositories import OrgStatus, PeriodRepository, ReportingRepository
+from storage.repositories import (
+    OrgStatus,
+    PeriodRepository,
+    ReportingRepository,
+    ReviewRepository,
+)
 
 if TYPE_CHECKING:
     from bot.reminders import RoundResult
@@ -194,11 +201,65 @@ async def _set_status(
         already = Periods.ALREADY_CLOSED if status == "closed" else Periods.ALREADY_OPEN
         await message.answer(already.format(period=name))
         return
+    if status == "closed":
+        returned = await ReviewRepository(session).count_returned(period.id)
+        if returned:  # events still with their authors: closed only when confirmed
+            count = f"{returned} {plural(returned, 'мероприятие', 'мероприятия', 'мероприятий')}"
+            await message.answer(
+                Periods.CLOSE_RETURNED.format(period=name, count=count),
+                reply_markup=close_keyboard(period.id),
+            )
+            return
     await PeriodRepository(session).set_status(period, status)
     await session.commit()
     log.info("coordinator %s set period %s %s", person.id, period.id, status)
     done = Periods.CLOSED if status == "closed" else Periods.REOPENED
     await message.answer(done.format(period=name) + await _rebuild(rebuild_schedule))
+
+
+class CloseCb(CallbackData, prefix="cl"):
+    """/close of a period with returned events: `action` yes (close) or no."""
+
+    action: str
+    period: RowId
+
+
+def close_keyboard(period_id: int) -> InlineKeyboardMarkup:
+    builder = Keyboard()
+    builder.button(text=Periods.CLOSE_YES, callback_data=CloseCb(action="yes", period=period_id))
+    builder.button(text=Periods.CLOSE_NO, callback_data=CloseCb(action="no", period=period_id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+@router.callback_query(CloseCb.filter())
+async def close_confirmed(
+    callback: CallbackQuery,
+    callback_data: CloseCb,
+    session: AsyncSession,
+    person: Person,
+    rebuild_schedule: RebuildSchedule | None = None,
+) -> None:
+    periods = PeriodRepository(session)
+    period = await periods.by_id(callback_data.period)
+    if period is None or callback_data.action not in ("yes", "no"):
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
+    name = period_label(period)
+    await callback.answer()
+    assert callback.message is not None
+    if callback_data.action == "no":
+        await callback.message.answer(Periods.CLOSE_KEPT_OPEN.format(period=name))
+        return
+    if period.status == "closed":
+        await callback.message.answer(Periods.ALREADY_CLOSED.format(period=name))
+        return
+    await periods.set_status(period, "closed")
+    await session.commit()
+    log.info("coordinator %s set period %s closed (returned events)", person.id, period.id)
+    await callback.message.answer(
+        Periods.CLOSED.format(period=name) + await _rebuild(rebuild_schedule)
+    )
 
 
 @router.message(Command("close"))
@@ -245,9 +306,15 @@ def _drafts(status: OrgStatus) -> str:
 
 
 def status_lines(
-    period: ReportingPeriod, statuses: list[OrgStatus], settings: Settings
+    period: ReportingPeriod,
+    statuses: list[OrgStatus],
+    settings: Settings,
+    reviews: dict[int, dict[str, int]] | None = None,
 ) -> list[str]:
-    """The summary, then the organisations: missing, reported (late ones marked), nothing."""
+    """The summary, then the organisations: missing, reported (late ones marked, and once
+    the review has begun, accepted and returned ones counted), nothing."""
+    reviews = reviews or {}
+    reviewed = any(c.get("accepted") or c.get("returned") for c in reviews.values())
     reported = [s for s in statuses if s.submitted > 0]
     nothing = [s for s in statuses if s.submitted == 0 and s.said_nothing]
     missing = [s for s in statuses if s.missing]
@@ -271,6 +338,15 @@ def status_lines(
             drafts=sum(s.drafts for s in statuses),
         )
     )
+    if reviewed:
+        lines.append(
+            Periods.STATUS_REVIEW.format(
+                **{
+                    key: sum(c.get(key, 0) for c in reviews.values())
+                    for key in ("pending", "accepted", "returned")
+                }
+            )
+        )
     if unreachable := sum(s.unreachable for s in statuses):
         lines.append(Periods.STATUS_UNREACHABLE.format(people=unreachable))
     if missing:
@@ -282,6 +358,11 @@ def status_lines(
         lines.append(Periods.STATUS_REPORTED_HEAD)
         for s in reported:
             events = Periods.EVENTS_COUNT.format(count=s.submitted)
+            counted = reviews.get(s.organisation_id, {})
+            if reviewed and (counted.get("accepted") or counted.get("returned")):
+                events += Periods.LINE_REVIEW.format(
+                    accepted=counted.get("accepted", 0), returned=counted.get("returned", 0)
+                )
             if s.late:
                 events += Periods.LINE_LATE.format(late=s.late)
             line = Periods.LINE_REPORTED.format(name=html.quote(s.name), events=events)
@@ -307,7 +388,8 @@ async def status(
     if period is None:
         return
     statuses = await ReportingRepository(session).org_status(period.id, period.deadline)
-    for text in split_message(status_lines(period, statuses, settings)):
+    reviews = await ReviewRepository(session).counts(period.id)
+    for text in split_message(status_lines(period, statuses, settings, reviews)):
         await message.answer(text)
 
 

@@ -447,6 +447,13 @@ class Periods:
         "и удалять мероприятия за этот квартал. /reopen — открыть снова."
     )
     ALREADY_CLOSED = "Приём сведений за {period} уже закрыт. /reopen — открыть снова."
+    CLOSE_RETURNED = (
+        "За {period} возвращено на доработку и ещё не исправлено: {count}. После закрытия "
+        "авторы не смогут их исправить. Закрыть приём сведений?"
+    )
+    CLOSE_YES = "Да, закрыть"
+    CLOSE_NO = "Нет, оставить открытым"
+    CLOSE_KEPT_OPEN = "Приём сведений за {period} остаётся открытым."
     REOPENED = (
         "Приём сведений за {period} снова открыт: сотрудники могут добавлять и изменять "
         "мероприятия."
@@ -479,6 +486,10 @@ class Periods:
         "/people Название — кто именно"
     )
     EVENTS_COUNT = "мероприятий: {count}"
+    LINE_REVIEW = " (принято: {accepted}, возвращено и не исправлено: {returned})"
+    STATUS_REVIEW = (
+        "🔎 на проверке: {pending}, принято: {accepted}, возвращено и не исправлено: {returned}"
+    )
     REMIND_NOT_CONFIGURED = "Напоминания не настроены: отправить их сейчас нельзя."
     REMIND_CLOSED = "Приём сведений за {period} закрыт: напоминать не о чем. /reopen — открыть."
     REMIND_NOBODY = "Напоминать некому: все организации за {period} отчитались."
@@ -553,6 +564,14 @@ class Reminders:
     DIGEST_UNREACHABLE = " — сотрудники не получают сообщения бота"
     NEW_REPORT = "Сообщить о мероприятии"
     NOTHING = "Мероприятий не было"
+    RETURNED = (
+        "Напоминание: до {deadline} следует исправить мероприятия за {period}, "
+        "возвращённые на доработку:\n{events}\n"
+        "Нажмите «Исправить», внесите изменения и сохраните их."
+    )
+    RETURNED_LINE = "• №{id} «{name}»"
+    RETURNED_MORE = "• и ещё {more}: /my — ваши мероприятия"
+    RETURNED_FIX = "✎ Исправить №{id}"
     NOTHING_DONE = (
         "Отмечено: у организации «{organisation}» не было мероприятий за {period}. "
         "Если мероприятие всё же было, нажмите «Отменить отметку» или сообщите о нём."
@@ -713,6 +732,18 @@ class Review:
     OPEN_PERIODS = "открытые кварталы"
     BAD_PERIOD = "Период указан неверно: «{value}». Пример: /review {label}"
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
+    # the report's caption
+    CAPTION_REVIEW = "Принято: {accepted}, на проверке: {pending}, возвращено: {returned}."
+    CAPTION_ACCEPTED_ONLY = "Только принятые мероприятия."
+    CAPTION_SINCE = "С прошлого файла: {parts}."
+    CAPTION_SAME = "С прошлого файла изменений нет."
+    CAPTION_PART = "{what} {numbers}"
+    CAPTION_NEW = "новые"
+    CAPTION_CHANGED = "изменённые"
+    CAPTION_WITHDRAWN = "исключённые"
+    CAPTION_MORE = " и ещё {more}"
+    ACCEPTED_ONLY = "Только принятые"
+    NO_ACCEPTED = "Принятых мероприятий за {period} пока нет."
 
 
 class Upload:

@@ -177,7 +177,7 @@ class Event(Base):
     # or returns it to the author with `review_comment`; the author's fix makes it pending
     # again. `review_since`: when it last began to wait for a decision. (No CHECK: SQLite
     # would have to rebuild `events`, which the rows referring to it forbid.)
-    review: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    review: Mapped[str] = mapped_column(String(10), server_default="pending")
     review_comment: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -31,8 +31,9 @@ class DatabaseReportSource:
         self.sessionmaker = sessionmaker
         self.region_phrase = region_phrase
 
-    async def load_report(self, quarter: Quarter) -> Report:
-        """The report model of `quarter`; raises PeriodNotFound if there is no such period."""
+    async def load_report(self, quarter: Quarter, *, accepted_only: bool = False) -> Report:
+        """The report model of `quarter` (`accepted_only`: the events a reviewer accepted);
+        raises PeriodNotFound if there is no such period."""
         async with self.sessionmaker() as session:
             periods = PeriodRepository(session)
             period = await periods.get(quarter)
@@ -60,6 +61,8 @@ class DatabaseReportSource:
                 .join(Organisation, Organisation.id == Event.organisation_id)
                 .where(Event.period_id == period.id, Event.status == "submitted")
             )
+            if accepted_only:
+                query = query.where(Event.review == "accepted")
             rows = (await session.execute(query)).all()
             merged = await DuplicateRepository(session).merged(row[10] for row in rows)
         events = [

@@ -154,6 +154,7 @@ def desk_buttons(scene: Scene) -> list[str]:
     return [
         f"rp:{scene.period_id}",
         f"xl:{scene.period_id}",
+        f"ra:{scene.period_id}",
         f"nt:{scene.period_id}:{scene.note_id}",
         f"pp:off:{scene.anna_row_id}",
         f"pp:keep:{scene.anna_row_id}",
@@ -163,7 +164,9 @@ def desk_buttons(scene: Scene) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "index", range(7), ids=["report", "xlsx", "note", "deactivate", "keep", "erase", "spare"]
+    "index",
+    range(8),
+    ids=["report", "xlsx", "accepted", "note", "deactivate", "keep", "erase", "spare"],
 )
 async def test_a_reporter_cannot_press_a_coordinators_button(
     scene: Scene, app_storage: Storage, index: int

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.database import Storage
 from handlers import desk as desk_module
-from handlers.texts import Common, Desk, Dialogue, MyEvents
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Review
 from reports.docx import render_docx
 from reports.model import COLUMNS
 from reports.quarters import Quarter
@@ -89,7 +89,12 @@ async def test_a_period_chosen_from_the_list_is_sent_as_a_docx(world: World) -> 
     [sent] = desk.documents()
     name, document = the_document(desk)
     assert name == "report_2023_Q4.docx"
-    assert sent.caption == Desk.CAPTION.format(period="IV квартал 2023 года", count=1)
+    assert sent.caption == "\n".join(
+        [
+            Desk.CAPTION.format(period="IV квартал 2023 года", count=1),
+            Review.CAPTION_REVIEW.format(accepted=0, pending=1, returned=0),
+        ]
+    )
     assert document.tables[0].rows[2].cells[1].text == "Выставка"
 
 

@@ -586,3 +586,34 @@ def test_a_digest_longer_than_a_message_names_how_many_more_and_points_to_status
     assert last.endswith("полный список — /status 2026-Q4")
     assert len(text) <= MESSAGE_MAX
     check_request("sendMessage", {"chat_id": 1, "text": text, "parse_mode": "HTML"}, {})
+
+
+async def test_authors_of_returned_events_are_reminded_once_naming_those_events(
+    sessionmaker: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        author = await factories.person(session, world.reported)
+        returned = await factories.event(
+            session, period_=world.period, org=world.reported, author_id=author.id, name="<Лекция>"
+        )
+        returned.review, returned.review_comment = "returned", "Уточните даты."
+        waiting = await factories.event(
+            session, period_=world.period, org=world.reported, author_id=author.id
+        )
+    tg = telegram(sessionmaker)
+
+    await reminder_round(tg.deps, world.period.id, "before_7", now=BEFORE_7)
+    await reminder_round(tg.deps, world.period.id, "before_7", now=BEFORE_7)
+
+    to_author = [m for m in tg.sent() if int(m.chat_id) == author.telegram_id]
+    assert len(to_author) == 1
+    assert f"• №{returned.id} «&lt;Лекция&gt;»" in to_author[0].text
+    assert f"№{waiting.id}" not in to_author[0].text and "05.01.2024 18:00" in to_author[0].text
+    markup = to_author[0].reply_markup
+    assert isinstance(markup, InlineKeyboardMarkup)
+    assert [b.callback_data for row in markup.inline_keyboard for b in row] == [
+        f"ev:edit:{returned.id}"
+    ]
+    assert sorted(set(tg.chats()) - {author.telegram_id}) == world.missing_chats
+    kinds = {row.kind for row in await rows(sessionmaker) if row.person_id == author.id}
+    assert kinds == {"before_7:returned"}

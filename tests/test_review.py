@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import select
 
 from bot.database import Storage
 from handlers.review import COMMENT_MAX
-from handlers.texts import Common, Dialogue, MyEvents, Review
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Periods, Review
 from storage.models import Event, EventVersion, ReportingPeriod
 from storage.models import Person as PersonRow
 from tests import factories
@@ -386,3 +387,144 @@ async def test_review_lists_the_longest_waiting_first_in_pages(
     assert "Лекция 11" in page_two.text and "Страница 2 из 2." in page_two.text
     [bad] = await desk.send("/review 2023-Q9")
     assert bad.text.startswith("Период указан неверно")
+
+
+# --- /status and /close --------------------------------------------------------------------
+
+
+async def test_status_counts_accepted_and_returned_per_organisation(
+    world: World, app_storage: Storage
+) -> None:
+    author, desk, event = await submitted(world, app_storage)
+    await fill_event(author, "Вторая выставка")
+    await author.press(Dialogue.SUBMIT)
+    await fill_event(author, "Третья выставка")
+    await author.press(Dialogue.SUBMIT)
+    second = (await stored_events(app_storage.sessionmaker))[1]
+    [before] = await desk.send("/status")
+    await desk.press_data(f"rv:ok:{event.id}:0")
+    await desk.press_data(f"rv:ret:{second.id}:0")
+    await desk.send("Уточните место.")
+
+    [after] = await desk.send("/status")
+
+    assert "🔎" not in before.text and "(принято" not in before.text
+    assert Periods.STATUS_REVIEW.format(pending=1, accepted=1, returned=1) in after.text
+    assert (
+        Periods.LINE_REPORTED.format(
+            name="Смоленский музей",
+            events=Periods.EVENTS_COUNT.format(count=3)
+            + Periods.LINE_REVIEW.format(accepted=1, returned=1),
+        )
+        in after.text
+    )
+
+
+async def test_close_with_returned_events_asks_first(world: World, app_storage: Storage) -> None:
+    author, desk, event = await submitted(world, app_storage)
+    await return_with(desk, event)
+
+    [asked] = await desk.send("/close")
+    [kept] = await desk.press(Periods.CLOSE_NO)
+    await desk.send("/close")
+    [closed] = await desk.press(Periods.CLOSE_YES)
+
+    assert asked.text == Periods.CLOSE_RETURNED.format(
+        period="IV квартал 2023 года", count="1 мероприятие"
+    )
+    assert kept.text == Periods.CLOSE_KEPT_OPEN.format(period="IV квартал 2023 года")
+    assert closed.text.startswith(Periods.CLOSED.format(period="IV квартал 2023 года"))
+    assert await author.press_data(f"ev:edit:{event.id}") == []
+    assert author.alerts() == [MyEvents.CLOSED]
+    assert await author.press_data("cl:yes:1") == []  # a reporter: not their button
+    assert author.alerts()[-1] == Common.STALE_BUTTON
+
+
+# --- /report ---------------------------------------------------------------------------------
+
+
+def caption_lines(desk: Person) -> list[str]:
+    return (desk.documents()[-1].caption or "").split("\n")
+
+
+async def test_the_reports_caption_counts_the_review_and_what_changed_since_the_last_file(
+    world: World, app_storage: Storage
+) -> None:
+    author, desk, first = await submitted(world, app_storage)
+    await fill_event(author, "Вторая выставка")
+    await author.press(Dialogue.SUBMIT)
+    await fill_event(author, "Третья выставка")
+    await author.press(Dialogue.SUBMIT)
+    _, second, third = await stored_events(app_storage.sessionmaker)
+    await desk.send("/report 2023-Q4")
+    earlier = caption_lines(desk)
+    await desk.press_data(f"rv:ok:{first.id}:0")
+    await return_with(desk, second)
+    await author.press_data(f"ev:del:{third.id}")
+    await author.press(MyEvents.YES_DELETE)
+    await author.press_data(f"ev:edit:{second.id}")
+    await author.press("Место")
+    await author.send("г. Гомель")
+    await author.press(Dialogue.SAVE)
+    await fill_event(author, "Четвёртая выставка")
+    await author.press(Dialogue.SUBMIT)
+    fourth = (await stored_events(app_storage.sessionmaker))[-1]
+
+    await desk.send("/report 2023-Q4")
+    later = caption_lines(desk)
+    markup = desk.documents()[-1].reply_markup
+    assert isinstance(markup, InlineKeyboardMarkup)
+    buttons = {b.text: b.callback_data for row in markup.inline_keyboard for b in row}
+    assert buttons[Review.ACCEPTED_ONLY] == f"ra:{first.period_id}"
+    await desk.press_data(f"ra:{first.period_id}")
+    accepted = desk.documents()[-1]
+    await desk.send("/report 2023-Q4")
+    again = caption_lines(desk)
+
+    assert earlier == [
+        Desk.CAPTION.format(period="IV квартал 2023 года", count=3),
+        Review.CAPTION_REVIEW.format(accepted=0, pending=3, returned=0),
+    ]
+    assert later == [
+        Desk.CAPTION.format(period="IV квартал 2023 года", count=3),
+        Review.CAPTION_REVIEW.format(accepted=1, pending=2, returned=0),
+        Review.CAPTION_SINCE.format(
+            parts=f"новые №{fourth.id}; изменённые №{second.id}; исключённые №{third.id}"
+        ),
+    ]
+    assert accepted.document.filename == "report_2023_Q4_accepted.docx"  # type: ignore[union-attr]
+    assert (accepted.caption or "").split("\n")[:2] == [
+        Desk.CAPTION.format(period="IV квартал 2023 года", count=1),
+        Review.CAPTION_ACCEPTED_ONLY,
+    ]
+    # the accepted-only file was the last one: the two others are "withdrawn" from it
+    assert again[-1] == Review.CAPTION_SINCE.format(parts=f"новые №{second.id}, №{fourth.id}")
+    assert all(len(d.caption or "") <= 1024 for d in desk.documents())
+
+
+async def test_report_accepted_only_says_when_nothing_is_accepted_yet(
+    world: World, app_storage: Storage
+) -> None:
+    _, desk, _ = await submitted(world, app_storage)
+
+    [reply] = await desk.send("/report 2023-Q4 принятые")
+
+    assert reply.text == Review.NO_ACCEPTED.format(period="IV квартал 2023 года")
+    assert desk.documents() == []
+
+
+async def test_a_caption_of_many_changes_names_some_and_counts_the_rest(
+    world: World, app_storage: Storage
+) -> None:
+    _, desk, first = await submitted(world, app_storage)
+    await desk.send("/report 2023-Q4")
+    async with app_storage.sessionmaker() as session, session.begin():
+        period_ = await session.get(ReportingPeriod, first.period_id)
+        for number in range(60):
+            await factories.event(session, period_=period_, name=f"Лекция {number}")
+
+    await desk.send("/report 2023-Q4")
+
+    caption = desk.documents()[-1].caption or ""
+    assert len(caption) <= 1024  # the recording session refuses a longer one too
+    assert caption.split("\n")[-1].endswith(" и ещё 45.")

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.database import Storage
-from handlers.texts import Common, Desk, Dialogue
+from handlers.texts import Common, Desk, Dialogue, Review
 from reports.dates import DateRange
 from reports.model import COLUMNS, ReportEvent, build_report
 from reports.quarters import Quarter
@@ -173,8 +173,9 @@ def test_it_prints_landscape_fitted_to_the_width_with_the_header_row_on_every_pa
 
 def _xlsx_button(sent: SendDocument) -> str:
     assert sent.reply_markup is not None
-    [[button]] = sent.reply_markup.inline_keyboard  # type: ignore[union-attr]
+    [button], [accepted] = sent.reply_markup.inline_keyboard  # type: ignore[union-attr]
     assert button.text == Desk.XLSX and button.callback_data is not None
+    assert accepted.text == Review.ACCEPTED_ONLY  # the review's: the accepted events only
     return button.callback_data
 
 
@@ -193,7 +194,9 @@ async def test_the_docx_comes_with_a_button_that_sends_the_same_rows_as_xlsx(
     _, xlsx = desk.documents()
     assert isinstance(xlsx.document, BufferedInputFile)
     assert xlsx.document.filename == "report_2023_Q4.xlsx"
-    assert xlsx.caption == Desk.CAPTION.format(period="IV квартал 2023 года", count=2)
+    assert (xlsx.caption or "").split("\n")[0] == Desk.CAPTION.format(
+        period="IV квартал 2023 года", count=2
+    )
     assert xlsx.reply_markup is None
     sheet = _sheet(xlsx.document.data)
     assert [_row(sheet, row)[:2] for row in (FIRST_ROW, FIRST_ROW + 1)] == [

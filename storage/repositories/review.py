@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Event, EventVersion, Organisation, Person, Reviewer, utcnow
+from storage.models import (
+    Event,
+    EventVersion,
+    Organisation,
+    Person,
+    ReportDelivery,
+    Reviewer,
+    utcnow,
+)
 
 PENDING, ACCEPTED, RETURNED = "pending", "accepted", "returned"
 
@@ -138,6 +147,60 @@ class ReviewRepository:
             Event.period_id == period_id, Event.status == "submitted", Event.review == review
         )
         return list(await self.session.scalars(query.order_by(Event.id)))
+
+    async def counts(self, period_id: int) -> dict[int, dict[str, int]]:
+        """Per organisation, its submitted events of a period by review state."""
+        query = (
+            select(Event.organisation_id, Event.review, func.count())
+            .where(Event.period_id == period_id, Event.status == "submitted")
+            .group_by(Event.organisation_id, Event.review)
+        )
+        found: dict[int, dict[str, int]] = {}
+        for organisation_id, review, number in (await self.session.execute(query)).all():
+            found.setdefault(organisation_id, {})[review] = number
+        return found
+
+    # --- the files sent ------------------------------------------------------------------
+
+    async def fingerprints(self, period_id: int, *, accepted_only: bool) -> dict[str, str]:
+        """Event id → a digest of its printed fields, for the events a report file holds."""
+        query = select(Event).where(Event.period_id == period_id, Event.status == "submitted")
+        if accepted_only:
+            query = query.where(Event.review == ACCEPTED)
+        found: dict[str, str] = {}
+        for event in await self.session.scalars(query.order_by(Event.id)):
+            fields = (
+                event.sphere_id,
+                event.organisation_id,
+                event.name,
+                event.place,
+                event.start_date.isoformat(),
+                event.end_date.isoformat(),
+                event.precision,
+                event.dates_note,
+                event.result,
+                event.participants,
+                event.participant_count,
+            )
+            found[str(event.id)] = hashlib.sha256(repr(fields).encode()).hexdigest()[:16]
+        return found
+
+    async def last_delivery(self, person_id: int, period_id: int) -> ReportDelivery | None:
+        query = (
+            select(ReportDelivery)
+            .where(ReportDelivery.person_id == person_id, ReportDelivery.period_id == period_id)
+            .order_by(ReportDelivery.id.desc())
+            .limit(1)
+        )
+        return await self.session.scalar(query)
+
+    async def delivered(
+        self, person_id: int, period_id: int, events: dict[str, str], *, at: datetime
+    ) -> None:
+        self.session.add(
+            ReportDelivery(person_id=person_id, period_id=period_id, events=events, sent_at=at)
+        )
+        await self.session.flush()
 
     # --- who reviews what ----------------------------------------------------------------
 
