@@ -181,18 +181,19 @@ async def report_file(
 ) -> None:
     document = message.document
     assert document is not None
-    file_name = document.file_name or "без имени"
+    file_name = document.file_name or Upload.NO_NAME
     if not _is_docx(document):
         await message.answer(Upload.NOT_DOCX)
         return
     if document.file_size is not None and document.file_size > DOWNLOAD_MAX:
         await message.answer(Upload.TOO_BIG.format(size=_megabytes(document.file_size)))
         return
+    await session.commit()  # the database is not held while the file comes and is read
     try:
         content = await _download(bot, document)
     except TelegramBadRequest as error:
         if "too big" in error.message:
-            await message.answer(Upload.TOO_BIG.format(size=_megabytes(DOWNLOAD_MAX + 1)))
+            await message.answer(Upload.TOO_BIG_UNSIZED)
             return
         log.warning("coordinator %s: the file could not be fetched: %s", person.id, error)
         await message.answer(Upload.DOWNLOAD_FAILED)
