@@ -12,7 +12,15 @@ shifted dates and numbered names, or generated text when ../shared is absent):
 (c) cli:    `python -m bot report 2023-Q4 --out OUT.docx` as a subprocess, after an untimed
             `python -m bot import FILE.json` into a fresh SQLite database.
 
-(a) and (b) each run in a fresh child process. Memory is the peak resident set size from
+Then, for reading reports back (`python -m bot import FILE.docx`), on the same N events
+compiled by `render_docx` into a file:
+
+(d) read floor: python-docx opening the file and reading every cell's text through its
+                API (`for row in table.rows: for cell in row.cells: cell.text`);
+(e) import:     the whole `python -m bot import FILE.docx` as a subprocess into a fresh
+                SQLite database (interpreter start, migrations, reading, inserting).
+
+(a), (b) and (d) each run in a fresh child process. Memory is the peak resident set size from
 `resource.getrusage` (ru_maxrss): for (a) and (b) the rise of the child's peak over its
 baseline after imports and test data are ready; for (c) the whole CLI process's peak
 (os.wait4), interpreter and imports included. tracemalloc is not used: it misses libxml2's
@@ -59,6 +67,7 @@ QUARTER = Quarter(2023, 4)
 REGION = "исполнительными органами Смоленской области и подведомственными им учреждениями"
 DEFAULT_SIZES = (42, 1_000, 10_000)
 TARGET = 0.30
+IMPORT_TARGET = 0.50  # the whole import CLI against the python-docx read floor, at 10,000
 
 Item = dict[str, Any]
 
@@ -194,12 +203,55 @@ def floor_docx(report: Report) -> bytes:
     return buffer.getvalue()
 
 
+def read_floor(path: Path) -> int:
+    """The naive way to read a report: python-docx's API for every cell's text."""
+    document = docx.Document(str(path))
+    characters = 0
+    for table in document.tables:
+        for row in table.rows:
+            for cell in row.cells:
+                characters += len(cell.text)
+    return characters
+
+
+def hwm_mb() -> float:
+    """This process's own peak RSS (Linux VmHWM): unlike ru_maxrss, not inherited from
+    the parent that spawned it (a big benchmark process would hide a child's peak)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return peak_rss_mb()
+
+
+# `python -m bot ARGS` with the process's own peak RSS printed to stderr at its exit.
+_WITH_PEAK = (
+    "import runpy, sys\n"
+    "sys.argv = ['bot', *sys.argv[1:]]\n"
+    "try:\n"
+    "    runpy.run_module('bot', run_name='__main__', alter_sys=True)\n"
+    "finally:\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            print('PEAK_KB', line.split()[1], file=sys.stderr)\n"
+)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def child(kind: str, size: int) -> None:
     """Measure one kind of work on `size` events in this (fresh) process; print JSON."""
+    if kind == "read":  # no test data built: its memory would hide the reading's
+        path = Path(os.environ["BENCH_DOCX"])
+        baseline = hwm_mb()
+        started, cpu = time.perf_counter(), time.process_time()
+        characters = read_floor(path)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        mb = hwm_mb() - baseline
+        print(json.dumps({"seconds": seconds, "cpu": cpu, "mb": mb, "chars": characters}))
+        return
     data = synthetic(load_base()[0], size)
     events = to_events(data)
     notes = notes_of(data)
@@ -217,9 +269,11 @@ def child(kind: str, size: int) -> None:
     print(json.dumps(result))
 
 
-def run_child(kind: str, size: int) -> dict[str, float]:
+def run_child(kind: str, size: int, env: dict[str, str] | None = None) -> dict[str, float]:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--size", str(size)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False, env=env or None
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{kind} {size} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -293,6 +347,87 @@ def run_cli(data: dict[str, Any], expected_rows: int) -> dict[str, Any]:
         return result
 
 
+def run_import(path: Path, expected: int) -> dict[str, Any]:
+    """Time the whole `python -m bot import FILE.docx` into a fresh SQLite database."""
+    reason = cli_unavailable()
+    if reason:
+        return {"skipped": reason}
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        folder = Path(tmp)
+        env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}"}
+        output, errors = folder / "out.txt", folder / "err.txt"
+        with output.open("wb") as out, errors.open("wb") as err:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                [sys.executable, "-c", _WITH_PEAK, "import", str(path)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=err,
+            )
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        text = output.read_text(encoding="utf-8", errors="replace")
+        problems = errors.read_text(encoding="utf-8", errors="replace")
+        peaks = [line.split()[1] for line in problems.splitlines() if line.startswith("PEAK_KB")]
+        if code != 0:
+            said = "\n".join(line for line in problems.splitlines() if "PEAK_KB" not in line)
+            return {"skipped": f"import failed ({code}): {last_line(said or text)}"}
+        result: dict[str, Any] = {
+            "seconds": seconds,
+            "cpu": usage.ru_utime + usage.ru_stime,
+            "mb": int(peaks[-1]) / 1024 if peaks else usage.ru_maxrss / 1024,
+        }
+        if f"мероприятий — {expected}," not in text:
+            result["warning"] = f"expected {expected} events loaded: {last_line(text)}"
+        return result
+
+
+def import_table(base: dict[str, Any], sizes: list[int]) -> list[str]:
+    """Read floor against the whole import CLI, per size; the notes to print after."""
+    print()
+    header = (
+        f"{'size':>6} | {'read floor s':>12} | {'floor cpu s':>11} | {'floor MB':>8} | "
+        f"{'import s (×floor)':>17} | {'import cpu s (×floor)':>21} | {'import MB':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    notes: list[str] = []
+    for size in sizes:
+        data = synthetic(base, size)
+        report = build_report(QUARTER, REGION, DEFAULT_SPHERES, to_events(data), notes_of(data))
+        with tempfile.TemporaryDirectory(prefix="bench-docx-") as tmp:
+            path = Path(tmp) / f"report_{size}.docx"
+            path.write_bytes(render_docx(report))
+            floor = run_child("read", size, env={**os.environ, "BENCH_DOCX": str(path)})
+            loaded = run_import(path, report.row_count)
+        if "skipped" in loaded:
+            cells = f"{'skipped':>17} | {'':>21} | {'':>9}"
+            notes.append(f"import at {size}: skipped: {loaded['skipped']}")
+        else:
+            cells = (
+                f"{ratio(loaded['seconds'], floor['seconds']):>17} | "
+                f"{ratio(loaded['cpu'], floor['cpu']):>21} | {loaded['mb']:9.1f}"
+            )
+            if "warning" in loaded:
+                notes.append(f"import at {size}: {loaded['warning']}")
+            if size == 10_000:
+                share = loaded["seconds"] / floor["seconds"]
+                cpu_share = loaded["cpu"] / floor["cpu"]
+                verdict = "met" if share <= IMPORT_TARGET else "NOT met"
+                notes.append(
+                    f"target: the whole import <= {IMPORT_TARGET:.2f} × the read floor at "
+                    f"10,000 (wall time): {verdict} ({share:.2f}×; CPU time {cpu_share:.2f}×)"
+                )
+        print(
+            f"{size:>6} | {floor['seconds']:12.2f} | {floor['cpu']:11.2f} | "
+            f"{floor['mb']:8.1f} | {cells}",
+            flush=True,
+        )
+    return notes
+
+
 # -- the table ------------------------------------------------------------------------------
 
 
@@ -303,7 +438,7 @@ def ratio(seconds: float, floor: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(n) for n in DEFAULT_SIZES))
-    parser.add_argument("--child", choices=("floor", "render"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("floor", "render", "read"), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -314,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     base, origin = load_base()
     print(f"events: {origin}; python-docx {version('python-docx')}; {os.cpu_count()} CPUs")
     print("memory: peak RSS (resource ru_maxrss); floor/render = rise over the child's baseline,")
-    print("        cli = whole CLI process peak incl. interpreter")
+    print("        cli/import = whole CLI process peak incl. interpreter")
     print()
     header = (
         f"{'size':>6} | {'floor s':>7} | {'floor MB':>8} | {'render s (×floor)':>17} | "
@@ -347,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     for note in dict.fromkeys(notes):
         print(note)
     print(f"target: cli <= {TARGET:.2f} × floor at 10,000")
+    for note in import_table(base, sizes):
+        print(note)
     return 0
 
 

@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import sys
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,11 +140,18 @@ async def _import(
     return 0
 
 
+def _is_zip(path: Path) -> bool:
+    """Whether the file is a zip archive (a .docx is one); opening errors are raised."""
+    with path.open("rb") as stream:
+        return zipfile.is_zipfile(stream)
+
+
 def _read_docx(settings: Settings, path: Path, period: Quarter | None) -> Any:
     from reports.docx_import import read_report
+    from storage.importer import CELL_LIMITS
 
     with path.open("rb") as stream:
-        return read_report(stream, settings.spheres, period=period)
+        return read_report(stream, settings.spheres, period=period, limits=CELL_LIMITS)
 
 
 def _docx_lines(read: Any) -> list[str]:
@@ -188,14 +196,26 @@ async def _import_docx(
         except QuarterError:
             return _fail(texts.REPORT_BAD_PERIOD.format(value=label))
     try:
-        read = await asyncio.to_thread(_read_docx, settings, path, period)
+        if not await asyncio.to_thread(_is_zip, path):
+            return _fail(texts.IMPORT_BAD_FILE.format(path=path, error=texts.IMPORT_NOT_WORD))
     except FileNotFoundError:
         return _fail(texts.IMPORT_NO_FILE.format(path=path))
-    except DocxImportError as error:
-        return _fail(texts.IMPORT_BAD_FILE.format(path=path, error=error))
     except OSError as error:
         return _fail(texts.IMPORT_UNREADABLE.format(path=path, reason=io_reason(error)))
-    storage = await open_storage(settings)
+    # The file is read in a thread while the database opens (migrations, spheres).
+    reading = asyncio.ensure_future(asyncio.to_thread(_read_docx, settings, path, period))
+    try:
+        storage = await open_storage(settings)
+    except BaseException:
+        reading.cancel()
+        raise
+    try:
+        read = await reading
+    except (DocxImportError, OSError) as error:
+        await storage.close()
+        if isinstance(error, DocxImportError):
+            return _fail(texts.IMPORT_BAD_FILE.format(path=path, error=error))
+        return _fail(texts.IMPORT_UNREADABLE.format(path=path, reason=io_reason(error)))
     try:
         async with storage.sessionmaker() as session, session.begin():
             result = await import_read_report(

@@ -63,6 +63,7 @@ IMPORT_NOT_DOCX = (
     "Файл {path} не подходит: нужен документ Word в формате .docx "
     "(файл .doc, .rtf или .odt сохраните в Word как .docx) или файл JSON."
 )
+IMPORT_NOT_WORD = "файл не является документом Word (.docx)"
 IMPORT_PERIOD_ONLY_DOCX = "Параметр --period применяется только к файлам .docx."
 IMPORT_DOCX_DONE = (
     "Отчёт за {period} загружен из {path}: мероприятий — {added}, "

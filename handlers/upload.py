@@ -12,6 +12,7 @@ import asyncio
 import logging
 import secrets
 from datetime import date
+from functools import partial
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +31,14 @@ from reports.dates import DateRange
 from reports.docx_import import (
     DocxImportError,
     ImportedEvent,
+    NoPeriodInTitle,
     ReadReport,
     RowProblem,
     SphereMatch,
     read_report,
 )
 from reports.quarters import Quarter
-from storage.importer import import_read_report
+from storage.importer import CELL_LIMITS, import_read_report
 from storage.models import Person
 from storage.repositories import EventRepository, PeriodRepository
 
@@ -179,18 +181,19 @@ async def report_file(
 ) -> None:
     document = message.document
     assert document is not None
-    file_name = document.file_name or "без имени"
+    file_name = document.file_name or Upload.NO_NAME
     if not _is_docx(document):
         await message.answer(Upload.NOT_DOCX)
         return
     if document.file_size is not None and document.file_size > DOWNLOAD_MAX:
         await message.answer(Upload.TOO_BIG.format(size=_megabytes(document.file_size)))
         return
+    await session.commit()  # the database is not held while the file comes and is read
     try:
         content = await _download(bot, document)
     except TelegramBadRequest as error:
         if "too big" in error.message:
-            await message.answer(Upload.TOO_BIG.format(size=_megabytes(DOWNLOAD_MAX + 1)))
+            await message.answer(Upload.TOO_BIG_UNSIZED)
             return
         log.warning("coordinator %s: the file could not be fetched: %s", person.id, error)
         await message.answer(Upload.DOWNLOAD_FAILED)
@@ -200,14 +203,16 @@ async def report_file(
         await message.answer(Upload.DOWNLOAD_FAILED)
         return
     try:
-        read = await asyncio.to_thread(read_report, content or b"", settings.spheres)
+        read = await asyncio.to_thread(
+            partial(read_report, limits=CELL_LIMITS), content or b"", settings.spheres
+        )
+    except NoPeriodInTitle:
+        await message.answer(Upload.NO_PERIOD)
+        return
     except DocxImportError as error:
-        if "не указан квартал" in str(error):
-            await message.answer(Upload.NO_PERIOD)
-        else:
-            await message.answer(
-                Upload.BAD_FILE.format(file=html.quote(file_name), error=html.quote(str(error)))
-            )
+        await message.answer(
+            Upload.BAD_FILE.format(file=html.quote(file_name), error=html.quote(str(error)))
+        )
         return
     lines = summary_lines(read, file_name)
     period = quarter_label(read.period.year, read.period.quarter)

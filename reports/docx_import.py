@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -50,6 +50,7 @@ _PERIOD_IN_TITLE = re.compile(
     r"(?<![\w])(IV|I{1,3}|[1-4])(?:-?(?:м|ом|й|ый))?\s+квартал\w*\s+(\d{4})", re.IGNORECASE
 )
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4}
+_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"^\s*\d{1,6}\s*[.)]?\s*$")
 _LEADING_NUMBER = re.compile(r"^\s*\d{1,2}\s*[.)]\s*")
 _WORD = re.compile(r"[0-9a-zа-я]+")
@@ -64,6 +65,10 @@ _MARGIN = 10.0
 
 class DocxImportError(ValueError):
     """The file cannot be read as a report at all; the message is Russian, for the person."""
+
+
+class NoPeriodInTitle(DocxImportError):
+    """The title names no quarter and none was given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +174,13 @@ def _paragraph_text(paragraph: etree._Element) -> str:
     return "".join(parts)
 
 
+_BLANK_EDGE = "\n \t\u00a0"
+
+
 def _trim_lines(text: str) -> str:
     """Drop blank lines at the start and the end of a cell; the rest stays as typed."""
+    if not text or (text[0] not in _BLANK_EDGE and text[-1] not in _BLANK_EDGE):
+        return text
     lines = text.split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)
@@ -179,27 +189,56 @@ def _trim_lines(text: str) -> str:
     return "\n".join(lines)
 
 
-def _cell_text(cell: etree._Element) -> str:
-    paragraphs = [_paragraph_text(p) for p in cell.iterchildren(_P)]
-    return _trim_lines("\n".join(paragraphs))
-
-
-def _row_of(cell: etree._Element) -> etree._Element | None:
-    parent = cell.getparent()
-    while parent is not None and parent.tag != _TR:
-        parent = parent.getparent()
-    return parent
+# Everything of a row the reader needs, found in one pass in document order.
+_ROW_PARTS = (_TC, _P, _T, _TAB, _BR, _CR, _NO_BREAK_HYPHEN, _GRID_SPAN, _V_MERGE, _TBL)
 
 
 def _cells(row: etree._Element) -> list[tuple[str, int]]:
-    """(text, columns spanned) of each cell; a cell continuing a vertical merge is empty."""
+    """(text, columns spanned) of each cell; a cell continuing a vertical merge is empty.
+
+    One pass over the row's elements (lxml filters the tags in C); a table nested inside
+    a cell is rare and read apart, skipping the nested table's text."""
     cells: list[tuple[str, int]] = []
-    for cell in row.iter(_TC):
-        if _row_of(cell) is not row:  # a cell of a table nested inside a cell
-            continue
-        span = 1
+    parts: list[str] | None = None
+    span, continued, paragraphs = 1, False, 0
+    for element in row.iter(_ROW_PARTS):
+        tag = element.tag
+        if tag == _T:
+            parts.append(element.text or "")  # type: ignore[union-attr]
+        elif tag == _P:
+            if paragraphs:
+                parts.append("\n")  # type: ignore[union-attr]
+            paragraphs += 1
+        elif tag == _TC:
+            if parts is not None:
+                cells.append(("" if continued else _trim_lines("".join(parts)), span))
+            parts, span, continued, paragraphs = [], 1, False, 0
+        elif tag == _TAB:
+            parts.append("\t")  # type: ignore[union-attr]
+        elif tag == _GRID_SPAN:
+            try:
+                span = max(1, int(element.get(_VAL, "1")))
+            except ValueError:
+                span = 1
+        elif tag == _V_MERGE:
+            continued = element.get(_VAL) in (None, "continue")
+        elif tag == _TBL:
+            return _cells_with_nested_tables(row)
+        elif tag == _NO_BREAK_HYPHEN:
+            parts.append("-")  # type: ignore[union-attr]
+        elif tag == _CR or element.get(_TYPE) in (None, "textWrapping"):
+            parts.append("\n")  # type: ignore[union-attr]
+    if parts is not None:
+        cells.append(("" if continued else _trim_lines("".join(parts)), span))
+    return cells
+
+
+def _cells_with_nested_tables(row: etree._Element) -> list[tuple[str, int]]:
+    """`_cells` for a row holding a table inside a cell: the cell's own paragraphs only."""
+    cells: list[tuple[str, int]] = []
+    for cell in row.iterchildren(_TC):
+        span, continued = 1, False
         properties = cell.find(_TC_PR)
-        continued = False
         if properties is not None:
             grid_span = properties.find(_GRID_SPAN)
             if grid_span is not None:
@@ -209,7 +248,8 @@ def _cells(row: etree._Element) -> list[tuple[str, int]]:
                     span = 1
             v_merge = properties.find(_V_MERGE)
             continued = v_merge is not None and v_merge.get(_VAL) in (None, "continue")
-        cells.append(("" if continued else _cell_text(cell), span))
+        text = "\n".join(_paragraph_text(p) for p in cell.iterchildren(_P))
+        cells.append(("" if continued else _trim_lines(text), span))
     return cells
 
 
@@ -220,38 +260,60 @@ Piece = (
 )
 
 
+def _body_paragraphs(before: etree._Element) -> Iterator[Piece]:
+    """The body paragraphs before `before` (all the rest was freed already), then freed."""
+    parent = before.getparent()
+    assert parent is not None
+    while (previous := before.getprevious()) is not None:
+        if previous.tag == _P:
+            break
+        parent.remove(previous)  # section properties, bookmarks: nothing to read
+    first = before
+    while (previous := first.getprevious()) is not None:
+        first = previous
+    element: etree._Element | None = first
+    while element is not None and element is not before:
+        following = element.getnext()
+        if element.tag == _P:
+            yield ("p", _paragraph_text(element))
+        parent.remove(element)
+        element = following
+
+
 def _pieces(stream: IO[bytes]) -> Iterator[Piece]:
-    """Body paragraphs, top-level table rows and table ends, in document order, streamed."""
-    depth = 0  # how many tables the parser is inside
-    for event, element in etree.iterparse(
-        stream, events=("start", "end"), tag=(_TBL, _TR, _P), resolve_entities=False, huge_tree=True
-    ):
-        tag = element.tag
-        if event == "start":
-            if tag == _TBL:
-                depth += 1
+    """Body paragraphs, top-level table rows and table ends, in document order, streamed.
+
+    Only the ends of rows and tables raise events (a paragraph inside a cell raises none);
+    the body paragraphs between tables are read when the next table's first row ends, and
+    those after the last table when the document ends. What was read is freed."""
+    parsing = etree.iterparse(
+        stream, events=("end",), tag=(_TBL, _TR), resolve_entities=False, huge_tree=True
+    )
+    current: etree._Element | None = None  # the top-level table being read
+    for _event, element in parsing:
+        parent = element.getparent()
+        if parent is None:
             continue
-        if tag == _TBL:
-            depth -= 1
-            if depth == 0:
-                yield ("table_end", None)
-                _free(element)
-        elif tag == _TR and depth == 1:
+        if element.tag == _TR:
+            table = parent
+            body = table.getparent()
+            if body is None or body.tag != _BODY:
+                continue  # a row of a table nested inside a cell: read with its row
+            if table is not current:
+                current = table
+                yield from _body_paragraphs(table)
             yield ("row", _cells(element))
-            _free(element)
-        elif tag == _P and depth == 0 and element.getparent() is not None:
-            if element.getparent().tag == _BODY:
-                yield ("p", _paragraph_text(element))
-                _free(element)
-
-
-def _free(element: etree._Element) -> None:
-    """Release an element already read and the siblings before it."""
-    element.clear(keep_tail=False)
-    parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
-            del parent[0]
+            element.clear(keep_tail=False)
+            while element.getprevious() is not None:
+                del table[0]
+        elif parent.tag == _BODY:
+            yield ("table_end", None)
+            element.clear(keep_tail=False)
+    root = parsing.root
+    body = root.find(_BODY) if root is not None else None
+    if body is not None:
+        for element in body.iterchildren(_P):
+            yield ("p", _paragraph_text(element))
 
 
 def _is_header(texts: list[str]) -> bool:
@@ -308,13 +370,24 @@ def title_period(title: str) -> Quarter | None:
     return Quarter(int(found[2]), quarter)
 
 
+FIELD_NAMES = {
+    "name": "наименование",
+    "place": "место проведения",
+    "dates_note": "сроки проведения",
+    "result": "цель, содержание и результат",
+    "participants": "участники",
+}
+
+
 def read_report(
     source: str | Path | bytes | IO[bytes],
     spheres: Sequence[str],
     *,
     period: Quarter | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> ReadReport:
-    """Read a report document: `period` overrides the one named in the title."""
+    """Read a report document: `period` overrides the one named in the title; a row with a
+    cell longer than its limit in `limits` (keys of FIELD_NAMES) is not read."""
     with _open(source) as archive:
         try:
             stream = archive.open("word/document.xml")
@@ -322,12 +395,25 @@ def read_report(
             raise DocxImportError("файл не является документом Word (.docx)") from None
         with stream:
             try:
-                return _read(_pieces(stream), spheres, period)
+                return _read(_pieces(stream), spheres, period, limits or {})
             except etree.XMLSyntaxError:
                 raise DocxImportError("документ Word повреждён и не читается") from None
 
 
-def _read(pieces: Iterator[Piece], spheres: Sequence[str], period: Quarter | None) -> ReadReport:
+def _too_long(cells: Mapping[str, str | None], limits: Mapping[str, int]) -> str | None:
+    for key, limit in limits.items():
+        value = cells.get(key)
+        if value is not None and len(value) > limit:
+            return f"{FIELD_NAMES[key]} длиннее {limit} символов"
+    return None
+
+
+def _read(
+    pieces: Iterator[Piece],
+    spheres: Sequence[str],
+    period: Quarter | None,
+    limits: Mapping[str, int],
+) -> ReadReport:
     matcher = SphereMatcher(spheres)
     titles: list[str] = []  # body paragraphs before the first table, title rows inside it
     after: list[str] = []  # body paragraphs after the latest table
@@ -337,6 +423,8 @@ def _read(pieces: Iterator[Piece], spheres: Sequence[str], period: Quarter | Non
     unsure_seen: set[str] = set()
     problems: list[RowProblem] = []
     unsure: list[SphereMatch] = []
+    known_dates: dict[str, DateRange | str] = {}  # a report repeats its dates cells often
+    shortest = min(limits.values(), default=0)  # no cell this short can be too long
     for kind, value in pieces:
         if kind == "p":
             assert isinstance(value, str)
@@ -373,7 +461,9 @@ def _read(pieces: Iterator[Piece], spheres: Sequence[str], period: Quarter | Non
                 )
             )
             continue
-        if _is_header(texts) or _is_column_numbers(texts):
+        first = texts[0]
+        plain_row = _NUMBER.match(first) is not None and texts[1].strip() != "2"
+        if not plain_row and (_is_header(texts) or _is_column_numbers(texts)):
             continue
         if report is None:
             report = _start(titles, period)
@@ -385,14 +475,29 @@ def _read(pieces: Iterator[Piece], spheres: Sequence[str], period: Quarter | Non
         elif not name.strip():
             reason = "не указано наименование мероприятия"
         else:
-            dates = _read_dates(dates_text, report.period)
+            dates = known_dates.get(dates_text)
+            if dates is None:
+                dates = known_dates[dates_text] = _read_dates(dates_text, report.period)
             if isinstance(dates, str):
                 reason = dates
+            elif limits and shortest < max(
+                len(name), len(place), len(dates.note or ""), len(result), len(participants)
+            ):
+                reason = _too_long(
+                    {
+                        "name": name,
+                        "place": place,
+                        "dates_note": dates.note,
+                        "result": result,
+                        "participants": participants,
+                    },
+                    limits,
+                )
         if reason is not None:
             problems.append(RowProblem(rows, number, _shorten(name), reason))
             continue
         assert sphere is not None and isinstance(dates, DateRange)
-        total = read_total(participants)
+        total = read_total(participants) if _DIGIT.search(participants) else None
         report.events.append(
             ImportedEvent(
                 row=rows,
@@ -421,7 +526,7 @@ def _start(titles: list[str], period: Quarter | None) -> ReadReport:
     title = " ".join(" ".join(line.split()) for line in titles if line.strip())
     found = period or title_period(title)
     if found is None:
-        raise DocxImportError(
+        raise NoPeriodInTitle(
             "в заголовке не указан квартал (например, «в IV квартале 2023 года»); "
             "укажите период явно"
         )

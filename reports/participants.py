@@ -29,6 +29,8 @@ _PATTERNS = (
     re.compile(rf"количеств\w*(?:\s+\w+){{0,2}}?\s*[-–—:]?\s*{_QUALIFIED}", re.IGNORECASE),
     re.compile(rf"{_QUALIFIED}\s*(?:человек|чел\b|чел\.|участник)", re.IGNORECASE),
 )
+# A word each pattern cannot match without: texts without it skip the pattern's search.
+_NEEDED = (("количеств",), ("чел", "участник"))
 # The whole answer to «Сколько всего было участников?»: a number, perhaps with its word.
 _COUNT_ANSWER = re.compile(
     rf"\s*{_QUALIFIED}\s*(?:человек\w*|чел\.?|участник\w*)?\s*\.?\s*", re.IGNORECASE
@@ -64,7 +66,10 @@ def _total(match: re.Match[str]) -> Total:
 
 def read_total(text: str) -> Total | None:
     """The total stated in free text (the last one stated), if it is stated."""
-    for pattern in _PATTERNS:
+    lowered = text.lower()
+    for pattern, needed in zip(_PATTERNS, _NEEDED, strict=True):
+        if not any(word in lowered for word in needed):
+            continue
         found = list(pattern.finditer(text))
         if found:
             return _total(found[-1])

@@ -10,12 +10,21 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.dates import DateRange
 from reports.docx_import import ReadReport
 from reports.quarters import Quarter, QuarterError
-from storage.models import utcnow
+from storage.models import (
+    DATES_NOTE_MAX,
+    NAME_MAX,
+    PARTICIPANTS_MAX,
+    PLACE_MAX,
+    RESULT_MAX,
+    Event,
+    utcnow,
+)
 from storage.repositories import (
     EventFields,
     EventRepository,
@@ -24,6 +33,7 @@ from storage.repositories import (
     SphereRepository,
 )
 
+_INSERT_BATCH = 1000  # rows per multi-row INSERT of a .docx import
 _TEXT_FIELDS = ("sphere", "name", "place", "result", "participants")
 
 
@@ -198,6 +208,16 @@ async def import_events(
     return ImportResult(quarter, added, skipped, notes_added)
 
 
+# The longest cells the events table holds: a .docx row with a longer one is not read.
+CELL_LIMITS = {
+    "name": NAME_MAX,
+    "place": PLACE_MAX,
+    "dates_note": DATES_NOTE_MAX,
+    "result": RESULT_MAX,
+    "participants": PARTICIPANTS_MAX,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ReportImportResult:
     """What loading a read .docx report did: `existing` > 0 means the period was skipped."""
@@ -240,15 +260,17 @@ async def import_read_report(
     owner = await OrganisationRepository(session).get_or_add(organisation)
     spheres = SphereRepository(session)
     sphere_ids: dict[str, int] = {}
+    for name in dict.fromkeys(event.sphere for event in read.events):
+        sphere = await spheres.by_name(name) or await spheres.get_or_add_inactive(name)
+        sphere_ids[name] = sphere.id
     known_keys = await events.dedup_keys(owner.id)
     base_time = utcnow()
     added = repeated = 0
+    batch: list[dict[str, Any]] = []
+    # Core multi-row inserts on the session's connection: no ORM objects for 10,000 rows.
+    connection = await session.connection()
+    statement = insert(Event.__table__)
     for index, event in enumerate(read.events):
-        if event.sphere not in sphere_ids:
-            sphere = await spheres.by_name(event.sphere) or await spheres.get_or_add_inactive(
-                event.sphere
-            )
-            sphere_ids[event.sphere] = sphere.id
         row = _Row(
             None,
             event.sphere,
@@ -265,24 +287,34 @@ async def import_read_report(
             continue
         known_keys.add(key)
         added += 1
-        await events.add(
-            EventFields(
-                sphere_id=sphere_ids[event.sphere],
-                name=event.name,
-                place=event.place,
-                dates=event.dates,
-                result=event.result,
-                participants=event.participants,
-                participant_count=event.participant_count,
-            ),
-            period_id=period.id,
-            organisation_id=owner.id,
-            status="submitted",
-            # Document order breaks ties in the report's ordering rule.
-            submitted_at=base_time + timedelta(microseconds=index),
-            dedup_key=key,
-            flush=False,
+        batch.append(
+            {
+                "period_id": period.id,
+                "organisation_id": owner.id,
+                "author_id": None,
+                "sphere_id": sphere_ids[event.sphere],
+                "name": event.name,
+                "place": event.place,
+                "start_date": event.dates.start,
+                "end_date": event.dates.end,
+                "precision": event.dates.precision,
+                "dates_note": event.dates.note,
+                "result": event.result,
+                "participants": event.participants,
+                "participant_count": event.participant_count,
+                "status": "submitted",
+                "dedup_key": key,
+                "created_at": base_time,
+                "updated_at": base_time,
+                # Document order breaks ties in the report's ordering rule.
+                "submitted_at": base_time + timedelta(microseconds=index),
+            }
         )
+        if len(batch) == _INSERT_BATCH:
+            await connection.execute(statement, batch)
+            batch = []
+    if batch:
+        await connection.execute(statement, batch)
     await session.flush()
     existing_notes = {note.text for note in await periods.notes(period.id)}
     notes_added = 0

@@ -266,3 +266,30 @@ def test_other_fonts_and_widths_and_no_empty_paragraphs_read_the_same() -> None:
     assert other.events == plain.events
     assert other.notes == plain.notes
     assert all(event.name not in COLUMNS for event in other.events)
+
+
+def test_a_cell_longer_than_the_database_holds_is_reported_not_read() -> None:
+    document = person_report(TITLE, [Sphere(SPORT), Row(("1", "Я" * 501, "", "май", "", ""))])
+
+    read = read_report(document, DEFAULT_SPHERES, limits={"name": 500})
+
+    assert read.events == []
+    assert [p.reason for p in read.problems] == ["наименование длиннее 500 символов"]
+
+
+def test_a_table_nested_in_a_cell_leaves_the_row_readable() -> None:
+    document = Document(BytesIO(person_report(TITLE, [Sphere(SPORT), CANTATA])))
+    cell = document.tables[0].rows[-1].cells[4]
+    inner = cell.add_table(rows=1, cols=2)
+    inner.cell(0, 0).text = "вложенная"
+    inner.cell(0, 1).text = "таблица"
+    cell.add_paragraph("После таблицы")
+    buffer = BytesIO()
+    document.save(buffer)
+
+    read = read_report(buffer.getvalue(), DEFAULT_SPHERES)
+
+    [event] = read.events
+    # python-docx, like Word, puts an empty paragraph after a table in a cell
+    assert event.result == "Проведён фестиваль.\nПодписан меморандум\n\nПосле таблицы"
+    assert event.participant_count == 120

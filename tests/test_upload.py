@@ -130,7 +130,7 @@ async def test_a_big_file_of_unknown_size_refused_by_telegram_is_answered_clearl
     with world.session.expect_refusal():
         [reply] = await desk.send_update(document=document)
 
-    assert reply.text.startswith("Файл слишком большой")
+    assert reply.text == Upload.TOO_BIG_UNSIZED
     assert world.session.downloads == []
 
 
