@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -91,11 +93,14 @@ async def send_report(
 ) -> None:
     """Compile a period's report and send it as a document: .docx (with a button for the
     .xlsx when `period_id` is given) or .xlsx."""
+    started = time.perf_counter()
     report = await _load_report(bot, chat_id, quarter, reader, settings)
     if report is None:
         return
     render = render_xlsx if kind == "xlsx" else render_docx
     document = await asyncio.to_thread(render, report)
+    for observe in REPORT_COMPILED:
+        observe(kind, time.perf_counter() - started)
     label = quarter_label(quarter.year, quarter.quarter)
     too_large = Desk.TOO_LARGE.format(
         period=label,
@@ -121,6 +126,8 @@ async def send_report(
         await bot.send_message(chat_id, too_large)
 
 
+# Told the format and the seconds of each report compiled (bot/observing.py counts them).
+REPORT_COMPILED: list[Callable[[str, float], None]] = []
 REPORT_JOB = "report"  # the outbox job that compiles and sends a report (bot/outbox.py)
 
 
