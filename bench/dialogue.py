@@ -2,6 +2,7 @@
 
     python bench/dialogue.py [--people 500] [--rate 100] [--orgs 50]
                              [--pg | --no-pg] [--pg-url URL] [--redis-url URL]
+                             [--burst 2000 [--burst-only]] [--profile FILE]
 
 Each person is a reporter of an organisation (rows made directly, as a join would leave
 them) and files one event with their own name, place, dates, result and participant count,
@@ -28,7 +29,15 @@ Redis FSM when both answer (or with --pg): the PostgreSQL database is SHARED wit
 and its public schema is dropped and recreated; in Redis (database 15 by default) the keys
 under the FSM prefix are deleted at start. After each run the database must hold exactly one
 event per person, authored by that person in their organisation, with that person's own
-fields; every reply must be the expected next step; no handler errors.
+fields; every reply must be the expected next step; no handler errors; no error reply
+(«Произошла ошибка…») sent.
+
+(d) burst:    on PostgreSQL + Redis, `--burst` people (2,000; 0: none) all at once, with the
+              pools at their defaults (DB_POOL_SIZE, REDIS_MAX_CONNECTIONS): every update
+              must wait its turn, not fail; the same check, and a floor of its own (the
+              echo bot replaying the burst's updates, best of three) for the ratio. With
+              `--profile FILE` the burst runs under cProfile (stats written to FILE, the
+              functions taking the most time printed).
 
 Targets: capacity on SQLite >= 1/8 of the floor; latency p95 < 50 ms at 100 updates/s.
 """
@@ -75,6 +84,7 @@ from sqlalchemy import select, text  # noqa: E402
 
 from bot.database import Storage, open_storage  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from handlers.texts import Common, Dialogue  # noqa: E402
 from reports.model import DEFAULT_SPHERES  # noqa: E402
 from reports.quarters import Quarter  # noqa: E402
 from tests.tg import BOT_USER, RecordingSession  # noqa: E402
@@ -522,12 +532,26 @@ async def one_mode(
         else:
             run = await latency(chatters, feed, rate)
         problems = await verify(storage, chatters, who, errors.records)
+        told = error_replies(session)
+        if told:
+            problems.append(f"{told} error replies sent («Произошла ошибка…»)")
         await dispatcher.storage.close()
         return run, problems, [c.sent for c in chatters]
     finally:
         logging.getLogger().removeHandler(errors)
         await bot.session.close()
         await storage.close()
+
+
+def error_replies(session: RecordingSession) -> int:
+    """Messages telling someone that their update failed."""
+    after_error = Dialogue.AFTER_ERROR.split(",")[0]
+    return sum(
+        1
+        for request in session.requests
+        if isinstance(request, SendMessage)
+        and (request.text == Common.ERROR or request.text.startswith(after_error))
+    )
 
 
 async def _empty_redis(dispatcher: Dispatcher) -> None:
@@ -569,6 +593,11 @@ async def bench(args: argparse.Namespace) -> int:
         )
         if use_pg:
             backends.append(Backend("PostgreSQL + Redis", args.pg_url, args.redis_url))
+        if args.burst_only:
+            if not use_pg:
+                print("--burst-only needs PostgreSQL and Redis")
+                return 1
+            return 0 if await burst(backends[-1], args) else 1
 
         people, total = args.people, args.people * UPDATES_PER_PERSON
         fsm_note = "aiogram's RedisStorage (REDIS_URL)"
@@ -653,7 +682,40 @@ async def bench(args: argparse.Namespace) -> int:
         )
     print(f"no lost or mixed answers, no errors, every reply the expected step: {verdict(ok)}")
     lat_ok = all(lat.percentile(0.95) < P95_TARGET_MS for _, _, _, lat, _ in rows)
-    return 0 if ok and cap_ok and lat_ok else 1
+    burst_ok = True
+    if use_pg and args.burst:
+        burst_ok = await burst(backends[-1], args)
+    return 0 if ok and cap_ok and lat_ok and burst_ok else 1
+
+
+async def burst(backend: Backend, args: argparse.Namespace) -> bool:
+    """`args.burst` people at once on PostgreSQL + Redis (once, optionally profiled);
+    whether every person has exactly their event and nobody was told of an error."""
+    import cProfile
+    import pstats
+
+    print()
+    profile = cProfile.Profile() if args.profile else None
+    if profile is not None:
+        profile.enable()
+    run, problems, recorded = await one_mode(backend, "capacity", args.burst, args.orgs, args.rate)
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(args.profile)
+    burst_floor = await floor(recorded, CAPACITY_TRIES)
+    updates = args.burst * UPDATES_PER_PERSON
+    print(
+        f"burst on {backend.label}: {args.burst} people at once ({updates} updates): "
+        f"{run.rate:,.0f} upd/s, {run.rate / burst_floor:.3f}× its floor "
+        f"({burst_floor:,.0f} upd/s); p50 {run.percentile(0.5):.0f} ms, "
+        f"p95 {run.percentile(0.95):.0f} ms, max {max(run.durations) * 1000:.0f} ms"
+    )
+    shown = "; ".join(problems) or f"ok ({args.burst} events, each its author and fields)"
+    print(f"burst check (every person exactly their event, no error reply): {shown}")
+    if profile is not None:
+        print(f"\nprofile of the burst ({args.profile}), by own time:")
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    return not problems
 
 
 def main() -> int:
@@ -666,6 +728,11 @@ def main() -> int:
     group.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument(
+        "--burst", type=int, default=2000, help="people at once on PostgreSQL + Redis (0: none)"
+    )
+    parser.add_argument("--profile", help="write cProfile stats of the burst to this file")
+    parser.add_argument("--burst-only", action="store_true", help="only the burst (and its floor)")
     args = parser.parse_args()
     return asyncio.run(bench(args))
 

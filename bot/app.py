@@ -26,6 +26,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.types import ErrorEvent
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
@@ -36,6 +37,7 @@ from bot.middlewares import (
     Handling,
     install_middlewares,
 )
+from bot.observing import CountRequests, install_update_metrics, serve_metrics
 from bot.outbox import Outbox
 from bot.reachability import on_forbidden
 from bot.retry import RetryRequests
@@ -148,6 +150,7 @@ def build_dispatcher(
         unsettled=unsettled,
         coordinator_menus=set(),  # whose desk menu is set (handlers.commands)
     )
+    install_update_metrics(dispatcher)  # outermost of ours: the whole update is timed
     if outbox is not None:
         dispatcher["outbox_owner"] = outbox.owner  # the report's job is this process's
     dispatcher["handling"] = handling = Handling()
@@ -195,6 +198,7 @@ def build_bot(
         outbox = Outbox(timedelta(seconds=settings.outbox_lease))
     bot.session.middleware(CommitBeforeSending(outbox))  # outermost: commit once, then retry
     bot.session.middleware(RetryRequests())
+    bot.session.middleware(CountRequests())  # innermost: every attempt counted
     return bot
 
 
@@ -306,7 +310,9 @@ async def run_polling(settings: Settings, *, ready: Callable[[], None] | None = 
     dispatcher.workflow_data.update(scheduler.workflow_data())
     settle_memory()
     delivering: asyncio.Task[None] | None = None
+    metrics: web.AppRunner | None = None
     try:
+        metrics = await start_metrics(settings)
         await _until_telegram_answers(bot.me, stop)
         # Only one process can poll a bot: all that is owed is this process's to send.
         await outbox.remember_deliveries(storage.sessionmaker)
@@ -329,6 +335,24 @@ async def run_polling(settings: Settings, *, ready: Callable[[], None] | None = 
         await scheduler.shutdown()
         await bot.session.close()
         await storage.close()
+        if metrics is not None:
+            await metrics.cleanup()
+
+
+async def start_metrics(settings: Settings) -> web.AppRunner | None:
+    """/metrics on METRICS_HOST:METRICS_PORT when the port is set (long polling, the
+    scheduler process; a webhook worker serves it on its webhook port instead). A port
+    that cannot be taken is a `StartupError`."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        return await serve_metrics(settings.metrics_host, settings.metrics_port)
+    except OSError as error:
+        raise StartupError(
+            texts.METRICS_PORT_UNUSABLE.format(
+                host=settings.metrics_host, port=settings.metrics_port, reason=error.strerror
+            )
+        ) from None
 
 
 async def _stop_polling_on(stop: asyncio.Event, dispatcher: Dispatcher) -> None:
@@ -411,7 +435,9 @@ async def run_scheduler(settings: Settings) -> None:
     storage = await open_storage(settings)
     bot = build_bot(settings)
     scheduler = ReminderScheduler.for_app(bot, storage.sessionmaker, settings)
+    metrics: web.AppRunner | None = None
     try:
+        metrics = await start_metrics(settings)
         await _until_telegram_answers(bot.me, stop)
         await scheduler.start(refresh_every=SCHEDULER_REFRESH)
         log.info("reminder scheduler running (no updates handled in this process)")
@@ -422,3 +448,5 @@ async def run_scheduler(settings: Settings) -> None:
         await scheduler.shutdown()
         await bot.session.close()
         await storage.close()
+        if metrics is not None:
+            await metrics.cleanup()

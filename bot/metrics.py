@@ -1,6 +1,8 @@
 """The process's Prometheus metrics, in one registry (docs/metrics.md lists them).
 
-Counters and histograms are module attributes; the code that does the work moves them.
+Counters and histograms are module attributes; the code that does the work moves them
+(bot/observing.py holds the middlewares and listeners that do, and the /metrics page).
+Nothing here imports aiogram, so the command-line desk opens the database without it.
 Labels carry names of things (update types, routers, Bot API methods, outcomes), never
 what people typed, their names or their ids.
 """
@@ -12,11 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
 log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)  # CPU, memory, open files of the process
+METRICS_PATH = "/metrics"
 
 # Seconds, from a free connection (well under a millisecond) to a pool drained by a burst.
 WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -80,3 +84,62 @@ class PoolWaits:
             self.slow_after,
         )
         self._logged_at, self._unlogged, self._longest = now, 0, 0.0
+
+
+# --- updates ----------------------------------------------------------------------------
+
+UPDATE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+UPDATES = Counter(
+    "bot_updates",
+    "Updates handled, by update type, the router and handler that took it, and outcome "
+    "(handled, unhandled: no handler or a redelivery skipped, failed: an error raised)",
+    ["type", "router", "handler", "outcome"],
+    registry=REGISTRY,
+)
+UPDATE_SECONDS = Histogram(
+    "bot_update_seconds",
+    "Time from taking an update to its end (replies sent), by update type",
+    ["type"],
+    buckets=UPDATE_BUCKETS,
+    registry=REGISTRY,
+)
+
+# --- Bot API ----------------------------------------------------------------------------
+
+API_REQUESTS = Counter(
+    "bot_api_requests",
+    "Bot API requests (each attempt), by method and outcome: ok, rate_limited (429), "
+    "server_error (5xx), network_error, forbidden (403), refused (other 4xx)",
+    ["method", "outcome"],
+    registry=REGISTRY,
+)
+API_RETRIES = Counter(
+    "bot_api_retries",
+    "Bot API requests sent again after a 429, a 5xx or a network error, by method and reason",
+    ["method", "reason"],
+    registry=REGISTRY,
+)
+
+# --- reminders, reports, events ---------------------------------------------------------
+
+REMINDERS = Counter(
+    "bot_reminders",
+    "Reminders and digests delivered or not, by outcome: sent, failed (left for recovery "
+    "or refused for good), unreachable (the person blocked the bot)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+REPORT_SECONDS = Histogram(
+    "bot_report_compile_seconds",
+    "Time to compile a report (load the events and render the file), by format",
+    ["format"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+    registry=REGISTRY,
+)
+EVENTS_SUBMITTED = Counter(
+    "bot_events_submitted",
+    "Events filed into a period's report (committed), by period (2023-Q4)",
+    ["period"],
+    registry=REGISTRY,
+)

@@ -21,7 +21,8 @@ from aiogram import Bot, html
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sender import Outgoing, Sender
+from bot.observing import reminders_delivered
+from bot.sender import DeliveryReport, Outgoing, Sender
 from bot.settings import Settings
 from handlers.keyboards import EventCb, Keyboard, reminder_keyboard, short
 from handlers.texts import Reminders
@@ -321,6 +322,12 @@ def digest_text(
 # --- rounds --------------------------------------------------------------------------
 
 
+def delivered(report: DeliveryReport) -> None:
+    """Count what became of a deliver()'s messages (bot_reminders_total)."""
+    blocked = len(report.blocked)
+    reminders_delivered(len(report.sent), len(report.failed) - blocked, blocked)
+
+
 def _chunk_size(deps: ReminderDeps) -> int:
     return max(100, int(deps.settings.send_rate_per_second * SECONDS_PER_CHUNK))
 
@@ -366,6 +373,7 @@ async def _claim_and_send(
         result.claimed += len(outgoing)
         result.already += len(chunk) - len(outgoing)
         report = await deps.sender.deliver(outgoing)
+        delivered(report)
         result.sent += len(report.sent)
         result.blocked += len(report.blocked)
         result.failed += len(report.failed) - len(report.blocked)
@@ -525,6 +533,7 @@ async def recover(
             outgoing.append(await _recovered_message(session, row, period, person, deps.settings))
     result.claimed = len(outgoing)
     report = await deps.sender.deliver(outgoing)
+    delivered(report)
     result.sent = len(report.sent)
     result.blocked = len(report.blocked)
     result.failed = len(report.failed) - len(report.blocked)

@@ -31,6 +31,8 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import TelegramType
 
+from bot.observing import retried
+
 log = logging.getLogger(__name__)
 
 # Requests that only stop a spinner or show "typing": not worth holding a transaction (and
@@ -87,4 +89,5 @@ class RetryRequests(BaseRequestMiddleware):
             if self.clock() - started + wait > self.give_up_after:
                 raise failure
             log.warning("%s failed (%s); retrying in %.1f s", type(method).__name__, failure, wait)
+            retried(method.__api_method__, failure)
             await self.sleep(wait)

@@ -51,6 +51,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.observing import retried
 from storage.models import utcnow
 from storage.repositories import PersonRepository, ReminderRepository
 from storage.repositories.reminders import RETRY_PREFIX
@@ -212,6 +213,7 @@ class Sender:
                     )
                 except TelegramRetryAfter as error:
                     report.rate_limited += 1
+                    retried("sendMessage", error)
                     wait = float(error.retry_after)
                     log.info("429 for chat %s: retrying after %s s", item.chat_id, wait)
                 except TelegramForbiddenError as error:
@@ -223,6 +225,7 @@ class Sender:
                         log.warning("giving up on chat %s for now: %s", item.chat_id, error)
                         return _Outcome(item, attempts, "failed", f"{RETRY_PREFIX}{error}")
                     report.retried += 1
+                    retried("sendMessage", error)
                     wait, backoff = backoff, min(backoff * 2, self.max_backoff)
                     log.info("chat %s: %s; retrying in %s s", item.chat_id, error, wait)
                 except TelegramAPIError as error:

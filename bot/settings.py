@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(default=64, ge=1, le=10000)
     redis_pool_timeout: float = Field(default=120.0, gt=0, le=3600)
     pool_slow_wait: float = Field(default=1.0, ge=0, le=3600)
+    # Prometheus /metrics beside long polling and in the scheduler process; a webhook
+    # worker serves it on its webhook port instead (METRICS_PORT is not used there).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     # Production mode: aiogram's FSM in Redis, webhooks behind a load balancer.
     redis_url: str | None = None
     webhook_url: str | None = None  # the public https URL Telegram calls; set → webhook mode
@@ -171,7 +175,7 @@ class Settings(BaseSettings):
             raise ValueError("число дней до срока должно быть от 1 до 60")
         return sorted(set(value), reverse=True)
 
-    @field_validator("redis_url", "webhook_url", mode="before")
+    @field_validator("redis_url", "webhook_url", "metrics_port", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -5,6 +5,8 @@
   Telegram (and a redelivery is skipped by the claim in `processed_updates`). A request
   without the right `X-Telegram-Bot-Api-Secret-Token` gets 401 and is not read.
 - `GET /healthz`: 200 with `{"status": "ok"}` when the database answers, else 503.
+- `GET /metrics`: the process's metrics in Prometheus's text format (bot/metrics.py); keep
+  it off the public side of the proxy.
 - SIGTERM/SIGINT: stop listening, let in-flight updates finish (SHUTDOWN_TIMEOUT), then
   close the scheduler, the Bot session, the FSM storage and the engine.
 """
@@ -21,6 +23,8 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.database import Storage
+from bot.metrics import METRICS_PATH
+from bot.observing import metrics_page
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ def build_web_app(
         return web.json_response({"status": "ok", "database": "ok"})
 
     app.router.add_get(HEALTH_PATH, health)
+    app.router.add_get(METRICS_PATH, metrics_page)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -161,11 +162,14 @@ async def send_report(
     """Compile a period's report and send it as a document: .docx (with buttons for the
     .xlsx and for the accepted events only when `period_id` is given) or .xlsx; what the
     file holds, once sent."""
+    started = time.perf_counter()
     report = await _load_report(bot, chat_id, quarter, reader, settings, accepted_only)
     if report is None:
         return None
     render = render_xlsx if kind == "xlsx" else render_docx
     document = await asyncio.to_thread(render, report)
+    for observe in REPORT_COMPILED:
+        observe(kind, time.perf_counter() - started)
     label = quarter_label(quarter.year, quarter.quarter)
     too_large = Desk.TOO_LARGE.format(
         period=label,
@@ -197,6 +201,8 @@ async def send_report(
     return sent
 
 
+# Told the format and the seconds of each report compiled (bot/observing.py counts them).
+REPORT_COMPILED: list[Callable[[str, float], None]] = []
 REPORT_JOB = "report"  # the outbox job that compiles and sends a report (bot/outbox.py)
 
 

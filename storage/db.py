@@ -97,6 +97,8 @@ class TimedQueuePool(AsyncAdaptedQueuePool):
     """
 
     waited: ClassVar[PoolWaited]
+    # Log as SQLAlchemy's own pool does (under "sqlalchemy", quiet below WARNING).
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
 
     def _do_get(self) -> Any:
         started = time.monotonic()

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_bot
+from bot.metrics import REGISTRY
 from bot.reminders import (
     ReminderDeps,
     digest,
@@ -409,6 +410,33 @@ async def test_a_person_who_blocked_the_bot_is_skipped_from_then_on(
     assert (first.sent, first.blocked) == (2, 1)
     assert blocked.telegram_id not in later.chats()
     assert second.claimed == 2
+
+
+async def test_a_round_counts_reminders_sent_and_unreachable_in_the_metrics(
+    sessionmaker: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    tg = telegram(sessionmaker)
+    blocked = world.silent_people[0]
+    make_request = tg.session.make_request
+
+    async def refusing(bot: Bot, method: Any, timeout: int | None = None) -> Any:
+        if isinstance(method, SendMessage) and method.chat_id == blocked.telegram_id:
+            body = '{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked"}'
+            return tg.session.check_response(bot, method, 403, body)
+        return await make_request(bot, method, timeout)
+
+    tg.session.make_request = refusing  # type: ignore[method-assign]
+
+    def counted(outcome: str) -> float:
+        value = REGISTRY.get_sample_value("bot_reminders_total", {"outcome": outcome})
+        return value or 0.0
+
+    before = {outcome: counted(outcome) for outcome in ("sent", "failed", "unreachable")}
+    result = await reminder_round(tg.deps, world.period.id, "before_7", now=BEFORE_7)
+    moved = {outcome: counted(outcome) - before[outcome] for outcome in before}
+
+    assert (result.sent, result.blocked) == (2, 1)
+    assert moved == {"sent": 2, "failed": 0, "unreachable": 1}
 
 
 async def test_remind_now_nudges_an_organisation_at_most_once_an_hour(
