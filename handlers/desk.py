@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -19,19 +20,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers import keyboards as kb
 from handlers.commands import set_coordinator_commands
 from handlers.filters import IsCoordinator
-from handlers.texts import Common, Desk, MyEvents
+from handlers.texts import Common, Desk, MyEvents, Years
 from handlers.views import (
     Clock,
     collecting,
     echoed,
     period_label,
+    period_title,
     quarter_label,
+    report_file_name,
     split_message,
     toast,
 )
 from reports.docx import render_docx
 from reports.model import Report
-from reports.quarters import Quarter, QuarterError
+from reports.quarters import Period, Quarter, QuarterError, Year, parse_period
 from reports.xlsx import render_xlsx
 from storage.db import current_session
 from storage.models import Person, utcnow
@@ -55,23 +58,27 @@ router.callback_query.filter(IsCoordinator())
 log = logging.getLogger(__name__)
 
 CHOOSER_PERIODS = 8
+CHOOSER_YEARS = 4  # with the quarters, a dozen buttons: far below Telegram's 100
 DOCUMENT_MAX = 50 * 2**20  # the largest file a bot may send
 
 
 async def _load_report(
     bot: Bot,
     chat_id: int,
-    quarter: Quarter,
+    quarter: Period,
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
 ) -> Report | None:
     """A period's report model (through read-only sessions); None, and the chat told why,
     if there is no such period or nothing in it."""
-    label = quarter_label(quarter.year, quarter.quarter)
+    label = period_title(quarter)
     try:
         report = await DatabaseReportSource(reader, settings.region_phrase).load_report(quarter)
     except PeriodNotFound:
-        await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
+        if isinstance(quarter, Year):
+            await bot.send_message(chat_id, Years.NO_PERIOD.format(year=quarter.year))
+        else:
+            await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
         return None
     if report.row_count == 0:
         await bot.send_message(chat_id, Desk.EMPTY.format(period=label))
@@ -82,37 +89,41 @@ async def _load_report(
 async def send_report(
     bot: Bot,
     chat_id: int,
-    quarter: Quarter,
+    quarter: Period,
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
     period_id: int | None = None,
     kind: Literal["docx", "xlsx"] = "docx",
 ) -> None:
-    """Compile a period's report and send it as a document: .docx (with a button for the
-    .xlsx when `period_id` is given) or .xlsx."""
+    """Compile a period's report (a quarter's or a year's) and send it as a document:
+    .docx (with a button for the .xlsx: a quarter's when `period_id` is given, a year's
+    always) or .xlsx."""
     report = await _load_report(bot, chat_id, quarter, reader, settings)
     if report is None:
         return
     render = render_xlsx if kind == "xlsx" else render_docx
     document = await asyncio.to_thread(render, report)
-    label = quarter_label(quarter.year, quarter.quarter)
+    label = period_title(quarter)
     too_large = Desk.TOO_LARGE.format(
         period=label,
         size=f"{len(document) / 2**20:.1f}".replace(".", ","),
         limit=DOCUMENT_MAX // 2**20,
-        command=f"python -m bot report {quarter.year}-Q{quarter.quarter}",
+        command=f"python -m bot report {quarter.label}",
     )
     if len(document) > DOCUMENT_MAX:
         log.warning("report %s is %d bytes: too large for Telegram", quarter, len(document))
         await bot.send_message(chat_id, too_large)
         return
-    name = f"report_{quarter.year}_Q{quarter.quarter}.{kind}"
-    markup = kb.xlsx_keyboard(period_id) if kind == "docx" and period_id is not None else None
+    markup = None
+    if kind == "docx" and isinstance(quarter, Year):
+        markup = kb.year_xlsx_keyboard(quarter.year)
+    elif kind == "docx" and period_id is not None:
+        markup = kb.xlsx_keyboard(period_id)
     try:
         await bot.send_document(
             chat_id,
-            BufferedInputFile(document, filename=name),
+            BufferedInputFile(document, filename=report_file_name(quarter, kind)),
             caption=Desk.CAPTION.format(period=label, count=report.row_count),
             reply_markup=markup,
         )
@@ -124,11 +135,50 @@ async def send_report(
 REPORT_JOB = "report"  # the outbox job that compiles and sends a report (bot/outbox.py)
 
 
+async def as_job(
+    bot: Bot,
+    session: AsyncSession,
+    chat_id: int,
+    name: str,
+    payload: dict[str, object],
+    settings: Settings,
+    send: Callable[[], Awaitable[None]],
+) -> None:
+    """`send()`, recorded first as the outbox job `name` with `payload` in the update's
+    transaction: if the process stops or dies while it compiles or uploads, the job is
+    redone after the restart (the runner registered for `name` in bot/app.py)."""
+    outbox = OutboxRepository(session)
+    lease = job_lease(timedelta(seconds=settings.outbox_lease))
+    job = await outbox.add(
+        bot.id, chat_id, JOB_PREFIX + name, json.dumps(payload), due_at=utcnow() + lease
+    )
+    await session.commit()  # compiling reads on its own connections: free the writer
+    token = current_session.set(None)  # what it sends is the job's, owed no separately
+    try:
+        await send()
+    except Exception:  # the update's error reply says so; redone later, it would surprise
+        await outbox.done(job)
+        await session.commit()
+        raise
+    finally:
+        current_session.reset(token)
+    await outbox.done(job)
+    await session.commit()
+
+
+def period_payload(period: Period) -> dict[str, object]:
+    """A period as a job's payload names it (`job_period` reads it back)."""
+    return {
+        "year": period.year,
+        "quarter": None if isinstance(period, Year) else period.quarter,  # None: the year
+    }
+
+
 async def report_as_job(
     bot: Bot,
     session: AsyncSession,
     chat_id: int,
-    quarter: Quarter,
+    quarter: Period,
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
@@ -138,28 +188,18 @@ async def report_as_job(
     """`send_report`, recorded first as a job in the update's transaction: if the process
     stops or dies while compiling or uploading, the report is compiled and sent after the
     restart (`run_report_job`)."""
-    payload = {"year": quarter.year, "quarter": quarter.quarter, "period_id": period_id}
-    outbox = OutboxRepository(session)
-    lease = job_lease(timedelta(seconds=settings.outbox_lease))
-    job = await outbox.add(
-        bot.id,
-        chat_id,
-        JOB_PREFIX + REPORT_JOB,
-        json.dumps({**payload, "kind": kind}),
-        due_at=utcnow() + lease,
-    )
-    await session.commit()  # compiling reads on its own connections: free the writer
-    token = current_session.set(None)  # what it sends is the job's, owed no separately
-    try:
+    payload = {**period_payload(quarter), "period_id": period_id, "kind": kind}
+
+    async def send() -> None:
         await send_report(bot, chat_id, quarter, reader, settings, period_id=period_id, kind=kind)
-    except Exception:  # the update's error reply says so; redone later, it would surprise
-        await outbox.done(job)
-        await session.commit()
-        raise
-    finally:
-        current_session.reset(token)
-    await outbox.done(job)
-    await session.commit()
+
+    await as_job(bot, session, chat_id, REPORT_JOB, payload, settings, send)
+
+
+def job_period(payload: dict[str, object]) -> Period:
+    """The period a job's payload names: `quarter` None (or missing) is the whole year."""
+    year, number = int(str(payload["year"])), payload.get("quarter")
+    return Year(year) if number is None else Quarter(year, int(str(number)))
 
 
 async def run_report_job(
@@ -172,11 +212,10 @@ async def run_report_job(
     """Redo a report job left by a run that stopped before sending it."""
     period_id = payload.get("period_id")
     kind = "xlsx" if payload.get("kind") == "xlsx" else "docx"
-    quarter = Quarter(int(str(payload["year"])), int(str(payload["quarter"])))
     await send_report(
         bot,
         chat_id,
-        quarter,
+        job_period(payload),
         reader,
         settings,
         period_id=period_id if isinstance(period_id, int) else None,
@@ -196,17 +235,19 @@ async def report(
 ) -> None:
     if command.args:
         try:
-            quarter = Quarter.parse(command.args)
+            period = parse_period(command.args)
         except QuarterError:
             collected = await collecting(session, settings, clock())
             await message.answer(
                 Desk.BAD_PERIOD.format(value=echoed(command.args), label=collected.label)
             )
             return
-        period = await PeriodRepository(session).get(quarter)
-        period_id = period.id if period is not None else None
+        period_id = None
+        if isinstance(period, Quarter):
+            row = await PeriodRepository(session).get(period)
+            period_id = row.id if row is not None else None
         await report_as_job(
-            bot, session, message.chat.id, quarter, reader, settings, period_id=period_id
+            bot, session, message.chat.id, period, reader, settings, period_id=period_id
         )
         return
     periods = await PeriodRepository(session).recent(CHOOSER_PERIODS)
@@ -218,7 +259,13 @@ async def report(
         (p.id, period_label(p), (p.year, p.quarter) == (default.year, default.quarter))
         for p in periods
     ]
-    await message.answer(Desk.CHOOSE_PERIOD, reply_markup=kb.report_periods_keyboard(choices))
+    years = await PeriodRepository(session).years_with_events(CHOOSER_YEARS)
+    await message.answer(
+        Desk.CHOOSE_PERIOD,
+        reply_markup=kb.report_periods_keyboard(
+            choices, [(year, period_title(Year(year))) for year in years]
+        ),
+    )
 
 
 @router.callback_query(kb.ReportCb.filter())
@@ -242,6 +289,24 @@ async def report_chosen(
     await report_as_job(
         bot, session, person.telegram_id, quarter, reader, settings, period_id=period.id
     )
+
+
+@router.callback_query(kb.YearReportCb.filter())
+async def year_report_chosen(
+    callback: CallbackQuery,
+    callback_data: kb.YearReportCb,
+    bot: Bot,
+    session: AsyncSession,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    person: Person,
+) -> None:
+    """A year from the chooser (the .docx), or «Скачать .xlsx» under a year's .docx."""
+    kind: Literal["docx", "xlsx"] = "xlsx" if callback_data.kind == "xlsx" else "docx"
+    await session.commit()  # so the answer below is not held until the compiling ends
+    await callback.answer()
+    year = Year(callback_data.year)
+    await report_as_job(bot, session, person.telegram_id, year, reader, settings, kind=kind)
 
 
 @router.callback_query(kb.XlsxCb.filter())

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.dates import DateRange
 from reports.model import Report, ReportEvent, build_report
-from reports.quarters import Quarter
+from reports.quarters import Period, Year
 from reports.similar import merge_events
 from storage.models import Event, Organisation, Sphere
 from storage.repositories.duplicates import DuplicateRepository, merge_groups
@@ -16,9 +16,9 @@ from storage.repositories.spheres import SphereRepository
 
 
 class PeriodNotFound(LookupError):
-    """No reporting period exists for the quarter asked for."""
+    """No reporting period exists for the quarter asked for (for a year: none of its four)."""
 
-    def __init__(self, quarter: Quarter) -> None:
+    def __init__(self, quarter: Period) -> None:
         super().__init__(f"no reporting period for {quarter.label}")
         self.quarter = quarter
 
@@ -31,15 +31,18 @@ class DatabaseReportSource:
         self.sessionmaker = sessionmaker
         self.region_phrase = region_phrase
 
-    async def load_report(self, quarter: Quarter) -> Report:
-        """The report model of `quarter`; raises PeriodNotFound if there is no such period."""
+    async def load_report(self, quarter: Period) -> Report:
+        """The report model of `quarter`, or of a year (the events of its four quarters in
+        one table, the quarters' notes in quarter order); raises PeriodNotFound if there
+        is no such period (for a year: none of its quarters)."""
         async with self.sessionmaker() as session:
             periods = PeriodRepository(session)
-            period = await periods.get(quarter)
-            if period is None:
+            quarters = quarter.quarters if isinstance(quarter, Year) else (quarter,)
+            found = [period for q in quarters if (period := await periods.get(q)) is not None]
+            if not found:
                 raise PeriodNotFound(quarter)
             spheres = [sphere.name for sphere in await SphereRepository(session).active()]
-            notes = [note.text for note in await periods.notes(period.id)]
+            notes = [note.text for period in found for note in await periods.notes(period.id)]
             query = (
                 select(
                     Sphere.name,
@@ -58,7 +61,10 @@ class DatabaseReportSource:
                 )
                 .join(Sphere, Sphere.id == Event.sphere_id)
                 .join(Organisation, Organisation.id == Event.organisation_id)
-                .where(Event.period_id == period.id, Event.status == "submitted")
+                .where(
+                    Event.period_id.in_([period.id for period in found]),
+                    Event.status == "submitted",
+                )
             )
             rows = (await session.execute(query)).all()
             merged = await DuplicateRepository(session).merged(row[10] for row in rows)
