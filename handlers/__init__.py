@@ -13,6 +13,7 @@ from handlers import (
     nothing,
     periods,
     report,
+    stats,
 )
 from handlers.filters import InPrivateChat
 
@@ -24,6 +25,7 @@ FEATURE_ROUTERS = (
     common.router,
     report.router,
     desk.router,
+    stats.router,
     duplicates.router,
     periods.router,
     nothing.router,

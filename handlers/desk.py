@@ -102,8 +102,11 @@ async def send_report(
     report = await _load_report(bot, chat_id, quarter, reader, settings)
     if report is None:
         return
-    render = render_xlsx if kind == "xlsx" else render_docx
-    document = await asyncio.to_thread(render, report)
+    if kind == "xlsx":
+        stats = await DatabaseReportSource(reader, settings.region_phrase).load_stats(quarter)
+        document = await asyncio.to_thread(render_xlsx, report, stats)
+    else:
+        document = await asyncio.to_thread(render_docx, report)
     label = period_title(quarter)
     too_large = Desk.TOO_LARGE.format(
         period=label,

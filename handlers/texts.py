@@ -28,6 +28,8 @@ class Common:
         "\n\n<b>Координатору</b>\n"
         "/report — отчёт .docx (и .xlsx) за квартал (или /report {label}; "
         "за год — /report {label:.4})\n"
+        "/stats — показатели в сравнении с прошлыми периодами, с диаграммой "
+        "(или /stats {label}, /stats {label:.4})\n"
         "/status — кто отчитался за собираемый квартал (или /status {label})\n"
         "/remind — напомнить тем, кто ещё не отчитался\n"
         "/deadline {deadline} 18:00 — перенести срок (или /deadline {label} {deadline})\n"
@@ -401,6 +403,26 @@ class Years:
 
     LABEL = "{year} год"
     NO_PERIOD = "Сведений за {year} год нет: мероприятия за этот год не подавались."
+
+
+class Indicators:
+    """/stats: the picture of a period's events against the periods before, and its figures."""
+
+    # `{label:.4}` is the year of the example quarter (`2027-Q1` → `2027`).
+    BAD_PERIOD = (
+        "Период указан неверно: «{value}». Пример: /stats {label} — за квартал, "
+        "/stats {label:.4} — за год."
+    )
+    EMPTY = "Мероприятий за {period} и за периоды для сравнения ({others}) нет."
+    TITLE = "Мероприятия за {period} в сравнении с {others}"  # the picture's title
+    HEAD = "<b>Показатели за {period}</b>"
+    TOTAL = "Всего мероприятий: {count} ({others})."
+    OTHER = "{period} — {count}"
+    LEGEND = "В скобках — {periods}."
+    SPHERES = "<b>По сферам сотрудничества</b>"
+    ORGANISATIONS = "<b>По организациям</b>"
+    LINE = "• {name}: {count} ({others})"
+    MORE = "Подробные показатели — в следующем сообщении."
 
 
 class Periods:

@@ -9,6 +9,7 @@ from reports.dates import DateRange
 from reports.model import Report, ReportEvent, build_report
 from reports.quarters import Period, Year
 from reports.similar import merge_events
+from reports.stats import Stats, build_stats, compared_periods
 from storage.models import Event, Organisation, Sphere
 from storage.repositories.duplicates import DuplicateRepository, merge_groups
 from storage.repositories.periods import PeriodRepository
@@ -102,3 +103,17 @@ class DatabaseReportSource:
             groups = merge_groups(list(by_id), merged)
             events = [merge_events([by_id[event_id] for event_id in group]) for group in groups]
         return build_report(quarter, self.region_phrase, spheres, events, notes)
+
+    async def load_stats(self, period: Period) -> Stats:
+        """The figures of `period` against the previous one and the same period a year
+        before (reports.stats); a period that does not exist counts as none."""
+        periods = compared_periods(period)
+        reports: list[Report | None] = []
+        for compared in periods:
+            try:
+                reports.append(await self.load_report(compared))
+            except PeriodNotFound:
+                reports.append(None)
+        async with self.sessionmaker() as session:
+            spheres = [sphere.name for sphere in await SphereRepository(session).active()]
+        return build_stats(periods, reports, spheres)

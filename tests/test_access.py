@@ -122,6 +122,7 @@ DESK_ARGUMENTS = {
     "persondata": "701",
     "erase": "701",
     "duplicates": "2023-Q4",
+    "stats": "2023-Q4",
 }
 
 
