@@ -3,9 +3,11 @@ period a year before; the .xlsx sheet «Показатели» with its native c
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from datetime import UTC, datetime, time
 from io import BytesIO
+from pathlib import Path
 
 from aiogram.methods import SendPhoto
 from aiogram.types import BufferedInputFile
@@ -29,6 +31,7 @@ from tests.tg import Person, Sessions, World
 REGION = "исполнительными органами Смоленской области и подведомственными им учреждениями"
 INVESTMENT, CULTURE, SPORT = DEFAULT_SPHERES[0], DEFAULT_SPHERES[3], DEFAULT_SPHERES[9]
 MUSEUM, THEATRE = "Смоленский областной музей", "Театр & <драмы>"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "stats_example.py"
 
 # IV квартал 2023 года against III квартал 2023 года and IV квартал 2022 года.
 CAPTION_Q4 = (
@@ -290,3 +293,17 @@ def test_a_picture_is_drawn_without_any_event_in_a_panel() -> None:
     image = Image.open(BytesIO(render_stats_png(stats, "Нет мероприятий")))
 
     assert image.width == 1100 and image.height > 200
+
+
+async def test_the_readme_picture_is_drawn_from_the_reference_quarter(
+    fixture_data: dict[str, object],
+) -> None:
+    spec = importlib.util.spec_from_file_location("stats_example", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    image = Image.open(BytesIO(await script.stats_picture(fixture_data))).convert("RGB")
+
+    assert image.width == 1100 and image.height > 1500  # 12 spheres, 9 organisations
+    assert colour_share(image, COLOURS[0]) > 0.005 and colour_share(image, COLOURS[1]) > 0.005
