@@ -24,7 +24,6 @@ from handlers.views import (
     split_message,
     telegram_length,
 )
-from reports.chart import render_stats_png
 from reports.quarters import Period, QuarterError, Year, parse_period
 from reports.stats import Stats, StatsLine, sphere_short
 from storage.report_source import DatabaseReportSource
@@ -95,6 +94,9 @@ async def send_stats(
             chat_id, Indicators.EMPTY.format(period=period_title(period), others=others)
         )
         return
+    # matplotlib is imported on the first /stats, not at every start of the process.
+    from reports.chart import render_stats_png
+
     title = Indicators.TITLE.format(period=period_title(period), others=others)
     picture = await asyncio.to_thread(render_stats_png, stats, title)
     lines = stats_lines(stats, period)

@@ -418,7 +418,7 @@ class Indicators:
     HEAD = "<b>Показатели за {period}</b>"
     TOTAL = "Всего мероприятий: {count} ({others})."
     OTHER = "{period} — {count}"
-    LEGEND = "В скобках — {periods}."
+    LEGEND = "В скобках: {periods}"
     SPHERES = "<b>По сферам сотрудничества</b>"
     ORGANISATIONS = "<b>По организациям</b>"
     LINE = "• {name}: {count} ({others})"
