@@ -13,9 +13,12 @@ from io import BytesIO
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from reports.stats import Stats, StatsLine, sphere_short, top, wrapped
+from reports.stats import OTHER_SPHERES, Stats, StatsLine, sphere_short, top, wrapped
 
 ORGANISATIONS_SHOWN = 15  # the bars of the busiest organisations; the rest in one more
+# Spheres in the configured order; past this many the rest share one bar, so the picture
+# stays within Telegram's photo limits (width + height at most 10,000 px) whatever SPHERES is.
+SPHERES_SHOWN = 30
 OTHER_ORGANISATIONS = "Другие организации"
 SPHERES_TITLE = "Мероприятия по сферам сотрудничества"
 ORGANISATIONS_TITLE = "Мероприятия по организациям"
@@ -60,7 +63,8 @@ def _draw(axes, lines: tuple[StatsLine, ...], labels: tuple[str, ...], title: st
 def render_stats_png(stats: Stats, title: str) -> bytes:
     """The picture of `stats` under `title`, as PNG bytes."""
     columns = len(stats.periods)
-    spheres = tuple(StatsLine(sphere_short(line.name), line.counts) for line in stats.spheres)
+    shortened = [StatsLine(sphere_short(line.name), line.counts) for line in stats.spheres]
+    spheres = top(shortened, SPHERES_SHOWN, OTHER_SPHERES)
     organisations = top(stats.organisations, ORGANISATIONS_SHOWN, OTHER_ORGANISATIONS)
     heights = [
         _panel_height(len(spheres), columns),

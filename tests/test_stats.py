@@ -307,3 +307,14 @@ async def test_the_readme_picture_is_drawn_from_the_reference_quarter(
 
     assert image.width == 1100 and image.height > 1500  # 12 spheres, 9 organisations
     assert colour_share(image, COLOURS[0]) > 0.005 and colour_share(image, COLOURS[1]) > 0.005
+
+
+def test_any_number_of_spheres_and_organisations_fits_telegrams_photo_limits() -> None:
+    from reports.stats import Stats, StatsLine
+
+    lines = tuple(StatsLine(f"Сфера номер {n} " * 4, (n, 1, 1)) for n in range(200))
+    stats = Stats((Quarter(2023, 4), Quarter(2023, 3), Quarter(2022, 4)), (1, 1, 1), lines, lines)
+
+    image = Image.open(BytesIO(render_stats_png(stats, "Много сфер")))
+
+    assert image.width + image.height <= 10_000 and image.height / image.width <= 20
