@@ -49,6 +49,7 @@ from handlers import setup_routers
 from handlers.commands import setup_commands
 from handlers.desk import REPORT_JOB, run_report_job
 from handlers.report import repeat_question
+from handlers.stats import STATS_JOB, run_stats_job
 from handlers.texts import Common
 from handlers.views import Clock
 from storage.db import current_session
@@ -267,13 +268,17 @@ async def announce_setup_link(bot: Bot, storage: Storage, settings: Settings) ->
 
 
 def build_outbox(settings: Settings, storage: Storage) -> Outbox:
-    """The process's outbox, able to redo the jobs the handlers record (the report)."""
+    """The process's outbox, able to redo the jobs the handlers record (report, stats)."""
     outbox = Outbox(timedelta(seconds=settings.outbox_lease), every=settings.outbox_every)
 
     async def report(bot: Bot, chat_id: int, payload: dict[str, object]) -> None:
         await run_report_job(bot, chat_id, payload, storage.reader, settings)
 
+    async def stats(bot: Bot, chat_id: int, payload: dict[str, object]) -> None:
+        await run_stats_job(bot, chat_id, payload, storage.reader, settings)
+
     outbox.jobs[REPORT_JOB] = report
+    outbox.jobs[STATS_JOB] = stats
     return outbox
 
 

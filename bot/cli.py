@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from bot import texts
 from bot.settings import Settings, SettingsError, StartupError, load_settings
-from reports.quarters import Quarter, QuarterError
+from reports.quarters import Quarter, QuarterError, Year, parse_period
 
 
 class _RussianHelp(argparse.HelpFormatter):
@@ -255,27 +255,33 @@ async def _report(settings: Settings, label: str, out: Path | None) -> int:
     from storage.report_source import DatabaseReportSource, PeriodNotFound
 
     try:
-        quarter = Quarter.parse(label)
+        period = parse_period(label)
     except QuarterError:
         return _fail(texts.REPORT_BAD_PERIOD.format(value=label))
+    is_year = isinstance(period, Year)
+    shown = texts.REPORT_YEAR.format(year=period.year) if is_year else period.label
     storage = await open_storage(settings)
     try:
         source = DatabaseReportSource(storage.reader, settings.region_phrase)
-        report = await source.load_report(quarter)
+        report = await source.load_report(period)
         if report.row_count == 0:
-            return _fail(texts.REPORT_EMPTY.format(period=quarter.label))
+            return _fail(texts.REPORT_EMPTY.format(period=shown))
         document = await asyncio.to_thread(render_docx, report)
     except PeriodNotFound:
-        return _fail(texts.REPORT_NO_PERIOD.format(period=quarter.label))
+        if is_year:
+            return _fail(texts.REPORT_NO_YEAR.format(year=period.year))
+        return _fail(texts.REPORT_NO_PERIOD.format(period=shown))
     finally:
         await storage.close()
-    out = out or Path(f"report_{quarter.year}_Q{quarter.quarter}.docx")
+    if out is None:
+        name = f"report_{period.year}" if is_year else f"report_{period.year}_Q{period.quarter}"
+        out = Path(f"{name}.docx")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(document)
     except OSError as error:
         return _fail(texts.REPORT_CANNOT_WRITE.format(path=out, reason=io_reason(error)))
-    _say(texts.REPORT_DONE.format(period=quarter.label, path=out, count=report.row_count))
+    _say(texts.REPORT_DONE.format(period=shown, path=out, count=report.row_count))
     return 0
 
 

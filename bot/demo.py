@@ -30,6 +30,7 @@ from aiogram.methods import (
     GetMe,
     SendDocument,
     SendMessage,
+    SendPhoto,
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
@@ -102,8 +103,8 @@ class TerminalSession(BaseSession):
             return BOT_USER  # type: ignore[return-value]
         if isinstance(method, SendMessage):
             self._print(method.text, method.reply_markup)
-        elif isinstance(method, SendDocument):
-            document = method.document
+        elif isinstance(method, SendDocument | SendPhoto):  # /stats sends a picture
+            document = method.document if isinstance(method, SendDocument) else method.photo
             if isinstance(document, BufferedInputFile):
                 path = self.documents / (document.filename or "document.docx")
                 path.write_bytes(document.data)

@@ -14,6 +14,7 @@ from handlers import (
     periods,
     report,
     review,
+    stats,
     upload,
 )
 from handlers.filters import InPrivateChat
@@ -27,6 +28,7 @@ FEATURE_ROUTERS = (
     report.router,
     upload.router,
     desk.router,
+    stats.router,
     duplicates.router,
     periods.router,
     nothing.router,

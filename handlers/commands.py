@@ -21,7 +21,8 @@ REPORTER_COMMANDS = (
 )
 COORDINATOR_COMMANDS = (
     *REPORTER_COMMANDS,
-    ("report", "Отчёт за квартал (.docx, .xlsx)"),
+    ("report", "Отчёт за квартал или год (.docx, .xlsx)"),
+    ("stats", "Показатели и диаграмма"),
     ("status", "Кто отчитался за квартал"),
     ("remind", "Напомнить не отчитавшимся"),
     ("deadline", "Перенести срок сдачи"),

@@ -6,10 +6,10 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from aiogram import Bot, F, Router, html
 from aiogram.exceptions import TelegramEntityTooLarge
@@ -22,19 +22,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers import keyboards as kb
 from handlers.commands import reset_commands, set_coordinator_commands
 from handlers.filters import IsCoordinator
-from handlers.texts import Common, Desk, MyEvents, Review
+from handlers.texts import Common, Desk, MyEvents, Review, Years
 from handlers.views import (
     Clock,
     collecting,
     echoed,
     period_label,
+    period_title,
     quarter_label,
+    report_file_name,
     split_message,
     toast,
 )
 from reports.docx import render_docx
 from reports.model import Report
-from reports.quarters import Quarter, QuarterError
+from reports.quarters import Period, Quarter, QuarterError, Year, parse_period
 from reports.xlsx import render_xlsx
 from storage.db import current_session
 from storage.models import Person, utcnow
@@ -57,29 +59,34 @@ TELEGRAM_ID_DIGITS = 18  # below 2**63, the database's BIGINT
 router.message.filter(IsCoordinator())
 router.callback_query.filter(IsCoordinator())
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHOOSER_PERIODS = 8
 ACCEPTED_WORDS = ("принятые", "accepted")  # `/report 2023-Q4 принятые`
+CHOOSER_YEARS = 4  # with the quarters, a dozen buttons: far below Telegram's 100
 DOCUMENT_MAX = 50 * 2**20  # the largest file a bot may send
 
 
 async def _load_report(
     bot: Bot,
     chat_id: int,
-    quarter: Quarter,
+    quarter: Period,
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     accepted_only: bool = False,
 ) -> Report | None:
     """A period's report model (through read-only sessions); None, and the chat told why,
     if there is no such period or nothing in it."""
-    label = quarter_label(quarter.year, quarter.quarter)
+    label = period_title(quarter)
     try:
         report = await DatabaseReportSource(reader, settings.region_phrase).load_report(
             quarter, accepted_only=accepted_only
         )
     except PeriodNotFound:
-        await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
+        if isinstance(quarter, Year):
+            await bot.send_message(chat_id, Years.NO_PERIOD.format(year=quarter.year))
+        else:
+            await bot.send_message(chat_id, Desk.NO_PERIOD.format(period=label))
         return None
     if report.row_count == 0:
         empty = Review.NO_ACCEPTED if accepted_only else Desk.EMPTY
@@ -151,7 +158,7 @@ def _numbers(numbers: list[int]) -> str:
 async def send_report(
     bot: Bot,
     chat_id: int,
-    quarter: Quarter,
+    quarter: Period,
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
@@ -159,34 +166,42 @@ async def send_report(
     kind: Literal["docx", "xlsx"] = "docx",
     accepted_only: bool = False,
 ) -> Sent | None:
-    """Compile a period's report and send it as a document: .docx (with buttons for the
-    .xlsx and for the accepted events only when `period_id` is given) or .xlsx; what the
-    file holds, once sent."""
+    """Compile a period's report (a quarter's or a year's) and send it as a document:
+    .docx (with buttons: a year's .xlsx, or a quarter's .xlsx and accepted events only when
+    `period_id` is given) or .xlsx; what the file holds, once sent (a quarter's)."""
     started = time.perf_counter()
     report = await _load_report(bot, chat_id, quarter, reader, settings, accepted_only)
     if report is None:
         return None
-    render = render_xlsx if kind == "xlsx" else render_docx
-    document = await asyncio.to_thread(render, report)
+    if kind == "xlsx":
+        stats = await DatabaseReportSource(reader, settings.region_phrase).load_stats(quarter)
+        document = await asyncio.to_thread(render_xlsx, report, stats)
+    else:
+        document = await asyncio.to_thread(render_docx, report)
     for observe in REPORT_COMPILED:
         observe(kind, time.perf_counter() - started)
-    label = quarter_label(quarter.year, quarter.quarter)
+    label = period_title(quarter)
     too_large = Desk.TOO_LARGE.format(
         period=label,
         size=f"{len(document) / 2**20:.1f}".replace(".", ","),
         limit=DOCUMENT_MAX // 2**20,
-        command=f"python -m bot report {quarter.year}-Q{quarter.quarter}",
+        command=f"python -m bot report {quarter.label}",
     )
     if len(document) > DOCUMENT_MAX:
         log.warning("report %s is %d bytes: too large for Telegram", quarter, len(document))
         await bot.send_message(chat_id, too_large)
         return None
-    suffix = "_accepted" if accepted_only else ""
-    name = f"report_{quarter.year}_Q{quarter.quarter}{suffix}.{kind}"
+    name = report_file_name(quarter, kind)
+    if accepted_only:
+        name = name.removesuffix(f".{kind}") + f"_accepted.{kind}"
     markup = None
-    if kind == "docx" and period_id is not None:
+    if kind == "docx" and isinstance(quarter, Year):
+        markup = kb.year_xlsx_keyboard(quarter.year)
+    elif kind == "docx" and period_id is not None:
         markup = kb.report_keyboard(period_id, accepted_only=accepted_only)
-    extra, sent = await _review_caption(reader, chat_id, quarter, accepted_only)
+    extra, sent = "", None
+    if isinstance(quarter, Quarter):
+        extra, sent = await _review_caption(reader, chat_id, quarter, accepted_only)
     try:
         await bot.send_document(
             chat_id,
@@ -206,11 +221,59 @@ REPORT_COMPILED: list[Callable[[str, float], None]] = []
 REPORT_JOB = "report"  # the outbox job that compiles and sends a report (bot/outbox.py)
 
 
+async def as_job(
+    bot: Bot,
+    session: AsyncSession,
+    chat_id: int,
+    name: str,
+    payload: dict[str, object],
+    settings: Settings,
+    send: Callable[[], Awaitable[T]],
+    *,
+    owner: str | None = None,
+) -> T:
+    """`send()`, recorded first as the outbox job `name` with `payload` in the update's
+    transaction: if the process stops or dies while it compiles or uploads, the job is
+    redone after the restart (the runner registered for `name` in bot/app.py), or, with
+    several workers, by another one once this process (`owner`) is known to be dead."""
+    outbox = OutboxRepository(session)
+    lease = job_lease(timedelta(seconds=settings.outbox_lease))
+    job = await outbox.add(
+        bot.id,
+        chat_id,
+        JOB_PREFIX + name,
+        json.dumps(payload),
+        due_at=utcnow() + lease,
+        owner=owner,
+    )
+    await session.commit()  # compiling reads on its own connections: free the writer
+    token = current_session.set(None)  # what it sends is the job's, owed no separately
+    try:
+        result = await send()
+    except Exception:  # the update's error reply says so; redone later, it would surprise
+        await outbox.done(job)
+        await session.commit()
+        raise
+    finally:
+        current_session.reset(token)
+    await outbox.done(job)
+    await session.commit()
+    return result
+
+
+def period_payload(period: Period) -> dict[str, object]:
+    """A period as a job's payload names it (`job_period` reads it back)."""
+    return {
+        "year": period.year,
+        "quarter": None if isinstance(period, Year) else period.quarter,  # None: the year
+    }
+
+
 async def report_as_job(
     bot: Bot,
     session: AsyncSession,
     chat_id: int,
-    quarter: Quarter,
+    quarter: Period,
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
@@ -224,25 +287,14 @@ async def report_as_job(
     restart (`run_report_job`), or, with several workers, by another one once this
     process (`owner`, the outbox's id of it) is known to be dead."""
     payload = {
-        "year": quarter.year,
-        "quarter": quarter.quarter,
+        **period_payload(quarter),
         "period_id": period_id,
+        "kind": kind,
         "accepted_only": accepted_only,
     }
-    outbox = OutboxRepository(session)
-    lease = job_lease(timedelta(seconds=settings.outbox_lease))
-    job = await outbox.add(
-        bot.id,
-        chat_id,
-        JOB_PREFIX + REPORT_JOB,
-        json.dumps({**payload, "kind": kind}),
-        due_at=utcnow() + lease,
-        owner=owner,
-    )
-    await session.commit()  # compiling reads on its own connections: free the writer
-    token = current_session.set(None)  # what it sends is the job's, owed no separately
-    try:
-        sent = await send_report(
+
+    async def send() -> Sent | None:
+        return await send_report(
             bot,
             chat_id,
             quarter,
@@ -252,20 +304,21 @@ async def report_as_job(
             kind=kind,
             accepted_only=accepted_only,
         )
-    except Exception:  # the update's error reply says so; redone later, it would surprise
-        await outbox.done(job)
-        await session.commit()
-        raise
-    finally:
-        current_session.reset(token)
-    await outbox.done(job)
+
+    sent = await as_job(bot, session, chat_id, REPORT_JOB, payload, settings, send, owner=owner)
     if sent is not None:  # the next file's caption says what changed since this one
         person = await PersonRepository(session).by_telegram_id(sent.telegram_id)
         if person is not None:
             await ReviewRepository(session).delivered(
                 person.id, sent.period_id, sent.events, at=utcnow()
             )
-    await session.commit()
+        await session.commit()
+
+
+def job_period(payload: dict[str, object]) -> Period:
+    """The period a job's payload names: `quarter` None (or missing) is the whole year."""
+    year, number = int(str(payload["year"])), payload.get("quarter")
+    return Year(year) if number is None else Quarter(year, int(str(number)))
 
 
 async def run_report_job(
@@ -278,11 +331,10 @@ async def run_report_job(
     """Redo a report job left by a run that stopped before sending it."""
     period_id = payload.get("period_id")
     kind = "xlsx" if payload.get("kind") == "xlsx" else "docx"
-    quarter = Quarter(int(str(payload["year"])), int(str(payload["quarter"])))
     await send_report(
         bot,
         chat_id,
-        quarter,
+        job_period(payload),
         reader,
         settings,
         period_id=period_id if isinstance(period_id, int) else None,
@@ -310,20 +362,22 @@ async def report(
         args = [(await collecting(session, settings, clock())).label]
     if args:
         try:
-            quarter = Quarter.parse(" ".join(args))
+            period = parse_period(" ".join(args))
         except QuarterError:
             collected = await collecting(session, settings, clock())
             await message.answer(
                 Desk.BAD_PERIOD.format(value=echoed(command.args), label=collected.label)
             )
             return
-        period = await PeriodRepository(session).get(quarter)
-        period_id = period.id if period is not None else None
+        period_id = None
+        if isinstance(period, Quarter):
+            row = await PeriodRepository(session).get(period)
+            period_id = row.id if row is not None else None
         await report_as_job(
             bot,
             session,
             message.chat.id,
-            quarter,
+            period,
             reader,
             settings,
             period_id=period_id,
@@ -340,7 +394,13 @@ async def report(
         (p.id, period_label(p), (p.year, p.quarter) == (default.year, default.quarter))
         for p in periods
     ]
-    await message.answer(Desk.CHOOSE_PERIOD, reply_markup=kb.report_periods_keyboard(choices))
+    years = await PeriodRepository(session).years_with_events(CHOOSER_YEARS)
+    await message.answer(
+        Desk.CHOOSE_PERIOD,
+        reply_markup=kb.report_periods_keyboard(
+            choices, [(year, period_title(Year(year))) for year in years]
+        ),
+    )
 
 
 @router.callback_query(kb.ReportCb.filter())
@@ -383,6 +443,7 @@ async def accepted_chosen(
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
     person: Person,
+    outbox_owner: str | None = None,
 ) -> None:
     """«Только принятые» under a report: the same period's accepted events only."""
     period = await PeriodRepository(session).by_id(callback_data.id)
@@ -402,6 +463,28 @@ async def accepted_chosen(
         settings,
         period_id=period.id,
         accepted_only=True,
+        owner=outbox_owner,
+    )
+
+
+@router.callback_query(kb.YearReportCb.filter())
+async def year_report_chosen(
+    callback: CallbackQuery,
+    callback_data: kb.YearReportCb,
+    bot: Bot,
+    session: AsyncSession,
+    reader: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    person: Person,
+    outbox_owner: str | None = None,
+) -> None:
+    """A year from the chooser (the .docx), or «Скачать .xlsx» under a year's .docx."""
+    kind: Literal["docx", "xlsx"] = "xlsx" if callback_data.kind == "xlsx" else "docx"
+    await session.commit()  # so the answer below is not held until the compiling ends
+    await callback.answer()
+    year = Year(callback_data.year)
+    await report_as_job(
+        bot, session, person.telegram_id, year, reader, settings, kind=kind, owner=outbox_owner
     )
 
 

@@ -17,6 +17,7 @@ SPHERE_BUTTON_MAX = 45  # about what one button line of a phone shows
 SPHERES_PAGE = 12  # the twelve spheres of the reference report fit one page
 # A row id as the database can hold it (Integer keys): a forged number outside is no button.
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+YearNumber = Annotated[int, Field(ge=1900, le=9998)]  # as reports.quarters.Year accepts
 
 
 class DialogueCb(CallbackData, prefix="d"):
@@ -67,6 +68,13 @@ class ListCb(CallbackData, prefix="ls"):
 
 class ReportCb(CallbackData, prefix="rp"):
     id: RowId
+
+
+class YearReportCb(CallbackData, prefix="ry"):
+    """The yearly report: `kind` docx (from the chooser) or xlsx (under the .docx)."""
+
+    year: YearNumber
+    kind: str = "docx"
 
 
 class Keyboard:
@@ -432,11 +440,16 @@ def drop_draft_keyboard(key: str, *, editing: bool = False) -> InlineKeyboardMar
     )
 
 
-def report_periods_keyboard(periods: Iterable[tuple[int, str, bool]]) -> InlineKeyboardMarkup:
+def report_periods_keyboard(
+    periods: Iterable[tuple[int, str, bool]], years: Iterable[tuple[int, str]] = ()
+) -> InlineKeyboardMarkup:
+    """The /report chooser: the quarters (id, label, default?), then the years (year, label)."""
     builder = Keyboard()
     for period_id, label, is_default in periods:
         text = label + (Dialogue.DEFAULT_MARK if is_default else "")
         builder.button(text=text, callback_data=ReportCb(id=period_id))
+    for year, label in years:
+        builder.button(text=label, callback_data=YearReportCb(year=year))
     builder.adjust(1)
     return builder.as_markup()
 
@@ -496,6 +509,12 @@ def report_keyboard(period_id: int, *, accepted_only: bool = False) -> InlineKey
 
 def xlsx_keyboard(period_id: int) -> InlineKeyboardMarkup:
     return buttons((Desk.XLSX, XlsxCb(id=period_id)))
+
+
+def year_xlsx_keyboard(year: int) -> InlineKeyboardMarkup:
+    builder = Keyboard()
+    builder.button(text=Desk.XLSX, callback_data=YearReportCb(year=year, kind="xlsx"))
+    return builder.as_markup()
 
 
 class NoteCb(CallbackData, prefix="nt"):

@@ -26,7 +26,10 @@ class Common:
     )
     HELP_COORDINATOR = (
         "\n\n<b>Координатору</b>\n"
-        "/report — отчёт .docx (и .xlsx) за квартал (или /report {label})\n"
+        "/report — отчёт .docx (и .xlsx) за квартал (или /report {label}; "
+        "за год — /report {label:.4})\n"
+        "/stats — показатели в сравнении с прошлыми периодами, с диаграммой "
+        "(или /stats {label}, /stats {label:.4})\n"
         "/status — кто отчитался за собираемый квартал (или /status {label})\n"
         "/remind — напомнить тем, кто ещё не отчитался\n"
         "/deadline {deadline} 18:00 — перенести срок (или /deadline {label} {deadline})\n"
@@ -321,10 +324,14 @@ class MyEvents:
 
 
 class Desk:
-    CHOOSE_PERIOD = "За какой квартал сформировать отчёт?"
+    CHOOSE_PERIOD = "За какой период сформировать отчёт?"
     NO_PERIODS = "Отчётных периодов пока нет."
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
-    BAD_PERIOD = "Период указан неверно: «{value}». Пример: /report {label}"
+    # `{label:.4}` is the year of the example quarter (`2027-Q1` → `2027`).
+    BAD_PERIOD = (
+        "Период указан неверно: «{value}». Пример: /report {label} — за квартал, "
+        "/report {label:.4} — за год."
+    )
     EMPTY = "В отчёте за {period} пока нет ни одного мероприятия."
     CAPTION = "Отчёт за {period}: мероприятий — {count}."
     TOO_LARGE = (
@@ -414,6 +421,33 @@ class Desk:
     ACCESS_ON = "включён"
     ACCESS_OFF = "отключён"
     NOT_SET = "—"
+
+
+class Years:
+    """The yearly report: the four quarters of a year in one document."""
+
+    LABEL = "{year} год"
+    NO_PERIOD = "Сведений за {year} год нет: мероприятия за этот год не подавались."
+
+
+class Indicators:
+    """/stats: the picture of a period's events against the periods before, and its figures."""
+
+    # `{label:.4}` is the year of the example quarter (`2027-Q1` → `2027`).
+    BAD_PERIOD = (
+        "Период указан неверно: «{value}». Пример: /stats {label} — за квартал, "
+        "/stats {label:.4} — за год."
+    )
+    EMPTY = "Мероприятий за {period} и за периоды для сравнения ({others}) нет."
+    TITLE = "Мероприятия за {period} в сравнении с {others}"  # the picture's title
+    HEAD = "<b>Показатели за {period}</b>"
+    TOTAL = "Всего мероприятий: {count} ({others})."
+    OTHER = "{period} — {count}"
+    LEGEND = "В скобках: {periods}"
+    SPHERES = "<b>По сферам сотрудничества</b>"
+    ORGANISATIONS = "<b>По организациям</b>"
+    LINE = "• {name}: {count} ({others})"
+    MORE = "Подробные показатели — в следующем сообщении."
 
 
 class Periods:

@@ -13,10 +13,10 @@ from aiogram import html
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.texts import Desk, Dialogue, MyEvents, Periods, Review
+from handlers.texts import Desk, Dialogue, MyEvents, Periods, Review, Years
 from reports.dates import MONTHS_GENITIVE, DateRange, date_examples, format_dates
 from reports.participants import read_total
-from reports.quarters import Quarter, QuarterError
+from reports.quarters import Period, Quarter, QuarterError, Year
 from reports.workdays import next_working_day
 from storage.models import Event, Person, ReportingPeriod
 from storage.repositories import PeriodRepository, PersonRepository, SphereRepository
@@ -43,6 +43,20 @@ def quarter_label(year: int, quarter: int) -> str:
 
 def period_label(period: ReportingPeriod) -> str:
     return quarter_label(period.year, period.quarter)
+
+
+def period_title(period: Period) -> str:
+    """`IV квартал 2023 года`, or `2023 год` for a year."""
+    if isinstance(period, Year):
+        return Years.LABEL.format(year=period.year)
+    return quarter_label(period.year, period.quarter)
+
+
+def report_file_name(period: Period, kind: str) -> str:
+    """`report_2023_Q4.docx`, or `report_2023.docx` for a year."""
+    if isinstance(period, Year):
+        return f"report_{period.year}.{kind}"
+    return f"report_{period.year}_Q{period.quarter}.{kind}"
 
 
 def long_date(day: date) -> str:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from reports.dates import DateRange, format_dates
 from reports.participants import Total, read_total, with_total
-from reports.quarters import Quarter
+from reports.quarters import Period, Year
 
 COLUMNS: tuple[str, ...] = (
     "№ п/п",
@@ -38,12 +38,15 @@ DEFAULT_SPHERES: tuple[str, ...] = (
 Cells = tuple[str, str, str, str, str, str]
 
 
-def report_title(quarter: Quarter, region_phrase: str) -> str:
-    """The title above the table, with the quarter as a Roman numeral."""
-    return (
-        f"Отчет о мероприятиях в международной сфере, проведенных {region_phrase} "
-        f"в {quarter.roman} квартале {quarter.year} года"
+def report_title(period: Period, region_phrase: str) -> str:
+    """The title above the table: `в IV квартале 2023 года` (the quarter as a Roman
+    numeral), or `в 2023 году` for a year."""
+    when = (
+        f"в {period.year} году"
+        if isinstance(period, Year)
+        else f"в {period.roman} квартале {period.year} года"
     )
+    return f"Отчет о мероприятиях в международной сфере, проведенных {region_phrase} {when}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +93,12 @@ class ReportGroup:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A period's report: title, groups of rows in print order, closing notes."""
+    """A period's report: title, groups of rows in print order, closing notes.
 
-    quarter: Quarter
+    `quarter` is the period covered: a quarter, or a year (its four quarters' events in
+    one table, their notes in quarter order)."""
+
+    quarter: Period
     title: str
     groups: tuple[ReportGroup, ...]
     notes: tuple[str, ...] = ()
@@ -127,7 +133,7 @@ def _total(event: ReportEvent) -> Total | None:
 
 
 def build_report(
-    quarter: Quarter,
+    quarter: Period,
     region_phrase: str,
     spheres: Sequence[str],
     events: Iterable[ReportEvent],

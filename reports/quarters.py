@@ -1,4 +1,5 @@
-"""Quarters: which period a date falls in, Roman numerals, deadlines, the period collected today."""
+"""Quarters and years: which period a date falls in, Roman numerals, deadlines, the period
+collected today."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from reports.workdays import next_working_day
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 _LABEL = re.compile(r"^\s*(\d{4})\s*[-_ /]?\s*[QqКк]\s*([1-4])\s*$")
+_YEAR_LABEL = re.compile(r"^\s*(\d{4})\s*(?:г\.?|год)?\s*$", re.IGNORECASE)
 
 
 class QuarterError(ValueError):
@@ -93,6 +95,74 @@ class Quarter:
 
     def __str__(self) -> str:
         return self.label
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Year:
+    """One calendar year: the period of the yearly report, its four quarters together."""
+
+    year: int
+
+    def __post_init__(self) -> None:
+        if not 1900 <= self.year <= 9998:
+            raise QuarterError(f"year out of range: {self.year}")
+
+    @classmethod
+    def parse(cls, label: str) -> Year:
+        """Read `2023` (also `2023 г.`, `2023 год`)."""
+        match = _YEAR_LABEL.match(label)
+        if not match:
+            raise QuarterError(f"not a year: {label!r} (expected like 2023)")
+        return cls(int(match.group(1)))
+
+    @property
+    def label(self) -> str:
+        """`2023`."""
+        return str(self.year)
+
+    @property
+    def quarters(self) -> tuple[Quarter, Quarter, Quarter, Quarter]:
+        """The year's quarters, I to IV."""
+        return (
+            Quarter(self.year, 1),
+            Quarter(self.year, 2),
+            Quarter(self.year, 3),
+            Quarter(self.year, 4),
+        )
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, 1, 1)
+
+    @property
+    def last_day(self) -> date:
+        return date(self.year, 12, 31)
+
+    def prev(self) -> Year:
+        """The year before."""
+        return Year(self.year - 1)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+Period = Quarter | Year  # what a report or a picture covers
+
+
+def parse_period(label: str) -> Period:
+    """Read a quarter (`2023-Q4`, see Quarter.parse) or a year (`2023`); QuarterError if
+    it is neither."""
+    try:
+        return Year.parse(label)
+    except QuarterError:
+        return Quarter.parse(label)
+
+
+def year_before(period: Period) -> Period:
+    """The same period a year earlier (IV квартал 2022 года for IV квартал 2023 года)."""
+    if isinstance(period, Year):
+        return period.prev()
+    return Quarter(period.year - 1, period.quarter)
 
 
 def collecting_quarter(

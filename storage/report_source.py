@@ -7,8 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.dates import DateRange
 from reports.model import Report, ReportEvent, build_report
-from reports.quarters import Quarter
+from reports.quarters import Period, Year
 from reports.similar import merge_events
+from reports.stats import Stats, build_stats, compared_periods
 from storage.models import Event, Organisation, Sphere
 from storage.repositories.duplicates import DuplicateRepository, merge_groups
 from storage.repositories.periods import PeriodRepository
@@ -16,9 +17,9 @@ from storage.repositories.spheres import SphereRepository
 
 
 class PeriodNotFound(LookupError):
-    """No reporting period exists for the quarter asked for."""
+    """No reporting period exists for the quarter asked for (for a year: none of its four)."""
 
-    def __init__(self, quarter: Quarter) -> None:
+    def __init__(self, quarter: Period) -> None:
         super().__init__(f"no reporting period for {quarter.label}")
         self.quarter = quarter
 
@@ -31,16 +32,19 @@ class DatabaseReportSource:
         self.sessionmaker = sessionmaker
         self.region_phrase = region_phrase
 
-    async def load_report(self, quarter: Quarter, *, accepted_only: bool = False) -> Report:
-        """The report model of `quarter` (`accepted_only`: the events a reviewer accepted);
-        raises PeriodNotFound if there is no such period."""
+    async def load_report(self, quarter: Period, *, accepted_only: bool = False) -> Report:
+        """The report model of `quarter`, or of a year (the events of its four quarters in
+        one table, the quarters' notes in quarter order); `accepted_only`: the events a
+        reviewer accepted. Raises PeriodNotFound if there is no such period (for a year:
+        none of its quarters)."""
         async with self.sessionmaker() as session:
             periods = PeriodRepository(session)
-            period = await periods.get(quarter)
-            if period is None:
+            quarters = quarter.quarters if isinstance(quarter, Year) else (quarter,)
+            found = [period for q in quarters if (period := await periods.get(q)) is not None]
+            if not found:
                 raise PeriodNotFound(quarter)
             spheres = [sphere.name for sphere in await SphereRepository(session).active()]
-            notes = [note.text for note in await periods.notes(period.id)]
+            notes = [note.text for period in found for note in await periods.notes(period.id)]
             query = (
                 select(
                     Sphere.name,
@@ -59,7 +63,10 @@ class DatabaseReportSource:
                 )
                 .join(Sphere, Sphere.id == Event.sphere_id)
                 .join(Organisation, Organisation.id == Event.organisation_id)
-                .where(Event.period_id == period.id, Event.status == "submitted")
+                .where(
+                    Event.period_id.in_([period.id for period in found]),
+                    Event.status == "submitted",
+                )
             )
             if accepted_only:
                 query = query.where(Event.review == "accepted")
@@ -99,3 +106,17 @@ class DatabaseReportSource:
             groups = merge_groups(list(by_id), merged)
             events = [merge_events([by_id[event_id] for event_id in group]) for group in groups]
         return build_report(quarter, self.region_phrase, spheres, events, notes)
+
+    async def load_stats(self, period: Period) -> Stats:
+        """The figures of `period` against the previous one and the same period a year
+        before (reports.stats); a period that does not exist counts as none."""
+        periods = compared_periods(period)
+        reports: list[Report | None] = []
+        for compared in periods:
+            try:
+                reports.append(await self.load_report(compared))
+            except PeriodNotFound:
+                reports.append(None)
+        async with self.sessionmaker() as session:
+            spheres = [sphere.name for sphere in await SphereRepository(session).active()]
+        return build_stats(periods, reports, spheres)

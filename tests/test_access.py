@@ -128,6 +128,7 @@ DESK_ARGUMENTS = {
     "parent": f"{MUSEUM} | {THEATRE}",
     "reviewer": f"702 {MUSEUM}",
     "unreviewer": f"702 {MUSEUM}",
+    "stats": "2023-Q4",
 }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.quarters import Quarter, QuarterError, quarter_collected
 from reports.workdays import next_working_day
-from storage.models import PeriodNote, ReportingPeriod, utcnow
+from storage.models import Event, PeriodNote, ReportingPeriod, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,18 @@ class PeriodRepository:
         query = (
             select(ReportingPeriod)
             .order_by(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
+            .limit(limit)
+        )
+        return list(await self.session.scalars(query))
+
+    async def years_with_events(self, limit: int) -> list[int]:
+        """The latest years with a submitted event in one of their periods, newest first."""
+        query = (
+            select(ReportingPeriod.year)
+            .join(Event, Event.period_id == ReportingPeriod.id)
+            .where(Event.status == "submitted")
+            .group_by(ReportingPeriod.year)
+            .order_by(ReportingPeriod.year.desc())
             .limit(limit)
         )
         return list(await self.session.scalars(query))
