@@ -274,7 +274,7 @@ async def test_the_xlsx_button_sends_the_figures_sheet_too(
     await desk.send("/report 2023-Q4")
     [docx] = desk.documents()
     assert docx.reply_markup is not None
-    [[button]] = docx.reply_markup.inline_keyboard  # type: ignore[union-attr]
+    [button], _accepted = docx.reply_markup.inline_keyboard  # type: ignore[union-attr]
 
     await desk.press_data(button.callback_data or "")
 
