@@ -206,6 +206,40 @@ class DuplicateRepository:
         pair.status, pair.decided_by_id, pair.decided_at = status, person_id, utcnow()
         await self.session.flush()
 
+    async def undo(self, pair: DuplicatePair) -> None:
+        """Take a decision back: the pair waits for a decision again (a merge undone prints
+        both events as their own rows, as before it)."""
+        pair.status, pair.decided_by_id, pair.decided_at = "suspected", None, None
+        await self.session.flush()
+
+    async def decided(self, period_id: int) -> list[DuplicatePair]:
+        """The period's decided pairs (both events still submitted in it), latest first."""
+        first, second, condition = _both_in_period(period_id)
+        query = (
+            select(DuplicatePair)
+            .join(first, first.id == DuplicatePair.first_id)
+            .join(second, second.id == DuplicatePair.second_id)
+            .where(condition, DuplicatePair.status.in_(DECISIONS))  # type: ignore[arg-type]
+            .options(
+                selectinload(DuplicatePair.first).selectinload(Event.organisation),
+                selectinload(DuplicatePair.second).selectinload(Event.organisation),
+            )
+            .order_by(DuplicatePair.decided_at.desc(), DuplicatePair.id.desc())
+        )
+        return list(await self.session.scalars(query))
+
+    async def count_decided(self, period_id: int) -> int:
+        """How many of the period's pairs are decided."""
+        first, second, condition = _both_in_period(period_id)
+        query = (
+            select(func.count())
+            .select_from(DuplicatePair)
+            .join(first, first.id == DuplicatePair.first_id)
+            .join(second, second.id == DuplicatePair.second_id)
+            .where(condition, DuplicatePair.status.in_(DECISIONS))  # type: ignore[arg-type]
+        )
+        return int(await self.session.scalar(query) or 0)
+
     async def merged(self, event_ids: Iterable[int]) -> list[tuple[int, int]]:
         """The merged pairs among these events (both in the set), as (first, second)."""
         ids = set(event_ids)
