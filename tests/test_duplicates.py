@@ -429,3 +429,29 @@ async def test_a_closed_quarters_decisions_are_shown_but_not_taken_back(
     assert replies == []
     assert desk.alerts() == [Duplicates.UNDO_CLOSED.format(period=Q4_LABEL)]
     assert await database(app_storage) == before
+
+
+# --- a decided pair whose events changed later ---------------------------------------------
+
+
+async def test_a_merged_event_deleted_later_dissolves_the_merge(
+    world: World, app_storage: Storage
+) -> None:
+    museum, _, desk = await _suspected(world)
+    first, _ = await stored_events(app_storage.sessionmaker)
+    await desk.send("/duplicates")
+    [decided, _] = await desk.press(Duplicates.MERGE)
+
+    await museum.press_data(f"ev:del:{first.id}")
+    await museum.press_data(f"ev:delyes:{first.id}")
+
+    assert await _pairs(app_storage) == []  # the merge dissolved
+    await desk.send("/report 2023-Q4")
+    [row] = _docx_rows(desk)[1:]
+    assert (row[0], row[1]) == ("1.", MINISTRY_NAME)  # the other event, a row of its own
+    [none] = await desk.send("/duplicates решённые")
+    assert none.text == Duplicates.DECIDED_NONE.format(period=Q4_LABEL)
+    before = await database(app_storage)
+    assert await desk.press_data(_data(decided, Duplicates.UNDO)) == []
+    assert desk.alerts() == [Common.STALE_BUTTON]  # the undo button went stale
+    assert await database(app_storage) == before
