@@ -455,3 +455,61 @@ async def test_a_merged_event_deleted_later_dissolves_the_merge(
     assert await desk.press_data(_data(decided, Duplicates.UNDO)) == []
     assert desk.alerts() == [Common.STALE_BUTTON]  # the undo button went stale
     assert await database(app_storage) == before
+
+
+FORGED_UNDO = {
+    "never-decided": "du:undo:{period}:{pair}:0",
+    "no-such-pair": "du:undo:{period}:{missing}:0",
+    "no-such-period": "du:undo:{missing}:{pair}:0",
+    "another-period": "du:undo:{other}:{pair}:0",
+    "huge-pair": "du:undo:{period}:99999999999999999999:0",
+    "not-a-number": "du:undo:{period}:x:0",
+    "negative-page": "du:decided:{period}:0:-1",
+    "too-short": "du:undo:{period}",
+}
+
+
+@pytest.mark.parametrize("forged", list(FORGED_UNDO.values()), ids=list(FORGED_UNDO))
+async def test_a_forged_undo_button_is_refused(
+    world: World, app_storage: Storage, forged: str
+) -> None:
+    _, _, desk = await _suspected(world)
+    await desk.send("/status 2024-Q1")  # a second period exists
+    period_id = await _period_id(app_storage)
+    async with app_storage.sessionmaker() as session:
+        other = await session.scalar(
+            select(ReportingPeriod.id).where(ReportingPeriod.id != period_id)
+        )
+    values: dict[str, Any] = {
+        "period": period_id,
+        "pair": await _pair_id(app_storage),
+        "missing": 4242,
+        "other": other,
+    }
+    before = await database(app_storage)
+
+    replies = await desk.press_data(forged.format(**values))
+
+    assert replies == []
+    assert desk.alerts() == [Common.STALE_BUTTON]
+    assert await database(app_storage) == before
+
+
+async def test_an_undo_pressed_twice_or_after_a_new_decision_is_stale(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    await desk.send("/duplicates")
+    [merged, _] = await desk.press(Duplicates.MERGE)
+    undo = _data(merged, Duplicates.UNDO)
+    await desk.press_data(undo)
+    before = await database(app_storage)
+
+    assert await desk.press_data(undo) == []  # undone already
+
+    assert desk.alerts() == [Common.STALE_BUTTON]
+    assert await database(app_storage) == before
+    [apart, _] = await desk.press(Duplicates.APART)  # decided anew: the new undo works
+    assert await _pairs(app_storage) == [("distinct", *(await _pairs(app_storage))[0][1:])]
+    [card] = await desk.press_data(_data(apart, Duplicates.UNDO))
+    assert _labels(card) == [Duplicates.MERGE, Duplicates.APART]
