@@ -90,8 +90,9 @@ async def note_pairs(session: AsyncSession, event_id: int, lookalikes: Sequence[
 
 
 class DupCb(CallbackData, prefix="du"):
-    """A suspected pair's button: `action` show (the pair at `page` of the period's list),
-    merge or apart (a decision on pair `pair`, shown at `page`)."""
+    """A pair's button: `action` show (the suspected pair at `page` of the period's list),
+    merge or apart (a decision on pair `pair`, shown at `page`), decided (the decided pair
+    at `page`), undo (take back the decision on pair `pair`)."""
 
     action: str
     period: RowId
@@ -99,11 +100,20 @@ class DupCb(CallbackData, prefix="du"):
     page: Index
 
 
+ACTIONS = ("show", "merge", "apart", "decided", "undo")
+
+
 def pair_keyboard(
-    pair: DuplicatePair, period_id: int, page: int, pages: int, *, open_: bool
+    pair: DuplicatePair,
+    period_id: int,
+    page: int,
+    pages: int,
+    *,
+    open_: bool,
+    decided: bool = False,
 ) -> InlineKeyboardMarkup | None:
-    """«Объединить» and «Это разные мероприятия» (while the period is open), and the pages;
-    None when there is no button to show."""
+    """«Объединить» and «Это разные мероприятия» (while the period is open), the pages and
+    «Решённые пары» (when the period has some); None when there is no button to show."""
     builder = Keyboard()
     sizes: list[int] = []
     if open_:
@@ -131,6 +141,46 @@ def pair_keyboard(
         nav += 1
     if nav:
         sizes.append(nav)
+    if decided:
+        builder.button(text=Duplicates.DECIDED_LIST, callback_data=_decided_cb(period_id, 0))
+        sizes.append(1)
+    if not sizes:
+        return None
+    builder.adjust(*sizes)
+    return builder.as_markup()
+
+
+def _decided_cb(period_id: int, page: int) -> DupCb:
+    return DupCb(action="decided", period=period_id, pair=0, page=page)
+
+
+def _decided_button(period_id: int) -> InlineKeyboardMarkup:
+    builder = Keyboard()
+    builder.button(text=Duplicates.DECIDED_LIST, callback_data=_decided_cb(period_id, 0))
+    return builder.as_markup()
+
+
+def undo_keyboard(
+    pair: DuplicatePair, period_id: int, page: int = 0, pages: int = 1, *, open_: bool = True
+) -> InlineKeyboardMarkup | None:
+    """«Отменить решение» (while the period is open) and the pages of the decided list."""
+    builder = Keyboard()
+    sizes: list[int] = []
+    if open_:
+        builder.button(
+            text=Duplicates.UNDO,
+            callback_data=DupCb(action="undo", period=period_id, pair=pair.id, page=page),
+        )
+        sizes.append(1)
+    nav = 0
+    if page > 0:
+        builder.button(text=Duplicates.PREVIOUS, callback_data=_decided_cb(period_id, page - 1))
+        nav += 1
+    if page < pages - 1:
+        builder.button(text=Duplicates.NEXT, callback_data=_decided_cb(period_id, page + 1))
+        nav += 1
+    if nav:
+        sizes.append(nav)
     if not sizes:
         return None
     builder.adjust(*sizes)
@@ -155,19 +205,62 @@ def pair_text(pair: DuplicatePair, period: ReportingPeriod, number: int, count: 
 
 
 async def show_pair(
+    bot: Bot,
+    chat_id: int,
+    session: AsyncSession,
+    period: ReportingPeriod,
+    page: int = 0,
+    *,
+    note: str | None = None,
+) -> None:
+    """The period's suspected pair at `page` (the last one if the list got shorter), after
+    `note` if one is given."""
+    duplicates = DuplicateRepository(session)
+    pairs = await duplicates.suspected(period.id)
+    decided = await duplicates.count_decided(period.id) > 0
+    if not pairs:
+        text = Duplicates.NONE.format(period=period_label(period))
+        markup = _decided_button(period.id) if decided else None
+        await bot.send_message(chat_id, text, reply_markup=markup)
+        return
+    page = min(max(page, 0), len(pairs) - 1)
+    pair = pairs[page]
+    text = pair_text(pair, period, page + 1, len(pairs))
+    await bot.send_message(
+        chat_id,
+        f"{note}\n\n{text}" if note else text,
+        reply_markup=pair_keyboard(
+            pair, period.id, page, len(pairs), open_=period.status == "open", decided=decided
+        ),
+    )
+
+
+def decided_text(pair: DuplicatePair, period: ReportingPeriod, number: int, count: int) -> str:
+    """One decided pair as the coordinator sees it, with the decision."""
+    head = Duplicates.DECIDED_HEAD.format(number=number, count=count, period=period_label(period))
+    if period.status != "open":
+        foot = Duplicates.DECIDED_CLOSED_NOTE
+    elif pair.status == "merged":
+        foot = Duplicates.DECIDED_MERGED_NOTE
+    else:
+        foot = Duplicates.DECIDED_APART_NOTE
+    return "\n\n".join((head, _event_text(pair.first), _event_text(pair.second), foot))
+
+
+async def show_decided(
     bot: Bot, chat_id: int, session: AsyncSession, period: ReportingPeriod, page: int = 0
 ) -> None:
-    """The period's suspected pair at `page` (the last one if the list got shorter)."""
-    pairs = await DuplicateRepository(session).suspected(period.id)
+    """The period's decided pair at `page` (latest decision first), with «Отменить решение»."""
+    pairs = await DuplicateRepository(session).decided(period.id)
     if not pairs:
-        await bot.send_message(chat_id, Duplicates.NONE.format(period=period_label(period)))
+        await bot.send_message(chat_id, Duplicates.DECIDED_NONE.format(period=period_label(period)))
         return
     page = min(max(page, 0), len(pairs) - 1)
     pair = pairs[page]
     await bot.send_message(
         chat_id,
-        pair_text(pair, period, page + 1, len(pairs)),
-        reply_markup=pair_keyboard(
+        decided_text(pair, period, page + 1, len(pairs)),
+        reply_markup=undo_keyboard(
             pair, period.id, page, len(pairs), open_=period.status == "open"
         ),
     )
@@ -182,8 +275,11 @@ async def list_duplicates(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    """`/duplicates [quarter]`: the period matched again, its first suspected pair shown."""
-    label = (command.args or "").strip()
+    """`/duplicates [quarter]`: the period matched again, its first suspected pair shown;
+    `/duplicates решённые [quarter]`: its decided pairs, latest first."""
+    words = (command.args or "").split()
+    decided = any(word.lower() in Duplicates.DECIDED_WORDS for word in words)
+    label = " ".join(word for word in words if word.lower() not in Duplicates.DECIDED_WORDS)
     period = await find_period(
         message,
         session,
@@ -197,7 +293,10 @@ async def list_duplicates(
     if period is None:
         return
     await DuplicateRepository(session).refresh(period.id)
-    await show_pair(bot, message.chat.id, session, period)
+    if decided:
+        await show_decided(bot, message.chat.id, session, period)
+    else:
+        await show_pair(bot, message.chat.id, session, period)
 
 
 @router.callback_query(DupCb.filter())
@@ -210,15 +309,22 @@ async def pair_button(
 ) -> None:
     period = await PeriodRepository(session).by_id(callback_data.period)
     action = callback_data.action
-    if period is None or action not in ("show", "merge", "apart"):
+    if period is None or action not in ACTIONS:
         await _refuse(callback, person)
         return
     if action == "show":
         await callback.answer()
         await show_pair(bot, person.telegram_id, session, period, callback_data.page)
         return
+    if action == "decided":
+        await callback.answer()
+        await show_decided(bot, person.telegram_id, session, period, callback_data.page)
+        return
     duplicates = DuplicateRepository(session)
     pair = await duplicates.get(callback_data.pair)
+    if action == "undo":
+        await _undo(callback, bot, session, person, period, pair)
+        return
     if pair is None or pair.status != "suspected" or not _in_period(pair, period.id):
         await _refuse(callback, person)  # forged, decided already, or changed since
         return
@@ -229,13 +335,45 @@ async def pair_button(
         return
     await duplicates.decide(pair, "merged" if action == "merge" else "distinct", person.id)
     done = Duplicates.MERGED if action == "merge" else Duplicates.KEPT_APART
-    await callback.answer(toast(done, first=pair.first_id, second=pair.second_id))
+    await callback.answer()
+    await bot.send_message(
+        person.telegram_id,
+        done.format(first=pair.first_id, second=pair.second_id),
+        reply_markup=undo_keyboard(pair, period.id),
+    )
     if await duplicates.count_suspected(period.id):
         await show_pair(bot, person.telegram_id, session, period, callback_data.page)
     else:
         await bot.send_message(
-            person.telegram_id, Duplicates.DONE.format(period=period_label(period))
+            person.telegram_id,
+            Duplicates.DONE.format(period=period_label(period)),
+            reply_markup=_decided_button(period.id),
         )
+
+
+async def _undo(
+    callback: CallbackQuery,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    period: ReportingPeriod,
+    pair: DuplicatePair | None,
+) -> None:
+    """«Отменить решение»: the pair waits for a decision again and is shown for one."""
+    if pair is None or pair.status == "suspected" or not _in_period(pair, period.id):
+        await _refuse(callback, person)  # forged, undone already, or dissolved since
+        return
+    if period.status != "open":
+        await callback.answer(
+            toast(Duplicates.UNDO_CLOSED, period=period_label(period)), show_alert=True
+        )
+        return
+    await DuplicateRepository(session).undo(pair)
+    await callback.answer()
+    pairs = await DuplicateRepository(session).suspected(period.id)
+    page = next((n for n, item in enumerate(pairs) if item.id == pair.id), 0)
+    note = Duplicates.UNDONE.format(first=pair.first_id, second=pair.second_id)
+    await show_pair(bot, person.telegram_id, session, period, page, note=note)
 
 
 def _in_period(pair: DuplicatePair, period_id: int) -> bool:

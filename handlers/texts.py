@@ -655,6 +655,16 @@ class Duplicates:
     KEPT_APART = "Мероприятия №{first} и №{second} отмечены как разные."
     CLOSED = "{period} закрыт. Чтобы принять решение, откройте квартал снова (/reopen)."
     DONE = "Возможных повторов за {period} больше нет. /report — отчёт."
+    UNDO = "Отменить решение"
+    DECIDED_LIST = "Решённые пары"
+    DECIDED_WORDS = ("решённые", "решенные")
+    DECIDED_HEAD = "<b>Решённая пара {number} из {count}</b> ({period})"
+    DECIDED_MERGED_NOTE = "Решение: объединены в одну строку отчёта."
+    DECIDED_APART_NOTE = "Решение: отмечены как разные мероприятия."
+    DECIDED_CLOSED_NOTE = "Квартал закрыт: решения отменяются после /reopen."
+    DECIDED_NONE = "Решённых пар за {period} нет."
+    UNDONE = "Решение по мероприятиям №{first} и №{second} отменено: пара снова ожидает решения."
+    UNDO_CLOSED = "{period} закрыт. Чтобы отменить решение, откройте квартал снова (/reopen)."
 
 
 class Review:

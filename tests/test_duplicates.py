@@ -42,6 +42,20 @@ async def _pairs(storage: Storage) -> list[tuple[str, int, int]]:
         return [(p.status, p.first_id, p.second_id) for p in rows]
 
 
+def _labels(message: Any) -> list[str]:
+    markup = message.reply_markup
+    return [button.text for row in markup.inline_keyboard for button in row] if markup else []
+
+
+def _data(message: Any, label: str) -> str:
+    """The callback data of a button of one message (not necessarily the latest)."""
+    for row in message.reply_markup.inline_keyboard:
+        for button in row:
+            if button.text == label:
+                return str(button.callback_data)
+    raise AssertionError(f"no button {label!r} among {_labels(message)}")
+
+
 def _docx_rows(desk: Person) -> list[list[str]]:
     document = desk.documents()[-1].document
     assert isinstance(document, BufferedInputFile)
@@ -149,10 +163,12 @@ async def test_the_coordinator_merges_a_pair_into_one_report_row(
     assert Duplicates.HEAD.format(number=1, count=1, period="IV квартал 2023 года") in card.text
     assert MUSEUM in card.text and MINISTRY in card.text
     assert desk.labels() == [Duplicates.MERGE, Duplicates.APART]
-    [done] = await desk.press(Duplicates.MERGE)
+    [decided, done] = await desk.press(Duplicates.MERGE)
 
-    assert desk.answers()[-1].text == Duplicates.MERGED.format(first=first.id, second=second.id)
+    assert decided.text == Duplicates.MERGED.format(first=first.id, second=second.id)
+    assert _labels(decided) == [Duplicates.UNDO]
     assert done.text == Duplicates.DONE.format(period="IV квартал 2023 года")
+    assert _labels(done) == [Duplicates.DECIDED_LIST]
     assert await _pairs(app_storage) == [("merged", first.id, second.id)]
     await desk.send("/report 2023-Q4")
     rows = _docx_rows(desk)
@@ -199,8 +215,9 @@ async def test_a_list_of_pairs_is_paged_one_pair_at_a_time(world: World) -> None
         Duplicates.PREVIOUS,
         Duplicates.NEXT,
     ]
-    [after] = await desk.press(Duplicates.APART)
+    [_, after] = await desk.press(Duplicates.APART)
     assert "Возможный повтор 2 из 2" in after.text  # the next one moved up
+    assert _labels(after)[-1] == Duplicates.DECIDED_LIST
 
 
 # --- who may decide, and forged buttons ----------------------------------------------------
@@ -220,7 +237,7 @@ async def _pair_id(storage: Storage) -> int:
     return pair_id
 
 
-@pytest.mark.parametrize("action", ["merge", "apart", "show"])
+@pytest.mark.parametrize("action", ["merge", "apart", "show", "decided", "undo"])
 @pytest.mark.parametrize("who", ["reporter", "stranger"])
 async def test_a_reporter_or_a_stranger_cannot_decide_on_a_pair(
     world: World, app_storage: Storage, who: str, action: str
@@ -316,3 +333,183 @@ async def test_a_wrong_quarter_is_named_and_an_unknown_one_said_so(world: World)
 
     assert bad.text == Duplicates.BAD_PERIOD.format(value="2023-Q5", label="2023-Q4")
     assert none.text == Duplicates.NO_PERIOD.format(period="I квартал 2021 года")
+
+
+# --- taking a decision back ----------------------------------------------------------------
+
+Q4_LABEL = "IV квартал 2023 года"
+
+
+async def test_undoing_a_merge_restores_both_rows_exactly_as_before(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    first, second = await stored_events(app_storage.sessionmaker)
+    await desk.send("/report 2023-Q4")
+    before = _docx_rows(desk)
+    await desk.send("/duplicates")
+    [decided, _] = await desk.press(Duplicates.MERGE)
+    await desk.send("/report 2023-Q4")
+    assert len(_docx_rows(desk)) == len(before) - 1  # one row while merged
+
+    [card] = await desk.press_data(_data(decided, Duplicates.UNDO))
+
+    assert card.text.startswith(Duplicates.UNDONE.format(first=first.id, second=second.id))
+    assert Duplicates.HEAD.format(number=1, count=1, period=Q4_LABEL) in card.text
+    assert _labels(card) == [Duplicates.MERGE, Duplicates.APART]
+    assert await _pairs(app_storage) == [("suspected", first.id, second.id)]
+    await desk.send("/report 2023-Q4")
+    assert _docx_rows(desk) == before  # every cell as before the merge
+
+
+async def test_decided_pairs_are_listed_and_a_kept_apart_pair_taken_back(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    first, second = await stored_events(app_storage.sessionmaker)
+    [none] = await desk.send("/duplicates решённые")
+    assert none.text == Duplicates.DECIDED_NONE.format(period=Q4_LABEL)
+    await desk.send("/duplicates")
+    [_, done] = await desk.press(Duplicates.APART)
+
+    [listed] = await desk.press_data(_data(done, Duplicates.DECIDED_LIST))
+    [typed] = await desk.send("/duplicates решенные 2023-Q4")
+
+    for card in (listed, typed):
+        assert Duplicates.DECIDED_HEAD.format(number=1, count=1, period=Q4_LABEL) in card.text
+        assert Duplicates.DECIDED_APART_NOTE in card.text
+        assert MUSEUM in card.text and MINISTRY in card.text
+        assert _labels(card) == [Duplicates.UNDO]
+    [again] = await desk.press(Duplicates.UNDO)
+    assert Duplicates.UNDONE.format(first=first.id, second=second.id) in again.text
+    assert await _pairs(app_storage) == [("suspected", first.id, second.id)]
+    [merged, _] = await desk.press(Duplicates.MERGE)  # decided anew
+    assert merged.text == Duplicates.MERGED.format(first=first.id, second=second.id)
+    await desk.send("/report 2023-Q4")
+    assert [row[1] for row in _docx_rows(desk)[1:]] == [MUSEUM_NAME]
+
+
+async def test_the_decided_list_is_paged_latest_first(world: World, app_storage: Storage) -> None:
+    _, _, desk = await _suspected(world)
+    theatre = await join(world, 850, "Смоленский театр")
+    await fill_event(theatre, "Международная выставка «Смоленск – Минск»")
+    await theatre.press(Dialogue.SUBMIT)
+    await theatre.press(FORCE)
+    await desk.send("/duplicates")
+    await desk.press(Duplicates.APART)
+    await desk.press(Duplicates.MERGE)
+    await desk.press(Duplicates.MERGE)
+
+    [latest] = await desk.send("/duplicates решённые")
+    [middle] = await desk.press(Duplicates.NEXT)
+    [oldest] = await desk.press(Duplicates.NEXT)
+
+    assert Duplicates.DECIDED_HEAD.format(number=1, count=3, period=Q4_LABEL) in latest.text
+    assert _labels(latest) == [Duplicates.UNDO, Duplicates.NEXT]
+    assert _labels(middle) == [Duplicates.UNDO, Duplicates.PREVIOUS, Duplicates.NEXT]
+    assert _labels(oldest) == [Duplicates.UNDO, Duplicates.PREVIOUS]
+    assert Duplicates.DECIDED_APART_NOTE in oldest.text
+    assert Duplicates.DECIDED_MERGED_NOTE in latest.text
+
+
+async def test_a_closed_quarters_decisions_are_shown_but_not_taken_back(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    await desk.send("/duplicates")
+    [decided, _] = await desk.press(Duplicates.MERGE)
+    async with app_storage.sessionmaker() as session, session.begin():
+        await session.execute(update(ReportingPeriod).values(status="closed"))
+    before = await database(app_storage)
+
+    [card] = await desk.send("/duplicates решённые 2023-Q4")
+    replies = await desk.press_data(_data(decided, Duplicates.UNDO))
+
+    assert Duplicates.DECIDED_CLOSED_NOTE in card.text and card.reply_markup is None
+    assert replies == []
+    assert desk.alerts() == [Duplicates.UNDO_CLOSED.format(period=Q4_LABEL)]
+    assert await database(app_storage) == before
+
+
+# --- a decided pair whose events changed later ---------------------------------------------
+
+
+async def test_a_merged_event_deleted_later_dissolves_the_merge(
+    world: World, app_storage: Storage
+) -> None:
+    museum, _, desk = await _suspected(world)
+    first, _ = await stored_events(app_storage.sessionmaker)
+    await desk.send("/duplicates")
+    [decided, _] = await desk.press(Duplicates.MERGE)
+
+    await museum.press_data(f"ev:del:{first.id}")
+    await museum.press_data(f"ev:delyes:{first.id}")
+
+    assert await _pairs(app_storage) == []  # the merge dissolved
+    await desk.send("/report 2023-Q4")
+    [row] = _docx_rows(desk)[1:]
+    assert (row[0], row[1]) == ("1.", MINISTRY_NAME)  # the other event, a row of its own
+    [none] = await desk.send("/duplicates решённые")
+    assert none.text == Duplicates.DECIDED_NONE.format(period=Q4_LABEL)
+    before = await database(app_storage)
+    assert await desk.press_data(_data(decided, Duplicates.UNDO)) == []
+    assert desk.alerts() == [Common.STALE_BUTTON]  # the undo button went stale
+    assert await database(app_storage) == before
+
+
+FORGED_UNDO = {
+    "never-decided": "du:undo:{period}:{pair}:0",
+    "no-such-pair": "du:undo:{period}:{missing}:0",
+    "no-such-period": "du:undo:{missing}:{pair}:0",
+    "another-period": "du:undo:{other}:{pair}:0",
+    "huge-pair": "du:undo:{period}:99999999999999999999:0",
+    "not-a-number": "du:undo:{period}:x:0",
+    "negative-page": "du:decided:{period}:0:-1",
+    "too-short": "du:undo:{period}",
+}
+
+
+@pytest.mark.parametrize("forged", list(FORGED_UNDO.values()), ids=list(FORGED_UNDO))
+async def test_a_forged_undo_button_is_refused(
+    world: World, app_storage: Storage, forged: str
+) -> None:
+    _, _, desk = await _suspected(world)
+    await desk.send("/status 2024-Q1")  # a second period exists
+    period_id = await _period_id(app_storage)
+    async with app_storage.sessionmaker() as session:
+        other = await session.scalar(
+            select(ReportingPeriod.id).where(ReportingPeriod.id != period_id)
+        )
+    values: dict[str, Any] = {
+        "period": period_id,
+        "pair": await _pair_id(app_storage),
+        "missing": 4242,
+        "other": other,
+    }
+    before = await database(app_storage)
+
+    replies = await desk.press_data(forged.format(**values))
+
+    assert replies == []
+    assert desk.alerts() == [Common.STALE_BUTTON]
+    assert await database(app_storage) == before
+
+
+async def test_an_undo_pressed_twice_or_after_a_new_decision_is_stale(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    await desk.send("/duplicates")
+    [merged, _] = await desk.press(Duplicates.MERGE)
+    undo = _data(merged, Duplicates.UNDO)
+    await desk.press_data(undo)
+    before = await database(app_storage)
+
+    assert await desk.press_data(undo) == []  # undone already
+
+    assert desk.alerts() == [Common.STALE_BUTTON]
+    assert await database(app_storage) == before
+    [apart, _] = await desk.press(Duplicates.APART)  # decided anew: the new undo works
+    assert await _pairs(app_storage) == [("distinct", *(await _pairs(app_storage))[0][1:])]
+    [card] = await desk.press_data(_data(apart, Duplicates.UNDO))
+    assert _labels(card) == [Duplicates.MERGE, Duplicates.APART]

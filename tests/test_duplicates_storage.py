@@ -14,11 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reports.compiler import compile_docx
+from reports.dates import DateRange
 from reports.quarters import Quarter
 from reports.xlsx import render_xlsx
 from storage.models import DuplicatePair, Event
 from storage.report_source import DatabaseReportSource
 from storage.repositories.duplicates import DuplicateRepository, merge_groups
+from storage.repositories.events import EventFields, EventRepository, dates_of
 from tests import factories as f
 
 REGION = "исполнительными органами Смоленской области и подведомственными им учреждениями"
@@ -226,3 +228,79 @@ def test_merged_pairs_join_into_groups_kept_under_their_first_event() -> None:
     groups = merge_groups([1, 2, 3, 4, 5], [(3, 5), (1, 4), (4, 5)])
 
     assert groups == [[1, 3, 4, 5], [2]]
+
+
+async def _merged(
+    session: AsyncSession, joint: tuple[Event, Event, Event]
+) -> tuple[Event, Event, Event, DuplicateRepository]:
+    museum_event, district_event, other = joint
+    duplicates = DuplicateRepository(session)
+    await duplicates.refresh(museum_event.period_id)
+    [pair] = await duplicates.suspected(museum_event.period_id)
+    await duplicates.decide(pair, "merged", None)
+    return museum_event, district_event, other, duplicates
+
+
+def _fields(event: Event, **changes: Any) -> EventFields:
+    values: dict[str, Any] = {
+        "sphere_id": event.sphere_id,
+        "name": event.name,
+        "place": event.place,
+        "dates": dates_of(event),
+        "result": event.result,
+        "participants": event.participants,
+        "participant_count": event.participant_count,
+    }
+    return EventFields(**(values | changes))
+
+
+async def test_an_edit_that_keeps_the_events_alike_keeps_the_merge(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    joint: tuple[Event, Event, Event],
+) -> None:
+    museum_event, district_event, _, duplicates = await _merged(session, joint)
+
+    await EventRepository(session).update(
+        district_event, _fields(district_event, result="Концерт и мастер-классы.")
+    )
+    await session.commit()
+
+    names = [row[1] for row in _cells(await _report(sessionmaker))]
+    assert district_event.name not in names
+    assert await duplicates.count_decided(museum_event.period_id) == 1
+
+
+async def test_an_edit_that_makes_the_events_unlike_dissolves_the_merge(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    joint: tuple[Event, Event, Event],
+) -> None:
+    museum_event, district_event, _, duplicates = await _merged(session, joint)
+    moved = DateRange(date(2023, 9, 25), date(2023, 9, 25), "day")
+
+    await EventRepository(session).update(district_event, _fields(district_event, dates=moved))
+    await session.commit()
+
+    names = [row[1] for row in _cells(await _report(sessionmaker))]
+    assert museum_event.name in names and district_event.name in names
+    assert list(await session.scalars(select(DuplicatePair))) == []
+    await duplicates.refresh(museum_event.period_id)
+    assert await duplicates.suspected(museum_event.period_id) == []  # not suggested again
+
+
+async def test_a_pair_kept_apart_stays_apart_after_an_edit(
+    session: AsyncSession, joint: tuple[Event, Event, Event]
+) -> None:
+    museum_event, district_event, _ = joint
+    duplicates = DuplicateRepository(session)
+    await duplicates.refresh(museum_event.period_id)
+    [pair] = await duplicates.suspected(museum_event.period_id)
+    await duplicates.decide(pair, "distinct", None)
+
+    await EventRepository(session).update(
+        district_event, _fields(district_event, name="Концерт ко Дню народного единства")
+    )
+    await EventRepository(session).delete(district_event)
+
+    assert [p.status for p in await session.scalars(select(DuplicatePair))] == ["distinct"]

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
-from reports.similar import Candidate, Match, similar_to, suspected_pairs
+from reports.similar import Candidate, Match, compare, similar_to, suspected_pairs
 from storage.models import DuplicatePair, Event, utcnow
 
 DECISIONS = ("merged", "distinct")
@@ -52,6 +52,14 @@ def _both_in_period(period_id: int) -> tuple[type[Event], type[Event], object]:
         second.status == "submitted",
     )
     return first, second, condition  # type: ignore[return-value]
+
+
+def _still_alike(a: Event, b: Event) -> bool:
+    return (
+        a.status == b.status == "submitted"
+        and a.period_id == b.period_id
+        and compare(candidate(a), candidate(b)) is not None
+    )
 
 
 class DuplicateRepository:
@@ -205,6 +213,61 @@ class DuplicateRepository:
             raise ValueError(f"not a decision: {status!r}")
         pair.status, pair.decided_by_id, pair.decided_at = status, person_id, utcnow()
         await self.session.flush()
+
+    async def undo(self, pair: DuplicatePair) -> None:
+        """Take a decision back: the pair waits for a decision again (a merge undone prints
+        both events as their own rows, as before it)."""
+        pair.status, pair.decided_by_id, pair.decided_at = "suspected", None, None
+        await self.session.flush()
+
+    async def decided(self, period_id: int) -> list[DuplicatePair]:
+        """The period's decided pairs (both events still submitted in it), latest first."""
+        first, second, condition = _both_in_period(period_id)
+        query = (
+            select(DuplicatePair)
+            .join(first, first.id == DuplicatePair.first_id)
+            .join(second, second.id == DuplicatePair.second_id)
+            .where(condition, DuplicatePair.status.in_(DECISIONS))  # type: ignore[arg-type]
+            .options(
+                selectinload(DuplicatePair.first).selectinload(Event.organisation),
+                selectinload(DuplicatePair.second).selectinload(Event.organisation),
+            )
+            .order_by(DuplicatePair.decided_at.desc(), DuplicatePair.id.desc())
+        )
+        return list(await self.session.scalars(query))
+
+    async def count_decided(self, period_id: int) -> int:
+        """How many of the period's pairs are decided."""
+        first, second, condition = _both_in_period(period_id)
+        query = (
+            select(func.count())
+            .select_from(DuplicatePair)
+            .join(first, first.id == DuplicatePair.first_id)
+            .join(second, second.id == DuplicatePair.second_id)
+            .where(condition, DuplicatePair.status.in_(DECISIONS))  # type: ignore[arg-type]
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def settle(self, event: Event) -> None:
+        """After `event` changed or was deleted: a merge holds only while both its events
+        are submitted in one period and still look alike; else it is dissolved (the pair
+        dropped, so a likeness found later is suggested afresh). Pairs kept apart stay."""
+        query = (
+            select(DuplicatePair)
+            .where(
+                or_(DuplicatePair.first_id == event.id, DuplicatePair.second_id == event.id),
+                DuplicatePair.status == "merged",
+            )
+            .options(selectinload(DuplicatePair.first), selectinload(DuplicatePair.second))
+        )
+        gone = [
+            pair.id
+            for pair in await self.session.scalars(query)
+            if not _still_alike(pair.first, pair.second)
+        ]
+        if gone:
+            await self.session.execute(delete(DuplicatePair).where(DuplicatePair.id.in_(gone)))
+            await self.session.flush()
 
     async def merged(self, event_ids: Iterable[int]) -> list[tuple[int, int]]:
         """The merged pairs among these events (both in the set), as (first, second)."""
