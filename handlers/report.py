@@ -689,16 +689,22 @@ async def _take_dates(dialogue: Conversation, data: dict[str, Any], whole: Whole
     except DateParseError as error:
         start = find_earliest_date(text, year=year) if error.code == "unreadable" else None
         await state.set_state(ReportStates.dates)
+        refused = error.message
+        if error.code in Dialogue.DATES_REFUSED:
+            shown_examples = await collecting_examples(
+                dialogue.session, dialogue.settings, dialogue.clock()
+            )
+            refused = Dialogue.DATES_REFUSED[error.code].format(**shown_examples)
         if start is None:
             await dialogue.save(draft)
-            await dialogue.say(error.message, kb.step_keyboard("dates", **_dates_nav(draft)))
+            await dialogue.say(refused, kb.step_keyboard("dates", **_dates_nav(draft)))
             return
         if await _not_started(dialogue, draft, start):
             return
         note = DateRange(start, start, "day", text)
         await dialogue.save(draft, pending=dates_to_data(note))
         offer = Dialogue.OFFER_NOTE.format(start=format_dates(DateRange(start, start)))
-        await dialogue.say(error.message + offer, kb.keep_note_keyboard(**_dates_nav(draft)))
+        await dialogue.say(refused + offer, kb.keep_note_keyboard(**_dates_nav(draft)))
         return
     if await _not_started(dialogue, draft, dates.start):
         return

@@ -164,6 +164,12 @@ class Dialogue:
         "или нажмите «Не знаю»."
     )
     CONFIRM_DATES = "Даты в отчёте будут такими: <b>{dates}</b>\nВерно?"
+    # reports.dates' own "empty"/"unreadable" texts carry fixed examples: the dialogue's
+    # are those of the quarter being collected, so the example typed back is accepted.
+    DATES_REFUSED: ClassVar[dict[str, str]] = {
+        "empty": "Напишите, пожалуйста, даты мероприятия, например: {day}, {days} или {month}.",
+        "unreadable": "Не удалось распознать даты. Напишите, например: {day}, {days} или {month}.",
+    }
     OFFER_NOTE = (
         "\nМожно сохранить текст как есть — в отчёте он будет напечатан без изменений "
         "(место строки в таблице определит дата {start})."

@@ -161,3 +161,21 @@ async def test_the_dates_question_and_help_show_dates_of_the_quarter_collected_a
         assert dates.start in quarter and dates.end in quarter
     assert examples["day"] in help_.text and examples["month"] in help_.text
     assert "2023" not in question.text or quarter.year == 2023
+
+
+@pytest.mark.parametrize("typed", ["когда-то осенью", "прошлой осенью, 26 числа"])
+async def test_a_refused_date_suggests_dates_of_the_quarter_collected_that_are_then_taken(
+    world: World, clock: Clock, typed: str
+) -> None:
+    clock.now = datetime(2027, 1, 8, 9, 0, tzinfo=UTC)  # IV квартал 2026 года is collected
+    person = await join(world, 1907)
+    await reach(person, "place")
+    await person.send("г. Смоленск")
+
+    [refusal] = await person.send(typed)
+    examples = shown_examples(clock.now)
+    [reply] = await person.send(examples["day"])
+
+    assert "2023" not in refusal.text
+    assert examples["day"] in refusal.text and examples["month"] in refusal.text
+    assert reply.text.startswith(Dialogue.CONFIRM_DATES.split("{")[0])
