@@ -19,6 +19,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.access import reviews
 from handlers.filters import IsCoordinator
 from handlers.keyboards import DialogueCb, Keyboard, RowId
 from handlers.texts import Common, Duplicates
@@ -100,7 +101,35 @@ class DupCb(CallbackData, prefix="du"):
     page: Index
 
 
+class ReviewDupCb(CallbackData, prefix="rd"):
+    """The same buttons reached from `/review`: only the pairs this person may decide
+    (a coordinator, every pair; a body's reviewer, pairs of two events they review)."""
+
+    action: str
+    period: RowId
+    pair: Index
+    page: Index
+
+
+PairCb = type[DupCb] | type[ReviewDupCb]
 ACTIONS = ("show", "merge", "apart", "decided", "undo")
+REVIEW_ACTIONS = ("show", "merge", "apart")
+
+
+async def may_decide(session: AsyncSession, person: Person, pair: DuplicatePair) -> bool:
+    """Whether `person` reviews both events of the pair (coordinators review all)."""
+    for event in (pair.first, pair.second):
+        if not await reviews(session, person, event.organisation_id):
+            return False
+    return True
+
+
+async def decidable(session: AsyncSession, person: Person, period_id: int) -> list[DuplicatePair]:
+    """The period's suspected pairs `person` may decide, in the order they were found."""
+    pairs = await DuplicateRepository(session).suspected(period_id)
+    if person.role == "coordinator":
+        return pairs
+    return [pair for pair in pairs if await may_decide(session, person, pair)]
 
 
 def pair_keyboard(
@@ -111,6 +140,7 @@ def pair_keyboard(
     *,
     open_: bool,
     decided: bool = False,
+    cb: PairCb = DupCb,
 ) -> InlineKeyboardMarkup | None:
     """«Объединить» and «Это разные мероприятия» (while the period is open), the pages and
     «Решённые пары» (when the period has some); None when there is no button to show."""
@@ -119,24 +149,24 @@ def pair_keyboard(
     if open_:
         builder.button(
             text=Duplicates.MERGE,
-            callback_data=DupCb(action="merge", period=period_id, pair=pair.id, page=page),
+            callback_data=cb(action="merge", period=period_id, pair=pair.id, page=page),
         )
         builder.button(
             text=Duplicates.APART,
-            callback_data=DupCb(action="apart", period=period_id, pair=pair.id, page=page),
+            callback_data=cb(action="apart", period=period_id, pair=pair.id, page=page),
         )
         sizes += [1, 1]
     nav = 0
     if page > 0:
         builder.button(
             text=Duplicates.PREVIOUS,
-            callback_data=DupCb(action="show", period=period_id, pair=0, page=page - 1),
+            callback_data=cb(action="show", period=period_id, pair=0, page=page - 1),
         )
         nav += 1
     if page < pages - 1:
         builder.button(
             text=Duplicates.NEXT,
-            callback_data=DupCb(action="show", period=period_id, pair=0, page=page + 1),
+            callback_data=cb(action="show", period=period_id, pair=0, page=page + 1),
         )
         nav += 1
     if nav:
@@ -212,12 +242,19 @@ async def show_pair(
     page: int = 0,
     *,
     note: str | None = None,
+    person: Person | None = None,
 ) -> None:
     """The period's suspected pair at `page` (the last one if the list got shorter), after
-    `note` if one is given."""
+    `note` if one is given. With `person` (from `/review`): only the pairs they may decide,
+    without the decided list (taking a decision back stays in `/duplicates`)."""
     duplicates = DuplicateRepository(session)
-    pairs = await duplicates.suspected(period.id)
-    decided = await duplicates.count_decided(period.id) > 0
+    if person is None:
+        pairs = await duplicates.suspected(period.id)
+        decided = await duplicates.count_decided(period.id) > 0
+        cb: PairCb = DupCb
+    else:
+        pairs = await decidable(session, person, period.id)
+        decided, cb = False, ReviewDupCb
     if not pairs:
         text = Duplicates.NONE.format(period=period_label(period))
         markup = _decided_button(period.id) if decided else None
@@ -230,7 +267,13 @@ async def show_pair(
         chat_id,
         f"{note}\n\n{text}" if note else text,
         reply_markup=pair_keyboard(
-            pair, period.id, page, len(pairs), open_=period.status == "open", decided=decided
+            pair,
+            period.id,
+            page,
+            len(pairs),
+            open_=period.status == "open",
+            decided=decided,
+            cb=cb,
         ),
     )
 
@@ -307,14 +350,29 @@ async def pair_button(
     session: AsyncSession,
     person: Person,
 ) -> None:
+    await pair_action(callback, callback_data, bot, session, person, scoped=False)
+
+
+async def pair_action(
+    callback: CallbackQuery,
+    callback_data: DupCb | ReviewDupCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    *,
+    scoped: bool,
+) -> None:
+    """A pair's button from `/duplicates` or, `scoped`, from `/review` (where only the
+    pairs the person may decide are shown and decided)."""
     period = await PeriodRepository(session).by_id(callback_data.period)
     action = callback_data.action
-    if period is None or action not in ACTIONS:
+    if period is None or action not in (REVIEW_ACTIONS if scoped else ACTIONS):
         await _refuse(callback, person)
         return
+    viewer = person if scoped else None
     if action == "show":
         await callback.answer()
-        await show_pair(bot, person.telegram_id, session, period, callback_data.page)
+        await show_pair(bot, person.telegram_id, session, period, callback_data.page, person=viewer)
         return
     if action == "decided":
         await callback.answer()
@@ -328,6 +386,9 @@ async def pair_button(
     if pair is None or pair.status != "suspected" or not _in_period(pair, period.id):
         await _refuse(callback, person)  # forged, decided already, or changed since
         return
+    if scoped and not await may_decide(session, person, pair):
+        await _refuse(callback, person)  # another body's institution
+        return
     if period.status != "open":
         await callback.answer(
             toast(Duplicates.CLOSED, period=period_label(period)), show_alert=True
@@ -339,15 +400,18 @@ async def pair_button(
     await bot.send_message(
         person.telegram_id,
         done.format(first=pair.first_id, second=pair.second_id),
-        reply_markup=undo_keyboard(pair, period.id),
+        reply_markup=None if scoped else undo_keyboard(pair, period.id),
     )
-    if await duplicates.count_suspected(period.id):
-        await show_pair(bot, person.telegram_id, session, period, callback_data.page)
+    left = len(await decidable(session, person, period.id)) if scoped else None
+    if left is None:
+        left = await duplicates.count_suspected(period.id)
+    if left:
+        await show_pair(bot, person.telegram_id, session, period, callback_data.page, person=viewer)
     else:
         await bot.send_message(
             person.telegram_id,
             Duplicates.DONE.format(period=period_label(period)),
-            reply_markup=_decided_button(period.id),
+            reply_markup=None if scoped else _decided_button(period.id),
         )
 
 

@@ -26,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.access import can_change, can_review, may_view, reviews
 from handlers.draft import Draft, clean_answer
+from handlers.duplicates import ReviewDupCb, decidable, pair_action
 from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsCoordinator, IsKnown
 from handlers.states import ReportStates, ReviewStates
-from handlers.texts import Common, Desk, Dialogue, MyEvents, Review
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Review, ReviewPairs
 from handlers.views import (
     MESSAGE_MAX,
     Clock,
@@ -54,6 +55,7 @@ from storage.repositories import (
     PersonRepository,
     SphereRepository,
 )
+from storage.repositories.duplicates import DuplicateRepository
 from storage.repositories.events import dates_of
 from storage.repositories.review import ACCEPTED, PENDING, RETURNED, ReviewRepository
 
@@ -432,8 +434,16 @@ async def show_queue(
     else:
         period_ids, label = [period.id], period_label(period)
     waiting = await ReviewRepository(session).waiting(period_ids, scope)
+    pairs = await _pairs_waiting(session, person, period_ids)
     if not waiting:
-        await bot.send_message(person.telegram_id, Review.QUEUE_EMPTY.format(period=label))
+        text, markup = Review.QUEUE_EMPTY.format(period=label), None
+        if pairs:
+            builder = kb.Keyboard()
+            _pair_buttons(builder, pairs)
+            builder.adjust(1)
+            text = "\n".join([text, *_pair_lines(pairs)])
+            markup = builder.as_markup()
+        await bot.send_message(person.telegram_id, text, reply_markup=markup)
         return
     pages = -(-len(waiting) // QUEUE_PAGE)
     page = min(page, pages - 1)
@@ -466,8 +476,60 @@ async def show_queue(
         sizes.append(len(turns))
     if pages > 1:
         lines.append(MyEvents.PAGE.format(page=page + 1, pages=pages).strip())
+    if pairs:
+        lines += _pair_lines(pairs)
+        _pair_buttons(builder, pairs)
+        sizes += [1] * len(pairs)
     builder.adjust(*sizes)
     await bot.send_message(person.telegram_id, "\n".join(lines), reply_markup=builder.as_markup())
+
+
+async def _pairs_waiting(
+    session: AsyncSession, person: Person, period_ids: list[int]
+) -> list[tuple[ReportingPeriod, int]]:
+    """(period, how many suspected pairs this person may decide) where there are some."""
+    periods = PeriodRepository(session)
+    found: list[tuple[ReportingPeriod, int]] = []
+    for period_id in period_ids:
+        period = await periods.by_id(period_id)
+        if period is None:
+            continue
+        await DuplicateRepository(session).refresh(period.id)
+        count = len(await decidable(session, person, period.id))
+        if count:
+            found.append((period, count))
+    return found
+
+
+def _pair_lines(pairs: list[tuple[ReportingPeriod, int]]) -> list[str]:
+    return [
+        ReviewPairs.LINE.format(period=period_label(period), count=count) for period, count in pairs
+    ]
+
+
+def _pair_buttons(builder: kb.Keyboard, pairs: list[tuple[ReportingPeriod, int]]) -> None:
+    for period, count in pairs:
+        text = (
+            ReviewPairs.BUTTON.format(count=count)
+            if len(pairs) == 1
+            else ReviewPairs.BUTTON_PERIOD.format(period=period_label(period), count=count)
+        )
+        builder.button(
+            text=text, callback_data=ReviewDupCb(action="show", period=period.id, pair=0, page=0)
+        )
+
+
+@router.callback_query(ReviewDupCb.filter())
+async def review_pair_button(
+    callback: CallbackQuery,
+    callback_data: ReviewDupCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+) -> None:
+    """«Возможные повторы» and its pairs' buttons: the duplicates' own, scoped to the
+    pairs this person may decide."""
+    await pair_action(callback, callback_data, bot, session, person, scoped=True)
 
 
 @router.message(Command("review"))

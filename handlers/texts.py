@@ -673,6 +673,14 @@ class Duplicates:
     UNDO_CLOSED = "{period} закрыт. Чтобы отменить решение, откройте квартал снова (/reopen)."
 
 
+class ReviewPairs:
+    """/review's suspected duplicates: the pairs this reviewer may decide."""
+
+    LINE = "Возможные повторы ({period}) ожидают решения: {count}."
+    BUTTON = "Возможные повторы ({count})"
+    BUTTON_PERIOD = "Возможные повторы, {period} ({count})"
+
+
 class Review:
     """The review of submitted events: decisions, the author's notices, history, /review."""
 
