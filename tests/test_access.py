@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from typing import Any
 
 import pytest
+from aiogram.types import BufferedInputFile
+from docx import Document
 from sqlalchemy import select, text, update
+from sqlalchemy.orm import selectinload
 
 from bot.database import Storage
 from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS
-from handlers.texts import Common, Desk, Dialogue, Join, Review
-from storage.models import Base, JoinCode, PeriodNote
+from handlers.texts import Common, Desk, Dialogue, Duplicates, Join, Review, ReviewPairs
+from storage.models import Base, DuplicatePair, Event, JoinCode, PeriodNote
 from storage.models import Person as PersonRow
 from storage.repositories.access import STRANGER_REFUSALS
 from tests.conftest import COORDINATOR_ID
@@ -470,3 +474,117 @@ async def test_a_reviewer_sees_nothing_of_another_bodys_institutions(
     assert labels_a == [f"№{bodies.scene.event_id} · Выставка музея"]
     assert "Спектакль театра" in for_b.text and "Выставка музея" not in for_b.text
     assert refused == [] and bodies.reviewer_a.alerts()[-1] == Common.STALE_BUTTON
+
+
+# --- /review's suspected duplicates, role by role ---------------------------------------------
+
+LIBRARY = "Смоленская библиотека"
+
+
+async def _lookalike(person: Person) -> None:
+    """An event like Anna's «Выставка музея», submitted despite the warning."""
+    await fill_event(person, name="Выставка музея")
+    await person.press(Dialogue.SUBMIT)
+    await person.press(Duplicates.FORCE)
+
+
+async def _culture_pair(world: World, bodies: Bodies) -> None:
+    """The library, also under culture, reports Anna's exhibition: a pair of one body."""
+    library = await join(world, 713, LIBRARY)
+    await world.person(COORDINATOR_ID).send(f"/parent {LIBRARY} | {CULTURE}")
+    await _lookalike(library)
+
+
+async def _pair_ids(storage: Storage) -> dict[frozenset[str], int]:
+    """The pairs' ids by the names of the two organisations."""
+    async with storage.sessionmaker() as session:
+        pairs = await session.scalars(
+            select(DuplicatePair).options(
+                selectinload(DuplicatePair.first).selectinload(Event.organisation),
+                selectinload(DuplicatePair.second).selectinload(Event.organisation),
+            )
+        )
+        return {
+            frozenset((p.first.organisation.name, p.second.organisation.name)): p.id for p in pairs
+        }
+
+
+@pytest.mark.parametrize("who", ["stranger", "reporter", "reviewer_b", "reviewer_a", "coordinator"])
+async def test_review_counts_only_the_pairs_that_person_may_decide(
+    world: World, bodies: Bodies, app_storage: Storage, who: str
+) -> None:
+    await _culture_pair(world, bodies)
+    await _lookalike(bodies.scene.boris)  # the theatre (sport) too: two pairs across bodies
+    assert len(await _pair_ids(app_storage)) == 3
+    person = who_is(world, bodies, who)
+    before = await database(app_storage)
+
+    [reply] = await person.send("/review")
+
+    counts = {"reviewer_a": 1, "coordinator": 3}
+    markup = reply.reply_markup
+    labels = [b.text for row in markup.inline_keyboard for b in row] if markup else []
+    buttons = [label for label in labels if label.startswith("Возможные повторы")]
+    if who in counts:
+        period = "IV квартал 2023 года"
+        assert ReviewPairs.LINE.format(period=period, count=counts[who]) in reply.text
+        assert buttons == [ReviewPairs.BUTTON.format(count=counts[who])]
+    else:
+        assert buttons == [] and "Возможные повторы" not in reply.text
+    assert await database(app_storage) == before
+
+
+@pytest.mark.parametrize(
+    ("who", "pair"),
+    [
+        ("stranger", "culture"),
+        ("reporter", "culture"),
+        ("reviewer_b", "culture"),
+        ("reviewer_a", "across"),
+        ("reviewer_b", "across"),
+    ],
+)
+@pytest.mark.parametrize("action", ["merge", "apart"])
+async def test_a_pair_outside_ones_bodies_is_refused_from_review(
+    world: World, bodies: Bodies, app_storage: Storage, who: str, pair: str, action: str
+) -> None:
+    await _culture_pair(world, bodies)
+    await _lookalike(bodies.scene.boris)
+    ids = await _pair_ids(app_storage)
+    pair_id = ids[frozenset((MUSEUM, LIBRARY) if pair == "culture" else (MUSEUM, THEATRE))]
+    person = who_is(world, bodies, who)
+    before = await database(app_storage)
+
+    replies = await person.press_data(f"rd:{action}:{bodies.scene.period_id}:{pair_id}:0")
+
+    assert replies == []
+    assert person.alerts()[-1] == (Common.STRANGER if who == "stranger" else Common.STALE_BUTTON)
+    assert await database(app_storage) == before
+
+
+async def test_a_bodys_reviewer_merges_its_institutions_pair_into_one_report_row(
+    world: World, bodies: Bodies, app_storage: Storage
+) -> None:
+    await _culture_pair(world, bodies)
+    reviewer = bodies.reviewer_a
+    await reviewer.send("/review")
+
+    [card] = await reviewer.press(ReviewPairs.BUTTON.format(count=1))
+    assert Duplicates.HEAD.format(number=1, count=1, period="IV квартал 2023 года") in card.text
+    assert MUSEUM in card.text and LIBRARY in card.text
+    assert reviewer.labels() == [Duplicates.MERGE, Duplicates.APART]
+    [decided, done] = await reviewer.press(Duplicates.MERGE)
+
+    assert decided.text.startswith("Мероприятия №") and "объединены" in decided.text
+    assert done.text == Duplicates.DONE.format(period="IV квартал 2023 года")
+    async with app_storage.sessionmaker() as session:
+        statuses = list(await session.scalars(select(DuplicatePair.status)))
+    assert statuses == ["merged"]
+    desk = world.person(COORDINATOR_ID)
+    await desk.send("/report 2023-Q4")
+    document = desk.documents()[-1].document
+    assert isinstance(document, BufferedInputFile)
+    rows = Document(BytesIO(document.data)).tables[0].rows[2:]
+    assert [row.cells[1].text for row in rows] == ["Выставка музея"]  # one row for both
+    [again] = await reviewer.send("/review")
+    assert "Возможные повторы" not in again.text
