@@ -528,7 +528,11 @@ async def review_pair_button(
     person: Person,
 ) -> None:
     """«Возможные повторы» and its pairs' buttons: the duplicates' own, scoped to the
-    pairs this person may decide."""
+    pairs this person may decide; nobody's reviewer is refused as on a stale button."""
+    if await reviewed_scope(session, person) == []:
+        log.warning("person %s pressed %r: reviews nothing", person.id, callback.data)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return
     await pair_action(callback, callback_data, bot, session, person, scoped=True)
 
 

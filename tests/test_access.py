@@ -562,6 +562,31 @@ async def test_a_pair_outside_ones_bodies_is_refused_from_review(
     assert await database(app_storage) == before
 
 
+@pytest.mark.parametrize(
+    ("who", "button"),
+    [
+        ("stranger", "show"),
+        ("reporter", "show"),
+        ("reviewer_a", "undo"),
+        ("reviewer_a", "decided"),
+        ("coordinator", "undo"),
+    ],
+)
+async def test_reviews_pairs_list_and_other_buttons_are_refused_where_not_theirs(
+    world: World, bodies: Bodies, app_storage: Storage, who: str, button: str
+) -> None:
+    await _culture_pair(world, bodies)
+    [pair_id] = (await _pair_ids(app_storage)).values()
+    person = who_is(world, bodies, who)
+    before = await database(app_storage)
+
+    replies = await person.press_data(f"rd:{button}:{bodies.scene.period_id}:{pair_id}:0")
+
+    assert replies == []
+    assert person.alerts()[-1] == (Common.STRANGER if who == "stranger" else Common.STALE_BUTTON)
+    assert await database(app_storage) == before
+
+
 async def test_a_bodys_reviewer_merges_its_institutions_pair_into_one_report_row(
     world: World, bodies: Bodies, app_storage: Storage
 ) -> None:
