@@ -66,6 +66,18 @@ class Common:
         """The refusal a stranger's message gets: with their Telegram id for the coordinator."""
         return Common.STRANGER + Common.STRANGER_ID.format(telegram_id=telegram_id)
 
+    # A button's alert is plain text of at most 200 characters (Telegram's limit).
+    STRANGER_ALERT = (
+        "Бот работает только для сотрудников зарегистрированных организаций. "
+        "Откройте ссылку-приглашение от координатора или сообщите ему ваш "
+        "Telegram id: {telegram_id}."
+    )
+
+    @staticmethod
+    def stranger_alert(telegram_id: int) -> str:
+        """The alert a stranger's button press gets: plain text, with their Telegram id."""
+        return Common.STRANGER_ALERT.format(telegram_id=telegram_id)
+
     GROUPS_ONLY_PRIVATE = "Бот работает только в личных сообщениях."
     COORDINATOR_ONLY = "Эта команда доступна только координатору."
     STALE_BUTTON = "Эта кнопка устарела или недоступна."
@@ -78,6 +90,12 @@ class Join:
         "Ссылка-приглашение недействительна или устарела. "
         "Попросите, пожалуйста, координатора прислать новую."
     )
+
+    @staticmethod
+    def bad_code(telegram_id: int) -> str:
+        """The refusal of a bad link: with the stranger's Telegram id for the coordinator."""
+        return Join.BAD_CODE + Common.STRANGER_ID.format(telegram_id=telegram_id)
+
     ALREADY = "Вы уже зарегистрированы ({organisation}). /help — что умеет бот."
     # Personal data: what is kept and why, shown before the name is asked.
     PRIVACY = (
