@@ -40,7 +40,7 @@ async def any_message(message: Message, session: AsyncSession, person: Person | 
 async def any_button(callback: CallbackQuery, session: AsyncSession, person: Person | None) -> None:
     if person is None:
         await CounterRepository(session).increment(STRANGER_REFUSALS)
-        await callback.answer(Common.STRANGER, show_alert=True)
+        await callback.answer(Common.stranger_alert(callback.from_user.id), show_alert=True)
         return
     log.warning(
         "refused button %r from person %s: stale, forged or not theirs", callback.data, person.id

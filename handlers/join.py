@@ -83,7 +83,8 @@ async def start_with_code(
     join_code = await JoinCodeRepository(session).usable(command.args or "")
     if join_code is None:
         await CounterRepository(session).increment(STRANGER_REFUSALS)
-        await message.answer(Join.BAD_CODE)
+        assert message.from_user is not None  # private chats only (the root router)
+        await message.answer(Join.bad_code(message.from_user.id))
         return
     await state.set_state(JoinStates.name)
     await state.set_data({"code": join_code.code})
@@ -128,7 +129,7 @@ async def got_name(
     join_code = await codes.usable(data.get("code", ""))
     if join_code is None:
         await state.clear()
-        await message.answer(Join.BAD_CODE)
+        await message.answer(Join.bad_code(message.from_user.id))
         return
     if join_code.organisation_id is None:
         await _first_coordinator(message, session, join_code, full_name)

@@ -66,6 +66,18 @@ class Common:
         """The refusal a stranger's message gets: with their Telegram id for the coordinator."""
         return Common.STRANGER + Common.STRANGER_ID.format(telegram_id=telegram_id)
 
+    # A button's alert is plain text of at most 200 characters (Telegram's limit).
+    STRANGER_ALERT = (
+        "Бот работает только для сотрудников зарегистрированных организаций. "
+        "Откройте ссылку-приглашение от координатора или сообщите ему ваш "
+        "Telegram id: {telegram_id}."
+    )
+
+    @staticmethod
+    def stranger_alert(telegram_id: int) -> str:
+        """The alert a stranger's button press gets: plain text, with their Telegram id."""
+        return Common.STRANGER_ALERT.format(telegram_id=telegram_id)
+
     GROUPS_ONLY_PRIVATE = "Бот работает только в личных сообщениях."
     COORDINATOR_ONLY = "Эта команда доступна только координатору."
     STALE_BUTTON = "Эта кнопка устарела или недоступна."
@@ -78,6 +90,12 @@ class Join:
         "Ссылка-приглашение недействительна или устарела. "
         "Попросите, пожалуйста, координатора прислать новую."
     )
+
+    @staticmethod
+    def bad_code(telegram_id: int) -> str:
+        """The refusal of a bad link: with the stranger's Telegram id for the coordinator."""
+        return Join.BAD_CODE + Common.STRANGER_ID.format(telegram_id=telegram_id)
+
     ALREADY = "Вы уже зарегистрированы ({organisation}). /help — что умеет бот."
     # Personal data: what is kept and why, shown before the name is asked.
     PRIVACY = (
@@ -593,7 +611,7 @@ class Reminders:
         "Сообщите о мероприятиях или отметьте, что их не было."
     )
     MANUAL = (
-        "Координатор напоминает: ждём сведения о международных мероприятиях за {period} "
+        "Координатор напоминает: ожидаются сведения о международных мероприятиях за {period} "
         "(срок — {deadline}). Организация: «{organisation}»."
     )
     DIGEST_HEAD = "<b>Отчёт за {period}: срок прошёл {deadline}.</b>"
@@ -642,7 +660,7 @@ class Duplicates:
     FORCE = "Всё равно отправить"
     FORCE_SAVE = "Всё равно сохранить"
     TO_SUMMARY = "Вернуться к сводке"
-    BAD_PERIOD = "Период указан неверно: «{value}». Пример: /duplicates {label}"
+    BAD_PERIOD = "Квартал указан неверно: «{value}». Пример: /duplicates {label}"
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
     NONE = "Возможных повторов за {period} нет."
     HEAD = "<b>Возможный повтор {number} из {count}</b> ({period})"
@@ -659,7 +677,10 @@ class Duplicates:
     NEXT = "Следующий ▶"
     MERGED = "Мероприятия №{first} и №{second} объединены: в отчёте одна строка."
     KEPT_APART = "Мероприятия №{first} и №{second} отмечены как разные."
-    CLOSED = "{period} закрыт. Чтобы принять решение, откройте квартал снова (/reopen)."
+    CLOSED = (
+        "Приём сведений за {period} закрыт. Чтобы принять решение, откройте квартал снова "
+        "(/reopen)."
+    )
     DONE = "Возможных повторов за {period} больше нет. /report — отчёт."
     UNDO = "Отменить решение"
     DECIDED_LIST = "Решённые пары"
@@ -670,7 +691,10 @@ class Duplicates:
     DECIDED_CLOSED_NOTE = "Квартал закрыт: решения отменяются после /reopen."
     DECIDED_NONE = "Решённых пар за {period} нет."
     UNDONE = "Решение по мероприятиям №{first} и №{second} отменено: пара снова ожидает решения."
-    UNDO_CLOSED = "{period} закрыт. Чтобы отменить решение, откройте квартал снова (/reopen)."
+    UNDO_CLOSED = (
+        "Приём сведений за {period} закрыт. Чтобы отменить решение, откройте квартал снова "
+        "(/reopen)."
+    )
 
 
 class ReviewPairs:
@@ -788,7 +812,7 @@ class Review:
     QUEUE_LINE = "№{id} · «{name}» — {organisation}, ждёт {waited}"
     QUEUE_LESS_THAN_DAY = "менее суток"
     OPEN_PERIODS = "открытые кварталы"
-    BAD_PERIOD = "Период указан неверно: «{value}». Пример: /review {label}"
+    BAD_PERIOD = "Квартал указан неверно: «{value}». Пример: /review {label}"
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
     # the report's caption
     CAPTION_REVIEW = "Принято: {accepted}, на проверке: {pending}, возвращено: {returned}."
@@ -817,8 +841,8 @@ class Upload:
     UNSURE_MATCHED = "• «{written}» — принята как «{sphere}»"
     UNSURE_KEPT = "• «{written}» — нет среди настроенных сфер, будет сохранена как написана"
     CONFIRM = (
-        "Мероприятия будут загружены от организации «{organisation}», {period} будет закрыт "
-        "для изменений. Загрузить?"
+        "Мероприятия будут загружены от организации «{organisation}», приём сведений "
+        "за {period} будет закрыт. Загрузить?"
     )
     LOAD = "Загрузить"
     CANCEL = "Отмена"
@@ -828,8 +852,8 @@ class Upload:
         "Пропущено мероприятий из файла: {events}."
     )
     LOADED = (
-        "Загружено мероприятий: {events}; примечаний: {notes}. {period} закрыт. "
-        "Сотрудники могут копировать эти мероприятия из /my."
+        "Загружено мероприятий: {events}; примечаний: {notes}. Приём сведений за {period} "
+        "закрыт. Сотрудники могут копировать эти мероприятия из /my."
     )
     REPEATED = "Одинаковых строк пропущено: {count}."
     CANCELLED = "Загрузка отменена, ничего не сохранено."

@@ -271,7 +271,9 @@ async def test_a_stranger_can_do_nothing_and_only_the_refusals_are_counted(
         assert await person.press_data(data) == []
 
     assert texts == [Common.stranger(person.user.id)] * len(STRANGER_MESSAGES)
-    assert person.alerts()[-len(STRANGER_BUTTONS) :] == [Common.STRANGER] * len(STRANGER_BUTTONS)
+    assert person.alerts()[-len(STRANGER_BUTTONS) :] == [
+        Common.stranger_alert(person.user.id)
+    ] * len(STRANGER_BUTTONS)
     assert person.documents() == []
     assert await database(app_storage) == before
     assert await counter(app_storage.sessionmaker, STRANGER_REFUSALS) == refusals + len(
@@ -284,6 +286,21 @@ async def a_code(world: World) -> str:
     found = LINK.search(reply.text)
     assert found is not None
     return found.group(1)
+
+
+async def test_a_stranger_at_a_bad_link_or_a_button_is_shown_their_telegram_id(
+    world: World,
+) -> None:
+    telegram_id = 9_876_543_210_123  # longer than any id today: the alert still fits
+    stranger = world.person(telegram_id)
+
+    [refusal] = await stranger.send("/start no-such-code")
+    await stranger.press_data("d:submit:summary")
+
+    assert f"<code>{telegram_id}</code>" in refusal.text
+    [alert] = stranger.alerts()
+    assert str(telegram_id) in alert
+    assert len(alert) <= 200 and "<" not in alert, "an alert is plain text of 200 at most"
 
 
 @pytest.mark.parametrize("how", ["expired", "revoked", "forged", "sql", "other-bot-payload"])
@@ -309,7 +326,7 @@ async def test_only_a_valid_code_lets_a_stranger_in(
     [refusal] = await stranger.send(f"/start {code}")
     [again] = await stranger.send("Сидоров Сидор Сидорович")
 
-    assert refusal.text == Join.BAD_CODE
+    assert refusal.text == Join.bad_code(stranger.user.id)
     assert again.text == Common.stranger(stranger.user.id)
     assert await database(app_storage) == before
 
@@ -389,7 +406,9 @@ async def test_only_an_events_reviewers_may_press_its_review_buttons(
     replies = await person.press_data(button.format(id=bodies.scene.event_id))
 
     assert replies == []
-    assert person.alerts()[-1] == (Common.STRANGER if who == "stranger" else Common.STALE_BUTTON)
+    assert person.alerts()[-1] == (
+        Common.stranger_alert(person.user.id) if who == "stranger" else Common.STALE_BUTTON
+    )
     assert await database(app_storage) == before
 
 

@@ -348,7 +348,7 @@ async def test_a_button_pressed_by_a_stranger_is_refused_and_only_counted(
     for data in ("d:submit:summary", "sp:1", "ev:open:1", "rp:1", "garbage"):
         await stranger.press_data(data)
 
-    assert stranger.alerts() == [Common.STRANGER] * 5
+    assert stranger.alerts() == [Common.stranger_alert(819)] * 5
     assert await counter(app_storage.sessionmaker, STRANGER_REFUSALS) == 5
     assert await stored_person(app_storage.sessionmaker, 819) is None
     assert await fsm_of(app_storage.sessionmaker, 819) is None

@@ -251,7 +251,7 @@ async def test_a_reporter_or_a_stranger_cannot_decide_on_a_pair(
     texts = [reply.text for reply in await person.send("/duplicates")]
 
     assert replies == []
-    expected = Common.STALE_BUTTON if who == "reporter" else Common.STRANGER
+    expected = Common.STALE_BUTTON if who == "reporter" else Common.stranger_alert(899)
     assert person.alerts() == [expected]
     assert texts == [Common.COORDINATOR_ONLY if who == "reporter" else Common.stranger(899)]
     assert await database(app_storage) == before

@@ -55,7 +55,7 @@ async def test_the_setup_link_makes_the_first_coordinator_once(
     assert asked.text == Join.SETUP_ASK_NAME
     assert one_word.text == Join.BAD_NAME.format(limit=200)
     assert welcome.text == Join.SETUP_WELCOME.format(name="Петрова Ольга Ивановна")
-    assert late.text == Join.BAD_CODE
+    assert late.text == Join.bad_code(502)
     assert help_.text == help_shown(NOW, coordinator=True)
     assert after is None, "no link once there is a coordinator"
     stored = await stored_person(storage.sessionmaker, 501)

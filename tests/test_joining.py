@@ -145,7 +145,7 @@ async def test_an_expired_code_is_refused(world: World, app_storage: Storage) ->
 
     [reply] = await person.send(f"/start {code}")
 
-    assert reply.text == Join.BAD_CODE
+    assert reply.text == Join.bad_code(person.user.id)
     assert await stored_person(app_storage.sessionmaker, 1008) is None
     assert await fsm_of(app_storage.sessionmaker, 1008) is None
     assert await counter(app_storage.sessionmaker, STRANGER_REFUSALS) == 1
@@ -161,7 +161,7 @@ async def test_a_code_expiring_before_the_name_is_given_is_refused(
 
     [reply] = await person.send(NAME)
 
-    assert reply.text == Join.BAD_CODE
+    assert reply.text == Join.bad_code(person.user.id)
     assert await stored_person(app_storage.sessionmaker, 1009) is None
     assert await fsm_of(app_storage.sessionmaker, 1009) is None
 
@@ -175,7 +175,7 @@ async def test_a_revoked_code_is_refused(world: World, app_storage: Storage) -> 
     [reply] = await person.send(f"/start {code}")
 
     assert revoked.text == Desk.REVOKED
-    assert reply.text == Join.BAD_CODE
+    assert reply.text == Join.bad_code(person.user.id)
     assert await stored_person(app_storage.sessionmaker, 1010) is None
 
 
@@ -189,7 +189,7 @@ async def test_a_code_revoked_before_the_name_is_given_is_refused(
 
     [reply] = await person.send(NAME)
 
-    assert reply.text == Join.BAD_CODE
+    assert reply.text == Join.bad_code(person.user.id)
     assert await stored_person(app_storage.sessionmaker, 1011) is None
 
 
@@ -198,7 +198,7 @@ async def test_an_unknown_code_is_refused(world: World, app_storage: Storage) ->
 
     [reply] = await person.send("/start no-such-code")
 
-    assert reply.text == Join.BAD_CODE
+    assert reply.text == Join.bad_code(person.user.id)
     assert await stored_person(app_storage.sessionmaker, 1012) is None
     assert await counter(app_storage.sessionmaker, STRANGER_REFUSALS) == 1
 

@@ -244,7 +244,7 @@ async def test_a_stranger_pressing_nothing_is_refused(world: World, app_storage:
 
     await stranger.press_data(NothingCb(action="say", period=await q4_id(app_storage)).pack())
 
-    assert stranger.alerts() == [Common.STRANGER]
+    assert stranger.alerts() == [Common.stranger_alert(1415)]
     assert await nothing_rows(app_storage) == []
 
 

@@ -386,7 +386,7 @@ async def test_review_lists_the_longest_waiting_first_in_pages(
     assert labels[0].startswith(f"№{first.id} ·") and labels[-1] == MyEvents.NEXT
     assert "Лекция 11" in page_two.text and "Страница 2 из 2." in page_two.text
     [bad] = await desk.send("/review 2023-Q9")
-    assert bad.text.startswith("Период указан неверно")
+    assert bad.text.startswith("Квартал указан неверно")
 
 
 # --- /status and /close --------------------------------------------------------------------

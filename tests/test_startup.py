@@ -227,7 +227,7 @@ async def test_the_first_start_logs_a_one_time_link_that_makes_the_first_coordin
 
         assert asked.text == html_to_text(Join.SETUP_ASK_NAME)  # the stub drops the tags
         assert welcome.text == Join.SETUP_WELCOME.format(name="Петрова Ольга Ивановна")
-        assert late.text == Join.BAD_CODE
+        assert late.text == html_to_text(Join.bad_code(5006))
         assert stub.my_commands({"type": "chat", "chat_id": 5005}) == list(COORDINATOR_COMMANDS)
         assert "https://t.me/" not in bot.stderr(after=log), "no link once there is one"
         assert "Координаторов пока нет" in bot.stderr()

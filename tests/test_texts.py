@@ -4,6 +4,7 @@ that Telegram parses."""
 from __future__ import annotations
 
 import inspect
+import re
 from datetime import date, datetime
 from string import Formatter
 
@@ -88,6 +89,7 @@ FORBIDDEN = {
     "дн.": "plural(): «1 день», «3 дня», «7 дней»",
     "(а)": "a neutral wording, never a gender-split form",
     "далёк": "«не относится к отчётному периоду»",
+    "ждём": "«ожидаются сведения» (the register of an official letter)",
 }
 
 
@@ -96,6 +98,29 @@ def test_a_text_keeps_to_the_glossary(where: str, template: str) -> None:
     lowered = template.lower()
     for word, instead in FORBIDDEN.items():
         assert word not in lowered, f"{where}: «{word}» — write {instead}"
+
+
+@pytest.mark.parametrize(("where", "template"), TEMPLATES, ids=[w for w, _ in TEMPLATES])
+def test_a_quarter_is_closed_as_the_collecting_of_its_reports(where: str, template: str) -> None:
+    """«{period} закрыт» reads «IV квартал 2023 года закрыт»: write «приём сведений за …»."""
+    shown = " ".join(template.split()).lower()
+    assert not re.search(r"(?<!за )\{period\} (будет |уже )?закрыт", shown), where
+
+
+@pytest.mark.parametrize(
+    ("template", "term"),
+    [
+        (handler_texts.Desk.BAD_PERIOD, "Период"),  # /report: a quarter or a year
+        (handler_texts.Indicators.BAD_PERIOD, "Период"),  # /stats: a quarter or a year
+        (bot_texts.REPORT_BAD_PERIOD, "Период"),  # the CLI report: a quarter or a year
+        (handler_texts.Duplicates.BAD_PERIOD, "Квартал"),  # /duplicates: a quarter only
+        (handler_texts.Review.BAD_PERIOD, "Квартал"),  # /review: a quarter only
+        (handler_texts.Periods.BAD_PERIOD, "Квартал"),  # /deadline, /close…: a quarter only
+    ],
+    ids=["report", "stats", "cli-report", "duplicates", "review", "periods"],
+)
+def test_a_bad_period_text_names_what_the_command_accepts(template: str, term: str) -> None:
+    assert template.startswith(f"{term} указан неверно"), template
 
 
 @pytest.mark.parametrize(("where", "template"), TEMPLATES, ids=[w for w, _ in TEMPLATES])

@@ -60,7 +60,9 @@ async def test_a_coordinators_report_is_shown_then_loaded_into_a_closed_quarter(
 
     [done] = await desk.press(Upload.LOAD)
 
-    assert done.text.startswith("Загружено мероприятий: 2; примечаний: 1. III квартал 2022 года")
+    assert done.text.startswith(
+        "Загружено мероприятий: 2; примечаний: 1. Приём сведений за III квартал 2022 года закрыт."
+    )
     events = await stored_events(app_storage.sessionmaker)
     assert [(e.name, e.sphere.name, e.period.status) for e in events] == [
         ("Турнир <дружбы>", SPORT, "closed"),
