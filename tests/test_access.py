@@ -577,7 +577,9 @@ async def test_a_pair_outside_ones_bodies_is_refused_from_review(
     replies = await person.press_data(f"rd:{action}:{bodies.scene.period_id}:{pair_id}:0")
 
     assert replies == []
-    assert person.alerts()[-1] == (Common.STRANGER if who == "stranger" else Common.STALE_BUTTON)
+    assert person.alerts()[-1] == (
+        Common.stranger_alert(person.user.id) if who == "stranger" else Common.STALE_BUTTON
+    )
     assert await database(app_storage) == before
 
 
@@ -602,7 +604,9 @@ async def test_reviews_pairs_list_and_other_buttons_are_refused_where_not_theirs
     replies = await person.press_data(f"rd:{button}:{bodies.scene.period_id}:{pair_id}:0")
 
     assert replies == []
-    assert person.alerts()[-1] == (Common.STRANGER if who == "stranger" else Common.STALE_BUTTON)
+    assert person.alerts()[-1] == (
+        Common.stranger_alert(person.user.id) if who == "stranger" else Common.STALE_BUTTON
+    )
     assert await database(app_storage) == before
 
 
