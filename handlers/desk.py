@@ -403,6 +403,22 @@ async def report(
     )
 
 
+async def _chosen_quarter(
+    callback: CallbackQuery, period_id: int, session: AsyncSession, person: Person
+) -> Quarter | None:
+    """The quarter of a report button's period, the button answered (the update's
+    transaction committed first, so the answer is not held until the compiling ends);
+    None, and the stale-button alert, if there is no such period."""
+    period = await PeriodRepository(session).by_id(period_id)
+    if period is None:
+        log.warning("coordinator %s asked for unknown period %s", person.id, period_id)
+        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+        return None
+    await session.commit()
+    await callback.answer()
+    return Quarter(period.year, period.quarter)
+
+
 @router.callback_query(kb.ReportCb.filter())
 async def report_chosen(
     callback: CallbackQuery,
@@ -414,14 +430,9 @@ async def report_chosen(
     person: Person,
     outbox_owner: str | None = None,
 ) -> None:
-    period = await PeriodRepository(session).by_id(callback_data.id)
-    if period is None:
-        log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
-        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+    quarter = await _chosen_quarter(callback, callback_data.id, session, person)
+    if quarter is None:
         return
-    await session.commit()  # so the answer below is not held until the compiling ends
-    await callback.answer()
-    quarter = Quarter(period.year, period.quarter)
     await report_as_job(
         bot,
         session,
@@ -429,7 +440,7 @@ async def report_chosen(
         quarter,
         reader,
         settings,
-        period_id=period.id,
+        period_id=callback_data.id,
         owner=outbox_owner,
     )
 
@@ -446,14 +457,9 @@ async def accepted_chosen(
     outbox_owner: str | None = None,
 ) -> None:
     """«Только принятые» under a report: the same period's accepted events only."""
-    period = await PeriodRepository(session).by_id(callback_data.id)
-    if period is None:
-        log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
-        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+    quarter = await _chosen_quarter(callback, callback_data.id, session, person)
+    if quarter is None:
         return
-    await session.commit()  # so the answer below is not held until the compiling ends
-    await callback.answer()
-    quarter = Quarter(period.year, period.quarter)
     await report_as_job(
         bot,
         session,
@@ -461,7 +467,7 @@ async def accepted_chosen(
         quarter,
         reader,
         settings,
-        period_id=period.id,
+        period_id=callback_data.id,
         accepted_only=True,
         owner=outbox_owner,
     )
@@ -499,14 +505,9 @@ async def xlsx_chosen(
     person: Person,
     outbox_owner: str | None = None,
 ) -> None:
-    period = await PeriodRepository(session).by_id(callback_data.id)
-    if period is None:
-        log.warning("coordinator %s asked for unknown period %s", person.id, callback_data.id)
-        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+    quarter = await _chosen_quarter(callback, callback_data.id, session, person)
+    if quarter is None:
         return
-    await session.commit()  # so the answer below is not held until the compiling ends
-    await callback.answer()
-    quarter = Quarter(period.year, period.quarter)
     await report_as_job(
         bot, session, person.telegram_id, quarter, reader, settings, kind="xlsx", owner=outbox_owner
     )
