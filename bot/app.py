@@ -272,7 +272,9 @@ def build_outbox(settings: Settings, storage: Storage) -> Outbox:
     outbox = Outbox(timedelta(seconds=settings.outbox_lease), every=settings.outbox_every)
 
     async def report(bot: Bot, chat_id: int, payload: dict[str, object]) -> None:
-        await run_report_job(bot, chat_id, payload, storage.reader, settings)
+        await run_report_job(
+            bot, chat_id, payload, storage.reader, settings, writer=storage.sessionmaker
+        )
 
     async def stats(bot: Bot, chat_id: int, payload: dict[str, object]) -> None:
         await run_stats_job(bot, chat_id, payload, storage.reader, settings)

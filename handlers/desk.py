@@ -231,11 +231,13 @@ async def as_job(
     send: Callable[[], Awaitable[T]],
     *,
     owner: str | None = None,
+    sent: Callable[[AsyncSession, T], Awaitable[None]] | None = None,
 ) -> T:
     """`send()`, recorded first as the outbox job `name` with `payload` in the update's
     transaction: if the process stops or dies while it compiles or uploads, the job is
     redone after the restart (the runner registered for `name` in bot/app.py), or, with
-    several workers, by another one once this process (`owner`) is known to be dead."""
+    several workers, by another one once this process (`owner`) is known to be dead.
+    `sent(session, result)`, if given, is written in the transaction that ends the job."""
     outbox = OutboxRepository(session)
     lease = job_lease(timedelta(seconds=settings.outbox_lease))
     job = await outbox.add(
@@ -256,6 +258,8 @@ async def as_job(
         raise
     finally:
         current_session.reset(token)
+    if sent is not None:
+        await sent(session, result)
     await outbox.done(job)
     await session.commit()
     return result
@@ -305,14 +309,29 @@ async def report_as_job(
             accepted_only=accepted_only,
         )
 
-    sent = await as_job(bot, session, chat_id, REPORT_JOB, payload, settings, send, owner=owner)
-    if sent is not None:  # the next file's caption says what changed since this one
-        person = await PersonRepository(session).by_telegram_id(sent.telegram_id)
-        if person is not None:
-            await ReviewRepository(session).delivered(
-                person.id, sent.period_id, sent.events, at=utcnow()
-            )
-        await session.commit()
+    await as_job(
+        bot,
+        session,
+        chat_id,
+        REPORT_JOB,
+        payload,
+        settings,
+        send,
+        owner=owner,
+        sent=record_delivery,
+    )
+
+
+async def record_delivery(session: AsyncSession, sent: Sent | None) -> None:
+    """Remember a quarter's file as sent (by the handler or by the job redone after a
+    crash): the next file's caption to this coordinator says what changed since it."""
+    if sent is None:
+        return
+    person = await PersonRepository(session).by_telegram_id(sent.telegram_id)
+    if person is not None:
+        await ReviewRepository(session).delivered(
+            person.id, sent.period_id, sent.events, at=utcnow()
+        )
 
 
 def job_period(payload: dict[str, object]) -> Period:
@@ -327,11 +346,14 @@ async def run_report_job(
     payload: dict[str, object],
     reader: async_sessionmaker[AsyncSession],
     settings: Settings,
+    *,
+    writer: async_sessionmaker[AsyncSession],
 ) -> None:
-    """Redo a report job left by a run that stopped before sending it."""
+    """Redo a report job left by a run that stopped before sending it; the file, once
+    sent, is recorded as delivered (through `writer`) as when the handler sends it."""
     period_id = payload.get("period_id")
     kind = "xlsx" if payload.get("kind") == "xlsx" else "docx"
-    await send_report(
+    sent = await send_report(
         bot,
         chat_id,
         job_period(payload),
@@ -341,6 +363,10 @@ async def run_report_job(
         kind=kind,
         accepted_only=payload.get("accepted_only") is True,
     )
+    if sent is not None:
+        async with writer() as session:
+            await record_delivery(session, sent)
+            await session.commit()
 
 
 @router.message(Command("report"))

@@ -21,7 +21,7 @@ from bot.app import build_bot, build_dispatcher, build_outbox
 from bot.database import Storage
 from bot.outbox import Outbox
 from bot.settings import Settings
-from handlers.texts import Desk, Dialogue
+from handlers.texts import Desk, Dialogue, Review
 from storage.models import OutboxMessage, utcnow
 from storage.repositories.outbox import OutboxRepository
 from tests.conftest import Clock
@@ -252,6 +252,34 @@ async def test_a_report_lost_with_the_process_is_compiled_and_sent_after_the_res
     assert (document.caption or "").split("\n")[0] == Desk.CAPTION.format(
         period="IV квартал 2023 года", count=1
     )
+    assert await owed(app_storage) == []
+
+
+@pytest.mark.parametrize("carried_out", [False, True], ids=["mid-upload", "answer-lost"])
+async def test_the_next_caption_compares_with_the_report_the_restart_delivered(
+    crashing: tuple[World, CrashingSession, Outbox],
+    app_storage: Storage,
+    settings: Settings,
+    carried_out: bool,
+) -> None:
+    world, session, _ = crashing
+    reporter = await join(world, 2111)
+    await report(reporter, "Выставка")
+    desk = coordinator(world)
+    session.crash_on(SendDocument, carried_out=carried_out)
+    with pytest.raises(Crash):
+        await desk.send("/report 2023-Q4")
+    await restart(world, app_storage, settings)  # the file compiled again and delivered
+    await report(reporter, "Концерт")
+    [_, second] = await stored_events(app_storage.sessionmaker)
+
+    await desk.send("/report 2023-Q4")
+    await desk.send("/report 2023-Q4")
+
+    redone, next_one, same = [(d.caption or "").split("\n")[-1] for d in desk.documents()[-3:]]
+    assert redone == Review.CAPTION_REVIEW.format(accepted=0, pending=1, returned=0)
+    assert next_one == Review.CAPTION_SINCE.format(parts=f"новые №{second.id}")
+    assert same == Review.CAPTION_SAME
     assert await owed(app_storage) == []
 
 
