@@ -25,15 +25,27 @@ from handlers.keyboards import DialogueCb, Keyboard, RowId
 from handlers.texts import Common, Duplicates
 from handlers.views import (
     Clock,
+    Notice,
     find_period,
     period_label,
+    reachable,
     shown,
     toast,
 )
 from reports.dates import format_dates
 from storage.models import DuplicatePair, Event, Person, ReportingPeriod
-from storage.repositories import PeriodRepository
-from storage.repositories.duplicates import DuplicateRepository, Lookalike
+from storage.repositories import (
+    EventRepository,
+    OrganisationRepository,
+    PeriodRepository,
+    PersonRepository,
+)
+from storage.repositories.duplicates import (
+    Dissolved,
+    DuplicateRepository,
+    Lookalike,
+    decision_version,
+)
 from storage.repositories.events import dates_of
 
 if TYPE_CHECKING:
@@ -45,10 +57,13 @@ router.callback_query.filter(IsCoordinator())
 log = logging.getLogger(__name__)
 
 Index = Annotated[int, Field(ge=0, le=2**31 - 1)]  # 0 where no pair is named
+Version = Annotated[int, Field(ge=0, le=2**63 - 1)]  # `decision_version`; 0 where none
 SHOWN_LOOKALIKES = 3  # named in the author's warning; the rest counted
 NAME_SHOWN = 300
 PLACE_SHOWN = 300
 ORGANISATION_SHOWN = 200
+DISSOLVED_SHOWN = 5  # merges named in one notice of their dissolution; the rest counted
+DISSOLVED_NAME_SHOWN = 150  # a name or an organisation there: the notice within 4096
 
 
 # --- the author's warning ------------------------------------------------------------------
@@ -87,13 +102,58 @@ async def note_pairs(session: AsyncSession, event_id: int, lookalikes: Sequence[
         await duplicates.record(event_id, item.event.id, item.match)
 
 
+async def dissolved_notices(session: AsyncSession, dissolved: Sequence[Dissolved]) -> list[Notice]:
+    """Merges dissolved by a change (an event deleted, moved to another period, or no
+    longer alike), one message to each person to tell: whoever decided the merge, or, if
+    the bot cannot reach them, every coordinator (the merge must not vanish unnoticed)."""
+    events, organisations = EventRepository(session), OrganisationRepository(session)
+    lines: dict[int, list[str]] = {}
+    for item in dissolved:
+        changed = await events.get(item.changed_id)
+        other = await events.get(
+            item.second_id if item.changed_id == item.first_id else item.first_id
+        )
+        if changed is None or other is None:
+            continue
+        organisation = await organisations.get(changed.organisation_id)
+        values: dict[str, object] = {
+            "first": item.first_id,
+            "second": item.second_id,
+            "id": changed.id,
+            "name": shown(changed.name, DISSOLVED_NAME_SHOWN),
+            "organisation": shown(
+                organisation.name if organisation else None, DISSOLVED_NAME_SHOWN
+            ),
+        }
+        if changed.status != "submitted":
+            line = Duplicates.DISSOLVED_DELETED.format(**values)
+        elif changed.period_id != other.period_id:
+            period = await PeriodRepository(session).by_id(changed.period_id)
+            line = Duplicates.DISSOLVED_MOVED.format(
+                **values, period=period_label(period) if period else ""
+            )
+        else:
+            line = Duplicates.DISSOLVED_UNLIKE.format(**values, other=other.id)
+        decider = await reachable(session, item.decided_by_id)
+        told = [decider] if decider is not None else await PersonRepository(session).coordinators()
+        for person in told:
+            lines.setdefault(person.telegram_id, []).append(line)
+    notices = []
+    for chat_id, found in lines.items():
+        named = found[:DISSOLVED_SHOWN]
+        if len(found) > DISSOLVED_SHOWN:
+            named.append(Duplicates.MORE.format(more=len(found) - DISSOLVED_SHOWN))
+        notices.append(Notice(chat_id, Duplicates.DISSOLVED.format(lines="\n".join(named))))
+    return notices
+
+
 # --- the coordinator's list ----------------------------------------------------------------
 
 
 class DupCb(CallbackData, prefix="du"):
     """A pair's button: `action` show (the suspected pair at `page` of the period's list),
     merge or apart (a decision on pair `pair`, shown at `page`), decided (the decided pair
-    at `page`), undo (take back the decision on pair `pair`)."""
+    at `page`). (`undo` was the undo button before it named its decision: now stale.)"""
 
     action: str
     period: RowId
@@ -111,8 +171,25 @@ class ReviewDupCb(CallbackData, prefix="rd"):
     page: Index
 
 
+class UndoCb(CallbackData, prefix="dx"):
+    """«Отменить решение»: take back decision `version` (`decision_version`) of pair
+    `pair`; once the pair is undone or decided anew, the button is stale."""
+
+    period: RowId
+    pair: Index
+    version: Version
+
+
+class ReviewUndoCb(CallbackData, prefix="rx"):
+    """The same from `/review`: only a pair this person may decide."""
+
+    period: RowId
+    pair: Index
+    version: Version
+
+
 PairCb = type[DupCb] | type[ReviewDupCb]
-ACTIONS = ("show", "merge", "apart", "decided", "undo")
+ACTIONS = ("show", "merge", "apart", "decided")
 REVIEW_ACTIONS = ("show", "merge", "apart")
 
 
@@ -191,15 +268,24 @@ def _decided_button(period_id: int) -> InlineKeyboardMarkup:
 
 
 def undo_keyboard(
-    pair: DuplicatePair, period_id: int, page: int = 0, pages: int = 1, *, open_: bool = True
+    pair: DuplicatePair,
+    period_id: int,
+    page: int = 0,
+    pages: int = 1,
+    *,
+    open_: bool = True,
+    scoped: bool = False,
 ) -> InlineKeyboardMarkup | None:
-    """«Отменить решение» (while the period is open) and the pages of the decided list."""
+    """«Отменить решение» of the pair's present decision (while the period is open) and
+    the pages of the decided list."""
     builder = Keyboard()
     sizes: list[int] = []
     if open_:
         builder.button(
             text=Duplicates.UNDO,
-            callback_data=DupCb(action="undo", period=period_id, pair=pair.id, page=page),
+            callback_data=(ReviewUndoCb if scoped else UndoCb)(
+                period=period_id, pair=pair.id, version=decision_version(pair)
+            ),
         )
         sizes.append(1)
     nav = 0
@@ -246,7 +332,7 @@ async def show_pair(
 ) -> None:
     """The period's suspected pair at `page` (the last one if the list got shorter), after
     `note` if one is given. With `person` (from `/review`): only the pairs they may decide,
-    without the decided list (taking a decision back stays in `/duplicates`)."""
+    without the decided list (that stays in `/duplicates`)."""
     duplicates = DuplicateRepository(session)
     if person is None:
         pairs = await duplicates.suspected(period.id)
@@ -380,9 +466,6 @@ async def pair_action(
         return
     duplicates = DuplicateRepository(session)
     pair = await duplicates.get(callback_data.pair)
-    if action == "undo":
-        await _undo(callback, bot, session, person, period, pair)
-        return
     if pair is None or pair.status != "suspected" or not _in_period(pair, period.id):
         await _refuse(callback, person)  # forged, decided already, or changed since
         return
@@ -400,7 +483,7 @@ async def pair_action(
     await bot.send_message(
         person.telegram_id,
         done.format(first=pair.first_id, second=pair.second_id),
-        reply_markup=None if scoped else undo_keyboard(pair, period.id),
+        reply_markup=undo_keyboard(pair, period.id, scoped=scoped),
     )
     left = len(await decidable(session, person, period.id)) if scoped else None
     if left is None:
@@ -415,17 +498,42 @@ async def pair_action(
         )
 
 
-async def _undo(
+@router.callback_query(UndoCb.filter())
+async def undo_button(
     callback: CallbackQuery,
+    callback_data: UndoCb,
     bot: Bot,
     session: AsyncSession,
     person: Person,
-    period: ReportingPeriod,
-    pair: DuplicatePair | None,
 ) -> None:
-    """«Отменить решение»: the pair waits for a decision again and is shown for one."""
-    if pair is None or pair.status == "suspected" or not _in_period(pair, period.id):
-        await _refuse(callback, person)  # forged, undone already, or dissolved since
+    await undo_action(callback, callback_data, bot, session, person, scoped=False)
+
+
+async def undo_action(
+    callback: CallbackQuery,
+    callback_data: UndoCb | ReviewUndoCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+    *,
+    scoped: bool,
+) -> None:
+    """«Отменить решение» of the decision the button was made for: the pair waits for a
+    decision again and is shown for one (`scoped`, from `/review`: to a person who may
+    decide it, among the pairs they may decide)."""
+    period = await PeriodRepository(session).by_id(callback_data.period)
+    pair = await DuplicateRepository(session).get(callback_data.pair)
+    if (
+        period is None
+        or pair is None
+        or pair.status == "suspected"
+        or decision_version(pair) != callback_data.version
+        or not _in_period(pair, period.id)
+    ):
+        await _refuse(callback, person)  # forged, undone or decided anew, or dissolved since
+        return
+    if scoped and not await may_decide(session, person, pair):
+        await _refuse(callback, person)  # another body's institution
         return
     if period.status != "open":
         await callback.answer(
@@ -434,10 +542,14 @@ async def _undo(
         return
     await DuplicateRepository(session).undo(pair)
     await callback.answer()
-    pairs = await DuplicateRepository(session).suspected(period.id)
+    viewer = person if scoped else None
+    if viewer is None:
+        pairs = await DuplicateRepository(session).suspected(period.id)
+    else:
+        pairs = await decidable(session, viewer, period.id)
     page = next((n for n, item in enumerate(pairs) if item.id == pair.id), 0)
     note = Duplicates.UNDONE.format(first=pair.first_id, second=pair.second_id)
-    await show_pair(bot, person.telegram_id, session, period, page, note=note)
+    await show_pair(bot, person.telegram_id, session, period, page, note=note, person=viewer)
 
 
 def _in_period(pair: DuplicatePair, period_id: int) -> bool:

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.access import can_change, can_edit, may_view, reviews
 from handlers.draft import Draft
+from handlers.duplicates import dissolved_notices
 from handlers.filters import NO_TEXT, TEXT_NOT_COMMAND, IsKnown
 from handlers.report import Conversation, ask_about_draft, draft_asked, in_progress, start_dialogue
-from handlers.review import card_markup, record_deletion
+from handlers.review import card_markup, record_deletion, send_notices
 from handlers.states import MyStates
 from handlers.texts import Common, MyEvents
 from handlers.views import Clock, echoed, ensure_collecting_period, event_card, quarter_label
@@ -350,9 +351,10 @@ async def _event_action(
     elif action == "delyes":
         if event.status == "submitted":
             await record_deletion(session, person, event, clock)
-        await events.delete(event)
+        notices = await dissolved_notices(session, await events.delete(event))
         await session.commit()
         await bot.send_message(chat_id, MyEvents.DELETED)
+        await send_notices(bot, notices)
     elif action == "delno":
         await bot.send_message(chat_id, MyEvents.NOT_DELETED)
     else:  # edit or copy: the dialogue opens at the summary

@@ -987,8 +987,9 @@ async def submit(
     notices: list[review.Notice] = []
     if event is not None:
         before = await review.snapshot(session, event)
-        await events.update(event, fields, period_id=period.id)
+        dissolved = await events.update(event, fields, period_id=period.id)
         notices = await review.after_edit(session, person, event, before, dialogue.clock)
+        notices += await duplicates.dissolved_notices(session, dissolved)
         filed = event.status == "submitted"
         if filed:
             await duplicates.note_pairs(session, event.id, lookalikes)

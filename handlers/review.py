@@ -11,7 +11,6 @@ reviewer's own correction goes through the author's edit flow (`handlers.my_even
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,19 +25,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.access import can_change, can_review, may_view, reviews
 from handlers.draft import Draft, clean_answer
-from handlers.duplicates import ReviewDupCb, decidable, pair_action
+from handlers.duplicates import ReviewDupCb, ReviewUndoCb, decidable, pair_action, undo_action
 from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsCoordinator, IsKnown
 from handlers.states import ReportStates, ReviewStates
 from handlers.texts import Common, Desk, Dialogue, MyEvents, Review, ReviewPairs
 from handlers.views import (
     MESSAGE_MAX,
     Clock,
+    Notice,
     author_name,
     collecting,
     echoed,
     event_card,
     period_label,
     quarter_label,
+    reachable,
     shown,
     split_message,
     toast,
@@ -76,15 +77,6 @@ FIELDS = ("sphere", "name", "place", "dates", "result", "participants", "count",
 AT_FORMAT = "%d.%m.%Y %H:%M"
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A message owed to someone other than the person acting: sent after their reply."""
-
-    chat_id: int
-    text: str
-    markup: InlineKeyboardMarkup | None = None
-
-
 def field_label(field: str) -> str:
     return Dialogue.FIELD_NAMES.get(field) or Review.FIELDS.get(field, field)
 
@@ -108,16 +100,6 @@ async def snapshot(session: AsyncSession, event: Event) -> dict[str, str]:
 def changes(before: dict[str, str], after: dict[str, str]) -> list[tuple[str, str, str]]:
     """(field, before, after) of every field that differs, in the card's order."""
     return [(f, before[f], after[f]) for f in FIELDS if before.get(f) != after.get(f)]
-
-
-async def _reachable(session: AsyncSession, person_id: int | None) -> Person | None:
-    """The person, if the bot may write to them (active, not erased)."""
-    if person_id is None:
-        return None
-    found = await PersonRepository(session).get(person_id)
-    if found is None or not found.active or found.erased_at is not None:
-        return None
-    return found
 
 
 async def after_edit(
@@ -145,7 +127,7 @@ async def after_edit(
             back = ("review", Review.STATES[was], Review.STATES[PENDING])
             await review.record(event.id, person.id, [back], at=now)
             await review.decide(event, PENDING, None, at=now)
-            reviewer = await _reachable(session, decided_by)
+            reviewer = await reachable(session, decided_by)
             if reviewer is not None and reviewer.id != person.id:
                 organisation = await OrganisationRepository(session).get(event.organisation_id)
                 text = Review.FIXED_TO_REVIEWER.format(
@@ -155,7 +137,7 @@ async def after_edit(
                 )
                 notices.append(Notice(reviewer.telegram_id, text, kb.open_event_keyboard(event.id)))
         return notices
-    author = await _reachable(session, event.author_id)
+    author = await reachable(session, event.author_id)
     if author is not None:
         lines = [
             Review.CHANGE.format(
@@ -283,7 +265,7 @@ async def _accept(
     await review.record(
         event.id, person.id, [("review", Review.STATES[was], Review.STATES[ACCEPTED])], at=clock()
     )
-    author = await _reachable(session, event.author_id)
+    author = await reachable(session, event.author_id)
     await bot.send_message(person.telegram_id, Review.ACCEPTED.format(id=event.id))
     if author is not None and author.id != person.id:
         text = Review.TO_AUTHOR_ACCEPTED.format(
@@ -327,7 +309,7 @@ async def got_comment(
     after = f"{Review.STATES[RETURNED]}: {comment}"
     await review.record(event.id, person.id, [("review", Review.STATES[was], after)], at=clock())
     await state.clear()
-    author = await _reachable(session, event.author_id)
+    author = await reachable(session, event.author_id)
     reply = Review.RETURNED.format(id=event.id)
     if author is None:
         reply += Review.NO_AUTHOR
@@ -519,6 +501,15 @@ def _pair_buttons(builder: kb.Keyboard, pairs: list[tuple[ReportingPeriod, int]]
         )
 
 
+async def _reviews_nothing(callback: CallbackQuery, session: AsyncSession, person: Person) -> bool:
+    """Someone who reviews nothing pressed a pair's button: answered as on a stale one."""
+    if await reviewed_scope(session, person) != []:
+        return False
+    log.warning("person %s pressed %r: reviews nothing", person.id, callback.data)
+    await callback.answer(Common.STALE_BUTTON, show_alert=True)
+    return True
+
+
 @router.callback_query(ReviewDupCb.filter())
 async def review_pair_button(
     callback: CallbackQuery,
@@ -529,11 +520,24 @@ async def review_pair_button(
 ) -> None:
     """«Возможные повторы» and its pairs' buttons: the duplicates' own, scoped to the
     pairs this person may decide; nobody's reviewer is refused as on a stale button."""
-    if await reviewed_scope(session, person) == []:
-        log.warning("person %s pressed %r: reviews nothing", person.id, callback.data)
-        await callback.answer(Common.STALE_BUTTON, show_alert=True)
+    if await _reviews_nothing(callback, session, person):
         return
     await pair_action(callback, callback_data, bot, session, person, scoped=True)
+
+
+@router.callback_query(ReviewUndoCb.filter())
+async def review_undo_button(
+    callback: CallbackQuery,
+    callback_data: ReviewUndoCb,
+    bot: Bot,
+    session: AsyncSession,
+    person: Person,
+) -> None:
+    """«Отменить решение» under a decision made from `/review`: the duplicates' own, for a
+    pair this person may decide; nobody's reviewer is refused as on a stale button."""
+    if await _reviews_nothing(callback, session, person):
+        return
+    await undo_action(callback, callback_data, bot, session, person, scoped=True)
 
 
 @router.message(Command("review"))

@@ -696,6 +696,23 @@ class Duplicates:
         "Приём сведений за {period} закрыт. Чтобы отменить решение, откройте квартал снова "
         "(/reopen)."
     )
+    # A merge dissolved by a change of one of its events, told to whoever decided it.
+    DISSOLVED = (
+        "<b>Объединение мероприятий отменено</b>\n"
+        "{lines}\n\n"
+        "В отчёте эти мероприятия снова указываются отдельными строками. "
+        "/duplicates — возможные повторы."
+    )
+    DISSOLVED_DELETED = (
+        "• №{first} и №{second}: мероприятие №{id} «{name}» ({organisation}) удалено."
+    )
+    DISSOLVED_MOVED = (
+        "• №{first} и №{second}: мероприятие №{id} «{name}» ({organisation}) перенесено в {period}."
+    )
+    DISSOLVED_UNLIKE = (
+        "• №{first} и №{second}: мероприятие №{id} «{name}» ({organisation}) изменено "
+        "и больше не совпадает с мероприятием №{other} по срокам, названию или месту."
+    )
 
 
 class ReviewPairs:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import html as html_module
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from aiogram import html
-from aiogram.types import Message
+from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.texts import Desk, Dialogue, MyEvents, Periods, Review, Years
@@ -242,6 +242,25 @@ def author_name(author: Person | None) -> str:
     if author.erased_at is not None:
         return Desk.ERASED_AUTHOR
     return html.quote(author.full_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message owed to someone other than the person acting: sent after their reply."""
+
+    chat_id: int
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+async def reachable(session: AsyncSession, person_id: int | None) -> Person | None:
+    """The person, if the bot may write to them (active, not erased)."""
+    if person_id is None:
+        return None
+    found = await PersonRepository(session).get(person_id)
+    if found is None or not found.active or found.erased_at is not None:
+        return None
+    return found
 
 
 async def event_card(session: AsyncSession, event: Event) -> str:

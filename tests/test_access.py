@@ -21,6 +21,7 @@ from handlers.texts import Common, Desk, Dialogue, Duplicates, Join, Review, Rev
 from storage.models import Base, DuplicatePair, Event, JoinCode, PeriodNote
 from storage.models import Person as PersonRow
 from storage.repositories.access import STRANGER_REFUSALS
+from storage.repositories.duplicates import DuplicateRepository, decision_version
 from tests.conftest import COORDINATOR_ID
 from tests.test_dialogue import LINK, fill_event, join
 from tests.tg import Person, World, counter, stored_events
@@ -232,6 +233,8 @@ STRANGER_BUTTONS = [
     "pp:erase:1",
     "du:merge:1:1:0",
     "du:apart:1:1:0",
+    "dx:1:1:1",
+    "rx:1:1:1",
     "rv:ok:1:0",
     "rv:ret:1:0",
     "rv:hist:1:0",
@@ -636,3 +639,114 @@ async def test_a_bodys_reviewer_merges_its_institutions_pair_into_one_report_row
     assert [row.cells[1].text for row in rows] == ["Выставка музея"]  # one row for both
     [again] = await reviewer.send("/review")
     assert "Возможные повторы" not in again.text
+
+
+async def _decided(storage: Storage, pair_id: int, status: str = "merged") -> int:
+    """Decide a pair straight in the database; the version its undo button names."""
+    async with storage.sessionmaker() as session, session.begin():
+        duplicates = DuplicateRepository(session)
+        pair = await duplicates.get(pair_id)
+        assert pair is not None
+        await duplicates.decide(pair, status, None)
+        return decision_version(pair)
+
+
+async def _status(storage: Storage, pair_id: int) -> str | None:
+    async with storage.sessionmaker() as session:
+        return await session.scalar(select(DuplicatePair.status).where(DuplicatePair.id == pair_id))
+
+
+@pytest.mark.parametrize("who", ["stranger", "reporter", "reviewer_b", "reviewer_a", "coordinator"])
+@pytest.mark.parametrize("prefix", ["rx", "dx"])
+async def test_only_who_may_decide_a_pair_takes_its_decision_back(
+    world: World, bodies: Bodies, app_storage: Storage, who: str, prefix: str
+) -> None:
+    await _culture_pair(world, bodies)
+    [pair_id] = (await _pair_ids(app_storage)).values()
+    version = await _decided(app_storage, pair_id)
+    person = who_is(world, bodies, who)
+    before = await database(app_storage)
+
+    replies = await person.press_data(f"{prefix}:{bodies.scene.period_id}:{pair_id}:{version}")
+
+    # «Отменить решение» from /review (rx): whoever may decide the pair; from /duplicates
+    # (dx): a coordinator only.
+    if who == "coordinator" or (who == "reviewer_a" and prefix == "rx"):
+        [card] = replies
+        assert card.text.startswith("Решение по мероприятиям №")
+        assert MUSEUM in card.text and LIBRARY in card.text
+        assert await _status(app_storage, pair_id) == "suspected"
+    else:
+        assert replies == []
+        assert person.alerts()[-1] == (
+            Common.stranger_alert(person.user.id) if who == "stranger" else Common.STALE_BUTTON
+        )
+        assert await database(app_storage) == before
+
+
+async def test_a_bodys_reviewer_cannot_take_back_a_decision_across_bodies(
+    world: World, bodies: Bodies, app_storage: Storage
+) -> None:
+    await _lookalike(bodies.scene.boris)  # the theatre (sport) like the museum (culture)
+    [pair_id] = (await _pair_ids(app_storage)).values()
+    version = await _decided(app_storage, pair_id, "distinct")
+    before = await database(app_storage)
+
+    for reviewer in (bodies.reviewer_a, bodies.reviewer_b):
+        assert await reviewer.press_data(f"rx:{bodies.scene.period_id}:{pair_id}:{version}") == []
+        assert reviewer.alerts()[-1] == Common.STALE_BUTTON
+
+    assert await database(app_storage) == before
+
+
+async def test_a_bodys_reviewer_takes_back_a_decision_made_in_review(
+    world: World, bodies: Bodies, app_storage: Storage
+) -> None:
+    await _culture_pair(world, bodies)
+    reviewer = bodies.reviewer_a
+    await reviewer.send("/review")
+    await reviewer.press(ReviewPairs.BUTTON.format(count=1))
+    [decided, done] = await reviewer.press(Duplicates.APART)
+    assert [b.text for row in decided.reply_markup.inline_keyboard for b in row] == [  # type: ignore[union-attr]
+        Duplicates.UNDO
+    ]
+    assert done.reply_markup is None  # the decided list stays with /duplicates
+    undo = reviewer.button_data(Duplicates.UNDO)
+    assert undo.startswith("rx:")
+
+    [card] = await reviewer.press(Duplicates.UNDO)
+
+    assert card.text.startswith("Решение по мероприятиям №")
+    assert Duplicates.HEAD.format(number=1, count=1, period="IV квартал 2023 года") in card.text
+    assert reviewer.labels() == [Duplicates.MERGE, Duplicates.APART]
+    [pair_id] = (await _pair_ids(app_storage)).values()
+    assert await _status(app_storage, pair_id) == "suspected"
+    await reviewer.press(Duplicates.MERGE)  # decided anew: the first undo is stale
+    before = await database(app_storage)
+    assert await reviewer.press_data(undo) == []
+    assert reviewer.alerts()[-1] == Common.STALE_BUTTON
+    assert await database(app_storage) == before
+    assert await _status(app_storage, pair_id) == "merged"
+
+
+async def test_a_merge_decided_in_review_dissolved_later_is_told_to_its_reviewer(
+    world: World, bodies: Bodies, app_storage: Storage
+) -> None:
+    await _culture_pair(world, bodies)
+    reviewer, desk = bodies.reviewer_a, world.person(COORDINATOR_ID)
+    await reviewer.send("/review")
+    await reviewer.press(ReviewPairs.BUTTON.format(count=1))
+    await reviewer.press(Duplicates.MERGE)
+    told_before = len(reviewer.replies()), len(desk.replies())
+    anna = bodies.scene.anna
+
+    await anna.press_data(f"ev:del:{bodies.scene.event_id}")
+    await anna.press_data(f"ev:delyes:{bodies.scene.event_id}")
+
+    [notice] = reviewer.replies()[told_before[0] :]
+    assert notice.text.startswith("<b>Объединение мероприятий отменено</b>")
+    assert f"мероприятие №{bodies.scene.event_id} «Выставка музея» ({MUSEUM}) удалено" in (
+        notice.text
+    )
+    assert desk.replies()[told_before[1] :] == []  # the decider is told, not everyone
+    assert await _pair_ids(app_storage) == {}

@@ -14,11 +14,12 @@ from sqlalchemy import select, update
 
 from bot.database import Storage
 from handlers.texts import Common, Dialogue, Duplicates
+from reports.quarters import Quarter
 from storage.models import DuplicatePair, ReportingPeriod
 from tests.conftest import COORDINATOR_ID
 from tests.test_access import database
 from tests.test_dialogue import fill_event, join
-from tests.tg import Person, World, stored_events
+from tests.tg import Person, World, add_period, stored_events
 
 MUSEUM, MINISTRY = "Смоленский музей", "Министерство культуры Смоленской области"
 MUSEUM_NAME = "Выставка «Смоленск – Минск»"
@@ -54,6 +55,11 @@ def _data(message: Any, label: str) -> str:
             if button.text == label:
                 return str(button.callback_data)
     raise AssertionError(f"no button {label!r} among {_labels(message)}")
+
+
+def _pair_of(undo: str) -> int:
+    """The pair an undo button (`dx:period:pair:version`) names."""
+    return int(undo.split(":")[2])
 
 
 def _docx_rows(desk: Person) -> list[list[str]]:
@@ -438,7 +444,7 @@ async def test_a_merged_event_deleted_later_dissolves_the_merge(
     world: World, app_storage: Storage
 ) -> None:
     museum, _, desk = await _suspected(world)
-    first, _ = await stored_events(app_storage.sessionmaker)
+    first, second = await stored_events(app_storage.sessionmaker)
     await desk.send("/duplicates")
     [decided, _] = await desk.press(Duplicates.MERGE)
 
@@ -446,6 +452,9 @@ async def test_a_merged_event_deleted_later_dissolves_the_merge(
     await museum.press_data(f"ev:delyes:{first.id}")
 
     assert await _pairs(app_storage) == []  # the merge dissolved
+    assert desk.last_text() == _dissolved(
+        Duplicates.DISSOLVED_DELETED, first.id, second.id, first.id, MUSEUM_NAME, MUSEUM
+    )
     await desk.send("/report 2023-Q4")
     [row] = _docx_rows(desk)[1:]
     assert (row[0], row[1]) == ("1.", MINISTRY_NAME)  # the other event, a row of its own
@@ -458,14 +467,16 @@ async def test_a_merged_event_deleted_later_dissolves_the_merge(
 
 
 FORGED_UNDO = {
-    "never-decided": "du:undo:{period}:{pair}:0",
-    "no-such-pair": "du:undo:{period}:{missing}:0",
-    "no-such-period": "du:undo:{missing}:{pair}:0",
-    "another-period": "du:undo:{other}:{pair}:0",
-    "huge-pair": "du:undo:{period}:99999999999999999999:0",
-    "not-a-number": "du:undo:{period}:x:0",
+    "never-decided": "dx:{period}:{pair}:0",
+    "no-such-pair": "dx:{period}:{missing}:1",
+    "no-such-period": "dx:{missing}:{pair}:1",
+    "another-period": "dx:{other}:{pair}:1",
+    "huge-pair": "dx:{period}:99999999999999999999:1",
+    "not-a-number": "dx:{period}:x:1",
+    "negative-version": "dx:{period}:{pair}:-1",
     "negative-page": "du:decided:{period}:0:-1",
-    "too-short": "du:undo:{period}",
+    "too-short": "dx:{period}",
+    "before-versions": "du:undo:{period}:{pair}:0",
 }
 
 
@@ -513,3 +524,119 @@ async def test_an_undo_pressed_twice_or_after_a_new_decision_is_stale(
     assert await _pairs(app_storage) == [("distinct", *(await _pairs(app_storage))[0][1:])]
     [card] = await desk.press_data(_data(apart, Duplicates.UNDO))
     assert _labels(card) == [Duplicates.MERGE, Duplicates.APART]
+
+
+async def test_an_old_undo_button_never_takes_back_a_newer_decision(
+    world: World, app_storage: Storage
+) -> None:
+    _, _, desk = await _suspected(world)
+    first, second = await stored_events(app_storage.sessionmaker)
+    await desk.send("/duplicates")
+    [merged, _] = await desk.press(Duplicates.MERGE)
+    old_undo = _data(merged, Duplicates.UNDO)
+    await desk.press_data(old_undo)
+    [merged_again, _] = await desk.press(Duplicates.MERGE)  # decided anew, the same way
+    [listed] = await desk.send("/duplicates решённые")
+    before = await database(app_storage)
+
+    stale = await desk.press_data(old_undo)
+    legacy = await desk.press_data(
+        f"du:undo:{await _period_id(app_storage)}:{_pair_of(old_undo)}:0"
+    )
+
+    assert stale == [] and legacy == []
+    assert desk.alerts() == [Common.STALE_BUTTON] * 2
+    assert await database(app_storage) == before  # still merged
+    assert await _pairs(app_storage) == [("merged", first.id, second.id)]
+    new_undo = _data(merged_again, Duplicates.UNDO)
+    assert new_undo != old_undo and _data(listed, Duplicates.UNDO) == new_undo
+    assert len(new_undo.encode()) <= 64
+    [card] = await desk.press_data(new_undo)
+    assert card.text.startswith(Duplicates.UNDONE.format(first=first.id, second=second.id))
+
+
+def _dissolved(template: str, first: int, second: int, changed: int, name: str, org: str) -> str:
+    """The notice of one merge dissolved, as its decider gets it."""
+    values = {"first": first, "second": second, "id": changed, "name": name, "organisation": org}
+    line = template.format(**values, other=first if changed == second else second, period=Q1)
+    return Duplicates.DISSOLVED.format(lines=line)
+
+
+Q1 = "I квартал 2024 года"
+
+
+async def _merged(world: World) -> tuple[Person, Person, Person]:
+    museum, ministry, desk = await _suspected(world)
+    await desk.send("/duplicates")
+    await desk.press(Duplicates.MERGE)
+    return museum, ministry, desk
+
+
+async def test_a_merge_edited_out_of_likeness_is_dissolved_and_its_decider_told(
+    world: World, app_storage: Storage
+) -> None:
+    _, ministry, desk = await _merged(world)
+    first, second = await stored_events(app_storage.sessionmaker)
+    shown_before = len(desk.replies())
+    await ministry.press_data(f"ev:edit:{second.id}")
+    await ministry.press("Сроки")
+    await ministry.send("5 октября 2023")
+    await ministry.press(Dialogue.YES)
+
+    [saved] = await ministry.press(Dialogue.SAVE)
+
+    assert saved.text == Dialogue.UPDATED
+    assert await _pairs(app_storage) == []
+    [notice] = desk.replies()[shown_before:]  # one message
+    assert notice.text == _dissolved(
+        Duplicates.DISSOLVED_UNLIKE, first.id, second.id, second.id, MINISTRY_NAME, MINISTRY
+    )
+    await desk.send("/report 2023-Q4")
+    assert [row[1] for row in _docx_rows(desk)[1:]] == [MINISTRY_NAME, MUSEUM_NAME]  # by date
+
+
+async def test_a_merged_event_moved_to_another_quarter_is_told_as_moved(
+    world: World, app_storage: Storage
+) -> None:
+    _, ministry, desk = await _merged(world)
+    await add_period(app_storage.sessionmaker, Quarter(2024, 1))
+    first, second = await stored_events(app_storage.sessionmaker)
+    shown_before = len(desk.replies())
+    await ministry.press_data(f"ev:edit:{second.id}")
+    await ministry.press("Квартал")
+    await ministry.press(Q1)
+
+    await ministry.press(Dialogue.SAVE)
+
+    assert await _pairs(app_storage) == []
+    [notice] = desk.replies()[shown_before:]
+    assert notice.text == _dissolved(
+        Duplicates.DISSOLVED_MOVED, first.id, second.id, second.id, MINISTRY_NAME, MINISTRY
+    )
+
+
+async def test_a_merge_whose_decider_left_is_told_to_the_coordinators(
+    world: World, app_storage: Storage
+) -> None:
+    museum, _, desk = await _merged(world)
+    first, second = await stored_events(app_storage.sessionmaker)
+    async with app_storage.sessionmaker() as session, session.begin():
+        await session.execute(update(DuplicatePair).values(decided_by_id=None))
+    shown_before = len(desk.replies())
+
+    await museum.press_data(f"ev:del:{first.id}")
+    await museum.press_data(f"ev:delyes:{first.id}")
+
+    [notice] = desk.replies()[shown_before:]
+    assert notice.text == _dissolved(
+        Duplicates.DISSOLVED_DELETED, first.id, second.id, first.id, MUSEUM_NAME, MUSEUM
+    )
+
+
+async def test_the_coordinators_help_names_the_decided_list(world: World) -> None:
+    desk = world.person(COORDINATOR_ID)
+
+    [answer] = await desk.send("/help")
+
+    [line] = [line for line in answer.text.split("\n") if line.startswith("/duplicates")]
+    assert "/duplicates решённые" in line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,15 @@ from reports.similar import Candidate, Match, compare, similar_to, suspected_pai
 from storage.models import DuplicatePair, Event, utcnow
 
 DECISIONS = ("merged", "distinct")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def decision_version(pair: DuplicatePair) -> int:
+    """Which decision a pair holds now: its moment in microseconds (0 while it waits for
+    one), so that a button made for one decision does not take back a later one."""
+    if pair.decided_at is None:
+        return 0
+    return (pair.decided_at - _EPOCH) // timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +32,16 @@ class Lookalike:
 
     event: Event
     match: Match
+
+
+@dataclass(frozen=True, slots=True)
+class Dissolved:
+    """A merge dissolved because one of its events changed, moved or was deleted."""
+
+    first_id: int
+    second_id: int
+    decided_by_id: int | None
+    changed_id: int  # the event whose change dissolved it
 
 
 def candidate(event: Event) -> Candidate:
@@ -248,10 +267,11 @@ class DuplicateRepository:
         )
         return int(await self.session.scalar(query) or 0)
 
-    async def settle(self, event: Event) -> None:
+    async def settle(self, event: Event) -> list[Dissolved]:
         """After `event` changed or was deleted: a merge holds only while both its events
         are submitted in one period and still look alike; else it is dissolved (the pair
-        dropped, so a likeness found later is suggested afresh). Pairs kept apart stay."""
+        dropped, so a likeness found later is suggested afresh). Pairs kept apart stay.
+        The merges dissolved."""
         query = (
             select(DuplicatePair)
             .where(
@@ -261,13 +281,18 @@ class DuplicateRepository:
             .options(selectinload(DuplicatePair.first), selectinload(DuplicatePair.second))
         )
         gone = [
-            pair.id
+            pair
             for pair in await self.session.scalars(query)
             if not _still_alike(pair.first, pair.second)
         ]
+        dissolved = [
+            Dissolved(pair.first_id, pair.second_id, pair.decided_by_id, event.id) for pair in gone
+        ]
         if gone:
-            await self.session.execute(delete(DuplicatePair).where(DuplicatePair.id.in_(gone)))
+            ids = [pair.id for pair in gone]
+            await self.session.execute(delete(DuplicatePair).where(DuplicatePair.id.in_(ids)))
             await self.session.flush()
+        return dissolved
 
     async def merged(self, event_ids: Iterable[int]) -> list[tuple[int, int]]:
         """The merged pairs among these events (both in the set), as (first, second)."""

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from reports.dates import DateRange
 from storage.models import Event, utcnow
-from storage.repositories.duplicates import DuplicateRepository
+from storage.repositories.duplicates import Dissolved, DuplicateRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +86,14 @@ class EventRepository:
 
     async def update(
         self, event: Event, fields: EventFields, *, period_id: int | None = None
-    ) -> None:
+    ) -> list[Dissolved]:
         """Replace an event's fields (and, if given, move it to another period); a merge
-        with an event it no longer resembles is dissolved."""
+        with an event it no longer resembles is dissolved. The merges dissolved."""
         _apply(event, fields)
         if period_id is not None:
             event.period_id = period_id
         await self.session.flush()
-        await DuplicateRepository(self.session).settle(event)
+        return await DuplicateRepository(self.session).settle(event)
 
     async def by_dedup_key(self, organisation_id: int, dedup_key: str) -> Event | None:
         """The event stored under a dedup key, if any."""
@@ -113,12 +113,13 @@ class EventRepository:
             event.status, event.submitted_at = "submitted", utcnow()
             await self.session.flush()
 
-    async def delete(self, event: Event) -> None:
+    async def delete(self, event: Event) -> list[Dissolved]:
         """Mark an event deleted; it leaves the report but stays in the database, and a
-        merge it was in is dissolved (the other event is a row of its own again)."""
+        merge it was in is dissolved (the other event is a row of its own again). The
+        merges dissolved."""
         event.status = "deleted"
         await self.session.flush()
-        await DuplicateRepository(self.session).settle(event)
+        return await DuplicateRepository(self.session).settle(event)
 
     async def dedup_keys(self, organisation_id: int) -> set[str]:
         """The dedup keys of an organisation's events (import hashes, dialogue tokens)."""
