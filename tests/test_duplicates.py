@@ -4,6 +4,7 @@ apart; everyone else, and every forged button, refused with the database unchang
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
@@ -292,21 +293,43 @@ async def test_a_forged_pair_button_is_refused(
     assert await database(app_storage) == before
 
 
-async def test_a_pair_decided_already_or_of_another_period_is_refused(
-    world: World, app_storage: Storage
-) -> None:
+@dataclass
+class TwoQuarters:
+    """A suspected pair in IV квартал 2023 года (`period`), and I квартал 2024 года
+    (`other`) added after it."""
+
+    desk: Person
+    period: int
+    other: int
+    pair: int
+
+
+@pytest.fixture
+async def two_quarters(world: World, app_storage: Storage) -> TwoQuarters:
     _, _, desk = await _suspected(world)
     period_id, pair_id = await _period_id(app_storage), await _pair_id(app_storage)
-    await desk.send("/duplicates")
-    await desk.press(Duplicates.MERGE)
-    await desk.send("/status 2024-Q1")  # a second period exists
+    # Not `/status 2024-Q1`: it names a quarter without events and opens no period.
+    await add_period(app_storage.sessionmaker, Quarter(2024, 1))
     async with app_storage.sessionmaker() as session:
         other = await session.scalar(
             select(ReportingPeriod.id).where(ReportingPeriod.id != period_id)
         )
+    assert other is not None
+    return TwoQuarters(desk, period_id, other, pair_id)
+
+
+async def test_a_pair_decided_already_or_of_another_period_is_refused(
+    two_quarters: TwoQuarters, app_storage: Storage
+) -> None:
+    desk, pair_id = two_quarters.desk, two_quarters.pair
+    await desk.send("/duplicates")
+    await desk.press(Duplicates.MERGE)
     before = await database(app_storage)
 
-    for data in (f"du:apart:{period_id}:{pair_id}:0", f"du:merge:{other}:{pair_id}:0"):
+    for data in (
+        f"du:apart:{two_quarters.period}:{pair_id}:0",
+        f"du:merge:{two_quarters.other}:{pair_id}:0",
+    ):
         assert await desk.press_data(data) == []
 
     assert desk.alerts() == [Common.STALE_BUTTON] * 2
@@ -482,20 +505,14 @@ FORGED_UNDO = {
 
 @pytest.mark.parametrize("forged", list(FORGED_UNDO.values()), ids=list(FORGED_UNDO))
 async def test_a_forged_undo_button_is_refused(
-    world: World, app_storage: Storage, forged: str
+    two_quarters: TwoQuarters, app_storage: Storage, forged: str
 ) -> None:
-    _, _, desk = await _suspected(world)
-    await desk.send("/status 2024-Q1")  # a second period exists
-    period_id = await _period_id(app_storage)
-    async with app_storage.sessionmaker() as session:
-        other = await session.scalar(
-            select(ReportingPeriod.id).where(ReportingPeriod.id != period_id)
-        )
+    desk = two_quarters.desk
     values: dict[str, Any] = {
-        "period": period_id,
-        "pair": await _pair_id(app_storage),
+        "period": two_quarters.period,
+        "pair": two_quarters.pair,
         "missing": 4242,
-        "other": other,
+        "other": two_quarters.other,
     }
     before = await database(app_storage)
 
