@@ -19,7 +19,12 @@ from reports.quarters import Quarter
 from reports.xlsx import render_xlsx
 from storage.models import DuplicatePair, Event
 from storage.report_source import DatabaseReportSource
-from storage.repositories.duplicates import DuplicateRepository, merge_groups
+from storage.repositories.duplicates import (
+    Dissolved,
+    DuplicateRepository,
+    decision_version,
+    merge_groups,
+)
 from storage.repositories.events import EventFields, EventRepository, dates_of
 from tests import factories as f
 
@@ -304,3 +309,38 @@ async def test_a_pair_kept_apart_stays_apart_after_an_edit(
     await EventRepository(session).delete(district_event)
 
     assert [p.status for p in await session.scalars(select(DuplicatePair))] == ["distinct"]
+
+
+async def test_a_decisions_version_survives_the_database_and_changes_with_each_decision(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    joint: tuple[Event, Event, Event],
+) -> None:
+    museum_event, _, _, duplicates = await _merged(session, joint)
+    [pair] = await duplicates.decided(museum_event.period_id)
+    first = decision_version(pair)
+    await session.commit()
+
+    async with sessionmaker() as other:
+        [stored] = await DuplicateRepository(other).decided(museum_event.period_id)
+        read_back = decision_version(stored)
+    await duplicates.undo(pair)
+    undone = decision_version(pair)
+    await duplicates.decide(pair, "merged", None)
+    again = decision_version(pair)
+    await session.commit()
+
+    assert read_back == first > 0  # microseconds, as the undo button carries them
+    assert undone == 0
+    assert again != first
+    assert len(f"dx:{2**31 - 1}:{2**31 - 1}:{again}".encode()) <= 64
+
+
+async def test_settle_names_the_merges_it_dissolves(
+    session: AsyncSession, joint: tuple[Event, Event, Event]
+) -> None:
+    museum_event, district_event, _, _ = await _merged(session, joint)
+
+    dissolved = await EventRepository(session).delete(district_event)
+
+    assert dissolved == [Dissolved(museum_event.id, district_event.id, None, district_event.id)]
