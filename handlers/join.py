@@ -67,16 +67,16 @@ async def ask_name_once(
     other dialogue nothing is said, nor noted, until the person is out of it."""
     if person is None or person.role != "coordinator" or not has_placeholder_name(person):
         return
-    step = await state.get_state()
+    counters, step = CounterRepository(session), await state.get_state()
     if step == JoinStates.name.state:  # being asked right now
-        await CounterRepository(session).first_time(name_asked(person.id))
+        await counters.first_time(name_asked(person.id))
         return
-    if step is not None:
+    if step is not None or await counters.value(name_asked(person.id)):
         return
     now = await PersonRepository(session).snapshot(person.telegram_id)  # the update's doing
     if now is None or not now.active or not has_placeholder_name(now):
         return
-    if not await CounterRepository(session).first_time(name_asked(person.id)):
+    if not await counters.first_time(name_asked(person.id)):  # another worker asked just now
         return
     log.info("coordinator %s is asked their name", person.id)
     await bot.send_message(chat_id, Join.ASK_NAME_AFTER.format(name=html.quote(now.full_name)))
