@@ -34,6 +34,7 @@ from bot.database import Storage, open_storage, redis_pool
 from bot.middlewares import (
     CommitBeforeSending,
     CoordinatorMenus,
+    CoordinatorsName,
     Handling,
     install_middlewares,
 )
@@ -157,6 +158,7 @@ def build_dispatcher(
     dispatcher["handling"] = handling = Handling()
     install_middlewares(dispatcher, storage.sessionmaker, unsettled, handling, outbox)
     dispatcher.update.outer_middleware(CoordinatorMenus(dispatcher["coordinator_menus"]))
+    dispatcher.update.outer_middleware(CoordinatorsName())
     dispatcher.errors.register(on_forbidden, ExceptionTypeFilter(TelegramForbiddenError))
     dispatcher.errors.register(_on_error)
     dispatcher.include_router(setup_routers())

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from bot import texts
 from bot.settings import Settings, SettingsError, StartupError, load_settings
+from reports.participants import plural
 from reports.quarters import Quarter, QuarterError, Year, parse_period
 
 
@@ -154,6 +155,11 @@ def _read_docx(settings: Settings, path: Path, period: Quarter | None) -> Any:
         return read_report(stream, settings.spheres, period=period, limits=CELL_LIMITS)
 
 
+def _counted(number: int, forms: tuple[str, str, str]) -> str:
+    """`1 мероприятие`, `3 мероприятия`, `5 мероприятий`."""
+    return f"{number} {plural(number, *forms)}"
+
+
 def _docx_lines(read: Any) -> list[str]:
     """The rows not loaded and the spheres matched unsurely, one line each."""
     lines: list[str] = []
@@ -186,6 +192,7 @@ async def _import_docx(
     settings: Settings, path: Path, organisation: str | None, label: str | None
 ) -> int:
     from bot.database import deadline_for, io_reason, open_storage
+    from handlers.views import quarter_label
     from reports.docx_import import DocxImportError
     from storage.importer import import_read_report
 
@@ -226,20 +233,25 @@ async def _import_docx(
             )
     finally:
         await storage.close()
+    quarter = quarter_label(result.period.year, result.period.quarter)
     if result.skipped:
         _say(
             texts.IMPORT_DOCX_SKIPPED.format(
                 path=path,
-                period=result.period.label,
-                existing=result.existing,
-                read=len(read.events),
-                notes=len(read.notes),
+                quarter=quarter,
+                existing=_counted(result.existing, texts.EVENTS),
+                read=_counted(len(read.events), texts.EVENTS),
+                notes=_counted(len(read.notes), texts.NOTES),
             )
         )
         return 0
     _say(
         texts.IMPORT_DOCX_DONE.format(
-            period=result.period.label, path=path, added=result.added, notes=result.notes_added
+            period=result.period.label,
+            path=path,
+            events=_counted(result.added, texts.EVENTS),
+            notes=_counted(result.notes_added, texts.NOTES),
+            quarter=quarter,
         )
     )
     if result.repeated:

@@ -28,6 +28,7 @@ from bot.outbox import Outbox
 from bot.owed import OwedFirst, TypedBeforeOwed
 from bot.unsettled import SavedRetries, Unsettled
 from handlers.commands import set_coordinator_commands
+from handlers.join import ask_name_once
 from storage.db import current_session
 from storage.models import Person
 from storage.repositories import PersonRepository, ProcessedUpdateRepository
@@ -303,4 +304,29 @@ class CoordinatorMenus(BaseMiddleware):
             await set_coordinator_commands(bot, user.id, self.shown)
         except TelegramAPIError as error:  # tried again at their next update
             log.warning("no command menu for coordinator %s: %s", user.id, error)
+        return result
+
+
+class CoordinatorsName(BaseMiddleware):
+    """After a message or a button press in a private chat, a coordinator from
+    COORDINATOR_IDS still under the placeholder name is asked their name once
+    (`handlers.join.ask_name_once`); their update itself is handled first, as usual."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        result = await handler(event, data)
+        person: Person | None = data.get("person")
+        if person is None or person.role != "coordinator":  # staff: nothing to do
+            return result
+        chat: Chat | None = data.get("event_chat")
+        if not isinstance(event, Update) or (event.message or event.callback_query) is None:
+            return result
+        bot: Bot | None = data.get("bot")
+        session: AsyncSession | None = data.get("session")
+        state = data.get("state")
+        if chat is None or chat.type != "private" or bot is None or session is None or not state:
+            return result
+        try:
+            await ask_name_once(bot, session, state, person, chat.id)
+        except TelegramAPIError as error:  # noted as asked: a prompt is not worth a failure
+            log.warning("could not ask coordinator %s their name: %s", person.id, error)
         return result

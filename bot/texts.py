@@ -68,14 +68,17 @@ IMPORT_NOT_DOCX = (
 IMPORT_NOT_WORD = "файл не является документом Word (.docx)"
 IMPORT_PERIOD_ONLY_DOCX = "Параметр --period применяется только к файлам .docx."
 IMPORT_DOCX_DONE = (
-    "Отчёт за {period} загружен из {path}: мероприятий — {added}, "
-    "примечаний — {notes}; период закрыт для изменений."
+    "Отчёт за {period} загружен из {path}: {events}, {notes}. "
+    "Приём сведений за {quarter} закрыт: сотрудники не могут вносить изменения."
 )
 IMPORT_DOCX_REPEATED = "Одинаковых строк пропущено: {count}."
 IMPORT_DOCX_SKIPPED = (
-    "Отчёт из {path} не загружен: в периоде {period} уже есть мероприятия ({existing}). "
-    "Пропущено мероприятий из файла — {read}, примечаний — {notes}."
+    "Отчёт из {path} не загружен: сведения за {quarter} уже содержат {existing}. "
+    "Из файла не загружено: {read}, {notes}."
 )
+# The nouns counted in the import's lines, for `plural` (1 мероприятие, 2 мероприятия…).
+EVENTS = ("мероприятие", "мероприятия", "мероприятий")
+NOTES = ("примечание", "примечания", "примечаний")
 IMPORT_DOCX_PROBLEMS = "Не загружены строки ({count}):"
 IMPORT_DOCX_PROBLEM = "  строка {row}{number}{name}: {reason}"
 IMPORT_DOCX_UNSURE = "Проверьте сферы, распознанные неточно:"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router, html
+from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
@@ -21,7 +21,7 @@ from storage.repositories import (
     OrganisationRepository,
     PersonRepository,
 )
-from storage.repositories.access import STRANGER_REFUSALS
+from storage.repositories.access import STRANGER_REFUSALS, name_asked
 from storage.repositories.people import has_placeholder_name
 
 router = Router(name=__name__)
@@ -31,9 +31,13 @@ FULL_NAME_MAX = 200
 FULL_NAME_MIN_WORDS = 2
 
 
-async def unnamed_coordinator(message: Message, person: Person | None) -> bool:
-    """A coordinator from COORDINATOR_IDS who has not said their name yet."""
-    return person is not None and has_placeholder_name(person)
+async def unnamed_coordinator(
+    message: Message, person: Person | None, session: AsyncSession
+) -> bool:
+    """A coordinator from COORDINATOR_IDS who has not said their name, nor been asked it."""
+    if person is None or not has_placeholder_name(person):
+        return False
+    return await CounterRepository(session).value(name_asked(person.id)) == 0
 
 
 async def known_outside_a_dialogue(
@@ -51,6 +55,31 @@ async def ask_coordinators_name(message: Message, state: FSMContext) -> None:
     await state.set_state(JoinStates.name)
     await state.set_data({"rename": True})
     await message.answer(Join.ASK_OWN_NAME)
+
+
+async def ask_name_once(
+    bot: Bot, session: AsyncSession, state: FSMContext, person: Person | None, chat_id: int
+) -> None:
+    """After an update of a coordinator from COORDINATOR_IDS still under the placeholder
+    name (handled as usual: the command they sent is what they need now), one line points
+    them to /name. Asked once: noted in the counters table, so in any worker and after a
+    restart. A /start or /name that asks the name itself counts as asking it; inside some
+    other dialogue nothing is said, nor noted, until the person is out of it."""
+    if person is None or person.role != "coordinator" or not has_placeholder_name(person):
+        return
+    counters, step = CounterRepository(session), await state.get_state()
+    if step == JoinStates.name.state:  # being asked right now
+        await counters.first_time(name_asked(person.id))
+        return
+    if step is not None or await counters.value(name_asked(person.id)):
+        return
+    now = await PersonRepository(session).snapshot(person.telegram_id)  # the update's doing
+    if now is None or not now.active or not has_placeholder_name(now):
+        return
+    if not await counters.first_time(name_asked(person.id)):  # another worker asked just now
+        return
+    log.info("coordinator %s is asked their name", person.id)
+    await bot.send_message(chat_id, Join.ASK_NAME_AFTER.format(name=html.quote(now.full_name)))
 
 
 @router.message(Command("name"), known_outside_a_dialogue)

@@ -161,9 +161,8 @@ async def record_deletion(
     session: AsyncSession, person: Person, event: Event, clock: Clock
 ) -> None:
     """A submitted event deleted: kept as a version of its status."""
-    await ReviewRepository(session).record(
-        event.id, person.id, [("status", "отправлено", "удалено")], at=clock()
-    )
+    change = ("status", MyEvents.STATUS["submitted"], MyEvents.STATUS["deleted"])
+    await ReviewRepository(session).record(event.id, person.id, [change], at=clock())
 
 
 async def send_notices(bot: Bot, notices: list[Notice]) -> None:

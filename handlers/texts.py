@@ -128,6 +128,11 @@ class Join:
         "Как к вам обращаться? Напишите, пожалуйста, ваши фамилию, имя и отчество: "
         "они видны в сведениях о мероприятиях."
     )
+    # A coordinator from COORDINATOR_IDS, after their first update other than /start.
+    ASK_NAME_AFTER = (
+        "Ваши фамилия, имя и отчество пока не указаны: в сведениях вы значитесь как "
+        "«{name}». Чтобы указать их, отправьте /name."
+    )
     RENAMED = "Спасибо, {name}! ФИО сохранены. /help — справка."
     RENAME_CANCELLED = "ФИО не изменены."
     NAME_AFTER_DIALOGUE = (

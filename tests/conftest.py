@@ -20,7 +20,7 @@ from bot.database import Storage, open_storage
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade_database
-from tests.tg import RecordingSession, World
+from tests.tg import RecordingSession, World, asked_their_names
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURE = SHARED / "fixtures" / "report_2023_q4.json"
@@ -128,7 +128,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app_storage(settings: Settings) -> AsyncIterator[Storage]:
+    """The bot's database, its coordinator from COORDINATOR_IDS asked their name already
+    (as in a bot in use; tests/test_first_run.py meets a coordinator at their first update)."""
     storage = await open_storage(settings)
+    await asked_their_names(storage.sessionmaker, settings.coordinator_ids)
     yield storage
     await storage.close()
 

@@ -53,9 +53,13 @@ class BotProcess:
         coordinator_ids: Iterable[int] = (),
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
+        asked_their_names: bool = False,
     ) -> None:
-        """`env` adds or overrides settings; `args` follow `python -m bot` (default: run)."""
+        """`env` adds or overrides settings; `args` follow `python -m bot` (default: run).
+        `asked_their_names`: the coordinators are as in a bot in use, asked their names
+        already (else each one's first message is followed by the question)."""
         self.folder = folder
+        self.coordinator_ids = list(coordinator_ids) if asked_their_names else []
         self.args = tuple(args)
         self.database = folder / "bot.db"
         self.stdout_path = folder / "bot.stdout.log"
@@ -91,6 +95,26 @@ class BotProcess:
         if exc is not None and not isinstance(exc, asyncio.CancelledError):
             self._attach_log(exc)
 
+    async def _ask_their_names(self) -> None:
+        """The database made before the first run, its coordinators asked their names."""
+        from pydantic import SecretStr
+
+        from bot.database import open_storage
+        from bot.settings import Settings
+        from tests.tg import asked_their_names
+
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            bot_token=SecretStr(TEST_TOKEN),
+            database_url=self.env["DATABASE_URL"],
+            coordinator_ids=self.coordinator_ids,
+        )
+        storage = await open_storage(settings)
+        try:
+            await asked_their_names(storage.sessionmaker, self.coordinator_ids)
+        finally:
+            await storage.close()
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
@@ -106,6 +130,8 @@ class BotProcess:
             raise RuntimeError("the bot is already running")
         if self._copying is not None:
             await self._copying  # the previous run's last lines are in the file
+        if self.runs == 0 and self.coordinator_ids:
+            await self._ask_their_names()
         self.runs += 1
         banner = f"===== run {self.runs}: python -m bot {' '.join(self.args)}\n".encode()
         with self.stdout_path.open("ab") as stdout, self.stderr_path.open("ab") as stderr:

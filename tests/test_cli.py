@@ -173,6 +173,17 @@ def _typed_report() -> bytes:
     )
 
 
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [(1, "1 мероприятие"), (3, "3 мероприятия"), (11, "11 мероприятий"), (21, "21 мероприятие")],
+)
+def test_the_import_counts_events_in_agreement(number: int, shown: str) -> None:
+    from bot import texts
+    from bot.cli import _counted
+
+    assert _counted(number, texts.EVENTS) == shown
+
+
 def test_a_docx_report_is_imported_once_into_a_closed_period(tmp_path: Path) -> None:
     path = tmp_path / "Отчёт 2 кв.docx"
     path.write_bytes(_typed_report())
@@ -182,11 +193,15 @@ def test_a_docx_report_is_imported_once_into_a_closed_period(tmp_path: Path) -> 
 
     assert first.returncode == 0, first.stderr
     assert "Отчёт за 2021-Q2 загружен" in first.stdout
-    assert "мероприятий — 1, примечаний — 1; период закрыт" in first.stdout
+    assert "docx: 1 мероприятие, 1 примечание. Приём сведений за II квартал 2021 года закрыт" in (
+        first.stdout
+    )
     assert "строка 4 (№ 2) «Матч»: не указаны сроки проведения" in first.stdout
     assert second.returncode == 0, second.stderr
-    assert "не загружен: в периоде 2021-Q2 уже есть мероприятия (1)" in second.stdout
-    assert "Пропущено мероприятий из файла — 1, примечаний — 1" in second.stdout
+    assert "не загружен: сведения за II квартал 2021 года уже содержат 1 мероприятие" in (
+        second.stdout
+    )
+    assert "Из файла не загружено: 1 мероприятие, 1 примечание." in second.stdout
     with closing(sqlite3.connect(tmp_path / "data" / "bot.db")) as db:
         rows = db.execute(
             "SELECT o.name, p.status FROM events e JOIN organisations o ON o.id = e.organisation_id"

@@ -41,6 +41,7 @@ from tests.tg import (
     RecordingSession,
     Sessions,
     World,
+    asked_their_names,
     fsm_of,
     reach,
     stored_events,
@@ -61,6 +62,7 @@ def make_settings(database_url: str) -> Settings:
 
 async def open_world(settings: Settings, clock: Clock) -> tuple[World, Storage]:
     storage = await open_storage(settings)
+    await asked_their_names(storage.sessionmaker, settings.coordinator_ids)
     session = RecordingSession()
     bot = build_bot(settings, session=session)
     return World(build_dispatcher(settings, storage, clock=clock), bot, session), storage

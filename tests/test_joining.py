@@ -13,7 +13,7 @@ from bot.database import Storage
 from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS, setup_commands
 from handlers.texts import Common, Desk, Join
 from storage.models import Counter, JoinCode, utcnow
-from storage.repositories.access import STRANGER_REFUSALS
+from storage.repositories.access import STRANGER_REFUSALS, name_asked
 from tests.conftest import COORDINATOR_ID, NOW
 from tests.factories import help_shown
 from tests.test_dialogue import LINK, fill_event, join
@@ -241,9 +241,11 @@ async def test_a_stranger_is_refused_politely_and_only_counted(
     assert await counter(app_storage.sessionmaker, STRANGER_REFUSALS) == 7
     assert await stored_person(app_storage.sessionmaker, 1014) is None
     assert await fsm_of(app_storage.sessionmaker, 1014) is None
+    coordinator = await stored_person(app_storage.sessionmaker, COORDINATOR_ID)
+    assert coordinator is not None
     async with app_storage.sessionmaker() as session:
-        names = list(await session.scalars(select(Counter.name)))
-    assert names == [STRANGER_REFUSALS]
+        names = set(await session.scalars(select(Counter.name)))
+    assert names == {STRANGER_REFUSALS, name_asked(coordinator.id)}, "the coordinator's only"
 
 
 # --- coordinators ------------------------------------------------------------------------

@@ -14,7 +14,15 @@ from bot.database import Storage, open_storage
 from bot.settings import Settings
 from bot.workers import RenewedRedisIsolation
 from tests.conftest import COORDINATOR_ID, REDIS_URL, Clock, need_redis, redis_db
-from tests.tg import RecordingSession, World, fsm_rows, reach, stored_events, walk_on
+from tests.tg import (
+    RecordingSession,
+    World,
+    asked_their_names,
+    fsm_rows,
+    reach,
+    stored_events,
+    walk_on,
+)
 
 REDIS_DB = redis_db(15)  # a database of its own, emptied by each test
 
@@ -39,6 +47,7 @@ async def test_the_dispatcher_keeps_the_dialogue_in_redis_across_a_restart(
     redis_settings: Settings, clock: Clock
 ) -> None:
     storage = await open_storage(redis_settings)
+    await asked_their_names(storage.sessionmaker, redis_settings.coordinator_ids)
     try:
         first = _world(redis_settings, storage, clock)
         assert isinstance(first.dispatcher.fsm.storage, RedisStorage)

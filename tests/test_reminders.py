@@ -76,6 +76,21 @@ def telegram(sessionmaker: async_sessionmaker[AsyncSession], **settings: Any) ->
     return Telegram(ReminderDeps.create(bot, sessionmaker, make_settings(**settings)), session)
 
 
+def blocked_by(sessionmaker: async_sessionmaker[AsyncSession], person: Person) -> Telegram:
+    """`telegram()` whose Telegram answers 403 (the bot was blocked) to messages to `person`."""
+    tg = telegram(sessionmaker)
+    make_request = tg.session.make_request
+
+    async def refusing(bot: Bot, method: Any, timeout: int | None = None) -> Any:
+        if isinstance(method, SendMessage) and method.chat_id == person.telegram_id:
+            body = '{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked"}'
+            return tg.session.check_response(bot, method, 403, body)
+        return await make_request(bot, method, timeout)
+
+    tg.session.make_request = refusing  # type: ignore[method-assign]
+    return tg
+
+
 @dataclass
 class World:
     period: ReportingPeriod
@@ -391,17 +406,8 @@ async def test_before_reminders_stop_at_the_deadline_and_for_closed_periods(
 async def test_a_person_who_blocked_the_bot_is_skipped_from_then_on(
     sessionmaker: async_sessionmaker[AsyncSession], world: World
 ) -> None:
-    tg = telegram(sessionmaker)
     blocked = world.silent_people[0]
-    make_request = tg.session.make_request
-
-    async def refusing(bot: Bot, method: Any, timeout: int | None = None) -> Any:
-        if isinstance(method, SendMessage) and method.chat_id == blocked.telegram_id:
-            body = '{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked"}'
-            return tg.session.check_response(bot, method, 403, body)
-        return await make_request(bot, method, timeout)
-
-    tg.session.make_request = refusing  # type: ignore[method-assign]
+    tg = blocked_by(sessionmaker, blocked)
 
     first = await reminder_round(tg.deps, world.period.id, "before_7", now=BEFORE_7)
     later = telegram(sessionmaker)
@@ -415,17 +421,8 @@ async def test_a_person_who_blocked_the_bot_is_skipped_from_then_on(
 async def test_a_round_counts_reminders_sent_and_unreachable_in_the_metrics(
     sessionmaker: async_sessionmaker[AsyncSession], world: World
 ) -> None:
-    tg = telegram(sessionmaker)
     blocked = world.silent_people[0]
-    make_request = tg.session.make_request
-
-    async def refusing(bot: Bot, method: Any, timeout: int | None = None) -> Any:
-        if isinstance(method, SendMessage) and method.chat_id == blocked.telegram_id:
-            body = '{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked"}'
-            return tg.session.check_response(bot, method, 403, body)
-        return await make_request(bot, method, timeout)
-
-    tg.session.make_request = refusing  # type: ignore[method-assign]
+    tg = blocked_by(sessionmaker, blocked)
 
     def counted(outcome: str) -> float:
         value = REGISTRY.get_sample_value("bot_reminders_total", {"outcome": outcome})

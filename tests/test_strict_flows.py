@@ -22,7 +22,14 @@ from tests import factories
 from tests.conftest import COORDINATOR_ID, Clock
 from tests.telegram_rules import MAX_CALLBACK_DATA, MAX_TEXT, html_to_text, utf16_len
 from tests.test_dialogue import fill_event, join
-from tests.tg import Person, RecordingSession, World, stored_events, stored_person
+from tests.tg import (
+    Person,
+    RecordingSession,
+    World,
+    asked_their_names,
+    stored_events,
+    stored_person,
+)
 
 Q4 = "IV квартал 2023 года"
 
@@ -218,6 +225,7 @@ async def many_spheres(
         update={"spheres": spheres, "database_url": f"sqlite+aiosqlite:///{tmp_path / 's.db'}"}
     )
     storage = await open_storage(configured)
+    await asked_their_names(storage.sessionmaker, configured.coordinator_ids)
     session = RecordingSession()
     bot = build_bot(configured, session=session)
     yield World(build_dispatcher(configured, storage, clock=clock), bot, session), spheres

@@ -1,5 +1,5 @@
 """Every text the bot can show, rendered with sample values: nothing left unfilled, HTML
-that Telegram parses."""
+that Telegram parses, no longer than a message; the command menus as Telegram takes them."""
 
 from __future__ import annotations
 
@@ -12,17 +12,23 @@ import pytest
 
 from bot import texts as bot_texts
 from handlers import texts as handler_texts
+from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS
 from handlers.views import examples
+from reports.dates import MESSAGES as DATE_MESSAGES
 from reports.quarters import Quarter
 from reports.workdays import is_working_day
-from tests.telegram_rules import html_to_text
+from storage.repositories.people import PLACEHOLDER_NAME
+from tests.telegram_rules import MAX_TEXT, html_to_text, utf16_len
 from tests.tg import PLACEHOLDER
 
 SAMPLE = "Образец & <значение>"  # escaped by callers, as every value is
 
 
 def _templates() -> list[tuple[str, str]]:
-    """(where, text) of every text constant: the classes of handlers/texts.py, bot/texts.py."""
+    """(where, text) of every text constant: the classes of handlers/texts.py, bot/texts.py,
+    the refusals of typed dates (reports/dates.py: `reports/` imports nothing of ours), the
+    name a coordinator from the settings has until they give theirs (storage/ imports no
+    handlers), and the command menus' descriptions."""
     found: list[tuple[str, str]] = []
     for class_name, holder in inspect.getmembers(handler_texts, inspect.isclass):
         if holder.__module__ != handler_texts.__name__:
@@ -37,6 +43,9 @@ def _templates() -> list[tuple[str, str]]:
     for name, value in vars(bot_texts).items():
         if isinstance(value, str) and name.isupper():
             found.append((f"bot.texts.{name}", value))
+    found += [(f"reports.dates.MESSAGES[{code!r}]", text) for code, text in DATE_MESSAGES.items()]
+    found.append(("storage.people.PLACEHOLDER_NAME", PLACEHOLDER_NAME))
+    found += [(f"commands./{name}", text) for name, text in COORDINATOR_COMMANDS]
     return found
 
 
@@ -52,6 +61,9 @@ def render(template: str) -> str:
 def test_every_text_is_found() -> None:
     assert len(TEMPLATES) > 150
     assert ("Periods.REMIND_SKIPPED", handler_texts.Periods.REMIND_SKIPPED) in TEMPLATES
+    assert ("reports.dates.MESSAGES['year_far']", DATE_MESSAGES["year_far"]) in TEMPLATES
+    assert ("storage.people.PLACEHOLDER_NAME", PLACEHOLDER_NAME) in TEMPLATES
+    assert ("commands./status", dict(COORDINATOR_COMMANDS)["status"]) in TEMPLATES
 
 
 @pytest.mark.parametrize(("where", "template"), TEMPLATES, ids=[w for w, _ in TEMPLATES])
@@ -73,6 +85,40 @@ def test_a_chat_text_is_html_telegram_parses(where: str, template: str) -> None:
     shown = html_to_text(render(template))
 
     assert "<" not in shown.replace("<значение>", ""), where
+
+
+@pytest.mark.parametrize(("where", "template"), TEMPLATES, ids=[w for w, _ in TEMPLATES])
+def test_a_text_rendered_fits_in_a_message(where: str, template: str) -> None:
+    assert 0 < utf16_len(html_to_text(render(template))) <= MAX_TEXT, where
+
+
+@pytest.mark.parametrize(
+    ("command", "description"),
+    COORDINATOR_COMMANDS,
+    ids=[name for name, _ in COORDINATOR_COMMANDS],
+)
+def test_a_menu_command_is_one_telegram_accepts(command: str, description: str) -> None:
+    """setMyCommands: a command of 1–32 characters a-z, 0-9 and _; a description of 1–256."""
+    assert re.fullmatch(r"[a-z0-9_]{1,32}", command), command
+    assert 1 <= len(description) <= 256, command
+    assert description == description.strip() and "{" not in description, command
+
+
+def test_the_menus_name_each_command_once_and_the_desk_adds_to_the_staffs() -> None:
+    names = [name for name, _ in COORDINATOR_COMMANDS]
+
+    assert len(names) == len(set(names)) <= 100
+    assert COORDINATOR_COMMANDS[: len(REPORTER_COMMANDS)] == REPORTER_COMMANDS
+
+
+def test_the_moved_words_are_those_of_the_text_modules() -> None:
+    """Words once written in the handlers now come from handlers/texts.py."""
+    from handlers import review, upload
+
+    assert "без имени" not in inspect.getsource(upload)
+    assert '"отправлено"' not in inspect.getsource(review)
+    assert '"удалено"' not in inspect.getsource(review)
+    assert handler_texts.Upload.NO_NAME == "без имени"
 
 
 # --- the words: docs/words.md is the glossary these checks keep ---------------------------

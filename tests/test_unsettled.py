@@ -26,7 +26,7 @@ from handlers.texts import Dialogue
 from tests.conftest import REDIS_URL, Clock, need_redis, redis_db
 from tests.test_dialogue import join
 from tests.test_redis_storage import _world
-from tests.tg import SPHERE, World, fsm_rows, reach
+from tests.tg import SPHERE, World, asked_their_names, fsm_rows, reach
 
 REDIS_DB = redis_db(15)  # the tests' own database, emptied by each test that uses it
 USER = User(id=7, is_bot=False, first_name="Иван")
@@ -144,6 +144,7 @@ async def test_a_retry_reaching_another_worker_is_recognised_through_redis(
 ) -> None:
     redis_settings = settings.model_copy(update={"redis_url": f"{REDIS_URL}/{REDIS_DB}"})
     storage = await open_storage(redis_settings)
+    await asked_their_names(storage.sessionmaker, redis_settings.coordinator_ids)
     try:
         first = _worker(redis_settings, storage, clock, 1)
         try:

@@ -35,6 +35,7 @@ async def shared(
             stub.url,
             coordinator_ids=[COORDINATOR],
             env=webhook_env(port, SHUTDOWN_TIMEOUT="20"),
+            asked_their_names=True,  # each /help is answered with one message
         )
         webhook = Webhook(port)
         try:

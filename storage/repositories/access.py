@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import for_dialect
 from storage.models import Counter, JoinCode, utcnow
 
 STRANGER_REFUSALS = "stranger_refusals"
+# A coordinator from COORDINATOR_IDS was asked their name (a flag: 1 once asked).
+NAME_ASKED = "name_asked:{person_id}"
+
+
+def name_asked(person_id: int) -> str:
+    """The counter that notes a person was asked their name."""
+    return NAME_ASKED.format(person_id=person_id)
+
+
+def _insert_once(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING of a counter at 1."""
+    return dialect.insert(Counter.__table__).on_conflict_do_nothing(index_elements=["name"])
+
+
+_INSERTS_ONCE = {"sqlite": _insert_once(sqlite), "postgresql": _insert_once(postgresql)}
 
 
 class JoinCodeRepository:
@@ -94,6 +112,13 @@ class CounterRepository:
         if result.rowcount == 0:  # type: ignore[attr-defined]
             self.session.add(Counter(name=name, value=by))
             await self.session.flush()
+
+    async def first_time(self, name: str) -> bool:
+        """Set a counter to 1 unless it exists; True only for the transaction that set it
+        (a concurrent one on PostgreSQL waits for this one and gets False if it commits)."""
+        insert = for_dialect(self.session, _INSERTS_ONCE, "insert-or-skip")
+        result = await self.session.execute(insert, {"name": name, "value": 1})
+        return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def value(self, name: str) -> int:
         """A counter's value (0 if it was never incremented)."""
