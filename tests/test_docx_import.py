@@ -299,7 +299,7 @@ def test_a_table_nested_in_a_cell_leaves_the_row_readable() -> None:
 def test_the_dedup_key_json_is_json_dumps() -> None:
     from storage.importer import _key_json
 
-    samples = [["a\"b\\c\n\t\u2028", None, "ёж😀", "\x00\x1f"], [], [None], ["2023-Q4"]]
+    samples = [['a"b\\c\n\t\u2028', None, "ёж😀", "\x00\x1f"], [], [None], ["2023-Q4"]]
 
     for items in samples:
         assert _key_json(items) == json.dumps(items, ensure_ascii=False)
