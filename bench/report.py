@@ -1,6 +1,6 @@
 """Benchmark the quarterly report compiler against a bare python-docx loop.
 
-    python bench/report.py [--sizes 42,1000,10000]
+    python bench/report.py [--sizes 42,1000,10000] [--part all|report|import] [--repeat N]
 
 For each size N it measures, on N synthetic events (the 42 reference events cycled with
 shifted dates and numbered names, or generated text when ../shared is absent):
@@ -297,6 +297,13 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
+def fresh_env(folder: Path) -> dict[str, str]:
+    """The CLI's environment: a fresh SQLite file in `folder`, nobody's Redis."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}"}
+    env.pop("REDIS_URL", None)
+    return env
+
+
 def run_cli(data: dict[str, Any], expected_rows: int) -> dict[str, Any]:
     """Import the events (untimed), then time `python -m bot report`; or say why not."""
     reason = cli_unavailable()
@@ -307,7 +314,7 @@ def run_cli(data: dict[str, Any], expected_rows: int) -> dict[str, Any]:
         source = folder / "events.json"
         source.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         out = folder / "OUT.docx"
-        env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}"}
+        env = fresh_env(folder)
         command = [sys.executable, "-m", "bot"]
         imported = subprocess.run(
             [*command, "import", str(source)],
@@ -354,7 +361,7 @@ def run_import(path: Path, expected: int) -> dict[str, Any]:
         return {"skipped": reason}
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         folder = Path(tmp)
-        env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}"}
+        env = fresh_env(folder)
         output, errors = folder / "out.txt", folder / "err.txt"
         with output.open("wb") as out, errors.open("wb") as err:
             started = time.perf_counter()
@@ -384,8 +391,9 @@ def run_import(path: Path, expected: int) -> dict[str, Any]:
         return result
 
 
-def import_table(base: dict[str, Any], sizes: list[int]) -> list[str]:
-    """Read floor against the whole import CLI, per size; the notes to print after."""
+def import_table(base: dict[str, Any], sizes: list[int], repeat: int = 1) -> list[str]:
+    """Read floor against the whole import CLI, per size, each the run of least CPU time
+    of `repeat` (a shared machine's noise); the notes to print after."""
     print()
     header = (
         f"{'size':>6} | {'read floor s':>12} | {'floor cpu s':>11} | {'floor MB':>8} | "
@@ -400,8 +408,13 @@ def import_table(base: dict[str, Any], sizes: list[int]) -> list[str]:
         with tempfile.TemporaryDirectory(prefix="bench-docx-") as tmp:
             path = Path(tmp) / f"report_{size}.docx"
             path.write_bytes(render_docx(report))
-            floor = run_child("read", size, env={**os.environ, "BENCH_DOCX": str(path)})
-            loaded = run_import(path, report.row_count)
+            floors, imports = [], []
+            for _ in range(repeat):  # alternated, so both meet the same load
+                floors.append(run_child("read", size, env={**os.environ, "BENCH_DOCX": str(path)}))
+                imports.append(run_import(path, report.row_count))
+            floor = min(floors, key=lambda run: run["cpu"])
+            done = [run for run in imports if "skipped" not in run]
+            loaded = min(done, key=lambda run: run["cpu"]) if done else imports[0]
         if "skipped" in loaded:
             cells = f"{'skipped':>17} | {'':>21} | {'':>9}"
             notes.append(f"import at {size}: skipped: {loaded['skipped']}")
@@ -438,6 +451,15 @@ def ratio(seconds: float, floor: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(n) for n in DEFAULT_SIZES))
+    parser.add_argument(
+        "--part",
+        choices=("all", "report", "import"),
+        default="all",
+        help="compile only (a)-(c), read back only (d)-(e), or both",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="read floor and import: the best of N runs each"
+    )
     parser.add_argument("--child", choices=("floor", "render", "read"), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -450,6 +472,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"events: {origin}; python-docx {version('python-docx')}; {os.cpu_count()} CPUs")
     print("memory: peak RSS (resource ru_maxrss); floor/render = rise over the child's baseline,")
     print("        cli/import = whole CLI process peak incl. interpreter")
+    print(f"load average at start: {load_average()}")
+    if args.part != "import":
+        report_table(base, sizes)
+    if args.part != "report":
+        for note in import_table(base, sizes, args.repeat):
+            print(note)
+    print(f"load average at end: {load_average()}")
+    return 0
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (the machine may be shared)."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def report_table(base: dict[str, Any], sizes: list[int]) -> None:
+    """The compile floor against the renderer and the report CLI, per size."""
     print()
     header = (
         f"{'size':>6} | {'floor s':>7} | {'floor MB':>8} | {'render s (×floor)':>17} | "
@@ -482,9 +521,6 @@ def main(argv: list[str] | None = None) -> int:
     for note in dict.fromkeys(notes):
         print(note)
     print(f"target: cli <= {TARGET:.2f} × floor at 10,000")
-    for note in import_table(base, sizes):
-        print(note)
-    return 0
 
 
 if __name__ == "__main__":

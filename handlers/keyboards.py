@@ -559,6 +559,79 @@ class UploadCb(CallbackData, prefix="up"):
     key: Annotated[str, Field(max_length=16)]
 
 
+class UploadSphereCb(CallbackData, prefix="us"):
+    """The answer to question `q` of upload `key` about an unsure sphere: the candidate
+    `pick` (from 0), or -1 to leave those rows out."""
+
+    key: Annotated[str, Field(max_length=16)]
+    q: Annotated[int, Field(ge=0, le=999)]
+    pick: Annotated[int, Field(ge=-1, le=99)]
+
+
+class UploadOrgCb(CallbackData, prefix="uo"):
+    """The organisation `id` chosen for upload `key` (0: DEFAULT_ORGANISATION)."""
+
+    key: Annotated[str, Field(max_length=16)]
+    id: Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class UploadOrgPageCb(CallbackData, prefix="ug"):
+    """Another page of the organisations offered for upload `key`."""
+
+    key: Annotated[str, Field(max_length=16)]
+    page: Annotated[int, Field(ge=0, le=9999)]
+
+
+ORGANISATIONS_PAGE = 8
+
+
+def upload_sphere_keyboard(
+    key: str, question: int, candidates: Sequence[str]
+) -> InlineKeyboardMarkup:
+    """One numbered button per candidate sphere (named in full in the question's text),
+    «Пропустить эти строки» and «Отмена»."""
+    builder = Keyboard()
+    for pick, name in enumerate(candidates):
+        data = UploadSphereCb(key=key, q=question, pick=pick)
+        builder.button(text=sphere_label(pick + 1, name), callback_data=data)
+    skip = UploadSphereCb(key=key, q=question, pick=-1)
+    builder.button(text=Upload.SKIP_ROWS, callback_data=skip)
+    builder.button(text=Upload.CANCEL, callback_data=UploadCb(action="drop", key=key))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def pages_of(count: int, size: int) -> int:
+    """How many pages `count` items take, `size` a page (at least one)."""
+    return max(-(-count // size), 1)
+
+
+def upload_organisations_keyboard(
+    key: str, organisations: Sequence[tuple[int, str]], page: int
+) -> InlineKeyboardMarkup:
+    """A page of organisations (id 0 the default one, listed first), the other pages and
+    «Отмена»: any number of organisations fits Telegram's 100 buttons."""
+    pages = pages_of(len(organisations), ORGANISATIONS_PAGE)
+    page = min(max(page, 0), pages - 1)
+    builder = Keyboard()
+    sizes: list[int] = []
+    start = page * ORGANISATIONS_PAGE
+    for organisation_id, name in organisations[start : start + ORGANISATIONS_PAGE]:
+        mark = Upload.DEFAULT_MARK if organisation_id == 0 else ""
+        label = short(name, BUTTON_TEXT_MAX - len(mark)) + mark
+        builder.button(text=label, callback_data=UploadOrgCb(key=key, id=organisation_id))
+        sizes.append(1)
+    turns = [(page - 1, Upload.PREVIOUS), (page + 1, Upload.NEXT)]
+    for number, label in turns:
+        if 0 <= number < pages:
+            builder.button(text=label, callback_data=UploadOrgPageCb(key=key, page=number))
+    if pages > 1:
+        sizes.append(2 if 0 < page < pages - 1 else 1)
+    builder.button(text=Upload.CANCEL, callback_data=UploadCb(action="drop", key=key))
+    builder.adjust(*sizes, 1)
+    return builder.as_markup()
+
+
 def upload_keyboard(key: str) -> InlineKeyboardMarkup:
     builder = Keyboard()
     builder.button(text=Upload.LOAD, callback_data=UploadCb(action="load", key=key))

@@ -20,7 +20,7 @@ from aiogram import Bot, F, Router, html
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Document, Message
+from aiogram.types import CallbackQuery, Document, InaccessibleMessage, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
@@ -37,10 +37,11 @@ from reports.docx_import import (
     SphereMatch,
     read_report,
 )
+from reports.participants import plural
 from reports.quarters import Quarter
 from storage.importer import CELL_LIMITS, import_read_report
 from storage.models import Person
-from storage.repositories import EventRepository, PeriodRepository
+from storage.repositories import EventRepository, OrganisationRepository, PeriodRepository
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -65,7 +66,10 @@ _IS_DOCX = Check(
 
 
 def _dump(read: ReadReport, key: str) -> dict[str, Any]:
-    """What was read, as JSON for the FSM data."""
+    """What was read, as JSON for the FSM data, with the questions still to ask."""
+    rows: dict[str, int] = {}
+    for event in read.events:
+        rows[event.written_sphere] = rows.get(event.written_sphere, 0) + 1
     return {
         "key": key,
         "period": read.period.label,
@@ -82,39 +86,139 @@ def _dump(read: ReadReport, key: str) -> dict[str, Any]:
                 event.result,
                 event.participants,
                 event.participant_count,
+                event.written_sphere,
             ]
             for event in read.events
         ],
+        # [sphere as written, candidate configured spheres, its rows]: asked one by one.
+        "questions": [
+            [match.written, list(match.candidates), rows[match.written]]
+            for match in read.unsure
+            if match.candidates and rows.get(match.written)
+        ],
+        "answers": [],  # per question answered: the sphere chosen, or None (rows left out)
+        "organisation": None,  # chosen: 0 (DEFAULT_ORGANISATION) or an organisation's id
     }
 
 
 def _load(data: dict[str, Any]) -> ReadReport:
-    events = [
-        ImportedEvent(
-            row=index,
-            number="",
-            sphere=sphere,
-            name=name,
-            place=place,
-            dates=DateRange(date.fromisoformat(start), date.fromisoformat(end), precision, note),
-            result=result,
-            participants=participants,
-            participant_count=count,
+    """The report as read, with the coordinator's answers applied (spheres, rows left out)."""
+    chosen = {
+        question[0]: answer
+        for question, answer in zip(data["questions"], data["answers"], strict=False)
+    }
+    events = []
+    for index, (
+        sphere,
+        name,
+        place,
+        start,
+        end,
+        precision,
+        note,
+        result,
+        participants,
+        count,
+        written,
+    ) in enumerate(data["events"], start=1):
+        if written in chosen:
+            if chosen[written] is None:
+                continue
+            sphere = chosen[written]
+        events.append(
+            ImportedEvent(
+                row=index,
+                number="",
+                sphere=sphere,
+                name=name,
+                place=place,
+                dates=DateRange(
+                    date.fromisoformat(start), date.fromisoformat(end), precision, note
+                ),
+                result=result,
+                participants=participants,
+                participant_count=count,
+                written_sphere=written,
+            )
         )
-        for index, (
-            sphere,
-            name,
-            place,
-            start,
-            end,
-            precision,
-            note,
-            result,
-            participants,
-            count,
-        ) in enumerate(data["events"], start=1)
-    ]
     return ReadReport(Quarter.parse(data["period"]), "", events, list(data["notes"]))
+
+
+def _rows(count: int) -> str:
+    return f"{count} {plural(count, 'строка', 'строки', 'строк')}"
+
+
+async def _organisations(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
+    """The organisations to load from: the default first (id 0), then the others by name."""
+    default = settings.default_organisation
+    others = await OrganisationRepository(session).all()
+    return [(0, default)] + [(o.id, o.name) for o in others if o.name != default]
+
+
+async def _organisation_name(
+    session: AsyncSession, settings: Settings, chosen: int | None
+) -> str | None:
+    """The chosen organisation's name (None: it is gone since)."""
+    if not chosen:
+        return settings.default_organisation
+    organisation = await OrganisationRepository(session).get(chosen)
+    return None if organisation is None else organisation.name
+
+
+async def _ask_organisation(
+    message: Message | InaccessibleMessage,
+    session: AsyncSession,
+    settings: Settings,
+    key: str,
+    page: int,
+) -> None:
+    organisations = await _organisations(session, settings)
+    pages = kb.pages_of(len(organisations), kb.ORGANISATIONS_PAGE)
+    page = min(max(page, 0), pages - 1)
+    await message.answer(
+        Upload.ORGANISATION_QUESTION.format(page=page + 1, pages=pages),
+        reply_markup=kb.upload_organisations_keyboard(key, organisations, page),
+    )
+
+
+async def _next_step(
+    message: Message | InaccessibleMessage,
+    session: AsyncSession,
+    settings: Settings,
+    waiting: dict[str, Any],
+) -> None:
+    """The next question about an upload: an unsure sphere, the organisation, «Загрузить»."""
+    key = waiting["key"]
+    questions, step = waiting["questions"], len(waiting["answers"])
+    if step < len(questions):
+        written, candidates, rows = questions[step]
+        lines = [
+            Upload.SPHERE_QUESTION.format(
+                number=step + 1,
+                total=len(questions),
+                written=html.quote(kb.short(written, 200)),
+                rows=_rows(rows),
+            )
+        ]
+        lines += [
+            Upload.SPHERE_CANDIDATE.format(number=number, sphere=html.quote(name))
+            for number, name in enumerate(candidates, 1)
+        ]
+        markup = kb.upload_sphere_keyboard(key, step, candidates)
+        await message.answer("\n".join(lines), reply_markup=markup)
+        return
+    if waiting["organisation"] is None and len(await _organisations(session, settings)) > 1:
+        await _ask_organisation(message, session, settings, key, 0)
+        return
+    name = await _organisation_name(session, settings, waiting["organisation"])
+    period = Quarter.parse(waiting["period"])
+    await message.answer(
+        Upload.CONFIRM.format(
+            organisation=html.quote(name or settings.default_organisation),
+            period=quarter_label(period.year, period.quarter),
+        ),
+        reply_markup=kb.upload_keyboard(key),
+    )
 
 
 def _problem_line(problem: RowProblem) -> str:
@@ -226,7 +330,13 @@ async def report_file(
         lines.append(Upload.NOTHING_TO_LOAD)
     else:
         key = secrets.token_hex(4)
-        await state.update_data({UPLOAD: _dump(read, key)})
+        waiting = _dump(read, key)
+        await state.update_data({UPLOAD: waiting})
+        if waiting["questions"] or len(await _organisations(session, settings)) > 1:
+            for part in split_message(lines):
+                await message.answer(part)
+            await _next_step(message, session, settings, waiting)
+            return
         lines.append(
             Upload.CONFIRM.format(
                 organisation=html.quote(settings.default_organisation), period=period
@@ -244,6 +354,95 @@ async def staff_report_file(message: Message) -> None:
     await message.answer(Upload.STAFF_REFUSED)
 
 
+async def _waiting(callback: CallbackQuery, state: FSMContext, key: str) -> dict[str, Any] | None:
+    """The upload the button belongs to, or None (an older or finished one: refused)."""
+    waiting = (await state.get_data()).get(UPLOAD)
+    if not isinstance(waiting, dict) or waiting.get("key") != key:
+        await callback.answer(Upload.STALE, show_alert=True)
+        return None
+    return waiting
+
+
+@router.callback_query(IsCoordinator(), kb.UploadSphereCb.filter())
+async def upload_sphere_chosen(
+    callback: CallbackQuery,
+    callback_data: kb.UploadSphereCb,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+) -> None:
+    waiting = await _waiting(callback, state, callback_data.key)
+    if waiting is None:
+        return
+    questions, answers = waiting["questions"], waiting["answers"]
+    if callback_data.q != len(answers) or callback_data.q >= len(questions):
+        await callback.answer(Upload.ANSWERED, show_alert=True)
+        return
+    written, candidates, rows = questions[callback_data.q]
+    if callback_data.pick >= len(candidates):
+        await callback.answer(Upload.ANSWERED, show_alert=True)
+        return
+    chosen = None if callback_data.pick < 0 else candidates[callback_data.pick]
+    waiting = {**waiting, "answers": [*answers, chosen]}
+    await state.update_data({UPLOAD: waiting})
+    await callback.answer()
+    assert callback.message is not None
+    if chosen is None:
+        said = Upload.ROWS_SKIPPED.format(
+            written=html.quote(kb.short(written, 200)), rows=_rows(rows)
+        )
+    else:
+        said = Upload.SPHERE_TAKEN.format(
+            written=html.quote(kb.short(written, 200)), sphere=html.quote(chosen)
+        )
+    await callback.message.answer(said)
+    await _next_step(callback.message, session, settings, waiting)
+
+
+@router.callback_query(IsCoordinator(), kb.UploadOrgPageCb.filter())
+async def upload_organisation_page(
+    callback: CallbackQuery,
+    callback_data: kb.UploadOrgPageCb,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+) -> None:
+    waiting = await _waiting(callback, state, callback_data.key)
+    if waiting is None:
+        return
+    if waiting["organisation"] is not None:
+        await callback.answer(Upload.ANSWERED, show_alert=True)
+        return
+    await callback.answer()
+    assert callback.message is not None
+    message = callback.message
+    await _ask_organisation(message, session, settings, callback_data.key, callback_data.page)
+
+
+@router.callback_query(IsCoordinator(), kb.UploadOrgCb.filter())
+async def upload_organisation_chosen(
+    callback: CallbackQuery,
+    callback_data: kb.UploadOrgCb,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+) -> None:
+    waiting = await _waiting(callback, state, callback_data.key)
+    if waiting is None:
+        return
+    if waiting["organisation"] is not None or len(waiting["answers"]) < len(waiting["questions"]):
+        await callback.answer(Upload.ANSWERED, show_alert=True)
+        return
+    if await _organisation_name(session, settings, callback_data.id) is None:
+        await callback.answer(Upload.ORGANISATION_GONE, show_alert=True)
+        return
+    waiting = {**waiting, "organisation": callback_data.id}
+    await state.update_data({UPLOAD: waiting})
+    await callback.answer()
+    assert callback.message is not None
+    await _next_step(callback.message, session, settings, waiting)
+
+
 @router.callback_query(IsCoordinator(), kb.UploadCb.filter())
 async def upload_chosen(
     callback: CallbackQuery,
@@ -253,22 +452,36 @@ async def upload_chosen(
     settings: Settings,
     person: Person,
 ) -> None:
-    data = await state.get_data()
-    waiting = data.get(UPLOAD)
-    if not isinstance(waiting, dict) or waiting.get("key") != callback_data.key:
-        await callback.answer(Upload.STALE, show_alert=True)
+    waiting = await _waiting(callback, state, callback_data.key)
+    if waiting is None:
         return
-    await state.set_data({name: value for name, value in data.items() if name != UPLOAD})
     assert callback.message is not None
-    if callback_data.action != "load":
+    organisation = None
+    if callback_data.action == "load":
+        if len(waiting["answers"]) < len(waiting["questions"]):
+            await callback.answer(Upload.ANSWERED, show_alert=True)
+            return
+        organisation = await _organisation_name(session, settings, waiting["organisation"])
+        if organisation is None:
+            await callback.answer(Upload.ORGANISATION_GONE, show_alert=True)
+            await state.update_data({UPLOAD: {**waiting, "organisation": None}})
+            await _ask_organisation(callback.message, session, settings, waiting["key"], 0)
+            return
+    data = await state.get_data()
+    await state.set_data({name: value for name, value in data.items() if name != UPLOAD})
+    if organisation is None:
         await callback.answer()
         await callback.message.answer(Upload.CANCELLED)
         return
     read = _load(waiting)
+    if not read.events:
+        await callback.answer()
+        await callback.message.answer(Upload.NOTHING_LEFT)
+        return
     result = await import_read_report(
         session,
         read,
-        organisation=settings.default_organisation,
+        organisation=organisation,
         deadline_of=settings.default_deadline,
     )
     period = quarter_label(read.period.year, read.period.quarter)

@@ -61,6 +61,7 @@ _SPHERE_STOP_WORDS = frozenset(
 SURE_SCORE = 90.0  # at least this close (0-100) and clearly ahead of the next: no question
 MATCH_SCORE = 60.0  # below this the sphere is taken as written, as a sphere of its own
 _MARGIN = 10.0
+CANDIDATES = 5  # configured spheres offered when a sphere row's match is unsure
 
 
 class DocxImportError(ValueError):
@@ -84,6 +85,7 @@ class ImportedEvent:
     result: str
     participants: str
     participant_count: int | None
+    written_sphere: str = ""  # the sphere row's text as typed (`sphere` may be its match)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,8 @@ class SphereMatch:
     written: str
     sphere: str | None
     score: float
+    # The configured spheres close enough to be meant (best first), to ask which one.
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -156,6 +160,11 @@ class SphereMatcher:
                 found = (self.spheres[index], score, sure)
         self._seen[written] = found
         return found
+
+    def candidates(self, written: str, limit: int = CANDIDATES) -> tuple[str, ...]:
+        """The configured spheres scoring at least MATCH_SCORE against `written`, best first."""
+        ranked = process.extract(_sphere_key(written), self._keys, scorer=fuzz.ratio, limit=limit)
+        return tuple(self.spheres[index] for _key, score, index in ranked if score >= MATCH_SCORE)
 
 
 def _paragraph_text(paragraph: etree._Element) -> str:
@@ -420,6 +429,7 @@ def _read(
     report: ReadReport | None = None
     tables = rows = 0
     sphere: str | None = None
+    sphere_written = ""
     unsure_seen: set[str] = set()
     problems: list[RowProblem] = []
     unsure: list[SphereMatch] = []
@@ -446,10 +456,11 @@ def _read(
             if report is None and matched is None and title_period(written) is not None:
                 titles.append(written)  # the title typed as the table's first row
                 continue
-            sphere = matched or written
+            sphere, sphere_written = matched or written, written
             if not sure and written not in unsure_seen:
                 unsure_seen.add(written)
-                unsure.append(SphereMatch(written, matched, score))
+                candidates = matcher.candidates(written) if matched is not None else ()
+                unsure.append(SphereMatch(written, matched, score, candidates))
             continue
         if len(texts) != COLUMN_COUNT:
             problems.append(
@@ -509,6 +520,7 @@ def _read(
                 result=result,
                 participants=participants,
                 participant_count=None if total is None else total.count,
+                written_sphere=sphere_written,
             )
         )
     if tables == 0:

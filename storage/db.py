@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from weakref import WeakKeyDictionary
@@ -299,6 +300,34 @@ class SqliteStatement:
         try:
             driver = (await connection.get_raw_connection()).driver_connection
             return connection.dialect, await call(driver, sql, args)
+        except (sqlite3.Error, ValueError) as error:
+            if _is_disconnect(connection.dialect, error):
+                await connection.invalidate(error)
+            raise _wrapped(error, sql, args) from error
+
+    async def run_many(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run it once per row of parameters, in one executemany (SQLite sessions only).
+
+        A value met again in the same column (a date, the import's timestamp) is
+        processed once."""
+        connection = await session.connection()
+        sql, names, binds, _ = self._prepare(connection.dialect)
+        in_order = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        processed = [(at, process, {}) for at, process in enumerate(binds) if process]
+        args = []
+        for row in rows:
+            values = list(in_order(row))
+            for at, process, cache in processed:
+                value = values[at]
+                if value is not None:
+                    done = cache.get(value, cache)
+                    if done is cache:
+                        done = cache[value] = process(value)
+                    values[at] = done
+            args.append(values)
+        try:
+            driver = (await connection.get_raw_connection()).driver_connection
+            await driver.executemany(sql, args)
         except (sqlite3.Error, ValueError) as error:
             if _is_disconnect(connection.dialect, error):
                 await connection.invalidate(error)

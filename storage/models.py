@@ -88,10 +88,11 @@ class Person(Base):
     role: Mapped[str] = mapped_column(String(16), default="reporter")
     # False only when a coordinator deactivated the person: refused like a stranger.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Since when Telegram refuses the bot's messages to this chat (403, or the person
     # blocked the bot); cleared when they unblock it or write again. Still a member.
+    # (Declared in the order the migrations added the columns: see storage/migrate.py.)
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Erased at a coordinator's request (personal data): the row stays, so the person's
     # events keep their author, but the name is blank and the Telegram id gone; shown as
     # «сотрудник удалён». A later message from that account is a stranger's.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from io import BytesIO
@@ -293,3 +294,12 @@ def test_a_table_nested_in_a_cell_leaves_the_row_readable() -> None:
     # python-docx, like Word, puts an empty paragraph after a table in a cell
     assert event.result == "Проведён фестиваль.\nПодписан меморандум\n\nПосле таблицы"
     assert event.participant_count == 120
+
+
+def test_the_dedup_key_json_is_json_dumps() -> None:
+    from storage.importer import _key_json
+
+    samples = [['a"b\\c\n\t\u2028', None, "ёж😀", "\x00\x1f"], [], [None], ["2023-Q4"]]
+
+    for items in samples:
+        assert _key_json(items) == json.dumps(items, ensure_ascii=False)

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, time
 from io import BytesIO
 from pathlib import Path
 
+import docx
+import pytest
 from aiogram.methods import SendPhoto
 from aiogram.types import BufferedInputFile
 from openpyxl import load_workbook
@@ -296,16 +298,26 @@ def test_a_picture_is_drawn_without_any_event_in_a_panel() -> None:
 
 
 async def test_the_readme_picture_is_drawn_from_the_reference_quarter(
-    fixture_data: dict[str, object],
+    fixture_data: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = importlib.util.spec_from_file_location("stats_example", SCRIPT)
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
 
+    word = docx.Document(BytesIO(script.second_quarter_docx(REGION)))
     image = Image.open(BytesIO(await script.stats_picture(fixture_data))).convert("RGB")
 
-    assert image.width == 1100 and image.height > 1500  # 12 spheres, 9 organisations
+    # III квартал 2023 года is a Word report, read back by the .docx importer.
+    [table] = word.tables
+    assert word.paragraphs[0].text.endswith("в III квартале 2023 года")
+    names = [row.cells[1].text for row in table.rows if row.cells[0].text.rstrip(".").isdigit()]
+    assert len(names) == sum(count for _, count, _ in script.SECOND_QUARTER) == 28
+    assert capsys.readouterr().out.splitlines() == [
+        "2023-Q3: 28 events imported from the .docx",
+        "42 events against 28, 0",
+    ]
+    assert image.width == 1100 and image.height > 1200  # 12 spheres, 1 organisation
     assert colour_share(image, COLOURS[0]) > 0.005 and colour_share(image, COLOURS[1]) > 0.005
 
 

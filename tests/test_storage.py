@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from reports.model import DEFAULT_SPHERES
 from reports.quarters import Quarter
 from storage.db import InlineSqliteConnection, create_engine, create_sessionmaker
-from storage.migrate import alembic_config, upgrade_database
+from storage.migrate import HEAD, alembic_config, upgrade_database
 from storage.models import Base, Event, Person, ReportingPeriod
 from storage.report_source import DatabaseReportSource, PeriodNotFound
 from storage.repositories import (
@@ -357,3 +359,115 @@ async def test_a_person_snapshot_holds_the_stored_columns_outside_the_session(
     assert snapshot.active is False and snapshot.created_at.tzinfo is not None
     assert inspect(snapshot).detached and snapshot not in session
     assert await people.snapshot(5002) is None
+
+
+# --- the start's shortcuts: a fresh file from the models, no Alembic at head ------------
+
+
+def _schema(connection: sa.Connection) -> dict[str, Any]:
+    """Every table as SQLite reflects it: columns in order, keys, indexes, checks, rows
+    of data a migration may have written (alembic_version included)."""
+    inspector = inspect(connection)
+    schema: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        columns = [
+            (c["name"], str(c["type"]), c["nullable"], c["default"], c.get("primary_key"))
+            for c in inspector.get_columns(table)
+        ]
+        schema[table] = {
+            "columns": columns,
+            "primary_key": inspector.get_pk_constraint(table),
+            "foreign_keys": sorted(
+                (
+                    fk["name"] or "",
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    tuple(fk["referred_columns"]),
+                    fk["options"].get("ondelete"),
+                )
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+            ),
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(table)
+            ),
+            "checks": sorted(
+                (c["name"], " ".join(c["sqltext"].split()))
+                for c in inspector.get_check_constraints(table)
+            ),
+            "rows": sorted(map(tuple, connection.execute(sa.text(f'SELECT * FROM "{table}"')))),
+        }
+    return schema
+
+
+async def test_a_fresh_sqlite_file_gets_the_schema_every_migration_builds(
+    tmp_path: Path,
+) -> None:
+    fresh = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    stepwise = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'stepwise.db'}")
+
+    def migrate(connection: sa.Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+    try:
+        await upgrade_database(fresh)
+        async with stepwise.begin() as connection:
+            await connection.run_sync(migrate)
+        async with fresh.connect() as one, stepwise.connect() as other:
+            created, migrated = await one.run_sync(_schema), await other.run_sync(_schema)
+    finally:
+        await fresh.dispose()
+        await stepwise.dispose()
+
+    assert created == migrated
+    assert created["alembic_version"]["rows"] == [(HEAD,)]
+
+
+def test_the_head_the_start_compares_with_is_alembics() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+async def test_a_database_at_head_is_not_handed_to_alembic(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("Alembic ran on a database at head")
+
+    monkeypatch.setattr(command, "upgrade", refused)
+
+    await upgrade_database(sqlite_engine)
+
+    async with sqlite_engine.connect() as connection:
+        version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    assert version == HEAD
+
+
+async def test_a_database_behind_head_is_upgraded_by_alembic(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+
+    def migrate_to(connection: sa.Connection, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(migrate_to, "0012_outbox_owner")
+
+        await upgrade_database(engine)
+
+        async with engine.connect() as connection:
+            version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            columns = await connection.run_sync(
+                lambda c: {column["name"] for column in inspect(c).get_columns("events")}
+            )
+    finally:
+        await engine.dispose()
+    assert version == HEAD
+    assert "review" in columns

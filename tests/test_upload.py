@@ -36,6 +36,12 @@ def coordinator(world: World) -> Person:
     return world.person(COORDINATOR_ID, "Координатор")
 
 
+async def answer_the_spheres(desk: Person) -> None:
+    """The two unsure spheres of `typed_report`, answered with their best match."""
+    await desk.press(SPORT)
+    await desk.press(EDUCATION)
+
+
 def getfiles(world: World) -> list[GetFile]:
     return [r for r in world.session.requests if isinstance(r, GetFile)]
 
@@ -45,7 +51,7 @@ async def test_a_coordinators_report_is_shown_then_loaded_into_a_closed_quarter(
 ) -> None:
     desk = coordinator(world)
 
-    [summary] = await desk.send_document("Отчёт III кв.docx", typed_report())
+    [summary, question] = await desk.send_document("Отчёт III кв.docx", typed_report())
 
     text = summary.text
     assert "<b>Прочитан отчёт за III квартал 2022 года</b> (файл «Отчёт III кв.docx»)" in text
@@ -54,7 +60,23 @@ async def test_a_coordinators_report_is_shown_then_loaded_into_a_closed_quarter(
     assert "• строка 4 (№ 2.) «Матч»: не указаны сроки проведения" in text
     assert f"• «Сотрудничество в сфере образования» — принята как «{EDUCATION}»" in text
     assert f"• «Сотрудничество в сфере спотра» — принята как «{SPORT}»" in text
-    assert isinstance(summary.reply_markup, InlineKeyboardMarkup)
+    assert summary.reply_markup is None
+    assert question.text.startswith(
+        "Вопрос 1 из 2. Сфера «Сотрудничество в сфере спотра» (1 строка) распознана неточно."
+    )
+    assert f"1. {SPORT}" in question.text
+    assert desk.labels()[-2:] == [Upload.SKIP_ROWS, Upload.CANCEL]
+
+    [taken, second] = await desk.press(SPORT)
+    [_, confirm] = await desk.press(EDUCATION)
+
+    assert (
+        taken.text == f"«Сотрудничество в сфере спотра»: строки будут загружены в сферу «{SPORT}»."
+    )
+    assert second.text.startswith("Вопрос 2 из 2. Сфера «Сотрудничество в сфере образования»")
+    assert confirm.text.startswith(
+        "Мероприятия будут загружены от организации «Импортированные мероприятия»"
+    )
     assert desk.labels() == [Upload.LOAD, Upload.CANCEL]
     assert await stored_events(app_storage.sessionmaker) == []
 
@@ -73,11 +95,82 @@ async def test_a_coordinators_report_is_shown_then_loaded_into_a_closed_quarter(
     assert len(getfiles(world)) == 1 and len(world.session.downloads) == 1  # read once
 
 
+async def test_an_unsure_sphere_is_asked_about_and_the_answer_is_what_is_loaded(
+    world: World, app_storage: Storage
+) -> None:
+    desk = coordinator(world)
+    rows: list[Sphere | Event] = [
+        Sphere("Сотрудничество в сфере культуры"),  # culture and tourism? unsure
+        Event(("1", "Фестиваль", "г. Смоленск", "12.08.2022", "Проведён", "Гости")),
+        Event(("2", "Концерт", "г. Минск", "13.08.2022", "Проведён", "Зрители")),
+        Sphere("Сотрудничество в сфере спотра"),
+        Event(("3", "Турнир", "г. Брест", "14.08.2022", "Проведён", "Команды")),
+    ]
+    await desk.send_document("r.docx", person_report(TITLE, rows, []))
+    first = desk.button_data(Upload.SKIP_ROWS)
+
+    [skipped, _] = await desk.press(Upload.SKIP_ROWS)
+    await desk.press_data(first)  # the first question's button again: answered already
+    await desk.press(SPORT)
+    await desk.press(Upload.LOAD)
+
+    assert skipped.text == "«Сотрудничество в сфере культуры»: 2 строки не будут загружены."
+    assert desk.alerts() == [Upload.ANSWERED]
+    events = await stored_events(app_storage.sessionmaker)
+    assert [(e.name, e.sphere.name) for e in events] == [("Турнир", SPORT)]
+
+
+async def test_a_newer_upload_refuses_the_questions_of_the_older_one(world: World) -> None:
+    desk = coordinator(world)
+    await desk.send_document("one.docx", typed_report())
+    old = desk.button_data(SPORT)
+    await desk.send_document("two.docx", typed_report())
+
+    await desk.press_data(old)
+
+    assert desk.alerts() == [Upload.STALE]
+
+
+async def test_the_coordinator_chooses_the_organisation_on_a_later_page(
+    world: World, app_storage: Storage
+) -> None:
+    desk = coordinator(world)
+    names = [f"Учреждение {n:02}" for n in range(1, 11)]
+    for name in names:
+        await desk.send(f"/neworg {name}")
+    rows: list[Sphere | Event] = [
+        Sphere(SPORT),
+        Event(("1", "Турнир", "г. Брест", "14.08.2022", "Проведён", "Команды")),
+    ]
+
+    [_, chooser] = await desk.send_document("r.docx", person_report(TITLE, rows, []))
+
+    assert chooser.text == Upload.ORGANISATION_QUESTION.format(page=1, pages=2)
+    first_page = desk.labels()
+    assert first_page[0] == "Импортированные мероприятия" + Upload.DEFAULT_MARK
+    assert first_page[1:8] == names[:7]
+    assert first_page[8:] == [Upload.NEXT, Upload.CANCEL]
+
+    [second] = await desk.press(Upload.NEXT)
+    assert second.text == Upload.ORGANISATION_QUESTION.format(page=2, pages=2)
+    assert desk.labels() == [*names[7:], Upload.PREVIOUS, Upload.CANCEL]
+    chosen = desk.button_data("Учреждение 09")
+    [confirm] = await desk.press_data(chosen)
+    await desk.press_data(chosen)  # chosen already
+
+    assert "от организации «Учреждение 09»" in confirm.text
+    assert desk.alerts() == [Upload.ANSWERED]
+    await desk.press(Upload.LOAD)
+    events = await stored_events(app_storage.sessionmaker)
+    assert [(e.name, e.organisation.name) for e in events] == [("Турнир", "Учреждение 09")]
+
+
 async def test_cancel_saves_nothing_and_the_old_buttons_are_refused(
     world: World, app_storage: Storage
 ) -> None:
     desk = coordinator(world)
     await desk.send_document("report.docx", typed_report())
+    await answer_the_spheres(desk)
     load = desk.button_data(Upload.LOAD)
 
     [cancelled] = await desk.press(Upload.CANCEL)
@@ -93,6 +186,7 @@ async def test_a_quarter_that_already_has_events_is_not_offered_for_loading(
 ) -> None:
     desk = coordinator(world)
     await desk.send_document("report.docx", typed_report())
+    await answer_the_spheres(desk)
     await desk.press(Upload.LOAD)
 
     [again] = await desk.send_document("report again.docx", typed_report())
