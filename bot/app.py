@@ -44,7 +44,7 @@ from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
 from bot.settings import Settings, StartupError
 from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
-from bot.workers import Heartbeat, RenewedRedisIsolation
+from bot.workers import Heartbeat, PrefetchedRedisStorage, RenewedRedisIsolation
 from handlers import setup_routers
 from handlers.commands import setup_commands
 from handlers.desk import REPORT_JOB, run_report_job
@@ -120,16 +120,17 @@ def fsm_storage(
     REDIS_URL is set, else our storage in the database (the update's own transaction)."""
     if settings.redis_url is None:
         return SqlAlchemyStorage(storage.sessionmaker, reader=storage.reader), None
-    from aiogram.fsm.storage.redis import RedisStorage
     from redis.asyncio import Redis
 
     key_builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    redis_storage = RedisStorage(
+    redis_storage = PrefetchedRedisStorage(
         Redis(connection_pool=redis_pool(settings)), key_builder=key_builder
     )
     # aiogram's RedisEventIsolation holds a chat for 60 s after its worker died: ours, a
-    # short lock renewed while the update is in hand (bot/workers.py).
-    return redis_storage, RenewedRedisIsolation(redis_storage.redis, key_builder)
+    # short lock renewed while the update is in hand, which also reads the chat's state
+    # and data in the lock's round trip (bot/workers.py).
+    isolation = RenewedRedisIsolation(redis_storage.redis, key_builder, storage=redis_storage)
+    return redis_storage, isolation
 
 
 def build_dispatcher(
