@@ -361,6 +361,19 @@ async def start_metrics(settings: Settings) -> web.AppRunner | None:
         ) from None
 
 
+def say_where_metrics_are(settings: Settings) -> None:
+    """A webhook worker serves /metrics on its webhook server only: a METRICS_PORT given
+    to it is said, at start, to be unused (one Russian line), not silently ignored."""
+    if settings.metrics_port is not None:
+        log.warning(
+            texts.METRICS_ON_WEBHOOK.format(
+                port=settings.metrics_port,
+                host=settings.webhook_host,
+                webhook_port=settings.webhook_port,
+            )
+        )
+
+
 async def _stop_polling_on(stop: asyncio.Event, dispatcher: Dispatcher) -> None:
     await stop.wait()
     log.info("stopping: no new updates; finishing those in hand")
@@ -373,6 +386,7 @@ async def run_webhook(settings: Settings, *, ready: Callable[[], None] | None = 
     from bot.webhook import build_web_app, serve, stop_on_signals
 
     assert settings.webhook_url is not None and settings.webhook_secret is not None
+    say_where_metrics_are(settings)
     stop = stop_on_signals()
     storage = await open_storage(settings)
     outbox = build_outbox(settings, storage)
