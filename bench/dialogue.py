@@ -83,6 +83,7 @@ from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
 from bot.database import Storage, open_storage  # noqa: E402
+from bot.outbox import Outbox  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from handlers.texts import Common, Dialogue  # noqa: E402
 from reports.model import DEFAULT_SPHERES  # noqa: E402
@@ -381,12 +382,13 @@ def settings_for(backend: Backend) -> Settings:
     )
 
 
-def dispatcher_for(settings: Settings, storage: Storage) -> Dispatcher:
-    """The bot's own assembly (`build_dispatcher`), its clock stopped at NOW, and the
-    memory settled as the bot settles it at start (`settle_memory`)."""
+def dispatcher_for(settings: Settings, storage: Storage, outbox: Outbox) -> Dispatcher:
+    """The bot's own assembly (`build_dispatcher`, with the process's outbox: a chat's owed
+    messages are looked for before each update), its clock stopped at NOW, and the memory
+    settled as the bot settles it at start (`settle_memory`)."""
     from bot.app import build_dispatcher, settle_memory
 
-    dispatcher = build_dispatcher(settings, storage, clock=lambda: NOW)
+    dispatcher = build_dispatcher(settings, storage, clock=lambda: NOW, outbox=outbox)
     settle_memory()
     return dispatcher
 
@@ -505,23 +507,33 @@ async def reset_postgres(url: str) -> None:
 async def one_mode(
     backend: Backend, mode: str, people: int, orgs: int, rate: float
 ) -> tuple[Run, list[str], list[list[Update]]]:
-    """A fresh database, `people` dialogues in `mode`, then the check."""
-    from bot.app import build_bot
+    """A fresh database, `people` dialogues in `mode`, then the check.
+
+    Assembled as the bot runs: on SQLite as long polling (one process, the outbox alone);
+    with Redis as a webhook worker (a heartbeat, so each update first asks the database
+    what a dead worker owed its chat: bot/owed.py)."""
+    from bot.app import build_bot, build_outbox
+    from bot.workers import Heartbeat
 
     if backend.database_url.startswith("postgresql"):
         await reset_postgres(backend.database_url)
     settings = settings_for(backend)
     storage = await open_storage(settings)
     session = BenchSession()
-    bot = build_bot(settings, session=session)
+    outbox = build_outbox(settings, storage)
+    bot = build_bot(settings, session=session, outbox=outbox)
+    heartbeat: Heartbeat | None = None
     errors = ErrorCounter()
     logging.getLogger().addHandler(errors)
     logging.getLogger().setLevel(min(logging.getLogger().level or logging.ERROR, logging.ERROR))
     try:
         who = await populate(storage, settings, people, orgs)
-        dispatcher = dispatcher_for(settings, storage)
+        dispatcher = dispatcher_for(settings, storage, outbox)
         if backend.redis_url:
             await _empty_redis(dispatcher)
+            heartbeat = Heartbeat(dispatcher.storage.redis, bot.id, outbox.owner)  # type: ignore[attr-defined]
+            outbox.liveness = heartbeat
+            await heartbeat.start()
         chatters = [Chatter(Answers(n), session) for n in range(people)]
 
         async def feed(update: Update) -> Any:
@@ -535,6 +547,8 @@ async def one_mode(
         told = error_replies(session)
         if told:
             problems.append(f"{told} error replies sent («Произошла ошибка…»)")
+        if heartbeat is not None:
+            await heartbeat.stop()
         await dispatcher.storage.close()
         return run, problems, [c.sent for c in chatters]
     finally:

@@ -45,7 +45,7 @@ from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
 from bot.settings import Settings, StartupError
 from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
-from bot.workers import Heartbeat, RenewedRedisIsolation
+from bot.workers import Heartbeat, PrefetchedRedisStorage, RenewedRedisIsolation
 from handlers import setup_routers
 from handlers.commands import setup_commands
 from handlers.desk import REPORT_JOB, run_report_job
@@ -121,16 +121,17 @@ def fsm_storage(
     REDIS_URL is set, else our storage in the database (the update's own transaction)."""
     if settings.redis_url is None:
         return SqlAlchemyStorage(storage.sessionmaker, reader=storage.reader), None
-    from aiogram.fsm.storage.redis import RedisStorage
     from redis.asyncio import Redis
 
     key_builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    redis_storage = RedisStorage(
+    redis_storage = PrefetchedRedisStorage(
         Redis(connection_pool=redis_pool(settings)), key_builder=key_builder
     )
     # aiogram's RedisEventIsolation holds a chat for 60 s after its worker died: ours, a
-    # short lock renewed while the update is in hand (bot/workers.py).
-    return redis_storage, RenewedRedisIsolation(redis_storage.redis, key_builder)
+    # short lock renewed while the update is in hand, which also reads the chat's state
+    # and data in the lock's round trip (bot/workers.py).
+    isolation = RenewedRedisIsolation(redis_storage.redis, key_builder, storage=redis_storage)
+    return redis_storage, isolation
 
 
 def build_dispatcher(
@@ -364,6 +365,19 @@ async def start_metrics(settings: Settings) -> web.AppRunner | None:
         ) from None
 
 
+def say_where_metrics_are(settings: Settings) -> None:
+    """A webhook worker serves /metrics on its webhook server only: a METRICS_PORT given
+    to it is said, at start, to be unused (one Russian line), not silently ignored."""
+    if settings.metrics_port is not None:
+        log.warning(
+            texts.METRICS_ON_WEBHOOK.format(
+                port=settings.metrics_port,
+                host=settings.webhook_host,
+                webhook_port=settings.webhook_port,
+            )
+        )
+
+
 async def _stop_polling_on(stop: asyncio.Event, dispatcher: Dispatcher) -> None:
     await stop.wait()
     log.info("stopping: no new updates; finishing those in hand")
@@ -376,6 +390,7 @@ async def run_webhook(settings: Settings, *, ready: Callable[[], None] | None = 
     from bot.webhook import build_web_app, serve, stop_on_signals
 
     assert settings.webhook_url is not None and settings.webhook_secret is not None
+    say_where_metrics_are(settings)
     stop = stop_on_signals()
     storage = await open_storage(settings)
     outbox = build_outbox(settings, storage)

@@ -353,7 +353,9 @@ def _restore(settings: Settings, source: Path) -> int:
 
 
 def _holding_the_database(settings: Settings, run: Callable[[], int]) -> int:
-    """`run` with the running bot's shared lock on its SQLite file (see bot.backup)."""
+    """`run` with the running bot's shared lock on its SQLite file (see bot.backup): the
+    bot, the scheduler, and `import` and `report`, which write or read it; a restore is
+    refused meanwhile."""
     from bot.backup import database_in_use
 
     database = settings.sqlite_path()
@@ -412,9 +414,14 @@ def main(argv: list[str] | None = None) -> int:
 def _command(settings: Settings, args: argparse.Namespace) -> int:
     match args.command:
         case "import":
-            return asyncio.run(_import(settings, args.file, args.organisation, args.period))
+            return _holding_the_database(
+                settings,
+                lambda: asyncio.run(_import(settings, args.file, args.organisation, args.period)),
+            )
         case "report":
-            return asyncio.run(_report(settings, args.period, args.out))
+            return _holding_the_database(
+                settings, lambda: asyncio.run(_report(settings, args.period, args.out))
+            )
         case "migrate":
             return asyncio.run(_migrate(settings))
         case "backup":

@@ -155,6 +155,10 @@ CLI_BACKUP = "сохранить согласованную копию базы 
 CLI_BACKUP_FILE = "файл копии (не должен существовать)"
 CLI_RESTORE = "восстановить базу данных SQLite из копии (только при остановленном боте)"
 CLI_RESTORE_FILE = "файл копии, сделанной командой backup"
+METRICS_ON_WEBHOOK = (
+    "METRICS_PORT={port} в режиме webhook не используется: метрики отдаются "
+    "на сервере webhook, http://{host}:{webhook_port}/metrics."
+)
 METRICS_PORT_UNUSABLE = (
     "Не удалось открыть порт метрик {host}:{port} ({reason}). "
     "Укажите свободный порт в METRICS_PORT или уберите эту настройку."

@@ -10,6 +10,12 @@ worker does not keep.
   other, across workers), held with a short TTL (LOCK_TTL) that the holder renews while
   the update is in hand. aiogram's own RedisEventIsolation takes a 60-second lock: a worker
   killed mid-update would keep the chat waiting for a minute.
+- `PrefetchedRedisStorage`: aiogram's RedisStorage, which reads the chat's state and data
+  in the lock's own round trip: the lock is taken with `SET NX` and the two keys are read
+  by an `MGET` sent after it on the same connection (Redis runs them in order, so the
+  reads happen under the lock), and the update's later reads of that chat are answered
+  from what was read, kept up to date by its writes (which still go to Redis at once).
+  A lock that must be waited for is taken as before, and then nothing is prefetched.
 
 Both rely on the workers' clocks only through Redis's TTLs. A worker whose event loop
 stalls longer than a TTL (it should not: nothing blocks it) would be taken for dead; its
@@ -24,10 +30,14 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StorageKey
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +114,70 @@ class Heartbeat:
         return found | {owner for owner, value in zip(others, values, strict=True) if value}
 
 
-class RenewedRedisIsolation(BaseEventIsolation):
-    """aiogram's per-chat Redis lock with a short TTL, renewed while the update is in hand."""
+@dataclass(slots=True)
+class _Snapshot:
+    """A chat's state and data (raw JSON) as read under its lock, then as written since."""
 
-    def __init__(self, redis: Any, key_builder: KeyBuilder, ttl: float = LOCK_TTL) -> None:
+    state: str | None
+    data: str | None
+
+
+# The chats whose lock this update holds, with what was read with it (see `lock`).
+_held: ContextVar[dict[StorageKey, _Snapshot] | None] = ContextVar("fsm_held", default=None)
+
+
+def _text(value: Any) -> str | None:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class PrefetchedRedisStorage(RedisStorage):
+    """aiogram's RedisStorage; while this update holds a chat's lock, that chat's state
+    and data come from what was read with the lock (see the module's text)."""
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        held = _held.get()
+        if held is None or key not in held:
+            return await super().get_state(key)
+        return held[key].state
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        held = _held.get()
+        if held is None or key not in held:
+            return await super().get_data(key)
+        raw = held[key].data
+        return {} if raw is None else dict(self.json_loads(raw))  # a fresh copy each time
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await super().set_state(key, state)
+        held = _held.get()
+        if held is not None and key in held:
+            held[key].state = state.state if isinstance(state, State) else state
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await super().set_data(key, data)
+        held = _held.get()
+        if held is not None and key in held:
+            held[key].data = self.json_dumps(data) if data else None
+
+
+class RenewedRedisIsolation(BaseEventIsolation):
+    """aiogram's per-chat Redis lock with a short TTL, renewed while the update is in hand.
+
+    Given the `storage` (a `PrefetchedRedisStorage` with the same key builder), the first
+    try to take the lock also reads the chat's state and data, in one round trip.
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        key_builder: KeyBuilder,
+        ttl: float = LOCK_TTL,
+        storage: PrefetchedRedisStorage | None = None,
+    ) -> None:
         self.redis = redis
         self.key_builder = key_builder
         self.ttl = ttl
+        self.storage = storage
 
     @contextlib.asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
@@ -119,11 +186,17 @@ class RenewedRedisIsolation(BaseEventIsolation):
         lock = self.redis.lock(
             name=self.key_builder.build(key, "lock"), timeout=self.ttl, sleep=LOCK_POLL
         )
-        await lock.acquire()
+        snapshot = await self._take_and_read(lock, key)
+        if snapshot is None:
+            await lock.acquire()  # another update of the chat holds it: wait our turn
         renewing = asyncio.create_task(self._renew(lock, self.ttl / 4))
+        held = _held.get()
+        token = _held.set({**(held or {}), key: snapshot}) if snapshot is not None else None
         try:
             yield None
         finally:
+            if token is not None:
+                _held.reset(token)
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
@@ -131,6 +204,22 @@ class RenewedRedisIsolation(BaseEventIsolation):
                 await lock.release()
             except LockError:  # expired meanwhile (see `_renew`): nothing to release
                 log.warning("the lock %s had expired before its update ended", lock.name)
+
+    async def _take_and_read(self, lock: Any, key: StorageKey) -> _Snapshot | None:
+        """Try the lock once (`SET NX`, as redis-py's Lock does) and, in the same round
+        trip, read the chat's state and data; None when the lock is another's."""
+        if self.storage is None:
+            return None
+        token = uuid.uuid1().hex.encode()
+        builder = self.storage.key_builder
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(lock.name, token, nx=True, px=int(self.ttl * 1000))
+            pipe.mget(builder.build(key, "state"), builder.build(key, "data"))
+            taken, (state, data) = await pipe.execute()
+        if not taken:
+            return None
+        lock.local.token = token  # released and renewed by redis-py's Lock as usual
+        return _Snapshot(_text(state), _text(data))
 
     @staticmethod
     async def _renew(lock: Any, every: float) -> None:

@@ -5,12 +5,14 @@ puts back compiles the same report; the nightly copies keep the last N."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from contextlib import closing
 from datetime import UTC, datetime, time
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -18,6 +20,7 @@ from docx import Document
 from sqlalchemy import delete
 
 import bot.backup
+import storage.importer
 from bot import texts
 from bot.backup import (
     BackupError,
@@ -229,6 +232,68 @@ async def test_a_restore_is_refused_while_another_program_writes(
         shell.execute("ROLLBACK")
 
     assert str(refused.value) == texts.RESTORE_IN_USE.format(path=database)
+
+
+ONE_EVENT = {
+    "period": "2023-Q4",
+    "events": [
+        {
+            "sphere": "Сотрудничество в сфере культуры и туризма",
+            "name": "Выставка «Смоленск – Минск»",
+            "place": "г. Минск, Республика Беларусь",
+            "start": "2023-10-26",
+            "end": "2023-10-27",
+            "result": "Открыта выставка.",
+            "participants": "Сотрудники музея",
+        }
+    ],
+}
+
+
+def test_a_restore_is_refused_while_an_import_or_a_report_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps(ONE_EVENT, ensure_ascii=False), encoding="utf-8")
+    database = tmp_path / "data" / "bot.db"
+    monkeypatch.chdir(tmp_path)  # no .env
+    for name in ("BOT_TOKEN", "TIMEZONE", "SPHERES", "COORDINATOR_IDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    assert main(["migrate"]) == 0
+    copy = backup(database, tmp_path / "copy.db")
+    refusals: list[str] = []
+
+    def restore_meanwhile() -> None:
+        with pytest.raises(BackupError) as refused:
+            restore(copy, database, now=datetime.now(UTC))
+        refusals.append(str(refused.value))
+
+    import_events, load_report = storage.importer.import_events, DatabaseReportSource.load_report
+
+    async def importing(*args: Any, **kwargs: Any) -> Any:
+        restore_meanwhile()  # the import's transaction is about to write
+        return await import_events(*args, **kwargs)
+
+    async def reading(source: DatabaseReportSource, period: Any) -> Any:
+        restore_meanwhile()  # the report is about to read
+        return await load_report(source, period)
+
+    monkeypatch.setattr(storage.importer, "import_events", importing)
+    monkeypatch.setattr(DatabaseReportSource, "load_report", reading)
+
+    imported = main(["import", str(events)])
+    reported = main(["report", "2023-Q4", "--out", str(tmp_path / "report.docx")])
+
+    assert (imported, reported) == (0, 0)
+    assert refusals == [texts.RESTORE_IN_USE.format(path=database)] * 2
+    assert stored_names(database) == ["Выставка «Смоленск – Минск»"]  # the restore did nothing
+    restore(copy, database, now=datetime.now(UTC))  # both ended: the lock is free again
+
+
+def stored_names(database: Path) -> list[str]:
+    with closing(sqlite3.connect(database)) as connection:
+        return [row[0] for row in connection.execute("SELECT name FROM events")]
 
 
 def test_the_bot_does_not_start_while_a_restore_runs(tmp_path: Path) -> None:

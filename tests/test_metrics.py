@@ -7,6 +7,7 @@ moves the update, Bot API, 429, retry, events-submitted and report-compile metri
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 from pathlib import Path
@@ -23,7 +24,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from bot.app import build_bot, build_dispatcher, start_metrics
+from bot import texts
+from bot.app import build_bot, build_dispatcher, say_where_metrics_are, start_metrics
 from bot.database import Storage
 from bot.settings import Settings, StartupError
 from bot.webhook import build_web_app
@@ -180,6 +182,21 @@ async def test_metrics_port_serves_the_registry_and_a_busy_port_is_one_russian_l
     names = {name for name, _ in samples}
     assert "process_cpu_seconds_total" in names
     assert "bot_pool_wait_seconds_count" in names or "bot_updates_total" in names
+
+
+def test_a_webhook_worker_says_metrics_port_is_unused_and_where_metrics_are(
+    webhook_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    given = webhook_settings.model_copy(update={"metrics_port": 9108, "webhook_port": 8443})
+
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        say_where_metrics_are(webhook_settings)  # no METRICS_PORT: nothing to say
+        say_where_metrics_are(given)
+
+    assert [record.getMessage() for record in caplog.records] == [
+        texts.METRICS_ON_WEBHOOK.format(port=9108, host="127.0.0.1", webhook_port=8443)
+    ]
+    assert "METRICS_PORT=9108 в режиме webhook не используется" in caplog.records[0].getMessage()
 
 
 async def test_without_metrics_port_nothing_listens(settings: Settings) -> None:

@@ -244,3 +244,32 @@ async def test_past_redis_pool_timeout_the_update_fails_politely_and_is_counted(
 
     assert [reply.text for reply in replies] == [Common.ERROR]
     assert _timeouts("redis") > before
+
+
+async def test_on_sqlite_db_pool_timeout_bounds_the_wait_for_the_writer_connection(
+    settings: Settings, clock: Clock
+) -> None:
+    # A SQLite file has one writer connection per process (storage.db.create_engine):
+    # DB_POOL_TIMEOUT is how long a transaction waits for it (DB_POOL_SIZE and
+    # DB_MAX_OVERFLOW are PostgreSQL's and do not apply).
+    settings = settings.model_copy(
+        update={"db_pool_size": 5, "db_max_overflow": 5, "db_pool_timeout": 0.05}
+    )
+    assert settings.sqlite_path() is not None
+    storage = await open_storage(settings)
+    session = RecordingSession()
+    bot = build_bot(settings, session=session)
+    world = World(build_dispatcher(settings, storage, clock=clock), bot, session)
+    before = _timeouts("database")
+    try:
+        async with storage.engine.connect() as held:  # the process's writer connection
+            await held.execute(text("SELECT 1"))
+            replies = await world.person(777, "Пётр").send("/start")
+        after = await world.person(777, "Пётр").send("/start")  # free again: handled
+    finally:
+        await bot.session.close()
+        await storage.close()
+
+    assert [reply.text for reply in replies] == [Common.ERROR]
+    assert _timeouts("database") == before + 1
+    assert after and after[-1].text != Common.ERROR
