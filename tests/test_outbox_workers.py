@@ -245,6 +245,42 @@ async def test_a_command_while_the_owed_question_cannot_go_out_is_asked_again_af
     assert stored is not None and stored.state is not None  # not cancelled: not handled
 
 
+async def test_telegram_back_at_the_next_update_brings_the_question_then_each_notice_once(
+    settings: Settings, app_storage: Storage, clock: Clock
+) -> None:
+    heartbeats = Heartbeats()
+    a_session, b_session = CrashingSession(), FlakyTelegram()
+    a, _, _ = worker(settings, app_storage, clock, a_session, heartbeats, "A")
+    person = await join(a, 2304)
+    await reach(person, "name")
+    a_session.crash_on(SendMessage)
+    with pytest.raises(Crash):
+        await person.send("Выставка")
+    heartbeats.stall("A")
+    b, _, _ = worker(settings, app_storage, clock, b_session, heartbeats, "B")
+    b.update_ids = count(next(a.update_ids))
+    person = b.person(2304)
+
+    b_session.down = True
+    await person.send("Выставка")  # retyped, while Telegram fails
+    b_session.down = False
+    again = await person.send("Выставка")  # once more, before anything arrived
+    delivered_at = max(
+        row.delivered_at for row in await rows(app_storage) if row.delivered_at is not None
+    )
+    answer = await b.feed(
+        person, written_at(b, person, delivered_at + timedelta(seconds=1), "г. Минск")
+    )
+    stored = await fsm_of(app_storage.sessionmaker, 2304)
+
+    # The question, the first text's notice (queued behind it), the second text's.
+    assert [reply.text for reply in again] == [PLACE, Dialogue.NOT_TAKEN, Dialogue.NOT_TAKEN]
+    assert texts_to(2304, b_session).count(PLACE) == 1
+    assert answer[-1].text.startswith(STEP.format(number=4))
+    assert stored is not None
+    assert (stored.data["draft"]["name"], stored.data["draft"]["place"]) == ("Выставка", "г. Минск")
+
+
 async def test_a_worker_stalled_past_its_heartbeat_does_not_send_the_row_another_took(
     settings: Settings, app_storage: Storage, clock: Clock
 ) -> None:
