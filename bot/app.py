@@ -39,11 +39,12 @@ from bot.middlewares import (
     install_middlewares,
 )
 from bot.observing import CountRequests, install_update_metrics, serve_metrics
-from bot.outbox import Outbox
+from bot.outbox import Outbox, OwedElsewhere, StillOwned
 from bot.reachability import on_forbidden
 from bot.retry import RetryRequests
 from bot.scheduler import ReminderScheduler
 from bot.settings import Settings, StartupError
+from bot.sole_worker import sole_webhook_worker
 from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
 from bot.workers import Heartbeat, PrefetchedRedisStorage, RenewedRedisIsolation
 from handlers import setup_routers
@@ -89,6 +90,9 @@ async def _on_error(
     meanwhile is not overwritten, and the transaction is committed before anything is sent.
     """
     update = event.update
+    if isinstance(event.exception, OwedElsewhere):  # the worker that took it sends it
+        log.warning("update %s: %s", update.update_id, event.exception)
+        return True
     log.exception("update %s failed", update.update_id, exc_info=event.exception)
     chat = chat_of(update)
     if chat is None:
@@ -202,6 +206,7 @@ def build_bot(
         outbox = Outbox(timedelta(seconds=settings.outbox_lease))
     bot.session.middleware(CommitBeforeSending(outbox))  # outermost: commit once, then retry
     bot.session.middleware(RetryRequests())
+    bot.session.middleware(StillOwned(outbox))  # each attempt: the row not taken by another
     bot.session.middleware(CountRequests())  # innermost: every attempt counted
     return bot
 
@@ -401,7 +406,10 @@ async def run_webhook(settings: Settings, *, ready: Callable[[], None] | None = 
     dispatcher.workflow_data.update(scheduler.workflow_data())
     settle_memory()
     delivering: asyncio.Task[None] | None = None
+    guard = contextlib.AsyncExitStack()
     try:
+        if heartbeat is None:  # without Redis: the only worker (bot/sole_worker.py)
+            await guard.enter_async_context(sole_webhook_worker(storage.engine, bot.id))
         await _until_telegram_answers(bot.me, stop)
         if heartbeat is not None:
             await heartbeat.start()  # before this worker holds any row
@@ -434,6 +442,7 @@ async def run_webhook(settings: Settings, *, ready: Callable[[], None] | None = 
         await scheduler.shutdown()
         await dispatcher.emit_shutdown(bot=bot, **dispatcher.workflow_data)
         await bot.session.close()
+        await guard.aclose()
         await storage.close()
 
 

@@ -24,7 +24,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.outbox import Outbox
+from bot.outbox import SENDING, Outbox, OwedElsewhere
 from bot.owed import OwedFirst, TypedBeforeOwed
 from bot.unsettled import SavedRetries, Unsettled
 from handlers.commands import set_coordinator_commands
@@ -247,12 +247,20 @@ class CommitBeforeSending(BaseRequestMiddleware):
             await session.commit()
             return await make_request(bot, method)
         # In the update's transaction, or (the handler committed already) one of its own.
+        claim = outbox.claim(lambda: AsyncSession(bind=session.bind))  # None: one process
         row = await outbox.record(session, bot, method)
         await session.commit()
         outbox.in_flight.add(row)  # until deleted: no delivery pass takes it meanwhile
+        if claim is not None:
+            claim.row_id = row
+        sending = SENDING.set(claim)  # each attempt checks it is still ours (StillOwned)
         try:
             try:
                 result = await make_request(bot, method)
+            except OwedElsewhere:
+                # Another worker took this process for dead and the row with it: that one
+                # sends it (the update's error reply would repeat it).
+                raise
             except Exception:
                 # Refused, or Telegram failing past the retries: the update fails, and its
                 # error reply shows the stored step (bot.app._on_error). Kept, this message
@@ -261,6 +269,7 @@ class CommitBeforeSending(BaseRequestMiddleware):
                 raise
             await outbox.forget(session, row)
         finally:
+            SENDING.reset(sending)
             outbox.in_flight.discard(row)
         return result
 

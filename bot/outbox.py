@@ -24,23 +24,37 @@ A row delivered by this pass, after its process died, is kept a day (DELIVERED_K
 with `delivered_at`, Telegram's date of the message: a text the person typed before it
 reached them is then not taken as the answer to it (bot/owed.py).
 
+Taking a row is one conditional UPDATE (owner, lease and attempts as they were read):
+of two workers that read a row alike, one gets it. A worker that may have been taken for
+dead meanwhile (its event loop stalled past the heartbeat's TTL, bot/workers.py) claims
+its row again the same way before each attempt to send it (`StillOwned`), and leaves a
+row another worker took to that worker (`OwedElsewhere`).
+
 What remains: if Telegram carried out a request but its answer never reached us (the
-process died in between), the row is still here and the message is sent a second time.
-No client can close that window: the Bot API has no idempotency key.
+process died in between, or stalled in the middle of that very request long enough to be
+taken for dead), the row is still here and the message is sent a second time. No client
+can close that window: the Bot API has no idempotency key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramNetworkError,
@@ -54,6 +68,7 @@ from aiogram.methods import (
     SendMessage,
     TelegramMethod,
 )
+from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -77,6 +92,26 @@ MAX_ATTEMPTS = 8  # deliveries tried before a row is given up (and logged)
 _TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
 Job = Callable[[Bot, int, dict[str, Any]], Awaitable[None]]
+Opener = Callable[[], AsyncSession]
+
+
+@dataclass(slots=True)
+class Claim:
+    """A row this process is sending: as it last took it, and when."""
+
+    row_id: int
+    attempts: int  # the row's `attempts` as this process last set them
+    since: float  # the liveness clock just before the row was written or taken
+    open: Opener  # a session of the row's database
+
+
+SENDING: ContextVar[Claim | None] = ContextVar("outbox_sending", default=None)
+
+
+class Delivery(enum.Enum):
+    DELIVERED = "delivered"  # sent, or refused for good and dropped
+    KEPT = "kept"  # kept for a later attempt (Telegram down, a job that failed)
+    ELSEWHERE = "elsewhere"  # another worker took it meanwhile: its to send
 
 
 def payload_of(method: TelegramMethod[Any]) -> str:
@@ -121,18 +156,71 @@ class Outbox:
     def owes(self, method: TelegramMethod[Any]) -> bool:
         return isinstance(method, OWED)
 
-    async def record(self, session: AsyncSession, bot: Bot, method: TelegramMethod[Any]) -> int:
-        """The row for `method`, in the session's transaction (begun if none is open)."""
+    async def record(
+        self,
+        session: AsyncSession,
+        bot: Bot,
+        method: TelegramMethod[Any],
+        *,
+        for_the_pass: bool = False,
+    ) -> int:
+        """The row for `method`, in the session's transaction (begun if none is open).
+
+        `for_the_pass`: nobody sends it now; the next delivery pass (or the chat's next
+        update) does, after the chat's earlier rows."""
         now = utcnow()
         return await OutboxRepository(session).add(
             bot.id,
             _chat_of(method),
             method.__api_method__,
             payload_of(method),
-            due_at=now + self.lease,
+            due_at=now if for_the_pass else now + self.lease,
             now=now,
             owner=self.owner,
         )
+
+    def claim(self, open_session: Opener) -> Claim | None:
+        """Before a row is written: its claim (its id set once written), or None without
+        other workers (nobody else can take it)."""
+        if self.liveness is None:
+            return None
+        return Claim(0, 0, self.liveness.clock(), open_session)
+
+    def _clock(self) -> float:
+        return self.liveness.clock() if self.liveness is not None else 0.0
+
+    async def still_mine(self, claim: Claim) -> bool:
+        """Whether this process may send the claimed row now.
+
+        Yes at once while its heartbeat has lived without a break since the row was
+        written or taken (no other worker can have found it dead since). Otherwise the row
+        is claimed again, as it was last taken (`OutboxRepository.take`): False when
+        another worker took it meanwhile."""
+        if self.liveness is None:
+            return True
+        unbroken = self.liveness.unbroken_since()
+        if unbroken is not None and unbroken <= claim.since:
+            return True
+        since = self.liveness.clock()
+        async with claim.open() as session:
+            taken = await OutboxRepository(session).take(
+                claim.row_id,
+                due_by=None,
+                lease_until=utcnow() + self.lease,
+                owner=self.owner,
+                seen_owner=self.owner,
+                seen_attempts=claim.attempts,
+            )
+            await session.commit()
+        if not taken:
+            log.warning(
+                "outbox row %s was taken by another worker while this one seemed dead; left to it",
+                claim.row_id,
+            )
+            return False
+        claim.attempts += 1
+        claim.since = since
+        return True
 
     async def forget(self, session: AsyncSession, row_id: int) -> None:
         """Delete the row, and return once it is deleted; a failure is only logged (the
@@ -196,10 +284,11 @@ class Outbox:
                     if row.owner not in (self.owner, None) or (row.due_at or now) > lease_by:
                         held_chats.add(row.chat_id)  # a live worker's, or not yet due
                         continue
-                if not await self._take(sessionmaker, row, lease_by, now):
+                claim = await self._take(sessionmaker, row, lease_by, now)
+                if claim is None:
                     held_chats.add(row.chat_id)
                     continue
-                if await self._deliver_taken(bot, sessionmaker, row):
+                if await self._deliver_taken(bot, sessionmaker, row, claim) is Delivery.DELIVERED:
                     delivered += 1
                 else:
                     held_chats.add(row.chat_id)
@@ -211,12 +300,18 @@ class Outbox:
         return owners - await self.liveness.alive(owners)
 
     async def _deliver_taken(
-        self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], row: Owed
-    ) -> bool:
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        row: Owed,
+        claim: Claim,
+    ) -> Delivery:
         self.in_flight.add(row.id)
+        token = SENDING.set(claim)
         try:
             return await self._deliver(bot, sessionmaker, row)
         finally:
+            SENDING.reset(token)
             self.in_flight.discard(row.id)
 
     async def settle_chat(
@@ -228,8 +323,9 @@ class Outbox:
         after a crash reached the chat (None: none within DELIVERED_KEEP).
 
         Without `liveness` this process delivered every orphan at its start: the memory.
-        A row that cannot be delivered (Telegram down) fails the update: its text was
-        written before the person saw what they are owed.
+        A row that cannot be delivered now (Telegram down) stays owed, this process's,
+        due at once for the delivery pass, and `OwedUndelivered` is raised: the update
+        was written before the person saw what they are owed (bot/owed.py).
         """
         if self.liveness is None:
             return self.delivered.get(chat_id)
@@ -246,8 +342,10 @@ class Outbox:
             owner_dead = row.owner is not None and not await self.liveness.alive({row.owner})
             mine = row.owner in (self.owner, None) and row.id not in self.in_flight
             if owner_dead or mine:
-                if await self._take(sessionmaker, row, None, now):
-                    if not await self._deliver_taken(bot, sessionmaker, row):
+                claim = await self._take(sessionmaker, row, None, now)
+                if claim is not None:
+                    outcome = await self._deliver_taken(bot, sessionmaker, row, claim)
+                    if outcome is Delivery.KEPT:
                         raise OwedUndelivered(chat_id, row.id)
                 continue  # delivered, or taken by another worker meanwhile: look again
             if time.monotonic() >= give_up_at:
@@ -297,8 +395,10 @@ class Outbox:
         row: Owed,
         due_by: datetime | None,
         now: datetime,
-    ) -> bool:
+    ) -> Claim | None:
+        """Take the row as it was read; its claim, or None when another took it first."""
         lease = job_lease(self.lease) if row.is_job else self.lease
+        since = self._clock()
         async with sessionmaker() as session:
             taken = await OutboxRepository(session).take(
                 row.id,
@@ -306,42 +406,47 @@ class Outbox:
                 lease_until=now + lease,
                 owner=self.owner,
                 seen_owner=row.owner,
+                seen_attempts=row.attempts,
             )
             await session.commit()
-        return taken
+        return Claim(row.id, row.attempts + 1, since, sessionmaker) if taken else None
 
     async def _deliver(
         self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], row: Owed
-    ) -> bool:
-        """Send (or redo) one row; False when it is kept for a later attempt."""
+    ) -> Delivery:
+        """Send (or redo) one row taken by this process."""
         if row.attempts >= MAX_ATTEMPTS:
             log.error("outbox row %s (%s to %s) given up", row.id, row.method, row.chat_id)
         else:
             try:
                 at = await self._send(bot, row)
                 log.info("outbox row %s (%s to %s) delivered", row.id, row.method, row.chat_id)
+            except OwedElsewhere:
+                return Delivery.ELSEWHERE
             except _TRANSIENT as error:
+                # Due again at once (for the next pass, or the chat's next update): the
+                # row is this process's, and nobody is sending it now.
                 log.warning("outbox row %s not delivered yet: %s", row.id, error)
                 async with sessionmaker() as session:
-                    await OutboxRepository(session).failed(row.id, str(error))
+                    await OutboxRepository(session).failed(row.id, str(error), retry_at=utcnow())
                     await session.commit()
-                return False
+                return Delivery.KEPT
             except TelegramAPIError as error:  # refused for good: trying again won't help
                 log.warning("outbox row %s refused by Telegram, dropped: %s", row.id, error)
             except Exception:  # a job that failed: kept, tried again after its lease
                 log.exception("outbox row %s (%s) failed", row.id, row.method)
-                return False
+                return Delivery.KEPT
             else:
                 async with sessionmaker() as session:
                     await OutboxRepository(session).delivered(row.id, at)
                     await session.commit()
                 if not row.is_job:
                     self._remember(row.chat_id, at)
-                return True
+                return Delivery.DELIVERED
         async with sessionmaker() as session:
             await OutboxRepository(session).done(row.id)
             await session.commit()
-        return True
+        return Delivery.DELIVERED
 
     async def _send(self, bot: Bot, row: Owed) -> datetime:
         """Send (or redo) the row; the second it reached the chat (`_whole_second`)."""
@@ -374,6 +479,33 @@ def _whole_second(at: datetime) -> datetime:
     """Telegram's dates are whole seconds; ours are made so too, so that "delivered in
     second S" means the same whichever clock said it (bot/owed.py compares with `<=`)."""
     return at.replace(microsecond=0)
+
+
+class StillOwned(BaseRequestMiddleware):
+    """Before each attempt to send an outbox row (retries included), the row is still this
+    process's (`Outbox.still_mine`); else `OwedElsewhere`, and nothing is sent."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        claim = SENDING.get()
+        if claim is not None and not await self.outbox.still_mine(claim):
+            raise OwedElsewhere(claim.row_id)
+        return await make_request(bot, method)
+
+
+class OwedElsewhere(Exception):
+    """The row was taken by another worker (this one seemed dead): that one sends it."""
+
+    def __init__(self, row_id: int) -> None:
+        super().__init__(f"outbox row {row_id} is another worker's to send now")
+        self.row_id = row_id
 
 
 class OwedUndelivered(Exception):

@@ -12,6 +12,16 @@ the next field:
   the latest owed message reached the chat (`Outbox.settle_chat`). It runs before the
   claim so that a redelivered update (Telegram retrying the webhook the dead worker never
   answered) also brings the owed message, though the update itself is skipped.
+  When Telegram fails that delivery (5xx, no connection, a timeout, past the retries),
+  the owed row stays owed (this worker's now, due at once: the delivery pass retries it)
+  and the update is neither failed nor handled: it is claimed, so a redelivery is
+  skipped, and a message gets a notice queued behind the owed one in the outbox (a
+  reply to the person's message: «не сохранено, ответьте на вопрос выше» in a dialogue,
+  «не обработано, отправьте ещё раз» outside one, or for a command). So once Telegram
+  is back the person gets the owed question, once, then the notice; their text is stored
+  in no field, and no error reply repeats the question. A button press is dropped the
+  same way, without a notice (the person presses again); `my_chat_member` is handled as
+  usual.
 - `TypedBeforeOwed` (after the claim): a message (not a command) whose Telegram `date` is
   not later than that moment, from a person in a dialogue, is answered with
   `Dialogue.NOT_TAKEN` instead of being handled; the claim is saved with that reply.
@@ -32,13 +42,17 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.fsm.context import FSMContext
-from aiogram.types import TelegramObject, Update
+from aiogram.methods import SendMessage
+from aiogram.types import ReplyParameters, TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.outbox import Outbox
+from bot import texts
+from bot.outbox import Outbox, OwedUndelivered
 from bot.unsettled import chat_of
 from handlers.texts import Dialogue
+from storage.repositories import ProcessedUpdateRepository
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +71,43 @@ class OwedFirst(BaseMiddleware):
         bot: Bot | None = data.get("bot")
         chat = chat_of(event) if isinstance(event, Update) else None
         if chat is not None and bot is not None:
-            seen = await self.outbox.settle_chat(bot, self.sessionmaker, chat)
+            try:
+                seen = await self.outbox.settle_chat(bot, self.sessionmaker, chat)
+            except OwedUndelivered as undelivered:
+                if isinstance(event, Update) and event.my_chat_member is None:
+                    return await self._not_taken(event, data, bot, undelivered)
+                seen = None
             if seen is not None:
                 data[OWED_SEEN] = seen
         return await handler(event, data)
+
+    async def _not_taken(
+        self, update: Update, data: dict[str, Any], bot: Bot, undelivered: OwedUndelivered
+    ) -> Any:
+        """The update of a chat whose owed message Telegram would not take now: claimed,
+        not handled; a message is answered (after the owed one, by the delivery pass)."""
+        log.warning("%s; update %s not taken", undelivered, update.update_id)
+        session: AsyncSession = data["session"]
+        clock = data.get("clock")
+        now = clock() if callable(clock) else None
+        if not await ProcessedUpdateRepository(session).claim(bot.id, update.update_id, now=now):
+            return UNHANDLED  # a redelivery: the first one was answered so
+        message = update.message
+        if message is None:
+            return UNHANDLED
+        state: FSMContext | None = data.get("state")
+        sent = message.text or message.caption or ""
+        in_dialogue = state is not None and await state.get_state() is not None
+        notice = Dialogue.NOT_TAKEN if in_dialogue and not sent.startswith("/") else None
+        reply = SendMessage(
+            chat_id=message.chat.id,
+            text=notice or texts.OWED_NOT_HANDLED,
+            reply_parameters=ReplyParameters(
+                message_id=message.message_id, allow_sending_without_reply=True
+            ),
+        )
+        await self.outbox.record(session, bot, reply, for_the_pass=True)
+        return UNHANDLED
 
 
 class TypedBeforeOwed(BaseMiddleware):

@@ -163,3 +163,14 @@ METRICS_PORT_UNUSABLE = (
     "Не удалось открыть порт метрик {host}:{port} ({reason}). "
     "Укажите свободный порт в METRICS_PORT или уберите эту настройку."
 )
+# A message that came while Telegram would not take what the bot owed the chat
+# (bot/owed.py): sent after the owed message, as a reply to the person's message.
+OWED_NOT_HANDLED = (
+    "Это сообщение получено, когда бот не мог отвечать, и не обработано. "
+    "Пожалуйста, отправьте его ещё раз."
+)
+# A second webhook worker without Redis on one database (bot/sole_worker.py).
+SECOND_WEBHOOK_WORKER = (
+    "На этой базе данных уже работает обработчик webhook без Redis. Несколько обработчиков "
+    "работают только с общим Redis: задайте REDIS_URL всем обработчикам или оставьте один."
+)

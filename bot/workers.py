@@ -18,8 +18,15 @@ worker does not keep.
   A lock that must be waited for is taken as before, and then nothing is prefetched.
 
 Both rely on the workers' clocks only through Redis's TTLs. A worker whose event loop
-stalls longer than a TTL (it should not: nothing blocks it) would be taken for dead; its
-in-flight message could then go out twice, and the log says so.
+stalls longer than a TTL (it should not: nothing blocks it) is taken for dead, and another
+worker may take the rows it holds. The heartbeat therefore knows since when its key has
+surely lived without a break (`unbroken_since`, counted conservatively from before each
+renewal was sent): before each attempt to send a row (bot/outbox.py `still_mine`) the
+worker checks that the row was written or taken within that unbroken stretch, and if not
+(a stall, Redis away) it claims the row again in the database, conditionally, before
+sending; a row another worker took meanwhile is left to it. What remains is a stall in the
+middle of an HTTP call: the request already left, so the message may go out twice, and the
+log says so.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
+import time
 import uuid
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,6 +52,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_TTL = 10.0  # seconds a worker's key outlives its last renewal
 HEARTBEAT_EVERY = HEARTBEAT_TTL / 4  # a renewal every so often: three may fail in a row
+HEARTBEAT_MARGIN = 1.0  # seconds of the TTL this worker does not count on (`unbroken_since`)
 LOCK_TTL = 10.0  # seconds a per-chat lock outlives its last renewal (renewed every 1/4)
 LOCK_POLL = 0.05  # seconds between two tries of a waiting worker
 
@@ -54,19 +64,41 @@ def new_owner() -> str:
 
 
 class Liveness(Protocol):
-    """Which of the given workers are alive."""
+    """Which of the given workers are alive; since when this one surely has been."""
 
     async def alive(self, owners: Iterable[str]) -> set[str]: ...
+
+    def clock(self) -> float:
+        """The clock of `unbroken_since` (monotonic seconds)."""
+        ...
+
+    def unbroken_since(self) -> float | None:
+        """Since when (by `clock`) this worker's own liveness has surely held without a
+        break up to now; None when it may have lapsed (others may take it for dead)."""
+        ...
 
 
 class Heartbeat:
     """This worker's key in Redis, renewed until `stop`; `alive` for the others."""
 
-    def __init__(self, redis: Any, bot_id: int, owner: str, prefix: str = "fsm") -> None:
+    def __init__(
+        self,
+        redis: Any,
+        bot_id: int,
+        owner: str,
+        prefix: str = "fsm",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.redis = redis
         self.owner = owner
+        self.clock = clock
         self._prefix = f"{prefix}:{bot_id}:worker:"
         self._task: asyncio.Task[None] | None = None
+        # The key surely lives until `_fresh_until`, and has without a break since
+        # `_unbroken_since` (None: never set, or it may have expired in between).
+        self._fresh_until = -math.inf
+        self._unbroken_since: float | None = None
 
     def _key(self, owner: str) -> str:
         return self._prefix + owner
@@ -83,13 +115,26 @@ class Heartbeat:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._fresh_until, self._unbroken_since = -math.inf, None
         try:
             await self.redis.delete(self._key(self.owner))
         except Exception:  # the key expires on its own within HEARTBEAT_TTL
             log.exception("could not delete the heartbeat of worker %s", self.owner)
 
     async def _beat(self) -> None:
+        sent = self.clock()  # the key's new lifetime starts after this, when Redis sets it
         await self.redis.set(self._key(self.owner), "1", px=int(HEARTBEAT_TTL * 1000))
+        answered = self.clock()  # ... and before this
+        if self._unbroken_since is None or answered >= self._fresh_until:
+            self._unbroken_since = answered  # it may have been gone until this renewal
+        self._fresh_until = sent + HEARTBEAT_TTL - HEARTBEAT_MARGIN
+
+    def unbroken_since(self) -> float | None:
+        """Since when this worker's key has surely lived without a break up to now (a
+        stalled event loop or an unanswered renewal breaks it); None: it may be gone now."""
+        if self.clock() >= self._fresh_until:
+            return None
+        return self._unbroken_since
 
     async def _keep_beating(self) -> None:
         while True:

@@ -186,15 +186,23 @@ class OutboxRepository:
         lease_until: datetime,
         owner: str | None = None,
         seen_owner: str | None = None,
+        seen_attempts: int | None = None,
     ) -> bool:
         """Take the row for delivery (`owner`'s now, its lease moved on, an attempt
         counted) if it is still undelivered and `seen_owner`'s (and, with `due_by`, past
-        its lease); False when another worker took it first (or it is gone)."""
+        its lease); False when another worker took it first (or it is gone).
+
+        With `seen_attempts` the row must also be as it was read: every take counts an
+        attempt, so of two workers that read the row alike (a taker that found its owner
+        dead, and the owner checking before it sends) exactly one gets it.
+        """
         condition = [
             OutboxMessage.id == row_id,
             OutboxMessage.delivered_at.is_(None),
             OutboxMessage.owner.is_not_distinct_from(seen_owner),
         ]
+        if seen_attempts is not None:
+            condition.append(OutboxMessage.attempts == seen_attempts)
         if due_by is not None:
             condition.append(OutboxMessage.due_at <= due_by)
         result = await self.session.execute(
@@ -218,12 +226,14 @@ class OutboxRepository:
             delete(OutboxMessage).where(OutboxMessage.delivered_at < delivered_before)
         )
 
-    async def failed(self, row_id: int, error: str) -> None:
-        """Keep the row for a later attempt, with why this one failed."""
+    async def failed(self, row_id: int, error: str, *, retry_at: datetime | None = None) -> None:
+        """Keep the row for a later attempt, with why this one failed (`retry_at`: its
+        lease ends then, so the next delivery pass tries it again)."""
+        values: dict[str, object] = {"last_error": error[:ERROR_MAX]}
+        if retry_at is not None:
+            values["due_at"] = retry_at
         await self.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
-            .values(last_error=error[:ERROR_MAX])
+            update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
         )
 
     async def count(self) -> int:

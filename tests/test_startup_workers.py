@@ -1,0 +1,82 @@
+"""A second webhook worker without Redis on one database stops at start with one Russian
+line saying to set REDIS_URL (bot/sole_worker.py); the real `python -m bot` processes.
+
+On PostgreSQL (CI-gated) the first worker holds an advisory lock on a connection of its
+own, on SQLite an exclusive lock file; a killed worker leaves neither behind, so the next
+one starts.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url, text
+
+from bot import texts
+from storage.db import create_engine
+from tests.botapi_stub import BotApiStub
+from tests.conftest import POSTGRES_URL, need_postgres
+from tests.e2e import BotProcess, Webhook, free_port, webhook_env
+
+
+async def _fresh_postgres() -> str:
+    """An empty PostgreSQL database of this file's own; its URL."""
+    url = make_url(POSTGRES_URL)
+    name = f"{url.database}_sole_worker"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            await connection.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        await admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def last_line(bot: BotProcess) -> str:
+    stderr = bot.stderr()
+    assert "Traceback" not in stderr, stderr
+    return stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_second_webhook_worker_without_redis_is_refused_with_one_line(
+    tmp_path: Path, backend: str
+) -> None:
+    if backend == "postgresql":
+        need_postgres()
+        database_url = await _fresh_postgres()
+    else:
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    async with BotApiStub() as stub:
+        workers = []
+        for number in (1, 2):
+            port = free_port()
+            env = webhook_env(
+                port,
+                DATABASE_URL=database_url,
+                SCHEDULER_ENABLED="false",
+                WEBHOOK_REGISTER="true" if number == 1 else "false",
+            )
+            folder = tmp_path / f"worker{number}"
+            folder.mkdir()
+            workers.append((BotProcess(folder, stub.url, env=env), Webhook(port)))
+        (first, first_hook), (second, second_hook) = workers
+        try:
+            await first.start()
+            await first_hook.wait_until_up(first)
+            await second.start()
+            refused = await second.wait()
+            refusal = last_line(second)
+            assert await first.kill() == -signal.SIGKILL
+            mark = second.log_mark()
+            await second.start()  # the first one's lock went with it
+            await second_hook.wait_until_up(second, after=mark)
+        finally:
+            await first.kill()
+            await second.kill()
+
+    assert refused == 2
+    assert refusal == texts.SECOND_WEBHOOK_WORKER
