@@ -80,6 +80,7 @@ async def workers(
                     stub.url,
                     coordinator_ids=[COORDINATOR],
                     env=env,
+                    asked_their_names=True,
                 )
                 started.append((bot, Webhook(port)))
             for bot, _ in started:
