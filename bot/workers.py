@@ -161,10 +161,12 @@ class Heartbeat:
 
 @dataclass(slots=True)
 class _Snapshot:
-    """A chat's state and data (raw JSON) as read under its lock, then as written since."""
+    """A chat's state and data (raw JSON) as read under its lock, then as written since;
+    `live` while the lock is held (a task started meanwhile inherits it, then drops it)."""
 
     state: str | None
     data: str | None
+    live: bool = True
 
 
 # The chats whose lock this update holds, with what was read with it (see `lock`).
@@ -175,34 +177,38 @@ def _text(value: Any) -> str | None:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def _snapshot(key: StorageKey) -> _Snapshot | None:
+    held = _held.get()
+    snapshot = held.get(key) if held is not None else None
+    return snapshot if snapshot is not None and snapshot.live else None
+
+
 class PrefetchedRedisStorage(RedisStorage):
     """aiogram's RedisStorage; while this update holds a chat's lock, that chat's state
     and data come from what was read with the lock (see the module's text)."""
 
     async def get_state(self, key: StorageKey) -> str | None:
-        held = _held.get()
-        if held is None or key not in held:
+        snapshot = _snapshot(key)
+        if snapshot is None:
             return await super().get_state(key)
-        return held[key].state
+        return snapshot.state
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        held = _held.get()
-        if held is None or key not in held:
+        snapshot = _snapshot(key)
+        if snapshot is None:
             return await super().get_data(key)
-        raw = held[key].data
+        raw = snapshot.data
         return {} if raw is None else dict(self.json_loads(raw))  # a fresh copy each time
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         await super().set_state(key, state)
-        held = _held.get()
-        if held is not None and key in held:
-            held[key].state = state.state if isinstance(state, State) else state
+        if (snapshot := _snapshot(key)) is not None:
+            snapshot.state = state.state if isinstance(state, State) else state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await super().set_data(key, data)
-        held = _held.get()
-        if held is not None and key in held:
-            held[key].data = self.json_dumps(data) if data else None
+        if (snapshot := _snapshot(key)) is not None:
+            snapshot.data = self.json_dumps(data) if data else None
 
 
 class RenewedRedisIsolation(BaseEventIsolation):
@@ -235,13 +241,17 @@ class RenewedRedisIsolation(BaseEventIsolation):
         if snapshot is None:
             await lock.acquire()  # another update of the chat holds it: wait our turn
         renewing = asyncio.create_task(self._renew(lock, self.ttl / 4))
-        held = _held.get()
-        token = _held.set({**(held or {}), key: snapshot}) if snapshot is not None else None
+        held = dict(_held.get() or {})
+        held.pop(key, None)  # one inherited from another update's context: not ours
+        if snapshot is not None:
+            held[key] = snapshot
+        token = _held.set(held)
         try:
             yield None
         finally:
-            if token is not None:
-                _held.reset(token)
+            if snapshot is not None:
+                snapshot.live = False
+            _held.reset(token)
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing

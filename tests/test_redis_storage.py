@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.lock import Lock
 
 from bot.app import build_bot, build_dispatcher
 from bot.database import Storage, open_storage
@@ -85,3 +91,107 @@ async def test_keys_carry_the_bot_id_and_the_destiny(redis_settings: Settings) -
     finally:
         await storage.close()
     assert key_builder.with_bot_id and key_builder.with_destiny  # type: ignore[attr-defined]
+
+
+class RedisTrips:
+    """Round trips to Redis made by this process (a pipeline is one), with their commands."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.trips: list[tuple[str, ...]] = []
+        self.counting = False
+        execute_command, execute = Redis.execute_command, Pipeline.execute
+
+        async def one(client: Redis, *args: Any, **options: Any) -> Any:
+            if self.counting:
+                self.trips.append((_name(args),))
+            return await execute_command(client, *args, **options)
+
+        async def many(pipe: Pipeline, *args: Any, **options: Any) -> Any:
+            if self.counting:
+                self.trips.append(tuple(_name(command) for command, _ in pipe.command_stack))
+            return await execute(pipe, *args, **options)
+
+        monkeypatch.setattr(Redis, "execute_command", one)
+        monkeypatch.setattr(Pipeline, "execute", many)
+
+    @contextmanager
+    def count(self) -> Iterator[list[tuple[str, ...]]]:
+        self.trips = []
+        self.counting = True
+        try:
+            yield self.trips
+        finally:
+            self.counting = False
+
+
+def _name(args: tuple[Any, ...]) -> str:
+    name = str(args[0]).upper()
+    return f"{name} NX" if name == "SET" and "NX" in map(str, args) else name
+
+
+async def test_a_dialogue_step_takes_four_redis_round_trips_and_one_lock_try(
+    redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = RedisTrips(monkeypatch)
+    storage = await open_storage(redis_settings)
+    try:
+        world = _world(redis_settings, storage, clock)
+        person = world.person(COORDINATOR_ID, "Ольга")
+        await reach(person, "place")
+
+        with trips.count() as step:
+            sent = await person.send("г. Минск, Республика Беларусь")  # the place: the dates next
+        with trips.count() as walk:
+            await walk_on(person, "dates")  # six more updates, texts and buttons
+        await world.dispatcher.fsm.close()
+        await world.bot.session.close()
+    finally:
+        await storage.close()
+
+    # The lock taken with the chat's state and data read in its round trip (aiogram's
+    # RedisStorage with RedisEventIsolation: a lock try, a GET of the state, a GET of the
+    # data, then the writes), the failed updates of the chat looked up (bot/unsettled.py),
+    # the new data and state written, the lock released.
+    assert step == [("SET NX", "MGET"), ("LRANGE",), ("SET",), ("SET",), ("EVALSHA",)]
+    assert "Шаг 4 из 7" in sent[-1].text
+    updates = 6
+    assert len(walk) <= 5 * updates
+    assert sum(trip.count("SET NX") for trip in walk) == updates  # one lock try each
+    assert not any(trip == ("GET",) for trip in walk)  # every read came with the lock
+
+
+async def test_an_update_waiting_for_the_chat_s_lock_reads_what_the_holder_wrote(
+    redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock_waited = asyncio.Event()
+    acquire = Lock.acquire
+
+    async def waits(lock: Lock, *args: Any, **options: Any) -> bool:
+        lock_waited.set()
+        return await acquire(lock, *args, **options)
+
+    monkeypatch.setattr(Lock, "acquire", waits)
+    storage = await open_storage(redis_settings)
+    try:
+        world = _world(redis_settings, storage, clock)
+        person = world.person(COORDINATOR_ID, "Ольга")
+        await reach(person, "place")
+        fsm = world.dispatcher.fsm
+        key = StorageKey(bot_id=world.bot.id, chat_id=COORDINATOR_ID, user_id=COORDINATOR_ID)
+        isolation = fsm.events_isolation
+        assert isinstance(isolation, RenewedRedisIsolation)
+
+        async with isolation.lock(key):  # another worker's update of the chat, in hand
+            waiting = asyncio.create_task(person.send("г. Минск, Республика Беларусь"))
+            await lock_waited.wait()  # its first try failed: it waits for the lock
+            await fsm.storage.set_state(key, None)  # the holder ends the dialogue meanwhile
+            await fsm.storage.set_data(key, {})
+        await waiting
+        await fsm.close()
+        await world.bot.session.close()
+    finally:
+        await storage.close()
+
+    # Not the step read before the lock was free: the holder's (no dialogue), so the
+    # text is not taken as the place of a report.
+    assert "Шаг 4 из 7" not in person.last_text()
