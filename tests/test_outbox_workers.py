@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -264,7 +264,9 @@ async def test_telegram_back_at_the_next_update_brings_the_question_then_each_no
     b_session.down = True
     await person.send("Выставка")  # retyped, while Telegram fails
     b_session.down = False
-    again = await person.send("Выставка")  # once more, before anything arrived
+    # Once more, before anything arrived; dated in whole seconds, as Telegram dates messages.
+    now = datetime.now(UTC).replace(microsecond=0)
+    again = await b.feed(person, written_at(b, person, now, "Выставка"))
     delivered_at = max(
         row.delivered_at for row in await rows(app_storage) if row.delivered_at is not None
     )
