@@ -47,10 +47,10 @@ from bot.settings import Settings, StartupError
 from bot.sole_worker import sole_webhook_worker
 from bot.unsettled import MemoryUnsettled, RedisUnsettled, Unsettled, chat_of, remember_failure
 from bot.workers import Heartbeat, PrefetchedRedisStorage, RenewedRedisIsolation
-from handlers import setup_routers
 from handlers.commands import setup_commands
 from handlers.desk import REPORT_JOB, run_report_job
 from handlers.report import repeat_question
+from handlers.routers import setup_routers
 from handlers.stats import STATS_JOB, run_stats_job
 from handlers.texts import Common
 from handlers.views import Clock

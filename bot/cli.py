@@ -192,7 +192,7 @@ async def _import_docx(
     settings: Settings, path: Path, organisation: str | None, label: str | None
 ) -> int:
     from bot.database import deadline_for, io_reason, open_storage
-    from handlers.views import quarter_label
+    from handlers.labels import quarter_label
     from reports.docx_import import DocxImportError
     from storage.importer import import_read_report
 

@@ -25,8 +25,8 @@ from bot.observing import reminders_delivered
 from bot.sender import DeliveryReport, Outgoing, Sender
 from bot.settings import Settings
 from handlers.keyboards import EventCb, Keyboard, reminder_keyboard, short
+from handlers.labels import quarter_label
 from handlers.texts import Reminders
-from handlers.views import quarter_label
 from reports.participants import plural
 from storage.models import Event, Organisation, Person, Reminder, ReportingPeriod
 from storage.repositories import (

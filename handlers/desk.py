@@ -22,18 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers import keyboards as kb
 from handlers.commands import reset_commands, set_coordinator_commands
 from handlers.filters import IsCoordinator
+from handlers.labels import period_label, period_title, quarter_label
 from handlers.texts import Common, Desk, MyEvents, Review, Years
-from handlers.views import (
-    Clock,
-    collecting,
-    echoed,
-    period_label,
-    period_title,
-    quarter_label,
-    report_file_name,
-    split_message,
-    toast,
-)
+from handlers.views import Clock, collecting, echoed, report_file_name, split_message, toast
 from reports.docx import render_docx
 from reports.model import Report
 from reports.quarters import Period, Quarter, QuarterError, Year, parse_period

@@ -22,16 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.access import reviews
 from handlers.filters import IsCoordinator
 from handlers.keyboards import DialogueCb, Keyboard, RowId
+from handlers.labels import period_label
 from handlers.texts import Common, Duplicates
-from handlers.views import (
-    Clock,
-    Notice,
-    find_period,
-    period_label,
-    reachable,
-    shown,
-    toast,
-)
+from handlers.views import Clock, Notice, find_period, reachable, shown, toast
 from reports.dates import format_dates
 from storage.models import DuplicatePair, Event, Person, ReportingPeriod
 from storage.repositories import (

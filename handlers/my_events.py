@@ -21,11 +21,12 @@ from handlers.access import can_change, can_edit, may_view, reviews
 from handlers.draft import Draft
 from handlers.duplicates import dissolved_notices
 from handlers.filters import NO_TEXT, TEXT_NOT_COMMAND, IsKnown
+from handlers.labels import quarter_label
 from handlers.report import Conversation, ask_about_draft, draft_asked, in_progress, start_dialogue
 from handlers.review import card_markup, record_deletion, send_notices
 from handlers.states import MyStates
 from handlers.texts import Common, MyEvents
-from handlers.views import Clock, echoed, ensure_collecting_period, event_card, quarter_label
+from handlers.views import Clock, echoed, ensure_collecting_period, event_card
 from reports.dates import DateRange, format_dates
 from reports.quarters import Quarter
 from storage.models import Event, Person

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.draft import Draft
 from handlers.filters import IsKnown
+from handlers.labels import period_label
 from handlers.report import Conversation, ask_about_draft, draft_asked, in_progress, start_dialogue
 from handlers.texts import Common, Nothing, Reminders
-from handlers.views import Clock, ensure_collecting_period, period_label, toast
+from handlers.views import Clock, ensure_collecting_period, toast
 from storage.models import Organisation, Person, ReportingPeriod
 from storage.repositories import (
     EventRepository,

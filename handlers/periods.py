@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.filters import IsCoordinator
 from handlers.keyboards import Keyboard, RowId
+from handlers.labels import period_label
 from handlers.texts import Common, Periods
 from handlers.views import (
     Clock,
@@ -29,7 +30,6 @@ from handlers.views import (
     echoed,
     find_period,
     long_date,
-    period_label,
     split_message,
 )
 from reports.participants import characters, plural

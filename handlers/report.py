@@ -24,6 +24,7 @@ from handlers.draft import (
     read_count,
 )
 from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsKnown
+from handlers.labels import period_label
 from handlers.states import STEPS, ReportStates
 from handlers.texts import Common, Dialogue, Nothing
 from handlers.views import (
@@ -34,7 +35,6 @@ from handlers.views import (
     event_card,
     fields_text,
     period_choices,
-    period_label,
     shown,
 )
 from reports.dates import DateParseError, DateRange, find_earliest_date, format_dates, parse_dates

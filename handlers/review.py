@@ -27,6 +27,7 @@ from handlers.access import can_change, can_review, may_view, reviews
 from handlers.draft import Draft, clean_answer
 from handlers.duplicates import ReviewDupCb, ReviewUndoCb, decidable, pair_action, undo_action
 from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsCoordinator, IsKnown
+from handlers.labels import period_label, quarter_label
 from handlers.states import ReportStates, ReviewStates
 from handlers.texts import Common, Desk, Dialogue, MyEvents, Review, ReviewPairs
 from handlers.views import (
@@ -37,8 +38,6 @@ from handlers.views import (
     collecting,
     echoed,
     event_card,
-    period_label,
-    quarter_label,
     reachable,
     shown,
     split_message,

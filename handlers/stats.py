@@ -14,16 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.desk import as_job, job_period, period_payload
 from handlers.filters import IsCoordinator
+from handlers.labels import period_title
 from handlers.texts import Indicators
-from handlers.views import (
-    Clock,
-    collecting,
-    echoed,
-    period_title,
-    shown,
-    split_message,
-    telegram_length,
-)
+from handlers.views import Clock, collecting, echoed, shown, split_message, telegram_length
 from reports.quarters import Period, QuarterError, Year, parse_period
 from reports.stats import Stats, StatsLine, sphere_short
 from storage.report_source import DatabaseReportSource

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers.filters import Check, IsCoordinator, IsKnown
+from handlers.labels import quarter_label
 from handlers.texts import Upload
-from handlers.views import quarter_label, split_message
+from handlers.views import split_message
 from reports.dates import DateRange
 from reports.docx_import import (
     DocxImportError,

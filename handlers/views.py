@@ -13,7 +13,8 @@ from aiogram import html
 from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.texts import Desk, Dialogue, MyEvents, Periods, Review, Years
+from handlers.labels import period_label, quarter_label
+from handlers.texts import Desk, Dialogue, MyEvents, Periods, Review
 from reports.dates import MONTHS_GENITIVE, DateRange, date_examples, format_dates
 from reports.participants import read_total
 from reports.quarters import Period, Quarter, QuarterError, Year
@@ -34,22 +35,6 @@ CARD_RESERVE = 400  # what a message may say around a card
 ECHO_MAX = 100  # what a reply repeats of a command's argument
 DEADLINE_FORMAT = "%d.%m.%Y %H:%M"
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*[^<>]*>")
-
-
-def quarter_label(year: int, quarter: int) -> str:
-    """`IV квартал 2023 года`."""
-    return Dialogue.QUARTER.format(roman=Quarter(year, quarter).roman, year=year)
-
-
-def period_label(period: ReportingPeriod) -> str:
-    return quarter_label(period.year, period.quarter)
-
-
-def period_title(period: Period) -> str:
-    """`IV квартал 2023 года`, or `2023 год` for a year."""
-    if isinstance(period, Year):
-        return Years.LABEL.format(year=period.year)
-    return quarter_label(period.year, period.quarter)
 
 
 def report_file_name(period: Period, kind: str) -> str:

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.database import deadline_for, open_storage  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from handlers.labels import period_title  # noqa: E402
 from handlers.texts import Indicators  # noqa: E402
-from handlers.views import period_title  # noqa: E402
 from reports.chart import render_stats_png  # noqa: E402
 from reports.dates import DateRange  # noqa: E402
 from reports.docx import render_docx  # noqa: E402

@@ -8,7 +8,7 @@ from aiogram import Router
 from aiogram.types import InlineKeyboardButton
 
 from handlers import keyboards as kb
-from handlers import setup_routers
+from handlers.routers import setup_routers
 from handlers.states import STEPS
 
 
