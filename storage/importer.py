@@ -33,6 +33,7 @@ from storage.repositories import (
     PeriodRepository,
     SphereRepository,
 )
+from storage.repositories.review import ACCEPTED, PENDING
 
 _INSERT_BATCH = 1000  # rows per multi-row INSERT of a .docx import
 _JSON_STRING = json.encoder.encode_basestring  # a string as json.dumps(ensure_ascii=False)
@@ -64,6 +65,9 @@ _EVENT_COLUMNS = (
     "created_at",
     "updated_at",
     "submitted_at",
+    "review",
+    "reviewed_at",
+    "review_since",
 )
 _INSERT_EVENTS = SqliteStatement(
     insert(Event.__table__).values({name: bindparam(name) for name in _EVENT_COLUMNS})
@@ -178,6 +182,7 @@ async def import_events(
     tz: ZoneInfo,
 ) -> ImportResult:
     """Load a document's events as submitted ones; rows already loaded are skipped.
+    They are accepted if their period is closed, else waiting for review.
 
     A period the import creates is created closed if it ended before the quarter being
     collected at `now` (an archive, not offered to staff); an existing period keeps its
@@ -188,6 +193,9 @@ async def import_events(
     collecting = await periods.collecting(now, tz, deadline_of)
     status = "closed" if quarter < collecting.quarter else "open"
     period = await periods.ensure(quarter, deadline_of(quarter), status=status)
+    # Events of an archived (closed) period were reported and accepted long ago; those
+    # loaded into a period still collected wait for a reviewer like any other.
+    review = ACCEPTED if period.status == "closed" else PENDING
     organisations = OrganisationRepository(session)
     spheres = SphereRepository(session)
     events = EventRepository(session)
@@ -226,6 +234,7 @@ async def import_events(
             # File order breaks ties in the report's ordering rule.
             submitted_at=base_time + timedelta(microseconds=index),
             dedup_key=key,
+            review=review,
             flush=False,
         )
         known_keys[organisation_id].add(key)
@@ -273,7 +282,8 @@ async def import_read_report(
     organisation: str,
     deadline_of: Callable[[Quarter], datetime],
 ) -> ReportImportResult:
-    """Load the events of a read .docx report as submitted ones into a closed period.
+    """Load the events of a read .docx report as submitted and accepted ones into a
+    closed period.
 
     A period that already has submitted events is left as it is (the report is taken as
     loaded before, or the period as collected by the bot): nothing is added and
@@ -329,6 +339,7 @@ async def import_read_report(
             continue
         known_keys.add(key)
         added += 1
+        submitted_at = base_time + timedelta(microseconds=index)
         batch.append(
             {
                 "period_id": period.id,
@@ -349,7 +360,11 @@ async def import_read_report(
                 "created_at": base_time,
                 "updated_at": base_time,
                 # Document order breaks ties in the report's ordering rule.
-                "submitted_at": base_time + timedelta(microseconds=index),
+                "submitted_at": submitted_at,
+                # A past report is the document as it was sent: its events are accepted.
+                "review": ACCEPTED,
+                "reviewed_at": base_time,
+                "review_since": submitted_at,
             }
         )
         if len(batch) == _INSERT_BATCH:

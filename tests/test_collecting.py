@@ -29,7 +29,7 @@ from reports.quarters import Quarter
 from storage.db import create_engine
 from storage.importer import import_events
 from storage.migrate import upgrade_database
-from storage.models import NothingToReport, Organisation, ReportingPeriod
+from storage.models import Event, NothingToReport, Organisation, ReportingPeriod
 from storage.repositories import PeriodRepository
 from tests.botapi_stub import BotApiStub, html_to_text
 from tests.conftest import COORDINATOR_ID, Clock
@@ -581,6 +581,32 @@ async def test_once_the_collected_quarter_is_past_the_importer_creates_it_closed
     await load(sessionmaker, "2026-Q4", AFTER_THE_MOVED)  # run again: nothing changes
 
     assert await statuses(sessionmaker) == {"2026-Q4": "closed"}
+
+
+async def test_imported_events_of_an_archived_quarter_are_accepted_those_still_collected_wait(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    for label in ("2023-Q4", "2027-Q1"):
+        await load(sessionmaker, label, JANUARY_12)
+
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(
+                    ReportingPeriod.year,
+                    Event.review,
+                    Event.reviewed_at,
+                    Event.review_since,
+                    Event.submitted_at,
+                ).join(ReportingPeriod)
+            )
+        ).all()
+    by_year = {row.year: row for row in rows}
+    archived, collected = by_year[2023], by_year[2027]
+    assert archived.review == "accepted" and archived.reviewed_at is not None
+    assert collected.review == "pending" and collected.reviewed_at is None
+    # Waiting since they were filed: /review lists them in that order on every backend.
+    assert collected.review_since == collected.submitted_at
 
 
 async def test_the_real_process_starts_and_answers_with_such_a_period_in_the_database(

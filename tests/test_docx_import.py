@@ -119,6 +119,16 @@ async def test_a_compiled_period_imported_into_a_fresh_database_compiles_to_the_
         owners = set(await session.scalars(select(Organisation.name).join(Event)))
     assert period is not None and period.status == "closed"
     assert owners == {"Архив"}
+    # A past report is the document as sent: its events count as accepted («Только
+    # принятые» gives the same table), waiting since nothing.
+    async with fresh() as session:
+        reviews = (await session.execute(select(Event.review, Event.review_since))).all()
+    assert {review for review, _since in reviews} == {"accepted"}
+    assert all(since is not None for _review, since in reviews)
+    accepted = await DatabaseReportSource(fresh, REGION).load_report(
+        Quarter(2023, 4), accepted_only=True
+    )
+    assert accepted.row_count == 42
 
 
 async def test_a_period_that_already_has_events_is_skipped(

@@ -59,9 +59,11 @@ class EventRepository:
         status: str = "draft",
         submitted_at: datetime | None = None,
         dedup_key: str | None = None,
+        review: str = "pending",
         flush: bool = True,
     ) -> Event:
-        """A new event; `status="submitted"` files it straight away."""
+        """A new event; `status="submitted"` files it straight away, waiting for review
+        since then (`review="accepted"`: accepted at once, as an archive's events are)."""
         now = utcnow()
         event = Event(
             created_at=now,
@@ -75,6 +77,10 @@ class EventRepository:
         _apply(event, fields)
         if status == "submitted":
             event.submitted_at = submitted_at or now
+            event.review = review
+            event.review_since = event.submitted_at
+            if review == "accepted":
+                event.reviewed_at = now
         self.session.add(event)
         if flush:
             await self.session.flush()
