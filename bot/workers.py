@@ -240,7 +240,8 @@ class RenewedRedisIsolation(BaseEventIsolation):
         snapshot = await self._take_and_read(lock, key)
         if snapshot is None:
             await lock.acquire()  # another update of the chat holds it: wait our turn
-        renewing = asyncio.create_task(self._renew(lock, self.ttl / 4))
+        done = asyncio.Event()
+        renewing = asyncio.create_task(self._renew(lock, self.ttl / 4, done))
         held = dict(_held.get() or {})
         held.pop(key, None)  # one inherited from another update's context: not ours
         if snapshot is not None:
@@ -252,6 +253,7 @@ class RenewedRedisIsolation(BaseEventIsolation):
             if snapshot is not None:
                 snapshot.live = False
             _held.reset(token)
+            done.set()  # a cancellation swallowed inside a renewal still ends the loop
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
@@ -277,9 +279,17 @@ class RenewedRedisIsolation(BaseEventIsolation):
         return _Snapshot(_text(state), _text(data))
 
     @staticmethod
-    async def _renew(lock: Any, every: float) -> None:
-        while True:
+    async def _renew(lock: Any, every: float, done: asyncio.Event) -> None:
+        """Renew the lock every `every` seconds until `done` (or cancelled).
+
+        `done` is checked after each renewal, not only the cancellation: redis-py can
+        swallow a CancelledError that arrives while a command waits (its pool's timeout),
+        and a loop relying on it alone then renewed a finished update's lock forever,
+        its chat locked and its update never ending (found by bench/dialogue.py)."""
+        while not done.is_set():
             await asyncio.sleep(every)
+            if done.is_set():
+                return
             try:
                 await lock.reacquire()
             except Exception:  # lost: another worker may take the chat; the log says so

@@ -325,3 +325,55 @@ async def test_a_worker_is_alive_while_its_heartbeat_runs_and_dead_once_stopped(
 
     assert both == {first.owner, second.owner}
     assert after_stop == {second.owner}
+
+
+class _SwallowingLock:
+    """A chat lock whose renewal swallows a cancellation, as redis-py's can (a command
+    waiting in its pool's timeout when the cancellation comes)."""
+
+    def __init__(self) -> None:
+        self.name = "fsm:lock"
+        self.renewing = asyncio.Event()
+        self.released = False
+        self.swallowed = False
+
+    async def acquire(self) -> bool:
+        return True
+
+    async def reacquire(self) -> bool:
+        self.renewing.set()
+        try:
+            await asyncio.get_running_loop().create_future()  # answered never
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed = True  # once: so that a failing test can still be torn down
+        return True
+
+    async def release(self) -> None:
+        self.released = True
+
+
+class _LockingRedis:
+    def __init__(self, lock: _SwallowingLock) -> None:
+        self._lock = lock
+
+    def lock(self, **_options: Any) -> _SwallowingLock:
+        return self._lock
+
+
+async def test_an_update_ends_even_if_the_lock_renewal_swallows_its_cancellation() -> None:
+    lock = _SwallowingLock()
+    isolation = RenewedRedisIsolation(
+        _LockingRedis(lock), DefaultKeyBuilder(with_bot_id=True), ttl=0.004
+    )
+    key = StorageKey(bot_id=1, chat_id=4243, user_id=4243)
+
+    async def update() -> None:
+        async with isolation.lock(key):
+            await lock.renewing.wait()  # a renewal is on its way when the update ends
+
+    # Before the fix the lock's context never exited: the renewal loop went on forever.
+    task = asyncio.create_task(update())
+    done, _pending = await asyncio.wait({task}, timeout=30)
+    assert task in done and lock.swallowed and lock.released
