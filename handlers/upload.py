@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers.filters import Check, IsCoordinator, IsKnown
-from handlers.texts import Upload
+from handlers.texts import Counted, Upload
 from handlers.views import quarter_label, split_message
 from reports.dates import DateRange
 from reports.docx_import import (
@@ -145,7 +145,7 @@ def _load(data: dict[str, Any]) -> ReadReport:
 
 
 def _rows(count: int) -> str:
-    return f"{count} {plural(count, 'строка', 'строки', 'строк')}"
+    return f"{count} {plural(count, *Counted.ROWS)}"
 
 
 async def _organisations(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
