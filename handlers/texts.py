@@ -753,13 +753,17 @@ class Duplicates:
         "Приём сведений за {period} закрыт. Чтобы отменить решение, откройте квартал снова "
         "(/reopen)."
     )
-    # A merge dissolved by a change of one of its events, told to whoever decided it.
+    # A merge dissolved by a change of one of its events, told to whoever decided it;
+    # `{next}` is the command that person has for the pairs (DISSOLVED_NEXT, by role).
     DISSOLVED = (
         "<b>Объединение мероприятий отменено</b>\n"
         "{lines}\n\n"
-        "Эти мероприятия больше не объединяются в одну строку отчёта. "
-        "/duplicates — возможные повторы."
+        "Эти мероприятия больше не объединяются в одну строку отчёта. {next}"
     )
+    DISSOLVED_NEXT: ClassVar[dict[str, str]] = {
+        "coordinator": "/duplicates — возможные повторы.",
+        "reviewer": "/review — мероприятия и возможные повторы, ожидающие решения.",
+    }
     DISSOLVED_DELETED = (
         "• №{first} и №{second}: мероприятие №{id} «{name}» ({organisation}) удалено."
     )
