@@ -123,7 +123,7 @@ BACKUP_DONE = (
 BACKUP_POSTGRES = (
     "База данных бота — PostgreSQL: резервную копию делает pg_dump, например "
     'pg_dump --format=custom --file={path} "{url}" (восстановление: pg_restore --clean '
-    '--if-exists --dbname="{url}" {path}; подробнее — README, раздел «Резервные копии»).'
+    '--if-exists --dbname="{url}" {path}; подробнее — README.md, раздел «Backups»).'
 )
 BACKUP_NO_DATABASE = "Файла базы данных {path} нет: копировать нечего."
 BACKUP_NO_FILE = "Файл не найден: {path}"
