@@ -46,25 +46,17 @@ from aiogram.types import (
 )
 from pydantic import SecretStr
 
+from bot import texts
 from bot.app import build_bot, build_dispatcher
 from bot.database import deadline_for, open_storage
 from bot.settings import Settings
 from storage.repositories import OrganisationRepository, PeriodRepository, PersonRepository
 
-DEMO_USER = User(id=1, is_bot=False, first_name="Демо", language_code="ru")
-BOT_USER = User(id=2, is_bot=True, first_name="Отчёты", username="demo_report_bot")
-ORGANISATION = "Демонстрационное учреждение"
+DEMO_USER = User(id=1, is_bot=False, first_name=texts.DEMO_FIRST_NAME, language_code="ru")
+BOT_USER = User(id=2, is_bot=True, first_name=texts.DEMO_BOT_NAME, username="demo_report_bot")
 _TAGS = re.compile(r"<[^>]+>")
 _PRESS = re.compile(r"^\s*(?:\[\s*(\d+)\s*\]|#\s*(\d+))\s*$")
-NO_SUCH_BUTTON = "Кнопки с таким номером сейчас нет."
 LOG_FILE = Path(tempfile.gettempdir()) / "report-bot-demo.log"
-HELLO = (
-    "Демо: бот работает в терминале, без Telegram, на временной базе.\n"
-    "Пишите как в чате (/new — новое мероприятие, /my, /report, /help). "
-    "Чтобы нажать кнопку, введите её номер в квадратных скобках, например [1] "
-    "(или #1); число без скобок — это ответ на вопрос. Выход: /exit или Ctrl+D.\n"
-    "Журнал работы бота: {log}\n"
-)
 
 
 def plain(text: str) -> str:
@@ -108,7 +100,8 @@ class TerminalSession(BaseSession):
             if isinstance(document, BufferedInputFile):
                 path = self.documents / (document.filename or "document.docx")
                 path.write_bytes(document.data)
-                caption = f"{method.caption or ''}\n[файл сохранён: {path}]".strip()
+                saved = texts.DEMO_FILE_SAVED.format(path=path)
+                caption = f"{method.caption or ''}\n{saved}".strip()
                 self._print(caption, method.reply_markup)
         elif isinstance(method, EditMessageText):
             self._print(method.text, method.reply_markup)
@@ -196,10 +189,10 @@ async def run_demo(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = 
         )
         storage = await open_storage(demo_settings)
         async with storage.sessionmaker() as session, session.begin():
-            organisation = await OrganisationRepository(session).get_or_add(ORGANISATION)
+            organisation = await OrganisationRepository(session).get_or_add(texts.DEMO_ORGANISATION)
             person = await PersonRepository(session).by_telegram_id(DEMO_USER.id)
             assert person is not None
-            person.full_name, person.organisation_id = "Демо Пользователь", organisation.id
+            person.full_name, person.organisation_id = texts.DEMO_FULL_NAME, organisation.id
             # As the bot's scheduler does at start: the quarter being collected has its
             # period, so /report and /status work before anyone has reported.
             await PeriodRepository(session).ensure_collecting(
@@ -208,7 +201,7 @@ async def run_demo(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = 
         terminal = TerminalSession(out, Path.cwd())
         bot = build_bot(demo_settings, session=terminal)
         dispatcher = build_dispatcher(demo_settings, storage)
-        print(HELLO.format(log=LOG_FILE), file=out, flush=True)
+        print(texts.DEMO_HELLO.format(log=LOG_FILE), file=out, flush=True)
         try:
             for update_id in count(1):
                 line = await asyncio.to_thread(stdin.readline)
@@ -218,7 +211,7 @@ async def run_demo(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = 
                 if not text.strip():
                     continue
                 if _PRESS.match(text) and pressed(text, terminal.buttons) is None:
-                    print(NO_SUCH_BUTTON, file=out, flush=True)
+                    print(texts.DEMO_NO_SUCH_BUTTON, file=out, flush=True)
                     continue
                 await dispatcher.feed_update(bot, _update(update_id, text, terminal.buttons))
         finally:

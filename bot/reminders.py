@@ -26,7 +26,7 @@ from bot.sender import DeliveryReport, Outgoing, Sender
 from bot.settings import Settings
 from handlers.keyboards import EventCb, Keyboard, reminder_keyboard, short
 from handlers.labels import quarter_label
-from handlers.texts import Reminders
+from handlers.texts import Counted, Reminders
 from reports.participants import plural
 from storage.models import Event, Organisation, Person, Reminder, ReportingPeriod
 from storage.repositories import (
@@ -191,8 +191,7 @@ def _deadline_text(period: ReportingPeriod, settings: Settings) -> str:
 
 def _days_text(days: int) -> str:
     """«остался 1 день», «осталось 3 дня», «осталось 7 дней»: verb and noun agree."""
-    left = plural(days, "остался", "осталось", "осталось")
-    return f"{left} {days} {plural(days, 'день', 'дня', 'дней')}"
+    return f"{plural(days, *Counted.DAYS_LEFT)} {days} {plural(days, *Counted.DAYS)}"
 
 
 def reminder_text(kind: str, period: ReportingPeriod, organisation: str, settings: Settings) -> str:
@@ -217,11 +216,7 @@ def returned_text(period: ReportingPeriod, events: Sequence[Event], settings: Se
     ]
     if len(events) > RETURNED_NAMED:
         more = len(events) - RETURNED_NAMED
-        lines.append(
-            Reminders.RETURNED_MORE.format(
-                more=f"{more} {plural(more, 'мероприятие', 'мероприятия', 'мероприятий')}"
-            )
-        )
+        lines.append(Reminders.RETURNED_MORE.format(more=f"{more} {plural(more, *Counted.EVENTS)}"))
     return Reminders.RETURNED.format(
         period=quarter_label(period.year, period.quarter),
         deadline=_deadline_text(period, settings),
@@ -309,7 +304,7 @@ def digest_text(
             left = len(missing) - shown
             lines.append(
                 Reminders.DIGEST_MORE.format(
-                    more=f"{left} {plural(left, 'организация', 'организации', 'организаций')}",
+                    more=f"{left} {plural(left, *Counted.ORGANISATIONS)}",
                     label=f"{period.year}-Q{period.quarter}",
                 )
             )

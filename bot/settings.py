@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot import texts
 from reports.model import DEFAULT_SPHERES
 from reports.quarters import Quarter
 
@@ -36,7 +37,7 @@ def _split_list(value: Any, separators: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise ValueError(
-                f"не удалось прочитать список JSON (строка {error.lineno}, позиция {error.colno})"
+                texts.SETTING_JSON_LIST.format(line=error.lineno, column=error.colno)
             ) from None
     for separator in separators:
         if separator in text:
@@ -108,25 +109,16 @@ class Settings(BaseSettings):
         try:
             url = make_url(value.strip())
         except ArgumentError:
-            raise ValueError(
-                "адрес не распознан; пример: sqlite+aiosqlite:///data/bot.db "
-                "или postgresql+asyncpg://пользователь@хост/база"
-            ) from None
+            raise ValueError(texts.SETTING_DATABASE_URL) from None
         backend, driver = url.get_backend_name(), url.get_driver_name()
         if backend == "sqlite" and driver != "aiosqlite":
             raise ValueError(
-                "для SQLite нужен драйвер aiosqlite: "
-                f"sqlite+aiosqlite:///{url.database or 'data/bot.db'}"
+                texts.SETTING_SQLITE_DRIVER.format(database=url.database or "data/bot.db")
             )
         if backend == "postgresql" and driver != "asyncpg":
-            raise ValueError(
-                "для PostgreSQL нужен драйвер asyncpg: postgresql+asyncpg://пользователь@хост/база"
-            )
+            raise ValueError(texts.SETTING_POSTGRES_DRIVER)
         if backend not in ("sqlite", "postgresql"):
-            raise ValueError(
-                f"база данных «{backend}» не поддерживается; поддерживаются SQLite "
-                "(sqlite+aiosqlite:///data/bot.db) и PostgreSQL (postgresql+asyncpg://…)"
-            )
+            raise ValueError(texts.SETTING_DATABASE_UNSUPPORTED.format(backend=backend))
         return value.strip()
 
     @field_validator("timezone", mode="before")
@@ -136,9 +128,7 @@ class Settings(BaseSettings):
             try:
                 return ZoneInfo(value.strip())
             except (ZoneInfoNotFoundError, ValueError) as error:
-                raise ValueError(
-                    f"неизвестный часовой пояс «{value}» (пример: Europe/Moscow)"
-                ) from error
+                raise ValueError(texts.SETTING_TIMEZONE.format(value=value)) from error
         return value
 
     @field_validator("spheres", mode="before")
@@ -151,9 +141,9 @@ class Settings(BaseSettings):
     def _spheres_unique(cls, value: list[str]) -> list[str]:
         names = [name.strip() for name in value if name.strip()]
         if not names:
-            raise ValueError("нужна хотя бы одна сфера")
+            raise ValueError(texts.SETTING_NO_SPHERES)
         if len(set(names)) != len(names):
-            raise ValueError("названия сфер должны быть разными")
+            raise ValueError(texts.SETTING_SPHERES_REPEATED)
         return names
 
     @field_validator("coordinator_ids", mode="before")
@@ -172,7 +162,7 @@ class Settings(BaseSettings):
     @classmethod
     def _days_range(cls, value: list[int]) -> list[int]:
         if any(not 1 <= days <= 60 for days in value):
-            raise ValueError("число дней до срока должно быть от 1 до 60")
+            raise ValueError(texts.SETTING_REMINDER_DAYS)
         return sorted(set(value), reverse=True)
 
     @field_validator("redis_url", "webhook_url", "metrics_port", mode="before")
@@ -184,16 +174,14 @@ class Settings(BaseSettings):
     @classmethod
     def _redis(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("нужен адрес вида redis://хост:6379/0 (или rediss://, unix://)")
+            raise ValueError(texts.SETTING_REDIS_URL)
         return value
 
     @field_validator("webhook_url")
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError(
-                "нужен публичный адрес https://, по которому Telegram передаёт обновления"
-            )
+            raise ValueError(texts.SETTING_WEBHOOK_URL)
         return value
 
     @field_validator("webhook_secret", mode="before")
@@ -206,10 +194,10 @@ class Settings(BaseSettings):
     def _secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None:
             if info.data.get("webhook_url"):
-                raise ValueError("обязателен при WEBHOOK_URL: от 1 до 256 символов A-Z a-z 0-9 _ -")
+                raise ValueError(texts.SETTING_WEBHOOK_SECRET_MISSING)
             return None
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
-            raise ValueError("допустимы от 1 до 256 символов A-Z a-z 0-9 _ - (правило Telegram)")
+            raise ValueError(texts.SETTING_WEBHOOK_SECRET)
         return value
 
     @field_validator("backup_dir", mode="before")
@@ -221,7 +209,7 @@ class Settings(BaseSettings):
     @classmethod
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or value == "/healthz":
-            raise ValueError("должен начинаться с / и не совпадать с /healthz")
+            raise ValueError(texts.SETTING_WEBHOOK_PATH)
         return value
 
     @field_validator("telegram_request_timeout")
@@ -230,7 +218,7 @@ class Settings(BaseSettings):
         # aiogram waits for a long poll int(this + its 10 s): below 1 s that is the poll's
         # own length, and every quiet poll would end in a timeout.
         if not 1 <= value <= 600:
-            raise ValueError("допустимо от 1 до 600 секунд")
+            raise ValueError(texts.SETTING_REQUEST_TIMEOUT)
         return value
 
     @field_validator("bot_token")
@@ -241,7 +229,7 @@ class Settings(BaseSettings):
         token = value.get_secret_value().strip()
         head, _, tail = token.partition(":")
         if not head.isdigit() or len(tail) < 20:
-            raise ValueError("не похож на токен от @BotFather (вида 123456:ABC...)")
+            raise ValueError(texts.SETTING_TOKEN)
         return SecretStr(token)
 
     def sqlite_path(self) -> Path | None:
@@ -275,41 +263,17 @@ class SettingsError(StartupError):
     """A setting with a bad value; the message is one line naming it."""
 
 
-# pydantic's own error types, said in Russian (our validators already speak Russian).
-_PYDANTIC_MESSAGES: dict[str, str] = {
-    "int_parsing": "нужно целое число",
-    "int_type": "нужно целое число",
-    "int_from_float": "нужно целое число",
-    "float_parsing": "нужно число",
-    "float_type": "нужно число",
-    "bool_parsing": "нужно true или false",
-    "bool_type": "нужно true или false",
-    "time_parsing": "нужно время в виде ЧЧ:ММ",
-    "time_type": "нужно время в виде ЧЧ:ММ",
-    "greater_than_equal": "должно быть не меньше {ge}",
-    "greater_than": "должно быть больше {gt}",
-    "less_than_equal": "должно быть не больше {le}",
-    "less_than": "должно быть меньше {lt}",
-    "string_too_short": "слишком короткое значение (нужно не меньше {min_length} символов)",
-    "string_too_long": "слишком длинное значение (допустимо не больше {max_length} символов)",
-    "string_type": "нужна строка",
-    "list_type": "нужен список",
-    "json_invalid": "не удалось прочитать JSON",
-    "missing": "не задано",
-}
-
-
 def _russian(error: Mapping[str, Any]) -> str:
     """One pydantic error as a Russian phrase; our own validators' messages pass through."""
     kind = str(error.get("type", ""))
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
-    template = _PYDANTIC_MESSAGES.get(kind, "недопустимое значение")
+    template = texts.SETTING_ERRORS.get(kind, texts.SETTING_INVALID)
     context = error.get("ctx") or {}
     try:
         return template.format(**context)
     except (KeyError, IndexError):
-        return "недопустимое значение"
+        return texts.SETTING_INVALID
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -322,6 +286,5 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(f"{name}: {_russian(first)}") from None
     except json.JSONDecodeError as error:
         raise SettingsError(
-            f"не удалось прочитать список: ошибка JSON в строке {error.lineno}, "
-            f"позиция {error.colno}"
+            texts.SETTING_JSON_FILE.format(line=error.lineno, column=error.colno)
         ) from None

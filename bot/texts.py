@@ -123,7 +123,7 @@ BACKUP_DONE = (
 BACKUP_POSTGRES = (
     "База данных бота — PostgreSQL: резервную копию делает pg_dump, например "
     'pg_dump --format=custom --file={path} "{url}" (восстановление: pg_restore --clean '
-    '--if-exists --dbname="{url}" {path}; подробнее — README, раздел «Резервные копии»).'
+    '--if-exists --dbname="{url}" {path}; подробнее — README.md, раздел «Backups»).'
 )
 BACKUP_NO_DATABASE = "Файла базы данных {path} нет: копировать нечего."
 BACKUP_NO_FILE = "Файл не найден: {path}"
@@ -174,3 +174,68 @@ SECOND_WEBHOOK_WORKER = (
     "На этой базе данных уже работает обработчик webhook без Redis. Несколько обработчиков "
     "работают только с общим Redis: задайте REDIS_URL всем обработчикам или оставьте один."
 )
+
+# Bad settings (bot/settings.py): the part after «НАЗВАНИЕ:» in «Ошибка настройки …».
+SETTING_JSON_LIST = "не удалось прочитать список JSON (строка {line}, позиция {column})"
+SETTING_JSON_FILE = "не удалось прочитать список: ошибка JSON в строке {line}, позиция {column}"
+SETTING_DATABASE_URL = (
+    "адрес не распознан; пример: sqlite+aiosqlite:///data/bot.db "
+    "или postgresql+asyncpg://пользователь@хост/база"
+)
+SETTING_SQLITE_DRIVER = "для SQLite нужен драйвер aiosqlite: sqlite+aiosqlite:///{database}"
+SETTING_POSTGRES_DRIVER = (
+    "для PostgreSQL нужен драйвер asyncpg: postgresql+asyncpg://пользователь@хост/база"
+)
+SETTING_DATABASE_UNSUPPORTED = (
+    "база данных «{backend}» не поддерживается; поддерживаются SQLite "
+    "(sqlite+aiosqlite:///data/bot.db) и PostgreSQL (postgresql+asyncpg://…)"
+)
+SETTING_TIMEZONE = "неизвестный часовой пояс «{value}» (пример: Europe/Moscow)"
+SETTING_NO_SPHERES = "нужна хотя бы одна сфера"
+SETTING_SPHERES_REPEATED = "названия сфер должны быть разными"
+SETTING_REMINDER_DAYS = "число дней до срока должно быть от 1 до 60"
+SETTING_REDIS_URL = "нужен адрес вида redis://хост:6379/0 (или rediss://, unix://)"
+SETTING_WEBHOOK_URL = "нужен публичный адрес https://, по которому Telegram передаёт обновления"
+SETTING_WEBHOOK_SECRET_MISSING = "обязателен при WEBHOOK_URL: от 1 до 256 символов A-Z a-z 0-9 _ -"
+SETTING_WEBHOOK_SECRET = "допустимы от 1 до 256 символов A-Z a-z 0-9 _ - (правило Telegram)"
+SETTING_WEBHOOK_PATH = "должен начинаться с / и не совпадать с /healthz"
+SETTING_REQUEST_TIMEOUT = "допустимо от 1 до 600 секунд"
+SETTING_TOKEN = "не похож на токен от @BotFather (вида 123456:ABC...)"
+SETTING_INVALID = "недопустимое значение"
+# pydantic's own error types, said in Russian (the validators above already speak Russian).
+SETTING_ERRORS = {
+    "int_parsing": "нужно целое число",
+    "int_type": "нужно целое число",
+    "int_from_float": "нужно целое число",
+    "float_parsing": "нужно число",
+    "float_type": "нужно число",
+    "bool_parsing": "нужно true или false",
+    "bool_type": "нужно true или false",
+    "time_parsing": "нужно время в виде ЧЧ:ММ",
+    "time_type": "нужно время в виде ЧЧ:ММ",
+    "greater_than_equal": "должно быть не меньше {ge}",
+    "greater_than": "должно быть больше {gt}",
+    "less_than_equal": "должно быть не больше {le}",
+    "less_than": "должно быть меньше {lt}",
+    "string_too_short": "слишком короткое значение (нужно не меньше {min_length} символов)",
+    "string_too_long": "слишком длинное значение (допустимо не больше {max_length} символов)",
+    "string_type": "нужна строка",
+    "list_type": "нужен список",
+    "json_invalid": "не удалось прочитать JSON",
+    "missing": "не задано",
+}
+
+# `make demo` (bot/demo.py): the terminal's own lines and the demo's person and bot.
+DEMO_HELLO = (
+    "Демо: бот работает в терминале, без Telegram, на временной базе.\n"
+    "Пишите как в чате (/new — новое мероприятие, /my, /report, /help). "
+    "Чтобы нажать кнопку, введите её номер в квадратных скобках, например [1] "
+    "(или #1); число без скобок — это ответ на вопрос. Выход: /exit или Ctrl+D.\n"
+    "Журнал работы бота: {log}\n"
+)
+DEMO_NO_SUCH_BUTTON = "Кнопки с таким номером сейчас нет."
+DEMO_FILE_SAVED = "[файл сохранён: {path}]"
+DEMO_FIRST_NAME = "Демо"
+DEMO_FULL_NAME = "Демо Пользователь"
+DEMO_BOT_NAME = "Отчёты"
+DEMO_ORGANISATION = "Демонстрационное учреждение"

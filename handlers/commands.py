@@ -9,42 +9,39 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
+from handlers.texts import Menu
+
 log = logging.getLogger(__name__)
 
-REPORTER_COMMANDS = (
-    ("new", "Сообщить о мероприятии"),
-    ("my", "Мои мероприятия"),
-    ("nothing", "Мероприятий не было"),
-    ("cancel", "Прервать заполнение"),
-    ("name", "Исправить ФИО"),
-    ("help", "Справка"),
+# The menus in order, staff's first; the descriptions are handlers/texts.py `Menu`'s.
+_REPORTER = ("new", "my", "nothing", "cancel", "name", "help")
+_DESK = (
+    "report",
+    "stats",
+    "status",
+    "remind",
+    "deadline",
+    "close",
+    "reopen",
+    "note",
+    "notes",
+    "duplicates",
+    "review",
+    "parent",
+    "reviewer",
+    "unreviewer",
+    "orgs",
+    "neworg",
+    "link",
+    "revoke",
+    "people",
+    "deactivate",
+    "persondata",
+    "erase",
+    "coordinator",
 )
-COORDINATOR_COMMANDS = (
-    *REPORTER_COMMANDS,
-    ("report", "Отчёт за квартал или год (.docx, .xlsx)"),
-    ("stats", "Показатели и диаграмма"),
-    ("status", "Кто отчитался за квартал"),
-    ("remind", "Напомнить не отчитавшимся"),
-    ("deadline", "Перенести срок сдачи"),
-    ("close", "Закрыть квартал"),
-    ("reopen", "Открыть квартал снова"),
-    ("note", "Добавить примечание к отчёту"),
-    ("notes", "Примечания к отчёту"),
-    ("duplicates", "Возможные повторы мероприятий"),
-    ("review", "Мероприятия, ожидающие проверки"),
-    ("parent", "Вышестоящий орган организации"),
-    ("reviewer", "Назначить проверяющего"),
-    ("unreviewer", "Снять проверяющего"),
-    ("orgs", "Организации"),
-    ("neworg", "Добавить организацию и ссылку"),
-    ("link", "Новая ссылка для организации"),
-    ("revoke", "Отозвать ссылку"),
-    ("people", "Сотрудники организации"),
-    ("deactivate", "Отключить сотрудника"),
-    ("persondata", "Сведения, хранимые о сотруднике"),
-    ("erase", "Удалить персональные данные"),
-    ("coordinator", "Назначить координатора"),
-)
+REPORTER_COMMANDS = tuple((name, Menu.COMMANDS[name]) for name in _REPORTER)
+COORDINATOR_COMMANDS = (*REPORTER_COMMANDS, *((name, Menu.COMMANDS[name]) for name in _DESK))
 
 
 def _commands(pairs: Iterable[tuple[str, str]]) -> list[BotCommand]:

@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CHOOSER_PERIODS = 8
-ACCEPTED_WORDS = ("принятые", "accepted")  # `/report 2023-Q4 принятые`
 CHOOSER_YEARS = 4  # with the quarters, a dozen buttons: far below Telegram's 100
 DOCUMENT_MAX = 50 * 2**20  # the largest file a bot may send
 
@@ -372,7 +371,7 @@ async def report(
     outbox_owner: str | None = None,
 ) -> None:
     args = (command.args or "").split()
-    accepted_only = bool(args) and args[-1].lower() in ACCEPTED_WORDS
+    accepted_only = bool(args) and args[-1].lower() in Desk.ACCEPTED_WORDS
     if accepted_only:
         args.pop()
     if accepted_only and not args:

@@ -98,9 +98,12 @@ async def note_pairs(session: AsyncSession, event_id: int, lookalikes: Sequence[
 async def dissolved_notices(session: AsyncSession, dissolved: Sequence[Dissolved]) -> list[Notice]:
     """Merges dissolved by a change (an event deleted, moved to another period, or no
     longer alike), one message to each person to tell: whoever decided the merge, or, if
-    the bot cannot reach them, every coordinator (the merge must not vanish unnoticed)."""
+    the bot cannot reach them, every coordinator (the merge must not vanish unnoticed).
+    Each is pointed to their own list of pairs: `/duplicates` for a coordinator, `/review`
+    for a body's reviewer (who has no `/duplicates`)."""
     events, organisations = EventRepository(session), OrganisationRepository(session)
     lines: dict[int, list[str]] = {}
+    roles: dict[int, str] = {}  # a reviewer has /review for the pairs, not /duplicates
     for item in dissolved:
         changed = await events.get(item.changed_id)
         other = await events.get(
@@ -131,12 +134,18 @@ async def dissolved_notices(session: AsyncSession, dissolved: Sequence[Dissolved
         told = [decider] if decider is not None else await PersonRepository(session).coordinators()
         for person in told:
             lines.setdefault(person.telegram_id, []).append(line)
+            roles[person.telegram_id] = (
+                "coordinator" if person.role == "coordinator" else "reviewer"
+            )
     notices = []
     for chat_id, found in lines.items():
         named = found[:DISSOLVED_SHOWN]
         if len(found) > DISSOLVED_SHOWN:
             named.append(Duplicates.MORE.format(more=len(found) - DISSOLVED_SHOWN))
-        notices.append(Notice(chat_id, Duplicates.DISSOLVED.format(lines="\n".join(named))))
+        text = Duplicates.DISSOLVED.format(
+            lines="\n".join(named), next=Duplicates.DISSOLVED_NEXT[roles[chat_id]]
+        )
+        notices.append(Notice(chat_id, text))
     return notices
 
 

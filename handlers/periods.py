@@ -22,7 +22,7 @@ from handlers import keyboards as kb
 from handlers.filters import IsCoordinator
 from handlers.keyboards import Keyboard, RowId
 from handlers.labels import period_label
-from handlers.texts import Common, Periods
+from handlers.texts import Common, Counted, Periods
 from handlers.views import (
     Clock,
     collecting_examples,
@@ -204,7 +204,7 @@ async def _set_status(
     if status == "closed":
         returned = await ReviewRepository(session).count_returned(period.id)
         if returned:  # events still with their authors: closed only when confirmed
-            count = f"{returned} {plural(returned, 'мероприятие', 'мероприятия', 'мероприятий')}"
+            count = f"{returned} {plural(returned, *Counted.EVENTS)}"
             await message.answer(
                 Periods.CLOSE_RETURNED.format(period=name, count=count),
                 reply_markup=close_keyboard(period.id),
@@ -490,7 +490,7 @@ async def add_note(
             Periods.NOTE_TOO_LONG.format(length=characters(len(text)), limit=NOTE_MAX)
         )
         return
-    period = await find_period(message, session, settings, clock, label, "/note {label} текст")
+    period = await find_period(message, session, settings, clock, label, Periods.NOTE_EXAMPLE)
     if period is None:
         return
     await PeriodRepository(session).add_note(period.id, text)

@@ -29,7 +29,7 @@ from handlers.duplicates import ReviewDupCb, ReviewUndoCb, decidable, pair_actio
 from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsCoordinator, IsKnown
 from handlers.labels import period_label, quarter_label
 from handlers.states import ReportStates, ReviewStates
-from handlers.texts import Common, Desk, Dialogue, MyEvents, Review, ReviewPairs
+from handlers.texts import Common, Counted, Desk, Dialogue, MyEvents, Review, ReviewPairs
 from handlers.views import (
     MESSAGE_MAX,
     Clock,
@@ -385,7 +385,7 @@ def _waited(since: datetime | None, now: datetime) -> str:
     days = (now - since).days if since is not None else 0
     if days < 1:
         return Review.QUEUE_LESS_THAN_DAY
-    return f"{days} {plural(days, 'день', 'дня', 'дней')}"
+    return f"{days} {plural(days, *Counted.DAYS)}"
 
 
 async def reviewed_scope(session: AsyncSession, person: Person) -> list[int] | None:

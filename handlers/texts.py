@@ -6,7 +6,56 @@ Texts with `{...}` are formatted with values that are already HTML-escaped by th
 from typing import ClassVar
 
 
+class Menu:
+    """The command menus' descriptions (handlers/commands.py orders them per role)."""
+
+    COMMANDS: ClassVar[dict[str, str]] = {
+        "new": "Сообщить о мероприятии",
+        "my": "Мои мероприятия",
+        "nothing": "Мероприятий не было",
+        "cancel": "Прервать заполнение",
+        "name": "Исправить ФИО",
+        "help": "Справка",
+        "report": "Отчёт за квартал или год (.docx, .xlsx)",
+        "stats": "Показатели и диаграмма",
+        "status": "Кто отчитался за квартал",
+        "remind": "Напомнить не отчитавшимся",
+        "deadline": "Перенести срок сдачи",
+        "close": "Закрыть квартал",
+        "reopen": "Открыть квартал снова",
+        "note": "Добавить примечание к отчёту",
+        "notes": "Примечания к отчёту",
+        "duplicates": "Возможные повторы мероприятий",
+        "review": "Мероприятия, ожидающие проверки",
+        "parent": "Вышестоящий орган организации",
+        "reviewer": "Назначить проверяющего",
+        "unreviewer": "Снять проверяющего",
+        "orgs": "Организации",
+        "neworg": "Добавить организацию и ссылку",
+        "link": "Новая ссылка для организации",
+        "revoke": "Отозвать ссылку",
+        "people": "Сотрудники организации",
+        "deactivate": "Отключить сотрудника",
+        "persondata": "Сведения, хранимые о сотруднике",
+        "erase": "Удалить персональные данные",
+        "coordinator": "Назначить координатора",
+    }
+
+
+class Counted:
+    """The forms of what is counted, for `reports.participants.plural(n, *FORMS)`: the
+    one helper of number agreement (1 день, 2 дня, 5 дней)."""
+
+    DAYS = ("день", "дня", "дней")
+    DAYS_LEFT = ("остался", "осталось", "осталось")  # «остался 1 день», «осталось 3 дня»
+    EVENTS = ("мероприятие", "мероприятия", "мероприятий")
+    ORGANISATIONS = ("организация", "организации", "организаций")
+    ROWS = ("строка", "строки", "строк")
+
+
 class Common:
+    # A date as an official letter writes it: «5 января 2027 г.» (handlers.views.long_date).
+    LONG_DATE = "{day} {month} {year} г."
     # HELP_*, Dialogue.ASK["dates"], Periods.DEADLINE_USAGE and NOTE_USAGE are templates of
     # examples from the quarter being collected: `.format(**handlers.views.examples(q, today))`.
     START_KNOWN = (
@@ -354,6 +403,8 @@ class MyEvents:
 
 
 class Desk:
+    # The last word of `/report 2023-Q4 принятые`: the accepted events only.
+    ACCEPTED_WORDS = ("принятые", "accepted")
     CHOOSE_PERIOD = "За какой период сформировать отчёт?"
     NO_PERIODS = "Отчётных периодов пока нет."
     NO_PERIOD = "Сведений за {period} нет: мероприятия за этот квартал не подавались."
@@ -571,6 +622,7 @@ class Periods:
         "Напишите текст примечания после команды: /note В {roman} квартале {year} года "
         "состоялись 3 встречи… Для другого квартала: /note {label} текст."
     )
+    NOTE_EXAMPLE = "/note {label} текст"  # the example of Periods.BAD_PERIOD after /note
     NOTE_TOO_LONG = "Примечание слишком длинное: {length}, можно не больше {limit}."
     NOTE_ADDED = (
         "Примечание добавлено в отчёт за {period} (после таблицы). /notes — все примечания."
@@ -701,13 +753,17 @@ class Duplicates:
         "Приём сведений за {period} закрыт. Чтобы отменить решение, откройте квартал снова "
         "(/reopen)."
     )
-    # A merge dissolved by a change of one of its events, told to whoever decided it.
+    # A merge dissolved by a change of one of its events, told to whoever decided it;
+    # `{next}` is the command that person has for the pairs (DISSOLVED_NEXT, by role).
     DISSOLVED = (
         "<b>Объединение мероприятий отменено</b>\n"
         "{lines}\n\n"
-        "Эти мероприятия больше не объединяются в одну строку отчёта. "
-        "/duplicates — возможные повторы."
+        "Эти мероприятия больше не объединяются в одну строку отчёта. {next}"
     )
+    DISSOLVED_NEXT: ClassVar[dict[str, str]] = {
+        "coordinator": "/duplicates — возможные повторы.",
+        "reviewer": "/review — мероприятия и возможные повторы, ожидающие решения.",
+    }
     DISSOLVED_DELETED = (
         "• №{first} и №{second}: мероприятие №{id} «{name}» ({organisation}) удалено."
     )

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.filters import Check, IsCoordinator, IsKnown
 from handlers.labels import quarter_label
-from handlers.texts import Upload
+from handlers.texts import Counted, Upload
 from handlers.views import split_message
 from reports.dates import DateRange
 from reports.docx_import import (
@@ -146,7 +146,7 @@ def _load(data: dict[str, Any]) -> ReadReport:
 
 
 def _rows(count: int) -> str:
-    return f"{count} {plural(count, 'строка', 'строки', 'строк')}"
+    return f"{count} {plural(count, *Counted.ROWS)}"
 
 
 async def _organisations(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:

@@ -14,7 +14,7 @@ from aiogram.types import InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.labels import period_label, quarter_label
-from handlers.texts import Desk, Dialogue, MyEvents, Periods, Review
+from handlers.texts import Common, Desk, Dialogue, MyEvents, Periods, Review
 from reports.dates import MONTHS_GENITIVE, DateRange, date_examples, format_dates
 from reports.participants import read_total
 from reports.quarters import Period, Quarter, QuarterError, Year
@@ -46,7 +46,7 @@ def report_file_name(period: Period, kind: str) -> str:
 
 def long_date(day: date) -> str:
     """`5 января 2027 г.`, as an official letter writes a date."""
-    return f"{day.day} {MONTHS_GENITIVE[day.month - 1]} {day.year} г."
+    return Common.LONG_DATE.format(day=day.day, month=MONTHS_GENITIVE[day.month - 1], year=day.year)
 
 
 def examples(quarter: Quarter, today: date) -> dict[str, str]:

@@ -75,8 +75,30 @@ _INSERT_EVENTS = SqliteStatement(
 _TEXT_FIELDS = ("sphere", "name", "place", "result", "participants")
 
 
+# Why a file is refused, in Russian like every line the person running the CLI reads
+# (bot.texts.IMPORT_BAD_FILE wraps it). Kept here, as reports/dates.py keeps its own,
+# because storage/ imports nothing of bot/; tests/test_texts.py renders them.
+MESSAGES = {
+    "not_object": "ожидался объект JSON с полями period и events",
+    "bad_period": "поле period должно быть вида 2023-Q4",
+    "events_not_list": "поле events должно быть списком мероприятий",
+    "notes_not_list": "closing_notes должно быть списком строк",
+    "organisation_not_text": "поле organisation должно быть строкой",
+    "row_not_object": "мероприятие №{number}: ожидался объект JSON",
+    "row_no_field": "мероприятие №{number}: нет поля «{field}» или оно пустое",
+    "row_bad_dates": (
+        "мероприятие №{number}: неверные даты (start и end должны быть датами вида 2023-10-26)"
+    ),
+    "row_bad_count": "мероприятие №{number}: participant_count должен быть целым числом",
+}
+
+
 class ImportFileError(ValueError):
-    """The file is not in the expected format; the message says where (in Russian)."""
+    """The file is not in the expected format; the message (`MESSAGES[code]`) says where."""
+
+    def __init__(self, code: str, **values: object) -> None:
+        super().__init__(MESSAGES[code].format(**values))
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +140,11 @@ class _Row:
 
 
 def _read_row(number: int, raw: Any) -> _Row:
-    where = f"мероприятие №{number}"
     if not isinstance(raw, dict):
-        raise ImportFileError(f"{where}: ожидался объект JSON")
+        raise ImportFileError("row_not_object", number=number)
     for field in _TEXT_FIELDS:
         if not isinstance(raw.get(field), str) or not raw[field].strip():
-            raise ImportFileError(f"{where}: нет поля «{field}» или оно пустое")
+            raise ImportFileError("row_no_field", number=number, field=field)
     try:
         dates = DateRange(
             date.fromisoformat(raw["start"]),
@@ -131,11 +152,11 @@ def _read_row(number: int, raw: Any) -> _Row:
             raw.get("precision") or "day",
             raw.get("dates_note") or None,
         )
-    except (KeyError, TypeError, ValueError) as error:
-        raise ImportFileError(f"{where}: неверные даты ({error})") from None
+    except (KeyError, TypeError, ValueError):
+        raise ImportFileError("row_bad_dates", number=number) from None
     count = raw.get("participant_count")
     if count is not None and not (isinstance(count, int) and count >= 0):
-        raise ImportFileError(f"{where}: participant_count должен быть целым числом")
+        raise ImportFileError("row_bad_count", number=number)
     organisation = raw.get("organisation")
     return _Row(
         organisation=organisation.strip() if isinstance(organisation, str) else None,
@@ -152,22 +173,22 @@ def _read_row(number: int, raw: Any) -> _Row:
 def parse_import(data: Any) -> tuple[Quarter, str | None, list[str], list[_Row]]:
     """Check a loaded JSON document and return (period, organisation, notes, rows)."""
     if not isinstance(data, dict):
-        raise ImportFileError("ожидался объект JSON с полями period и events")
+        raise ImportFileError("not_object")
     try:
         quarter = Quarter.parse(str(data.get("period", "")))
     except QuarterError:
-        raise ImportFileError("поле period должно быть вида 2023-Q4") from None
+        raise ImportFileError("bad_period") from None
     events = data.get("events")
     if not isinstance(events, list):
-        raise ImportFileError("поле events должно быть списком мероприятий")
+        raise ImportFileError("events_not_list")
     notes = data.get("closing_notes")
     if notes is None:
         notes = [data["closing_note"]] if data.get("closing_note") else []
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-        raise ImportFileError("closing_notes должно быть списком строк")
+        raise ImportFileError("notes_not_list")
     organisation = data.get("organisation")
     if organisation is not None and not isinstance(organisation, str):
-        raise ImportFileError("поле organisation должно быть строкой")
+        raise ImportFileError("organisation_not_text")
     rows = [_read_row(index, raw) for index, raw in enumerate(events, start=1)]
     return quarter, organisation, [n for n in notes if n.strip()], rows
 

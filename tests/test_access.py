@@ -749,4 +749,7 @@ async def test_a_merge_decided_in_review_dissolved_later_is_told_to_its_reviewer
         notice.text
     )
     assert desk.replies()[told_before[1] :] == []  # the decider is told, not everyone
+    # pointed to their own list: a body's reviewer has /review, not the coordinators' /duplicates
+    assert notice.text.endswith(Duplicates.DISSOLVED_NEXT["reviewer"])
+    assert "/duplicates" not in notice.text
     assert await _pair_ids(app_storage) == {}

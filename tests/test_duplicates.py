@@ -576,7 +576,7 @@ def _dissolved(template: str, first: int, second: int, changed: int, name: str, 
     """The notice of one merge dissolved, as its decider gets it."""
     values = {"first": first, "second": second, "id": changed, "name": name, "organisation": org}
     line = template.format(**values, other=first if changed == second else second, period=Q1)
-    return Duplicates.DISSOLVED.format(lines=line)
+    return Duplicates.DISSOLVED.format(lines=line, next=Duplicates.DISSOLVED_NEXT["coordinator"])
 
 
 Q1 = "I квартал 2024 года"

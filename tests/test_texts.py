@@ -1,11 +1,14 @@
 """Every text the bot can show, rendered with sample values: nothing left unfilled, HTML
-that Telegram parses, no longer than a message; the command menus as Telegram takes them."""
+that Telegram parses, no longer than a message; the command menus as Telegram takes them;
+and no Russian text anywhere else in the code but the data on the allowlist."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from datetime import date, datetime
+from pathlib import Path
 from string import Formatter
 
 import pytest
@@ -15,8 +18,10 @@ from handlers import texts as handler_texts
 from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS
 from handlers.views import examples
 from reports.dates import MESSAGES as DATE_MESSAGES
+from reports.participants import plural
 from reports.quarters import Quarter
 from reports.workdays import is_working_day
+from storage.importer import MESSAGES as IMPORT_MESSAGES
 from storage.repositories.people import PLACEHOLDER_NAME
 from tests.telegram_rules import MAX_TEXT, html_to_text, utf16_len
 from tests.tg import PLACEHOLDER
@@ -24,32 +29,42 @@ from tests.tg import PLACEHOLDER
 SAMPLE = "Образец & <значение>"  # escaped by callers, as every value is
 
 
+def _texts_of(where: str, value: object) -> list[tuple[str, str]]:
+    """A text constant as (where, text): a string, or each of a dict's values or a tuple's
+    strings (the forms `plural` takes, the words a command reads)."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [(f"{where}[{k!r}]", v) for k, v in value.items() if isinstance(v, str)]
+    if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+        return [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+    return []
+
+
 def _templates() -> list[tuple[str, str]]:
-    """(where, text) of every text constant: the classes of handlers/texts.py, bot/texts.py,
-    the refusals of typed dates (reports/dates.py: `reports/` imports nothing of ours), the
-    name a coordinator from the settings has until they give theirs (storage/ imports no
-    handlers), and the command menus' descriptions."""
+    """(where, text) of every text constant: the classes of handlers/texts.py (the command
+    menus' descriptions among them), bot/texts.py, and the two kept in their own layer:
+    the refusals of typed dates (reports/dates.py: `reports/` imports nothing of ours), an
+    import file's refusals and the name a coordinator from the settings has until they
+    give theirs (storage/ imports nothing of handlers/ or bot/)."""
     found: list[tuple[str, str]] = []
     for class_name, holder in inspect.getmembers(handler_texts, inspect.isclass):
         if holder.__module__ != handler_texts.__name__:
             continue
         for name, value in vars(holder).items():
-            if name.startswith("_"):
-                continue
-            if isinstance(value, str):
-                found.append((f"{class_name}.{name}", value))
-            elif isinstance(value, dict):
-                found += [(f"{class_name}.{name}[{k!r}]", v) for k, v in value.items()]
+            if not name.startswith("_"):
+                found += _texts_of(f"{class_name}.{name}", value)
     for name, value in vars(bot_texts).items():
-        if isinstance(value, str) and name.isupper():
-            found.append((f"bot.texts.{name}", value))
+        if name.isupper():
+            found += _texts_of(f"bot.texts.{name}", value)
     found += [(f"reports.dates.MESSAGES[{code!r}]", text) for code, text in DATE_MESSAGES.items()]
+    found += [(f"storage.importer.MESSAGES[{k!r}]", text) for k, text in IMPORT_MESSAGES.items()]
     found.append(("storage.people.PLACEHOLDER_NAME", PLACEHOLDER_NAME))
-    found += [(f"commands./{name}", text) for name, text in COORDINATOR_COMMANDS]
     return found
 
 
 TEMPLATES = _templates()
+CLI_TEXTS = ("bot.texts.", "storage.importer.")  # printed in a terminal, not sent as HTML
 
 
 def render(template: str) -> str:
@@ -63,7 +78,11 @@ def test_every_text_is_found() -> None:
     assert ("Periods.REMIND_SKIPPED", handler_texts.Periods.REMIND_SKIPPED) in TEMPLATES
     assert ("reports.dates.MESSAGES['year_far']", DATE_MESSAGES["year_far"]) in TEMPLATES
     assert ("storage.people.PLACEHOLDER_NAME", PLACEHOLDER_NAME) in TEMPLATES
-    assert ("commands./status", dict(COORDINATOR_COMMANDS)["status"]) in TEMPLATES
+    assert ("Menu.COMMANDS['status']", dict(COORDINATOR_COMMANDS)["status"]) in TEMPLATES
+    assert ("Counted.DAYS[2]", "дней") in TEMPLATES
+    assert ("bot.texts.SETTING_ERRORS['missing']", "не задано") in TEMPLATES
+    assert ("bot.texts.DEMO_NO_SUCH_BUTTON", bot_texts.DEMO_NO_SUCH_BUTTON) in TEMPLATES
+    assert ("storage.importer.MESSAGES['bad_period']", IMPORT_MESSAGES["bad_period"]) in TEMPLATES
 
 
 @pytest.mark.parametrize(("where", "template"), TEMPLATES, ids=[w for w, _ in TEMPLATES])
@@ -78,8 +97,8 @@ def test_a_text_rendered_with_sample_values_leaves_no_placeholder(
 
 @pytest.mark.parametrize(
     ("where", "template"),
-    [(w, t) for w, t in TEMPLATES if not w.startswith("bot.texts.")],
-    ids=[w for w, _ in TEMPLATES if not w.startswith("bot.texts.")],
+    [(w, t) for w, t in TEMPLATES if not w.startswith(CLI_TEXTS)],
+    ids=[w for w, _ in TEMPLATES if not w.startswith(CLI_TEXTS)],
 )
 def test_a_chat_text_is_html_telegram_parses(where: str, template: str) -> None:
     shown = html_to_text(render(template))
@@ -210,3 +229,136 @@ def test_the_deadline_example_is_a_working_day_after_the_quarter() -> None:
 
     day = datetime.strptime(shown, "%d.%m.%Y").date()
     assert day > Quarter(2026, 4).last_day and is_working_day(day)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, v in vars(handler_texts.Counted).items() if not n.startswith("_")]
+)
+def test_what_is_counted_has_the_three_forms_plural_takes(name: str) -> None:
+    one, few, many = getattr(handler_texts.Counted, name)
+
+    assert plural(1, one, few, many) == one and plural(21, one, few, many) == one
+    assert plural(3, one, few, many) == few and plural(5, one, few, many) == many
+
+
+def test_the_menus_descriptions_are_those_of_the_text_module() -> None:
+    assert dict(COORDINATOR_COMMANDS) == handler_texts.Menu.COMMANDS
+
+
+# --- no Russian text outside the text modules ----------------------------------------------
+
+ROOMS = ("bot", "handlers", "storage", "reports")
+ROOT = Path(__file__).resolve().parent.parent
+TEXT_MODULES = {"handlers/texts.py", "bot/texts.py"}
+CYRILLIC = re.compile("[А-Яа-яЁё]")
+
+# Russian strings that are data, not the bot's words, and stay where they are: (file, the
+# constant or function holding them; "*" for the whole file) → why. `reports/` imports
+# nothing of ours, so its Russian is the document's own or what it reads.
+ALLOWED: dict[tuple[str, str], str] = {
+    ("bot/settings.py", "DEFAULT_REGION_PHRASE"): "the default REGION_PHRASE, a setting's value",
+    ("bot/settings.py", "Settings.default_organisation"): "the default DEFAULT_ORGANISATION",
+    ("handlers/keyboards.py", "_SPHERE_PREFIXES"): "matches the configured spheres' names",
+    ("handlers/my_events.py", "_folded"): "«ё» read as «е» in a search",
+    ("storage/importer.py", "MESSAGES"): "an import file's refusals: storage/ imports no bot/",
+    ("storage/repositories/people.py", "PLACEHOLDER_NAME"): "a name stored until one is given",
+    ("reports/chart.py", "*"): "the picture's own titles and labels",
+    ("reports/dates.py", "*"): "month names and words read in dates; dates written as the "
+    "report writes them; MESSAGES, the refusals of typed dates",
+    ("reports/docx_import.py", "*"): "the official format's headings and title read from a "
+    ".docx, and why a row or a file is not read",
+    ("reports/model.py", "*"): "the report's fixed title and headings, the default spheres",
+    ("reports/participants.py", "*"): "words read in a total; the plural helper's own nouns; "
+    "the report's participants line",
+    ("reports/quarters.py", "*"): "«К», «г.», «год» read in a period's label",
+    ("reports/similar.py", "*"): "service words left out when names are compared",
+    ("reports/stats.py", "*"): "the periods' short names and «Прочие сферы» of the indicators",
+    ("reports/xlsx.py", "*"): "the .xlsx sheets' own titles and headings",
+}
+
+
+def cyrillic_strings(source: str) -> list[tuple[int, str, str]]:
+    """(line, holder, text) of every string constant with Cyrillic in `source`, docstrings
+    left out; the holder is the innermost constant, class or function it is written in
+    (`Settings.default_organisation`, `_folded`; `<module>` for none)."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    found: list[tuple[int, str, str]] = []
+
+    def visit(node: ast.AST, scope: tuple[str, ...]) -> None:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            scope = (*scope, node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            scope = (*scope, names[0]) if names else scope
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and CYRILLIC.search(node.value)
+        ):
+            found.append((node.lineno, ".".join(scope) or "<module>", node.value))
+        for child in ast.iter_child_nodes(node):
+            visit(child, scope)
+
+    visit(tree, ())
+    return found
+
+
+def _russian_in_the_code() -> list[tuple[str, int, str, str]]:
+    return [
+        (name, line, holder, text)
+        for room in ROOMS
+        for path in sorted((ROOT / room).rglob("*.py"))
+        if (name := path.relative_to(ROOT).as_posix()) not in TEXT_MODULES
+        for line, holder, text in cyrillic_strings(path.read_text(encoding="utf-8"))
+    ]
+
+
+def _allowed(name: str, holder: str) -> bool:
+    return (name, "*") in ALLOWED or (name, holder) in ALLOWED
+
+
+def test_russian_text_lives_only_in_the_text_modules_or_on_the_allowlist() -> None:
+    offenders = [
+        f"{name}:{line}: {text[:60]!r} (in {holder}) — move it to handlers/texts.py "
+        "(the feature's class) or bot/texts.py, or allow it in ALLOWED with the reason"
+        for name, line, holder, text in _russian_in_the_code()
+        if not _allowed(name, holder)
+    ]
+
+    assert not offenders, "\n".join(offenders)
+
+
+def test_every_allowance_is_still_needed() -> None:
+    used = {(name, "*") for name, *_ in _russian_in_the_code()} | {
+        (name, holder) for name, _, holder, _ in _russian_in_the_code()
+    }
+
+    assert set(ALLOWED) <= used, set(ALLOWED) - used
+
+
+def test_the_search_names_the_line_and_holder_and_skips_docstrings() -> None:
+    source = (
+        '"""Модуль."""\n'
+        "class Texts:\n"
+        '    """Тексты."""\n'
+        "    def answer(self) -> str:\n"
+        '        """Ответ."""\n'
+        '        return "Не понял" + "ok"\n'
+        'LIMIT: str = f"не более {1} символов"\n'
+    )
+
+    assert cyrillic_strings(source) == [
+        (6, "Texts.answer", "Не понял"),
+        (7, "LIMIT", "не более "),
+        (7, "LIMIT", " символов"),
+    ]
