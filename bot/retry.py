@@ -24,6 +24,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     AnswerCallbackQuery,
+    GetMe,
     GetUpdates,
     Response,
     SendChatAction,
@@ -69,7 +70,9 @@ class RetryRequests(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if isinstance(method, GetUpdates):
+        if isinstance(method, (GetUpdates, GetMe)):
+            # aiogram's polling retries getUpdates; getMe is the start's first request,
+            # retried by the start itself with one Russian line each (bot/app.py).
             return await make_request(bot, method)
         started, backoff = self.clock(), self.first_backoff
         while True:
