@@ -61,18 +61,20 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help=texts.CLI_RUN, description=texts.CLI_RUN)
     commands.add_parser("scheduler", help=texts.CLI_SCHEDULER, description=texts.CLI_SCHEDULER)
     load = commands.add_parser("import", help=texts.CLI_IMPORT, description=texts.CLI_IMPORT)
-    load.add_argument("file", type=Path, help=texts.CLI_IMPORT_FILE)
-    load.add_argument("--organisation", help=texts.CLI_IMPORT_ORGANISATION)
-    load.add_argument("--period", help=texts.CLI_IMPORT_PERIOD)
+    load.add_argument("file", type=Path, metavar=texts.CLI_FILE, help=texts.CLI_IMPORT_FILE)
+    load.add_argument(
+        "--organisation", metavar=texts.CLI_ORGANISATION, help=texts.CLI_IMPORT_ORGANISATION
+    )
+    load.add_argument("--period", metavar=texts.CLI_PERIOD, help=texts.CLI_IMPORT_PERIOD)
     report = commands.add_parser("report", help=texts.CLI_REPORT, description=texts.CLI_REPORT)
-    report.add_argument("period", help=texts.CLI_REPORT_PERIOD)
-    report.add_argument("--out", type=Path, help=texts.CLI_REPORT_OUT)
+    report.add_argument("period", metavar=texts.CLI_PERIOD, help=texts.CLI_REPORT_PERIOD)
+    report.add_argument("--out", type=Path, metavar=texts.CLI_FILE, help=texts.CLI_REPORT_OUT)
     commands.add_parser("migrate", help=texts.CLI_MIGRATE, description=texts.CLI_MIGRATE)
     commands.add_parser("demo", help=texts.CLI_DEMO, description=texts.CLI_DEMO)
     copy = commands.add_parser("backup", help=texts.CLI_BACKUP, description=texts.CLI_BACKUP)
-    copy.add_argument("file", type=Path, help=texts.CLI_BACKUP_FILE)
+    copy.add_argument("file", type=Path, metavar=texts.CLI_FILE, help=texts.CLI_BACKUP_FILE)
     back = commands.add_parser("restore", help=texts.CLI_RESTORE, description=texts.CLI_RESTORE)
-    back.add_argument("file", type=Path, help=texts.CLI_RESTORE_FILE)
+    back.add_argument("file", type=Path, metavar=texts.CLI_FILE, help=texts.CLI_RESTORE_FILE)
     return parser
 
 

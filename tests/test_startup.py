@@ -141,21 +141,27 @@ def test_a_database_nobody_answers_on_stops_the_bot_with_one_line(tmp_path: Path
 def test_help_is_russian(tmp_path: Path) -> None:
     result = run_bot(tmp_path, "--help")
     report = run_bot(tmp_path, "report", "--help")
+    load = run_bot(tmp_path, "import", "--help")
 
-    assert result.returncode == 0 and report.returncode == 0
+    assert result.returncode == 0 and report.returncode == 0 and load.returncode == 0
     assert result.stdout.startswith("Использование: python -m bot")
     assert "показать эту справку и выйти" in result.stdout
     assert "сохранить отчёт за период в файл .docx" in result.stdout
     assert report.stdout.startswith("Использование: python -m bot report")
     for english in ("usage:", "options:", "positional arguments", "show this help"):
         assert english not in result.stdout + report.stdout
+    # The placeholders too: no English word (nor an argument's Python name) in the usage.
+    assert "[--out ФАЙЛ] ПЕРИОД" in report.stdout
+    assert "[--organisation ОРГАНИЗАЦИЯ]" in load.stdout and "[--period ПЕРИОД]" in load.stdout
+    for english in ("file", "period", "OUT", "PERIOD", "ORGANISATION"):
+        assert not re.search(rf"(?<!-)\b{english}\b", report.stdout + load.stdout), english
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["nonsense"], "неизвестная команда «nonsense»"),
-        (["import"], "не указан аргумент file"),
+        (["import"], "не указан аргумент ФАЙЛ"),
         (["report", "2023-Q4", "--out"], "параметру --out нужно значение"),
     ],
 )
