@@ -19,7 +19,9 @@ the next field:
   reply to the person's message: «не сохранено, ответьте на вопрос выше» in a dialogue,
   «не обработано, отправьте ещё раз» outside one, or for a command). So once Telegram
   is back the person gets the owed question, once, then the notice; their text is stored
-  in no field, and no error reply repeats the question. A button press is dropped the
+  in no field, and no error reply repeats the question. The notice is recorded as queued
+  behind the owed row (`Outbox.record(behind=...)`): if that row is given up or refused
+  for good, the notice is dropped with it. A button press is dropped the
   same way, without a notice (the person presses again); `my_chat_member` is handled as
   usual.
 - `TypedBeforeOwed` (after the claim): a message (not a command) whose Telegram `date` is
@@ -106,7 +108,9 @@ class OwedFirst(BaseMiddleware):
                 message_id=message.message_id, allow_sending_without_reply=True
             ),
         )
-        await self.outbox.record(session, bot, reply, for_the_pass=True)
+        await self.outbox.record(
+            session, bot, reply, for_the_pass=True, behind=undelivered.waits_for
+        )
         return UNHANDLED
 
 
