@@ -83,6 +83,7 @@ from storage.models import utcnow
 from storage.repositories.outbox import (
     JOB_PREFIX,
     NOTICE_PREFIX,
+    ChatRows,
     OutboxRepository,
     Owed,
     job_lease,
@@ -335,7 +336,11 @@ class Outbox:
             self.in_flight.discard(row.id)
 
     async def settle_chat(
-        self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], chat_id: int
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        chat_id: int,
+        session: AsyncSession | None = None,
     ) -> datetime | None:
         """Before an update of `chat_id` is handled (its per-chat lock held): deliver what
         a dead worker owed the chat, in order and once, waiting (at most SETTLE_WAIT
@@ -346,19 +351,31 @@ class Outbox:
         A row that cannot be delivered now (Telegram down) stays owed, this process's,
         due at once for the delivery pass, and `OwedUndelivered` is raised: the update
         was written before the person saw what they are owed (bot/owed.py).
+
+        `session`: the update's own. The common case, nothing owed, is one statement in
+        its transaction (no second connection: on SQLite there is one writer, and a small
+        pool would make every update wait). When something is owed, that transaction (only
+        read so far) is committed first: the delivery commits in sessions of its own and
+        may wait for Telegram, which no open transaction should.
         """
         if self.liveness is None:
             return self.delivered.get(chat_id)
+        rows: ChatRows | None = None
+        if session is not None:
+            rows = await self._chat_rows(session, bot, chat_id)
+            if not rows.owed:
+                return rows.delivered_at
+            if session.in_transaction():
+                await session.commit()
         give_up_at = time.monotonic() + SETTLE_WAIT
         while True:
             now = utcnow()
-            async with sessionmaker() as session:
-                rows = await OutboxRepository(session).of_chat(
-                    bot.id, chat_id, delivered_since=now - DELIVERED_KEEP
-                )
+            if rows is None:
+                async with sessionmaker() as own:
+                    rows = await self._chat_rows(own, bot, chat_id)
             if not rows.owed:
                 return rows.delivered_at
-            row = rows.owed[0]
+            row, delivered_at, rows = rows.owed[0], rows.delivered_at, None
             owner_dead = row.owner is not None and not await self.liveness.alive({row.owner})
             mine = row.owner in (self.owner, None) and row.id not in self.in_flight
             if owner_dead or mine:
@@ -375,8 +392,14 @@ class Outbox:
                     row.id,
                     row.owner,
                 )
-                return rows.delivered_at
+                return delivered_at
             await asyncio.sleep(SETTLE_POLL)
+
+    @staticmethod
+    async def _chat_rows(session: AsyncSession, bot: Bot, chat_id: int) -> ChatRows:
+        return await OutboxRepository(session).of_chat(
+            bot.id, chat_id, delivered_since=utcnow() - DELIVERED_KEEP
+        )
 
     async def remember_deliveries(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """At start, without `liveness`: when the messages owed after earlier crashes

@@ -9,9 +9,11 @@ the next field:
 
 - `OwedFirst` (after aiogram's FSM middleware, which holds the chat's lock, before the
   claim): delivers what a dead worker owed the chat, in order and once, and notes when
-  the latest owed message reached the chat (`Outbox.settle_chat`). It runs before the
-  claim so that a redelivered update (Telegram retrying the webhook the dead worker never
-  answered) also brings the owed message, though the update itself is skipped.
+  the latest owed message reached the chat (`Outbox.settle_chat`, which looks through the
+  update's own session: one statement when nothing is owed, no second connection). It
+  runs before the claim so that a redelivered update (Telegram retrying the webhook the
+  dead worker never answered) also brings the owed message, though the update itself is
+  skipped.
   When Telegram fails that delivery (5xx, no connection, a timeout, past the retries),
   the owed row stays owed (this worker's now, due at once: the delivery pass retries it)
   and the update is neither failed nor handled: it is claimed, so a redelivery is
@@ -74,7 +76,9 @@ class OwedFirst(BaseMiddleware):
         chat = chat_of(event) if isinstance(event, Update) else None
         if chat is not None and bot is not None:
             try:
-                seen = await self.outbox.settle_chat(bot, self.sessionmaker, chat)
+                seen = await self.outbox.settle_chat(
+                    bot, self.sessionmaker, chat, data.get("session")
+                )
             except OwedUndelivered as undelivered:
                 if isinstance(event, Update) and event.my_chat_member is None:
                     return await self._not_taken(event, data, bot, undelivered)
