@@ -86,6 +86,9 @@ async def workers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Wor
             database_url=database_url,
             redis_url=redis_url,
             coordinator_ids=[COORDINATOR],
+            # Made before the start: two workers starting at once on a fresh database
+            # would both insert the coordinator (one then exits on the unique key).
+            asked_their_names=True,
             # Only the chat's next update delivers what a dead worker owed it (the
             # periodic pass would too, at its own time).
             OUTBOX_EVERY="600",
