@@ -519,7 +519,7 @@ class Outbox:
         async with sessionmaker() as session:
             repository = OutboxRepository(session)
             await repository.done(row.id)
-            notices = await repository.drop_notices_behind(row.id)
+            notices = await repository.drop_notices_behind(row.id, row.chat_id)
             await session.commit()
         if notices:
             log.warning("outbox row %s: %s notice(s) behind it dropped too", row.id, notices)

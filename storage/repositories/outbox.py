@@ -139,10 +139,12 @@ class OutboxRepository:
         else:
             await self.session.execute(_DONE, {"id": row_id})
 
-    async def drop_notices_behind(self, row_id: int) -> int:
-        """Forget the notices still owed that were queued behind `row_id`; how many."""
+    async def drop_notices_behind(self, row_id: int, chat_id: int) -> int:
+        """Forget the notices still owed that were queued behind `row_id` (of `chat_id`,
+        whose index finds them); how many."""
         result = await self.session.execute(
             delete(OutboxMessage).where(
+                OutboxMessage.chat_id == chat_id,
                 OutboxMessage.method == notice_method(row_id),
                 OutboxMessage.delivered_at.is_(None),
             )
