@@ -10,6 +10,12 @@ taken, and every OUTBOX_EVERY seconds for rows whose lease (OUTBOX_LEASE, counte
 when the row was written or last taken) has passed. Rows this process is sending right
 now are skipped by the periodic pass; rows of other workers are protected by the lease.
 
+A row is kept while Telegram is merely down: a failure of Telegram's own (`_TRANSIENT`)
+gives back the attempt its take counted. It is given up after MAX_ATTEMPTS takes that
+ended otherwise, or GIVE_UP_AFTER after it was written (`_deliver` says why), and the
+notices queued behind it (`notice:<row id>`, bot/owed.py) are dropped with it, as they are
+when Telegram refuses it for good.
+
 A job (`job:<name>`) is work whose result is a message too large to keep: the coordinator's
 report is recorded as "compile period X and send it to chat Y" and compiled again when
 redone. Jobs get a longer lease (`job_lease`), since compiling and uploading take time.
@@ -74,7 +80,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.workers import HEARTBEAT_TTL, Liveness, new_owner
 from storage.models import utcnow
-from storage.repositories.outbox import JOB_PREFIX, OutboxRepository, Owed, job_lease
+from storage.repositories.outbox import (
+    JOB_PREFIX,
+    NOTICE_PREFIX,
+    ChatRows,
+    OutboxRepository,
+    Owed,
+    job_lease,
+    notice_method,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +102,8 @@ SETTLE_WAIT = HEARTBEAT_TTL + 2.0  # seconds a chat waits for a live worker's me
 SETTLE_POLL = 0.2  # seconds between two looks meanwhile
 MEMORY_CHATS = 10_000  # `delivered`: chats beyond this push out the oldest
 DEFAULT_LEASE = timedelta(seconds=150)  # longer than RetryRequests' minute of retries
-MAX_ATTEMPTS = 8  # deliveries tried before a row is given up (and logged)
+MAX_ATTEMPTS = 8  # takes (crashes, stalls, failed jobs) before a row is given up (logged)
+GIVE_UP_AFTER = DELIVERED_KEEP  # a row still owed this long after it was written: given up
 _TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
 
 Job = Callable[[Bot, int, dict[str, Any]], Awaitable[None]]
@@ -120,6 +135,8 @@ def payload_of(method: TelegramMethod[Any]) -> str:
 
 
 def method_from(name: str, payload: str) -> TelegramMethod[Any]:
+    if name.startswith(NOTICE_PREFIX):  # a notice is a sendMessage (`record(behind=...)`)
+        return SendMessage.model_validate_json(payload)
     return _METHODS[name].model_validate_json(payload)
 
 
@@ -163,16 +180,20 @@ class Outbox:
         method: TelegramMethod[Any],
         *,
         for_the_pass: bool = False,
+        behind: int | None = None,
     ) -> int:
         """The row for `method`, in the session's transaction (begun if none is open).
 
         `for_the_pass`: nobody sends it now; the next delivery pass (or the chat's next
-        update) does, after the chat's earlier rows."""
+        update) does, after the chat's earlier rows. `behind`: `method` (a sendMessage) is
+        a notice about row `behind`, dropped with it if that row is given up."""
         now = utcnow()
+        if behind is not None and not isinstance(method, SendMessage):
+            raise TypeError("only a sendMessage can be a notice")
         return await OutboxRepository(session).add(
             bot.id,
             _chat_of(method),
-            method.__api_method__,
+            method.__api_method__ if behind is None else notice_method(behind),
             payload_of(method),
             due_at=now if for_the_pass else now + self.lease,
             now=now,
@@ -309,13 +330,17 @@ class Outbox:
         self.in_flight.add(row.id)
         token = SENDING.set(claim)
         try:
-            return await self._deliver(bot, sessionmaker, row)
+            return await self._deliver(bot, sessionmaker, row, claim)
         finally:
             SENDING.reset(token)
             self.in_flight.discard(row.id)
 
     async def settle_chat(
-        self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], chat_id: int
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        chat_id: int,
+        session: AsyncSession | None = None,
     ) -> datetime | None:
         """Before an update of `chat_id` is handled (its per-chat lock held): deliver what
         a dead worker owed the chat, in order and once, waiting (at most SETTLE_WAIT
@@ -326,19 +351,31 @@ class Outbox:
         A row that cannot be delivered now (Telegram down) stays owed, this process's,
         due at once for the delivery pass, and `OwedUndelivered` is raised: the update
         was written before the person saw what they are owed (bot/owed.py).
+
+        `session`: the update's own. The common case, nothing owed, is one statement in
+        its transaction (no second connection: on SQLite there is one writer, and a small
+        pool would make every update wait). When something is owed, that transaction (only
+        read so far) is committed first: the delivery commits in sessions of its own and
+        may wait for Telegram, which no open transaction should.
         """
         if self.liveness is None:
             return self.delivered.get(chat_id)
+        rows: ChatRows | None = None
+        if session is not None:
+            rows = await self._chat_rows(session, bot, chat_id)
+            if not rows.owed:
+                return rows.delivered_at
+            if session.in_transaction():
+                await session.commit()
         give_up_at = time.monotonic() + SETTLE_WAIT
         while True:
             now = utcnow()
-            async with sessionmaker() as session:
-                rows = await OutboxRepository(session).of_chat(
-                    bot.id, chat_id, delivered_since=now - DELIVERED_KEEP
-                )
+            if rows is None:
+                async with sessionmaker() as own:
+                    rows = await self._chat_rows(own, bot, chat_id)
             if not rows.owed:
                 return rows.delivered_at
-            row = rows.owed[0]
+            row, delivered_at, rows = rows.owed[0], rows.delivered_at, None
             owner_dead = row.owner is not None and not await self.liveness.alive({row.owner})
             mine = row.owner in (self.owner, None) and row.id not in self.in_flight
             if owner_dead or mine:
@@ -346,7 +383,7 @@ class Outbox:
                 if claim is not None:
                     outcome = await self._deliver_taken(bot, sessionmaker, row, claim)
                     if outcome is Delivery.KEPT:
-                        raise OwedUndelivered(chat_id, row.id)
+                        raise OwedUndelivered(chat_id, row.id, row.behind or row.id)
                 continue  # delivered, or taken by another worker meanwhile: look again
             if time.monotonic() >= give_up_at:
                 log.warning(
@@ -355,8 +392,14 @@ class Outbox:
                     row.id,
                     row.owner,
                 )
-                return rows.delivered_at
+                return delivered_at
             await asyncio.sleep(SETTLE_POLL)
+
+    @staticmethod
+    async def _chat_rows(session: AsyncSession, bot: Bot, chat_id: int) -> ChatRows:
+        return await OutboxRepository(session).of_chat(
+            bot.id, chat_id, delivered_since=utcnow() - DELIVERED_KEEP
+        )
 
     async def remember_deliveries(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """At start, without `liveness`: when the messages owed after earlier crashes
@@ -412,11 +455,35 @@ class Outbox:
         return Claim(row.id, row.attempts + 1, since, sessionmaker) if taken else None
 
     async def _deliver(
-        self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], row: Owed
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        row: Owed,
+        claim: Claim,
     ) -> Delivery:
-        """Send (or redo) one row taken by this process."""
-        if row.attempts >= MAX_ATTEMPTS:
-            log.error("outbox row %s (%s to %s) given up", row.id, row.method, row.chat_id)
+        """Send (or redo) one row taken by this process (as `claim` says).
+
+        A failure of Telegram's own (no connection, 5xx, 429: `_TRANSIENT`) gives the
+        attempt back: while Telegram is merely down a row is kept however many passes it
+        takes. Only takes that end otherwise (the process died or stalled while sending, a
+        job failed) count towards MAX_ATTEMPTS. A row still owed GIVE_UP_AFTER (a day)
+        after it was written is given up whatever the cause: by then Telegram has dropped
+        the updates the person sent meanwhile (it keeps them a day), the person has been
+        without an answer for a day, and a message Telegram fails for good with a 5xx
+        would otherwise hold the chat's later messages (kept in order behind it) forever.
+        A row given up or refused for good takes the notices queued behind it along
+        (`record(behind=...)`): «ответьте на вопрос выше» must not come without the question.
+        """
+        too_old = row.created_at is not None and row.created_at < utcnow() - GIVE_UP_AFTER
+        if row.attempts >= MAX_ATTEMPTS or too_old:
+            log.error(
+                "outbox row %s (%s to %s) given up after %s attempt(s)%s",
+                row.id,
+                row.method,
+                row.chat_id,
+                row.attempts,
+                ", owed since " + row.created_at.isoformat() if too_old and row.created_at else "",
+            )
         else:
             try:
                 at = await self._send(bot, row)
@@ -428,7 +495,13 @@ class Outbox:
                 # row is this process's, and nobody is sending it now.
                 log.warning("outbox row %s not delivered yet: %s", row.id, error)
                 async with sessionmaker() as session:
-                    await OutboxRepository(session).failed(row.id, str(error), retry_at=utcnow())
+                    await OutboxRepository(session).give_back(
+                        row.id,
+                        str(error),
+                        owner=self.owner,
+                        attempts=claim.attempts,
+                        retry_at=utcnow(),
+                    )
                     await session.commit()
                 return Delivery.KEPT
             except TelegramAPIError as error:  # refused for good: trying again won't help
@@ -444,8 +517,12 @@ class Outbox:
                     self._remember(row.chat_id, at)
                 return Delivery.DELIVERED
         async with sessionmaker() as session:
-            await OutboxRepository(session).done(row.id)
+            repository = OutboxRepository(session)
+            await repository.done(row.id)
+            notices = await repository.drop_notices_behind(row.id, row.chat_id)
             await session.commit()
+        if notices:
+            log.warning("outbox row %s: %s notice(s) behind it dropped too", row.id, notices)
         return Delivery.DELIVERED
 
     async def _send(self, bot: Bot, row: Owed) -> datetime:
@@ -509,7 +586,12 @@ class OwedElsewhere(Exception):
 
 
 class OwedUndelivered(Exception):
-    """A chat's owed message could not be delivered before its next update."""
+    """A chat's owed message could not be delivered before its next update.
 
-    def __init__(self, chat_id: int, row_id: int) -> None:
+    `waits_for`: the row a notice about this update is queued behind (`Outbox.record`):
+    the row itself, or, when it is a notice already, the row that one waits for."""
+
+    def __init__(self, chat_id: int, row_id: int, waits_for: int | None = None) -> None:
         super().__init__(f"chat {chat_id}: outbox row {row_id} could not be delivered yet")
+        self.row_id = row_id
+        self.waits_for = row_id if waits_for is None else waits_for

@@ -9,9 +9,11 @@ the next field:
 
 - `OwedFirst` (after aiogram's FSM middleware, which holds the chat's lock, before the
   claim): delivers what a dead worker owed the chat, in order and once, and notes when
-  the latest owed message reached the chat (`Outbox.settle_chat`). It runs before the
-  claim so that a redelivered update (Telegram retrying the webhook the dead worker never
-  answered) also brings the owed message, though the update itself is skipped.
+  the latest owed message reached the chat (`Outbox.settle_chat`, which looks through the
+  update's own session: one statement when nothing is owed, no second connection). It
+  runs before the claim so that a redelivered update (Telegram retrying the webhook the
+  dead worker never answered) also brings the owed message, though the update itself is
+  skipped.
   When Telegram fails that delivery (5xx, no connection, a timeout, past the retries),
   the owed row stays owed (this worker's now, due at once: the delivery pass retries it)
   and the update is neither failed nor handled: it is claimed, so a redelivery is
@@ -19,7 +21,9 @@ the next field:
   reply to the person's message: «не сохранено, ответьте на вопрос выше» in a dialogue,
   «не обработано, отправьте ещё раз» outside one, or for a command). So once Telegram
   is back the person gets the owed question, once, then the notice; their text is stored
-  in no field, and no error reply repeats the question. A button press is dropped the
+  in no field, and no error reply repeats the question. The notice is recorded as queued
+  behind the owed row (`Outbox.record(behind=...)`): if that row is given up or refused
+  for good, the notice is dropped with it. A button press is dropped the
   same way, without a notice (the person presses again); `my_chat_member` is handled as
   usual.
 - `TypedBeforeOwed` (after the claim): a message (not a command) whose Telegram `date` is
@@ -72,7 +76,9 @@ class OwedFirst(BaseMiddleware):
         chat = chat_of(event) if isinstance(event, Update) else None
         if chat is not None and bot is not None:
             try:
-                seen = await self.outbox.settle_chat(bot, self.sessionmaker, chat)
+                seen = await self.outbox.settle_chat(
+                    bot, self.sessionmaker, chat, data.get("session")
+                )
             except OwedUndelivered as undelivered:
                 if isinstance(event, Update) and event.my_chat_member is None:
                     return await self._not_taken(event, data, bot, undelivered)
@@ -106,7 +112,9 @@ class OwedFirst(BaseMiddleware):
                 message_id=message.message_id, allow_sending_without_reply=True
             ),
         )
-        await self.outbox.record(session, bot, reply, for_the_pass=True)
+        await self.outbox.record(
+            session, bot, reply, for_the_pass=True, behind=undelivered.waits_for
+        )
         return UNHANDLED
 
 

@@ -294,7 +294,8 @@ class OutboxMessage(Base):
     the next start (or, once its lease `due_at` has passed, by any worker). `method` is
     the Bot API method (`sendMessage`, `editMessageText`, ...) with its parameters in
     `payload`, or `job:<name>` for work that ends in a message (the report: compiled
-    again rather than stored).
+    again rather than stored), or `notice:<row id>` for a sendMessage queued behind that
+    row (dropped with it if it is given up: bot/owed.py).
 
     `owner` is the process that wrote or took the row (bot/workers.py: while its heartbeat
     lives, nobody else sends the row). A row delivered after its process died is kept with

@@ -460,6 +460,10 @@ class BotApiStub:
             _Fault(method.lower(), int(status), retry_after, description, disconnect, count)
         )
 
+    def recover(self, method: str) -> None:
+        """Drop the faults still armed for `method` (`fail_next`): its next calls succeed."""
+        self._faults = [fault for fault in self._faults if fault.method != method.lower()]
+
     def hold_next(self, method: str) -> asyncio.Event:
         """Carry out the next successful call of `method` at once (a sent message is in the
         chat, as Telegram shows it to the person), but keep the answer from the bot until

@@ -21,7 +21,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -374,3 +374,86 @@ class Webhook:
     async def wait_until_up(self, bot: BotProcess, *, after: int = 0) -> None:
         """Until the worker logs that it listens (wrapped in `while_running`)."""
         await bot.while_running(bot.wait_for_log("webhook listening on", after=after, timeout=60))
+
+
+# --- several webhook workers on PostgreSQL and Redis ----------------------------------
+
+
+async def fresh_postgres_database(suffix: str) -> str:
+    """An empty PostgreSQL database of a test file's own, named after TEST_POSTGRES_URL's
+    (`<database>_<suffix>`, so that two suites on one server never share it); its URL."""
+    from sqlalchemy import make_url, text
+
+    from storage.db import create_engine
+    from tests.conftest import POSTGRES_URL
+
+    url = make_url(POSTGRES_URL)
+    name = f"{url.database}_{suffix}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            await connection.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        await admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def empty_redis(url: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
+@contextlib.asynccontextmanager
+async def webhook_workers(
+    stub: BotApiStub,
+    folders: Callable[[str], Path],
+    *,
+    database_url: str,
+    redis_url: str,
+    coordinator_ids: Iterable[int] = (),
+    count: int = 2,
+    asked_their_names: bool = False,
+    **env: str,
+) -> AsyncIterator[list[tuple[BotProcess, Webhook]]]:
+    """`count` webhook workers on one database (migrated first) and one Redis, the first
+    registering the webhook, the scheduler off, `env` added; killed when the block ends.
+    `folders(name)` makes each process's folder (e.g. `tmp_path_factory.mktemp`)."""
+    migrate = BotProcess(
+        folders("migrate"), stub.url, env={"DATABASE_URL": database_url}, args=["migrate"]
+    )
+    await migrate.start()
+    assert await migrate.wait() == 0, migrate.log(tail=40)
+    started: list[tuple[BotProcess, Webhook]] = []
+    try:
+        for number in range(1, count + 1):
+            port = free_port()
+            settings = webhook_env(
+                port,
+                DATABASE_URL=database_url,
+                REDIS_URL=redis_url,
+                SCHEDULER_ENABLED="false",
+                WEBHOOK_REGISTER="true" if number == 1 else "false",
+                **env,
+            )
+            bot = BotProcess(
+                folders(f"worker{number}"),
+                stub.url,
+                coordinator_ids=coordinator_ids,
+                env=settings,
+                asked_their_names=asked_their_names,
+            )
+            started.append((bot, Webhook(port)))
+        for bot, _ in started:
+            await bot.start()  # all at once: they migrate under PostgreSQL's lock
+        for bot, webhook in started:
+            await webhook.wait_until_up(bot)
+        yield started
+    finally:
+        for bot, _ in started:
+            await bot.kill()

@@ -27,15 +27,21 @@ import pytest
 import pytest_asyncio
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from redis.asyncio import Redis
-from sqlalchemy import make_url, select, text
+from sqlalchemy import select
 
 from bot.workers import Heartbeat, RenewedRedisIsolation, new_owner
 from handlers.texts import Dialogue
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Event
 from tests.botapi_stub import BOT_USERNAME, BotApiStub, BotMessage, html_to_text
-from tests.conftest import POSTGRES_URL, REDIS_URL, need_postgres, need_redis, redis_db
-from tests.e2e import BotProcess, Webhook, free_port, webhook_env
+from tests.conftest import REDIS_URL, need_postgres, need_redis, redis_db
+from tests.e2e import (
+    BotProcess,
+    Webhook,
+    empty_redis,
+    fresh_postgres_database,
+    webhook_workers,
+)
 from tests.test_e2e import SPHERE, question
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -65,68 +71,30 @@ class Workers:
         await self.a.hook.wait_until_up(self.a.bot, after=log)
 
 
-async def _fresh_database() -> str:
-    """An empty PostgreSQL database of this file's own (beside the one of the run)."""
-    url = make_url(POSTGRES_URL)
-    name = f"{url.database}_faults_workers"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            await connection.execute(text(f"CREATE DATABASE {name}"))
-    finally:
-        await admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def workers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Workers]:
     need_postgres()
     need_redis()
-    database_url = await _fresh_database()
+    database_url = await fresh_postgres_database("faults_workers")
     redis_url = f"{REDIS_URL}/{REDIS_DB}"
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+    await empty_redis(redis_url)
     async with BotApiStub() as stub:
         stub.add_chat(COORDINATOR, first_name="Ольга")
-        migrate = BotProcess(
-            tmp_path_factory.mktemp("migrate"),
-            stub.url,
-            env={"DATABASE_URL": database_url},
-            args=["migrate"],
-        )
-        await migrate.start()
-        assert await migrate.wait() == 0, migrate.log(tail=40)
-        started: list[Worker] = []
-        try:
-            for number in (1, 2):
-                port = free_port()
-                env = webhook_env(
-                    port,
-                    DATABASE_URL=database_url,
-                    REDIS_URL=redis_url,
-                    SCHEDULER_ENABLED="false",
-                    WEBHOOK_REGISTER="true" if number == 1 else "false",
-                    # Only the chat's next update delivers what a dead worker owed it
-                    # (the periodic pass would too, at its own time).
-                    OUTBOX_EVERY="600",
-                )
-                bot = BotProcess(
-                    tmp_path_factory.mktemp(f"worker{number}"),
-                    stub.url,
-                    coordinator_ids=[COORDINATOR],
-                    env=env,
-                )
-                started.append(Worker(bot, Webhook(port)))
-            for worker in started:
-                await worker.bot.start()
-            for worker in started:
-                await worker.hook.wait_until_up(worker.bot)
-            yield Workers(stub, started[0], started[1], database_url)
-        finally:
-            for worker in started:
-                await worker.bot.kill()
+        async with webhook_workers(
+            stub,
+            tmp_path_factory.mktemp,
+            database_url=database_url,
+            redis_url=redis_url,
+            coordinator_ids=[COORDINATOR],
+            # Made before the start: two workers starting at once on a fresh database
+            # would both insert the coordinator (one then exits on the unique key).
+            asked_their_names=True,
+            # Only the chat's next update delivers what a dead worker owed it (the
+            # periodic pass would too, at its own time).
+            OUTBOX_EVERY="600",
+        ) as started:
+            a, b = (Worker(bot, hook) for bot, hook in started)
+            yield Workers(stub, a, b, database_url)
 
 
 async def post(worker: Worker, stub: BotApiStub, update: dict[str, Any], chat: int) -> BotMessage:

@@ -54,6 +54,11 @@ PLACE = STEP.format(number=3) + Dialogue.ASK["place"]
 @pytest.fixture
 async def settings() -> Settings:
     """Several workers share PostgreSQL (on SQLite one process holds the one writer)."""
+    return await postgres_settings()
+
+
+async def postgres_settings() -> Settings:
+    """The settings of workers on an emptied PostgreSQL database (skipped without one)."""
     need_postgres()
     engine = create_engine(POSTGRES_URL)
     try:

@@ -12,27 +12,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url, text
 
 from bot import texts
-from storage.db import create_engine
 from tests.botapi_stub import BotApiStub
-from tests.conftest import POSTGRES_URL, need_postgres
-from tests.e2e import BotProcess, Webhook, free_port, webhook_env
-
-
-async def _fresh_postgres() -> str:
-    """An empty PostgreSQL database of this file's own; its URL."""
-    url = make_url(POSTGRES_URL)
-    name = f"{url.database}_sole_worker"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            await connection.execute(text(f"CREATE DATABASE {name}"))
-    finally:
-        await admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+from tests.conftest import need_postgres
+from tests.e2e import BotProcess, Webhook, free_port, fresh_postgres_database, webhook_env
 
 
 def last_line(bot: BotProcess) -> str:
@@ -47,7 +31,7 @@ async def test_a_second_webhook_worker_without_redis_is_refused_with_one_line(
 ) -> None:
     if backend == "postgresql":
         need_postgres()
-        database_url = await _fresh_postgres()
+        database_url = await fresh_postgres_database("sole_worker")
     else:
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     async with BotApiStub() as stub:

@@ -13,34 +13,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
-from redis.asyncio import Redis
-from sqlalchemy import make_url, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Event
 from tests.botapi_stub import BotApiStub
-from tests.conftest import POSTGRES_URL, REDIS_URL, need_postgres, need_redis, redis_db
-from tests.e2e import BotProcess, Webhook, free_port, webhook_env
+from tests.conftest import REDIS_URL, need_postgres, need_redis, redis_db
+from tests.e2e import BotProcess, Webhook, empty_redis, fresh_postgres_database, webhook_workers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 COORDINATOR = 1001
-DATABASE = "test_workers"  # a database of its own: other tests reset "test"
 REDIS_DB = redis_db(14)
 SPHERE = "Сотрудничество в сфере культуры и туризма"
-
-
-async def _fresh_database() -> str:
-    """An empty PostgreSQL database for the workers; its URL."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-            await connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-    finally:
-        await admin.dispose()
-    return make_url(POSTGRES_URL).set(database=DATABASE).render_as_string(hide_password=False)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -49,48 +35,20 @@ async def workers(
 ) -> AsyncIterator[tuple[BotApiStub, list[tuple[BotProcess, Webhook]], str]]:
     need_postgres()
     need_redis()
-    database_url = await _fresh_database()
+    database_url = await fresh_postgres_database("workers")
     redis_url = f"{REDIS_URL}/{REDIS_DB}"
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+    await empty_redis(redis_url)
     async with BotApiStub() as stub:
         stub.add_chat(COORDINATOR, first_name="Ольга")
-        migrate = BotProcess(
-            tmp_path_factory.mktemp("migrate"),
-            stub.url,
-            env={"DATABASE_URL": database_url},
-            args=["migrate"],
-        )
-        await migrate.start()
-        assert await migrate.wait() == 0, migrate.log(tail=40)
-        started = []
-        try:
-            for number in (1, 2):
-                port = free_port()
-                env = webhook_env(
-                    port,
-                    DATABASE_URL=database_url,
-                    REDIS_URL=redis_url,
-                    SCHEDULER_ENABLED="false",
-                    WEBHOOK_REGISTER="true" if number == 1 else "false",
-                )
-                bot = BotProcess(
-                    tmp_path_factory.mktemp(f"worker{number}"),
-                    stub.url,
-                    coordinator_ids=[COORDINATOR],
-                    env=env,
-                    asked_their_names=True,
-                )
-                started.append((bot, Webhook(port)))
-            for bot, _ in started:
-                await bot.start()  # both at once: they migrate under PostgreSQL's lock
-            for bot, webhook in started:
-                await webhook.wait_until_up(bot)
+        async with webhook_workers(
+            stub,
+            tmp_path_factory.mktemp,
+            database_url=database_url,
+            redis_url=redis_url,
+            coordinator_ids=[COORDINATOR],
+            asked_their_names=True,
+        ) as started:
             yield stub, started, database_url
-        finally:
-            for bot, _ in started:
-                await bot.kill()
 
 
 async def test_a_dialogue_alternating_between_two_workers_stores_one_event(

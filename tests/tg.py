@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any, ClassVar
 
@@ -100,6 +100,11 @@ class Refused:
         return f"{type(self.method).__name__}: {self.error.message}"
 
 
+def telegram_now() -> datetime:
+    """Now as Telegram dates messages: whole seconds."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 class RecordingSession(BaseSession):
     """Records each request and answers as Telegram would: a Message for a send, and for
     what the Bot API refuses (tests/telegram_rules.py) aiogram's own exception.
@@ -122,6 +127,7 @@ class RecordingSession(BaseSession):
         self.files: dict[str, bytes] = {}  # file_id -> content people sent the bot
         self.file_sizes: dict[str, int] = {}  # sizes Telegram reports, if not the content's
         self.downloads: list[str] = []  # the file paths the bot downloaded, in order
+        self.last_shown: dict[int, datetime] = {}  # chat → the date of the bot's latest message
         RecordingSession.opened.append(self)
 
     def add_file(self, file_id: str, content: bytes, *, size: int | None = None) -> None:
@@ -210,9 +216,11 @@ class RecordingSession(BaseSession):
         if isinstance(method, SendMessage | SendDocument):
             message_id = next(self._message_ids)
             self.chats.remember(name, params, message_id)
+            date = telegram_now()
+            self.last_shown[int(method.chat_id)] = date
             return Message(  # type: ignore[return-value]
                 message_id=message_id,
-                date=datetime.now(UTC),
+                date=date,
                 chat=Chat(id=int(method.chat_id), type="private"),
                 from_user=BOT_USER,
                 text=getattr(method, "text", None),
@@ -220,6 +228,15 @@ class RecordingSession(BaseSession):
             )
         self.chats.remember(name, params, None)
         return True  # type: ignore[return-value]
+
+    def written_now(self, chat_id: int) -> datetime:
+        """The `date` of a person's message written now: whole seconds, as Telegram dates
+        messages, and at the earliest the second after the bot's latest message to the
+        chat (people read before they answer; bot/owed.py counts the same second as
+        written before it), as tests/botapi_stub.py dates them."""
+        shown = self.last_shown.get(chat_id)
+        now = telegram_now()
+        return now if shown is None else max(now, shown + timedelta(seconds=1))
 
     def _get_file(self, file_id: str) -> File:
         """getFile as Telegram answers it: bots may download files up to 20 MB only."""
@@ -270,7 +287,7 @@ class Person:
     def _message(self, **fields: Any) -> Message:
         return Message(
             message_id=next(self.world.ids),
-            date=datetime.now(UTC),
+            date=self.world.session.written_now(self.chat.id),
             chat=self.chat,
             from_user=self.user,
             **fields,
@@ -323,7 +340,7 @@ class Person:
             data=data,
             message=Message(
                 message_id=message_id,
-                date=datetime.now(UTC),
+                date=telegram_now(),
                 chat=self.chat,
                 from_user=BOT_USER,
                 text="…",

@@ -13,6 +13,9 @@ from storage.models import OutboxMessage, utcnow
 
 ERROR_MAX = 500
 JOB_PREFIX = "job:"  # `method` of a job: work redone from its payload (bot/outbox.py)
+# `method` of a notice: a sendMessage queued behind the row it names (`notice:<row id>`),
+# dropped with that row if it is given up (bot/owed.py: «ответьте на вопрос выше»).
+NOTICE_PREFIX = "notice:"
 JOB_MIN_LEASE = timedelta(minutes=10)
 
 
@@ -51,7 +54,13 @@ _OWED_COLUMNS = (
     OutboxMessage.attempts,
     OutboxMessage.owner,
     OutboxMessage.due_at,
+    OutboxMessage.created_at,
 )
+
+
+def notice_method(behind: int) -> str:
+    """The `method` of a notice queued behind row `behind`."""
+    return f"{NOTICE_PREFIX}{behind}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +74,18 @@ class Owed:
     attempts: int
     owner: str | None = None
     due_at: datetime | None = None
+    created_at: datetime | None = None
 
     @property
     def is_job(self) -> bool:
         return self.method.startswith(JOB_PREFIX)
+
+    @property
+    def behind(self) -> int | None:
+        """For a notice, the row it was queued behind; None for any other row."""
+        if not self.method.startswith(NOTICE_PREFIX):
+            return None
+        return int(self.method.removeprefix(NOTICE_PREFIX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +138,18 @@ class OutboxRepository:
             await _SQLITE_DONE.run(self.session, {"id": row_id})
         else:
             await self.session.execute(_DONE, {"id": row_id})
+
+    async def drop_notices_behind(self, row_id: int, chat_id: int) -> int:
+        """Forget the notices still owed that were queued behind `row_id` (of `chat_id`,
+        whose index finds them); how many."""
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.method == notice_method(row_id),
+                OutboxMessage.delivered_at.is_(None),
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def done_all(self, row_ids: list[int]) -> None:
         """Forget several rows (on SQLite one prebuilt statement each, on the driver)."""
@@ -226,15 +255,25 @@ class OutboxRepository:
             delete(OutboxMessage).where(OutboxMessage.delivered_at < delivered_before)
         )
 
-    async def failed(self, row_id: int, error: str, *, retry_at: datetime | None = None) -> None:
-        """Keep the row for a later attempt, with why this one failed (`retry_at`: its
-        lease ends then, so the next delivery pass tries it again)."""
-        values: dict[str, object] = {"last_error": error[:ERROR_MAX]}
-        if retry_at is not None:
-            values["due_at"] = retry_at
-        await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
+    async def give_back(
+        self, row_id: int, error: str, *, owner: str | None, attempts: int, retry_at: datetime
+    ) -> bool:
+        """The attempt that took the row did not count (Telegram was down): the row is kept,
+        due again at `retry_at`, its `attempts` one less, if it is still as this attempt
+        left it (`owner`'s, with `attempts`); False when another worker took it meanwhile."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.delivered_at.is_(None),
+                OutboxMessage.owner.is_not_distinct_from(owner),
+                OutboxMessage.attempts == attempts,
+            )
+            .values(
+                attempts=OutboxMessage.attempts - 1, due_at=retry_at, last_error=error[:ERROR_MAX]
+            )
         )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
     async def count(self) -> int:
         """How many rows are owed (for tests and `/status`-like checks)."""
