@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import texts
@@ -188,6 +188,26 @@ def _redis_where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}{port}{parts.path}"
 
 
+BOOTSTRAP_TRIES = 3  # workers started together insert the same rows at most this often
+
+
+async def _bootstrap(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """The spheres and the coordinators of the settings, in one transaction.
+
+    Several workers started at once on a fresh database all insert them: the one that
+    commits second violates a unique index (a sphere's name, a person's Telegram id).
+    Its transaction is then tried again, and finds the rows the other one wrote."""
+    for attempt in range(1, BOOTSTRAP_TRIES + 1):
+        try:
+            async with sessionmaker() as session, session.begin():
+                await SphereRepository(session).sync(settings.spheres)
+                await PersonRepository(session).bootstrap_coordinators(settings.coordinator_ids)
+            return
+        except IntegrityError:
+            if attempt == BOOTSTRAP_TRIES:
+                raise
+
+
 async def open_storage(settings: Settings) -> Storage:
     """Engine, schema upgraded to head, spheres and coordinators from the settings.
 
@@ -195,9 +215,7 @@ async def open_storage(settings: Settings) -> Storage:
     engine = await _connected_engine(settings.database_url, **pool_options(settings))
     await upgrade_database(engine)
     sessionmaker = create_sessionmaker(engine)
-    async with sessionmaker() as session, session.begin():
-        await SphereRepository(session).sync(settings.spheres)
-        await PersonRepository(session).bootstrap_coordinators(settings.coordinator_ids)
+    await _bootstrap(sessionmaker, settings)
     if engine.dialect.name != "sqlite":
         return Storage(engine, sessionmaker, create_sessionmaker(engine, read_only=True))
     # SQLite: the writer engine has one connection per process; readers get their own pool.

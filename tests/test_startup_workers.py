@@ -8,12 +8,21 @@ one starts.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from sqlalchemy import select, text
 
 from bot import texts
+from bot.database import open_storage
+from bot.settings import Settings
+from storage.db import create_engine, create_sessionmaker
+from storage.migrate import upgrade_database
+from storage.models import Person
+from storage.repositories import PersonRepository
 from tests.botapi_stub import BotApiStub
 from tests.conftest import need_postgres
 from tests.e2e import BotProcess, Webhook, free_port, fresh_postgres_database, webhook_env
@@ -64,3 +73,41 @@ async def test_a_second_webhook_worker_without_redis_is_refused_with_one_line(
 
     assert refused == 2
     assert refusal == texts.SECOND_WEBHOOK_WORKER
+
+
+async def test_workers_started_together_on_a_fresh_database_both_bootstrap_it() -> None:
+    """Two workers insert the same coordinator from COORDINATOR_IDS at once: the second
+    to commit hits the unique Telegram id, tries again and finds the first one's row
+    (it exited with code 1 before)."""
+    need_postgres()
+    url = await fresh_postgres_database("bootstrap")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=SecretStr("123456:TEST-token-for-recording-session-000"),
+        database_url=url,
+        coordinator_ids=[555],
+    )
+    engine = create_engine(url)
+    await upgrade_database(engine)
+    try:
+        async with create_sessionmaker(engine)() as first:
+            await first.begin()
+            await PersonRepository(first).bootstrap_coordinators([555])  # not committed yet
+            second = asyncio.create_task(open_storage(settings))
+            async with engine.connect() as watcher:  # the second waits on the unique index
+                blocked = text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                while not await watcher.scalar(blocked):
+                    assert not second.done(), second
+                    await asyncio.sleep(0.05)
+            await first.commit()
+        storage = await second
+        await storage.close()
+        async with create_sessionmaker(engine)() as session:
+            people = list(await session.scalars(select(Person).where(Person.telegram_id == 555)))
+    finally:
+        await engine.dispose()
+
+    assert [(person.role, person.active) for person in people] == [("coordinator", True)]
