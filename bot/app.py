@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.database import Storage, open_storage, redis_pool
+from bot.metrics import UPDATE_SLOTS, PoolWaits
 from bot.middlewares import (
     CommitBeforeSending,
     CoordinatorMenus,
@@ -160,7 +161,9 @@ def build_dispatcher(
     install_update_metrics(dispatcher)  # outermost of ours: the whole update is timed
     if outbox is not None:
         dispatcher["outbox_owner"] = outbox.owner  # the report's job is this process's
-    dispatcher["handling"] = handling = Handling()
+    dispatcher["handling"] = handling = Handling(
+        settings.updates_in_hand, PoolWaits(UPDATE_SLOTS, settings.pool_slow_wait)
+    )
     install_middlewares(dispatcher, storage.sessionmaker, unsettled, handling, outbox)
     dispatcher.update.outer_middleware(CoordinatorMenus(dispatcher["coordinator_menus"]))
     dispatcher.update.outer_middleware(CoordinatorsName())

@@ -48,9 +48,13 @@ POOL_TIMEOUTS = Counter(
 SLOW_WAIT_LOG_EVERY = 10.0  # seconds between two log lines about slow pool waits
 
 
+UPDATE_SLOTS = "updates"  # the "pool" of updates handled at once (UPDATES_IN_HAND)
+
+
 @dataclass
 class PoolWaits:
-    """Observes the waits of one pool (`database`, `database_reader`, `redis`): each goes
+    """Observes the waits of one pool (`database`, `database_reader`, `redis`, or
+    `updates`: a turn among the updates handled at once): each goes
     into the histogram; one longer than `slow_after` seconds is counted and logged, at
     most one log line every SLOW_WAIT_LOG_EVERY seconds (with the count since the last)."""
 
@@ -75,13 +79,18 @@ class PoolWaits:
         now = self.clock()
         if self._logged_at is not None and now - self._logged_at < SLOW_WAIT_LOG_EVERY:
             return
+        what = (
+            "a turn among UPDATES_IN_HAND"
+            if self.pool == UPDATE_SLOTS
+            else f"a {self.pool} connection"
+        )
         log.warning(
-            "%s slow wait(s) for a %s connection (longest %.2f s, threshold %.2f s); "
-            "consider a larger pool",
+            "%s slow wait(s) for %s (longest %.2f s, threshold %.2f s); %s",
             self._unlogged,
-            self.pool,
+            what,
             self._longest,
             self.slow_after,
+            "a burst" if self.pool == UPDATE_SLOTS else "consider a larger pool",
         )
         self._logged_at, self._unlogged, self._longest = now, 0, 0.0
 

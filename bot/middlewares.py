@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -125,16 +126,25 @@ async def _reachable_again(
 
 
 class Handling(BaseMiddleware):
-    """The updates in hand, so that a stopping process can finish them (`finish`).
+    """The updates in hand, so that a stopping process can finish them (`finish`), and at
+    most `limit` of them handled at once (UPDATES_IN_HAND; the others wait their turn here,
+    before they take a chat's lock or a connection, and count as in hand).
 
     aiogram's polling stops on SIGTERM without waiting for the update tasks it started;
-    the process would then close the database under them and exit mid-reply.
+    the process would then close the database under them and exit mid-reply. Without a
+    limit a burst of thousands of updates is handled all at once: each gets a slice of
+    the event loop so rarely that a chat's Redis lock outlived its renewals (10 s) and
+    every update took the burst's whole length (bench/dialogue.py --burst 2000).
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, limit: int | None = None, waits: Callable[[float], None] | None = None
+    ) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._slots = asyncio.Semaphore(limit) if limit else None
+        self._waits = waits  # told how long each update waited for its turn
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         task = asyncio.current_task()
@@ -143,7 +153,13 @@ class Handling(BaseMiddleware):
         self._tasks.add(task)
         self._idle.clear()
         try:
-            return await handler(event, data)
+            if self._slots is None:
+                return await handler(event, data)
+            waited = time.monotonic()
+            async with self._slots:
+                if self._waits is not None:
+                    self._waits(time.monotonic() - waited)
+                return await handler(event, data)
         finally:
             self._tasks.discard(task)
             if not self._tasks:

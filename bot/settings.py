@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(default=64, ge=1, le=10000)
     redis_pool_timeout: float = Field(default=120.0, gt=0, le=3600)
     pool_slow_wait: float = Field(default=1.0, ge=0, le=3600)
+    # Updates handled at once by one process; more wait their turn (bot/middlewares.py).
+    updates_in_hand: int = Field(default=32, ge=1, le=10000)
     # Prometheus /metrics beside long polling and in the scheduler process; a webhook
     # worker serves it on its webhook port instead (METRICS_PORT is not used there).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)

@@ -9,11 +9,14 @@ waits are counted in the metrics (bot_pool_slow_waits with POOL_SLOW_WAIT=0).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
+from aiogram import BaseMiddleware
 from aiogram.methods import EditMessageText, SendMessage
+from aiogram.types import TelegramObject
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -91,13 +94,37 @@ def _error_replies(session: RecordingSession) -> list[str]:
     ]
 
 
-async def _burst(settings: Settings, clock: Clock) -> list[str]:
+class _AtOnce(BaseMiddleware):
+    """The updates being handled at this point (inside their turn), and the most at once."""
+
+    def __init__(self) -> None:
+        self.now = self.most = 0
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            return await handler(event, data)
+        finally:
+            self.now -= 1
+
+
+async def _burst(
+    settings: Settings, clock: Clock, *, inside: BaseMiddleware | None = None
+) -> list[str]:
     """Every person files an event at once; the last replies. Asserts no error reply and
-    one event per person."""
+    one event per person. `inside`: an update middleware after all of the bot's."""
     storage = await open_storage(settings)
     session = RecordingSession()
     bot = build_bot(settings, session=session)
     dispatcher = build_dispatcher(settings, storage, clock=clock)
+    if inside is not None:
+        dispatcher.update.outer_middleware(inside)
     world = World(dispatcher, bot, session)
     if storage.engine.dialect.name == "postgresql":  # the pool is the one the settings ask
         pool = storage.engine.pool
@@ -189,6 +216,19 @@ async def test_a_burst_on_one_connection_of_each_loses_no_update(
     last = await _burst(settings, clock)
 
     assert all(text.startswith("Мероприятие сохранено") for text in last), set(last)
+
+
+async def test_at_most_updates_in_hand_are_handled_at_once_the_others_wait_their_turn(
+    settings: Settings, clock: Clock
+) -> None:
+    settings = settings.model_copy(update={"updates_in_hand": 3})
+    at_once, waits = _AtOnce(), _waits("updates")
+
+    last = await _burst(settings, clock, inside=at_once)
+
+    assert all(text.startswith("Мероприятие сохранено") for text in last), set(last)
+    assert at_once.most == 3  # PEOPLE people at once, three updates in hand
+    assert _waits("updates") - waits >= PEOPLE * 11  # each update's turn is measured
 
 
 def _timeouts(pool: str) -> float:
