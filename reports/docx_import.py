@@ -23,7 +23,7 @@ from lxml import etree
 from rapidfuzz import fuzz, process
 
 from reports.dates import DateParseError, DateRange, find_date_span, parse_dates
-from reports.participants import read_total
+from reports.participants import plural, read_total
 from reports.quarters import Quarter
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -346,7 +346,7 @@ def _shorten(text: str, limit: int = 60) -> str:
 def _read_dates(text: str, period: Quarter) -> DateRange | str:
     """The dates of a cell, or the reason they cannot be read (Russian)."""
     if not text.strip():
-        return "не указаны сроки проведения"
+        return MESSAGES["no_dates"]
     flat = " ".join(text.split())
     try:
         return parse_dates(flat, year=period.year, period=period)
@@ -354,7 +354,7 @@ def _read_dates(text: str, period: Quarter) -> DateRange | str:
         pass
     span = find_date_span(text, year=period.year)
     if span is None:
-        return f"в сроках проведения нет ни одной даты («{_shorten(flat)}»)"
+        return MESSAGES["dates_unread"].format(text=_shorten(flat))
     return DateRange(span[0], span[1], "day", text)
 
 
@@ -366,7 +366,7 @@ def _open(source: str | Path | bytes | IO[bytes]) -> zipfile.ZipFile:
             return zipfile.ZipFile(BytesIO(source))
         return zipfile.ZipFile(source)
     except (zipfile.BadZipFile, EOFError, ValueError):
-        raise DocxImportError("файл не является документом Word (.docx)") from None
+        raise DocxImportError(MESSAGES["not_word"]) from None
 
 
 def title_period(title: str) -> Quarter | None:
@@ -378,6 +378,24 @@ def title_period(title: str) -> Quarter | None:
     quarter = _ROMAN.get(number) or int(number)
     return Quarter(int(found[2]), quarter)
 
+
+# Why a file or a row is not read, in Russian (shown to the coordinator as they are;
+# reports/ imports no text module of the bot, as reports/dates.py's MESSAGES).
+MESSAGES = {
+    "not_word": "файл не является документом Word (.docx)",
+    "damaged": "документ Word повреждён и не читается",
+    "no_table": "в документе нет таблицы мероприятий",
+    "no_period": (
+        "в заголовке не указан квартал (например, «в IV квартале 2023 года»); укажите период явно"
+    ),
+    "no_dates": "не указаны сроки проведения",
+    "dates_unread": "в сроках проведения нет ни одной даты («{text}»)",
+    "too_long": "{field} длиннее {limit} символов",
+    "columns": "{count} {columns} вместо {expected}",
+    "before_sphere": "строка стоит до первой строки со сферой",
+    "no_name": "не указано наименование мероприятия",
+}
+COLUMNS_FORMS = ("столбец", "столбца", "столбцов")
 
 FIELD_NAMES = {
     "name": "наименование",
@@ -401,19 +419,19 @@ def read_report(
         try:
             stream = archive.open("word/document.xml")
         except KeyError:
-            raise DocxImportError("файл не является документом Word (.docx)") from None
+            raise DocxImportError(MESSAGES["not_word"]) from None
         with stream:
             try:
                 return _read(_pieces(stream), spheres, period, limits or {})
             except etree.XMLSyntaxError:
-                raise DocxImportError("документ Word повреждён и не читается") from None
+                raise DocxImportError(MESSAGES["damaged"]) from None
 
 
 def _too_long(cells: Mapping[str, str | None], limits: Mapping[str, int]) -> str | None:
     for key, limit in limits.items():
         value = cells.get(key)
         if value is not None and len(value) > limit:
-            return f"{FIELD_NAMES[key]} длиннее {limit} символов"
+            return MESSAGES["too_long"].format(field=FIELD_NAMES[key], limit=limit)
     return None
 
 
@@ -468,7 +486,11 @@ def _read(
                     rows,
                     texts[0].strip(),
                     _shorten(texts[1] if len(texts) > 1 else texts[0]),
-                    f"{len(texts)} столбцов вместо {COLUMN_COUNT}",
+                    MESSAGES["columns"].format(
+                        count=len(texts),
+                        columns=plural(len(texts), *COLUMNS_FORMS),
+                        expected=COLUMN_COUNT,
+                    ),
                 )
             )
             continue
@@ -482,9 +504,9 @@ def _read(
         number = number.strip()
         reason = None
         if sphere is None:
-            reason = "строка стоит до первой строки со сферой"
+            reason = MESSAGES["before_sphere"]
         elif not name.strip():
-            reason = "не указано наименование мероприятия"
+            reason = MESSAGES["no_name"]
         else:
             dates = known_dates.get(dates_text)
             if dates is None:
@@ -524,7 +546,7 @@ def _read(
             )
         )
     if tables == 0:
-        raise DocxImportError("в документе нет таблицы мероприятий")
+        raise DocxImportError(MESSAGES["no_table"])
     if report is None:
         report = _start(titles, period)
     report.notes = [text.strip() for text in after if text.strip()]
@@ -538,8 +560,5 @@ def _start(titles: list[str], period: Quarter | None) -> ReadReport:
     title = " ".join(" ".join(line.split()) for line in titles if line.strip())
     found = period or title_period(title)
     if found is None:
-        raise NoPeriodInTitle(
-            "в заголовке не указан квартал (например, «в IV квартале 2023 года»); "
-            "укажите период явно"
-        )
+        raise NoPeriodInTitle(MESSAGES["no_period"])
     return ReadReport(period=found, title=title)

@@ -18,6 +18,7 @@ from handlers import texts as handler_texts
 from handlers.commands import COORDINATOR_COMMANDS, REPORTER_COMMANDS
 from handlers.views import examples
 from reports.dates import MESSAGES as DATE_MESSAGES
+from reports.docx_import import MESSAGES as DOCX_MESSAGES
 from reports.participants import plural
 from reports.quarters import Quarter
 from reports.workdays import is_working_day
@@ -59,6 +60,7 @@ def _templates() -> list[tuple[str, str]]:
             found += _texts_of(f"bot.texts.{name}", value)
     found += [(f"reports.dates.MESSAGES[{code!r}]", text) for code, text in DATE_MESSAGES.items()]
     found += [(f"storage.importer.MESSAGES[{k!r}]", text) for k, text in IMPORT_MESSAGES.items()]
+    found += [(f"reports.docx_import.MESSAGES[{k!r}]", text) for k, text in DOCX_MESSAGES.items()]
     found.append(("storage.people.PLACEHOLDER_NAME", PLACEHOLDER_NAME))
     return found
 
@@ -266,7 +268,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("reports/dates.py", "*"): "month names and words read in dates; dates written as the "
     "report writes them; MESSAGES, the refusals of typed dates",
     ("reports/docx_import.py", "*"): "the official format's headings and title read from a "
-    ".docx, and why a row or a file is not read",
+    ".docx; MESSAGES, why a row or a file is not read",
     ("reports/model.py", "*"): "the report's fixed title and headings, the default spheres",
     ("reports/participants.py", "*"): "words read in a total; the plural helper's own nouns; "
     "the report's participants line",
