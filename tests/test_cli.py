@@ -251,3 +251,19 @@ def test_a_docx_that_cannot_be_imported_gets_one_russian_line(
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data" / "bot.db").exists()
+
+
+def test_the_command_line_import_and_report_load_no_aiogram() -> None:
+    """The desk's commands start fast: importing what `import` and `report` use loads
+    neither aiogram nor the routers (a text module of handlers/ once pulled in all of them,
+    four seconds of every `python -m bot import`)."""
+    probe = (
+        "import sys, bot.cli, bot.database, handlers.labels, reports.docx, "
+        "reports.docx_import, storage.importer, storage.report_source; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'aiogram', 'handlers.routers'}), "
+        "'handlers.routers' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["[]", "False"], done.stdout
