@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -457,3 +458,45 @@ async def webhook_workers(
     finally:
         for bot, _ in started:
             await bot.kill()
+
+
+@dataclass(frozen=True, slots=True)
+class StartedWorkers:
+    """What `pg_redis_workers` started: the stand-in, the workers, their database."""
+
+    stub: BotApiStub
+    started: list[tuple[BotProcess, Webhook]]
+    database_url: str
+
+
+@contextlib.asynccontextmanager
+async def pg_redis_workers(
+    folders: Callable[[str], Path],
+    *,
+    name: str,
+    redis_url: str,
+    coordinator: int,
+    **env: str,
+) -> AsyncIterator[StartedWorkers]:
+    """Two webhook workers (`webhook_workers`) on a fresh PostgreSQL database of their own
+    (`<database>_<name>`) and an emptied Redis database, with a Bot API stand-in that knows
+    the coordinator's chat; the coordinator was asked their name already. Skipped without
+    PostgreSQL or Redis (run with CI=true)."""
+    from tests.conftest import need_postgres, need_redis
+
+    need_postgres()
+    need_redis()
+    database_url = await fresh_postgres_database(name)
+    await empty_redis(redis_url)
+    async with BotApiStub() as stub:
+        stub.add_chat(coordinator, first_name="Ольга")
+        async with webhook_workers(
+            stub,
+            folders,
+            database_url=database_url,
+            redis_url=redis_url,
+            coordinator_ids=[coordinator],
+            asked_their_names=True,
+            **env,
+        ) as started:
+            yield StartedWorkers(stub, started, database_url)

@@ -34,14 +34,8 @@ from handlers.texts import Dialogue
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Event
 from tests.botapi_stub import BOT_USERNAME, BotApiStub, BotMessage, html_to_text
-from tests.conftest import REDIS_URL, need_postgres, need_redis, redis_db
-from tests.e2e import (
-    BotProcess,
-    Webhook,
-    empty_redis,
-    fresh_postgres_database,
-    webhook_workers,
-)
+from tests.conftest import REDIS_URL, need_redis, redis_db
+from tests.e2e import BotProcess, Webhook, pg_redis_workers
 from tests.test_e2e import SPHERE, question
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -73,28 +67,17 @@ class Workers:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def workers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Workers]:
-    need_postgres()
-    need_redis()
-    database_url = await fresh_postgres_database("faults_workers")
-    redis_url = f"{REDIS_URL}/{REDIS_DB}"
-    await empty_redis(redis_url)
-    async with BotApiStub() as stub:
-        stub.add_chat(COORDINATOR, first_name="Ольга")
-        async with webhook_workers(
-            stub,
-            tmp_path_factory.mktemp,
-            database_url=database_url,
-            redis_url=redis_url,
-            coordinator_ids=[COORDINATOR],
-            # Made before the start: two workers starting at once on a fresh database
-            # would both insert the coordinator (one then exits on the unique key).
-            asked_their_names=True,
-            # Only the chat's next update delivers what a dead worker owed it (the
-            # periodic pass would too, at its own time).
-            OUTBOX_EVERY="600",
-        ) as started:
-            a, b = (Worker(bot, hook) for bot, hook in started)
-            yield Workers(stub, a, b, database_url)
+    async with pg_redis_workers(
+        tmp_path_factory.mktemp,
+        name="faults_workers",
+        redis_url=f"{REDIS_URL}/{REDIS_DB}",
+        coordinator=COORDINATOR,
+        # Only the chat's next update delivers what a dead worker owed it (the periodic
+        # pass would too, at its own time).
+        OUTBOX_EVERY="600",
+    ) as up:
+        a, b = (Worker(bot, hook) for bot, hook in up.started)
+        yield Workers(up.stub, a, b, up.database_url)
 
 
 async def post(worker: Worker, stub: BotApiStub, update: dict[str, Any], chat: int) -> BotMessage:
@@ -192,7 +175,12 @@ async def test_a_retyped_answer_after_a_worker_died_is_not_taken_and_the_next_la
 
     # The person still sees «name?» and writes the name again; it reaches B.
     retyped = await stub.push_message(user_id, "Выставка", first_name="Мария")
+    mark = stub.mark()
     status, _ = await b.bot.while_running(b.hook.post(retyped))
+    # The webhook answers before the update is handled: the person writes again only once
+    # they have seen the owed question and the notice (else their next text, too, was
+    # written before the question reached them).
+    await b.bot.while_running(stub.wait_for_message(user_id, NOT_TAKEN, after=mark))
     shown = [message.text for message in stub.sent(user_id)][-2:]
     after = await post(
         b, stub, await stub.push_message(user_id, "г. Минск", first_name="Мария"), user_id

@@ -20,9 +20,9 @@ import pytest
 import pytest_asyncio
 
 from bot.outbox import MAX_ATTEMPTS
-from tests.botapi_stub import BotApiStub, Call, html_to_text
-from tests.conftest import REDIS_URL, need_postgres, need_redis, redis_db
-from tests.e2e import empty_redis, fresh_postgres_database, webhook_workers
+from tests.botapi_stub import Call, html_to_text
+from tests.conftest import REDIS_URL, redis_db
+from tests.e2e import pg_redis_workers
 from tests.test_e2e import question
 from tests.test_faults_workers import (
     COORDINATOR,
@@ -45,24 +45,15 @@ FLOOD_WAIT = 120  # seconds of a 429's retry_after: past RetryRequests' minute, 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def workers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Workers]:
-    need_postgres()
-    need_redis()
-    database_url = await fresh_postgres_database("outbox_e2e")
-    redis_url = f"{REDIS_URL}/{REDIS_DB}"
-    await empty_redis(redis_url)
-    async with BotApiStub() as stub:
-        stub.add_chat(COORDINATOR, first_name="Ольга")
-        async with webhook_workers(
-            stub,
-            tmp_path_factory.mktemp,
-            database_url=database_url,
-            redis_url=redis_url,
-            coordinator_ids=[COORDINATOR],
-            asked_their_names=True,
-            OUTBOX_EVERY="0.5",
-        ) as started:
-            a, b = (Worker(bot, hook) for bot, hook in started)
-            yield Workers(stub, a, b, database_url)
+    async with pg_redis_workers(
+        tmp_path_factory.mktemp,
+        name="outbox_e2e",
+        redis_url=f"{REDIS_URL}/{REDIS_DB}",
+        coordinator=COORDINATOR,
+        OUTBOX_EVERY="0.5",
+    ) as up:
+        a, b = (Worker(bot, hook) for bot, hook in up.started)
+        yield Workers(up.stub, a, b, up.database_url)
 
 
 def refused_question(user_id: int) -> Callable[[Call], bool]:

@@ -19,8 +19,8 @@ from sqlalchemy.orm import selectinload
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Event
 from tests.botapi_stub import BotApiStub
-from tests.conftest import REDIS_URL, need_postgres, need_redis, redis_db
-from tests.e2e import BotProcess, Webhook, empty_redis, fresh_postgres_database, webhook_workers
+from tests.conftest import REDIS_URL, redis_db
+from tests.e2e import BotProcess, Webhook, pg_redis_workers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -33,22 +33,13 @@ SPHERE = "Сотрудничество в сфере культуры и тур�
 async def workers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[tuple[BotApiStub, list[tuple[BotProcess, Webhook]], str]]:
-    need_postgres()
-    need_redis()
-    database_url = await fresh_postgres_database("workers")
-    redis_url = f"{REDIS_URL}/{REDIS_DB}"
-    await empty_redis(redis_url)
-    async with BotApiStub() as stub:
-        stub.add_chat(COORDINATOR, first_name="Ольга")
-        async with webhook_workers(
-            stub,
-            tmp_path_factory.mktemp,
-            database_url=database_url,
-            redis_url=redis_url,
-            coordinator_ids=[COORDINATOR],
-            asked_their_names=True,
-        ) as started:
-            yield stub, started, database_url
+    async with pg_redis_workers(
+        tmp_path_factory.mktemp,
+        name="workers",
+        redis_url=f"{REDIS_URL}/{REDIS_DB}",
+        coordinator=COORDINATOR,
+    ) as up:
+        yield up.stub, up.started, up.database_url
 
 
 async def test_a_dialogue_alternating_between_two_workers_stores_one_event(
