@@ -31,6 +31,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.workers import held_unsettled, unsettled_key
 from handlers.report import repeat_question
 from handlers.texts import Dialogue
 from storage.repositories import ProcessedUpdateRepository
@@ -108,17 +109,20 @@ class MemoryUnsettled:
 
 class RedisUnsettled:
     """In Redis, shared by the workers: a list per chat, expiring KEEP_SECONDS after the
-    latest failure."""
+    latest failure. While the update holds the chat's lock, the list read with the lock
+    answers `recall` (bot/workers.py `RenewedRedisIsolation`): no round trip of its own."""
 
     def __init__(self, redis: Any, prefix: str = "fsm") -> None:
         self.redis = redis
         self.prefix = prefix
 
     def _key(self, bot_id: int, chat_id: int) -> str:
-        return f"{self.prefix}:{bot_id}:unsettled:{chat_id}"
+        return unsettled_key(self.prefix, bot_id, chat_id)
 
     async def remember(self, bot_id: int, chat_id: int, update_id: int, sent: str) -> None:
         key = self._key(bot_id, chat_id)
+        if (snapshot := held_unsettled(key)) is not None:
+            snapshot.unsettled = None  # read from Redis again, should this update recall
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(key, f"{update_id}:{sent}")
             pipe.ltrim(key, -KEEP_PER_CHAT, -1)
@@ -126,15 +130,23 @@ class RedisUnsettled:
             await pipe.execute()
 
     async def recall(self, bot_id: int, chat_id: int) -> list[Entry]:
+        key = self._key(bot_id, chat_id)
+        snapshot = held_unsettled(key)
+        found = snapshot.unsettled if snapshot is not None else None
+        if found is None:
+            found = await self.redis.lrange(key, 0, -1)
         entries = []
-        for raw in await self.redis.lrange(self._key(bot_id, chat_id), 0, -1):
+        for raw in found:
             text = raw.decode() if isinstance(raw, bytes) else str(raw)
             update_id, _, sent = text.partition(":")
             entries.append((int(update_id), sent))
         return entries
 
     async def forget(self, bot_id: int, chat_id: int) -> None:
-        await self.redis.delete(self._key(bot_id, chat_id))
+        key = self._key(bot_id, chat_id)
+        await self.redis.delete(key)
+        if (snapshot := held_unsettled(key)) is not None:
+            snapshot.unsettled = []
 
 
 async def remember_failure(unsettled: Unsettled | None, bot: Bot, update: Update) -> None:

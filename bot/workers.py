@@ -16,6 +16,10 @@ worker does not keep.
   reads happen under the lock), and the update's later reads of that chat are answered
   from what was read, kept up to date by its writes (which still go to Redis at once).
   A lock that must be waited for is taken as before, and then nothing is prefetched.
+  The same round trip reads the chat's failed updates (`bot/unsettled.py`, an LRANGE):
+  its middleware would otherwise ask Redis for them in every update, inside the update's
+  database transaction. An entry is remembered before the person is told of the failure
+  (bot/app.py `_on_error`), so the retry that matters always finds it prefetched.
 
 Both rely on the workers' clocks only through Redis's TTLs. A worker whose event loop
 stalls longer than a TTL (it should not: nothing blocks it) is taken for dead, and another
@@ -167,10 +171,27 @@ class _Snapshot:
     state: str | None
     data: str | None
     live: bool = True
+    # The chat's failed updates (bot/unsettled.py) as read with the lock: their key, and
+    # the raw entries (None: not read, or changed since).
+    unsettled_key: str | None = None
+    unsettled: list[Any] | None = None
 
 
 # The chats whose lock this update holds, with what was read with it (see `lock`).
 _held: ContextVar[dict[StorageKey, _Snapshot] | None] = ContextVar("fsm_held", default=None)
+
+
+def unsettled_key(prefix: str, bot_id: int, chat_id: int) -> str:
+    """The Redis list of a chat's failed updates (bot/unsettled.py `RedisUnsettled`)."""
+    return f"{prefix}:{bot_id}:unsettled:{chat_id}"
+
+
+def held_unsettled(key: str) -> _Snapshot | None:
+    """The snapshot of a chat this update holds the lock of, if it read the list `key`."""
+    for snapshot in (_held.get() or {}).values():
+        if snapshot.live and snapshot.unsettled_key == key and snapshot.unsettled is not None:
+            return snapshot
+    return None
 
 
 def _text(value: Any) -> str | None:
@@ -264,19 +285,22 @@ class RenewedRedisIsolation(BaseEventIsolation):
 
     async def _take_and_read(self, lock: Any, key: StorageKey) -> _Snapshot | None:
         """Try the lock once (`SET NX`, as redis-py's Lock does) and, in the same round
-        trip, read the chat's state and data; None when the lock is another's."""
+        trip, read the chat's state, data and failed updates; None when the lock is
+        another's."""
         if self.storage is None:
             return None
         token = uuid.uuid1().hex.encode()
         builder = self.storage.key_builder
+        failed = unsettled_key(getattr(builder, "prefix", "fsm"), key.bot_id, key.chat_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(lock.name, token, nx=True, px=int(self.ttl * 1000))
             pipe.mget(builder.build(key, "state"), builder.build(key, "data"))
-            taken, (state, data) = await pipe.execute()
+            pipe.lrange(failed, 0, -1)
+            taken, (state, data), entries = await pipe.execute()
         if not taken:
             return None
         lock.local.token = token  # released and renewed by redis-py's Lock as usual
-        return _Snapshot(_text(state), _text(data))
+        return _Snapshot(_text(state), _text(data), unsettled_key=failed, unsettled=entries)
 
     @staticmethod
     async def _renew(lock: Any, every: float, done: asyncio.Event) -> None:

@@ -127,6 +127,43 @@ async def test_redis_memory_is_seen_by_another_worker_and_expires(redis: Redis) 
         await second.redis.aclose()
 
 
+async def test_under_the_chat_s_lock_the_memory_read_with_the_lock_answers(redis: Redis) -> None:
+    from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+
+    from bot.workers import PrefetchedRedisStorage, RenewedRedisIsolation
+
+    builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    storage = PrefetchedRedisStorage(redis, key_builder=builder)
+    isolation = RenewedRedisIsolation(redis, builder, storage=storage)
+    memory, other = RedisUnsettled(redis), RedisUnsettled(redis)
+    await other.remember(BOT, 7, 41, "before the lock")  # another worker's failed update
+    key = StorageKey(bot_id=BOT, chat_id=7, user_id=7)
+    lranges = 0
+    lrange = redis.lrange
+
+    async def counted(*args: object, **options: object) -> object:
+        nonlocal lranges
+        lranges += 1
+        return await lrange(*args, **options)  # type: ignore[arg-type]
+
+    redis.lrange = counted  # type: ignore[method-assign]
+    try:
+        async with isolation.lock(key):
+            seen = await memory.recall(BOT, 7)
+            await memory.forget(BOT, 7)
+            after_forget = await memory.recall(BOT, 7)
+            await memory.remember(BOT, 7, 42, "in hand")  # not read with the lock: asked
+            after_remember = await memory.recall(BOT, 7)
+        assert await memory.recall(BOT, 7) == [(42, "in hand")]  # no lock: Redis itself
+    finally:
+        del redis.lrange
+
+    assert seen == [(41, "before the lock")]
+    assert after_forget == []
+    assert after_remember == [(42, "in hand")]
+    assert lranges == 2  # after the remember, and without the lock
+
+
 def _worker(settings: Settings, storage: Storage, clock: Clock, first_id: int) -> World:
     """A worker's Dispatcher (one at a time: the routers belong to one Dispatcher)."""
     world = _world(settings, storage, clock)
