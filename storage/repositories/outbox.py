@@ -56,6 +56,21 @@ _OWED_COLUMNS = (
     OutboxMessage.due_at,
     OutboxMessage.created_at,
 )
+# Run before every update with several workers (bot/outbox.py `settle_chat`): built once,
+# not per call (building the SELECT was half of that check's time).
+_OF_CHAT = (
+    select(*_OWED_COLUMNS, OutboxMessage.delivered_at)
+    .where(
+        OutboxMessage.bot_id == bindparam("bot_id"),
+        OutboxMessage.chat_id == bindparam("chat_id"),
+        OutboxMessage.method.not_like(JOB_PREFIX + "%"),
+        or_(
+            OutboxMessage.delivered_at.is_(None),
+            OutboxMessage.delivered_at >= bindparam("since"),
+        ),
+    )
+    .order_by(OutboxMessage.id)
+)
 
 
 def notice_method(behind: int) -> str:
@@ -176,21 +191,8 @@ class OutboxRepository:
     async def of_chat(self, bot_id: int, chat_id: int, *, delivered_since: datetime) -> ChatRows:
         """The chat's messages still owed (jobs left out: they are no questions), and the
         latest delivery of one owed after a crash since `delivered_since`."""
-        rows = (
-            await self.session.execute(
-                select(*_OWED_COLUMNS, OutboxMessage.delivered_at)
-                .where(
-                    OutboxMessage.bot_id == bot_id,
-                    OutboxMessage.chat_id == chat_id,
-                    OutboxMessage.method.not_like(JOB_PREFIX + "%"),
-                    or_(
-                        OutboxMessage.delivered_at.is_(None),
-                        OutboxMessage.delivered_at >= delivered_since,
-                    ),
-                )
-                .order_by(OutboxMessage.id)
-            )
-        ).all()
+        parameters = {"bot_id": bot_id, "chat_id": chat_id, "since": delivered_since}
+        rows = (await self.session.execute(_OF_CHAT, parameters)).all()
         owed = [Owed(*row[:-1]) for row in rows if row[-1] is None]
         times = [row[-1] for row in rows if row[-1] is not None]
         return ChatRows(owed, max(times) if times else None)
