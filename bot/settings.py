@@ -79,14 +79,14 @@ class Settings(BaseSettings):
     # Connection pools: an update waits its turn for a connection (at most the timeout,
     # seconds); a wait longer than POOL_SLOW_WAIT seconds is logged and counted (/metrics).
     # The size and overflow are PostgreSQL's (a SQLite file has one writer connection).
-    db_pool_size: int = Field(default=10, ge=1, le=1000)
-    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
+    db_max_overflow: int = Field(default=0, ge=0, le=1000)
     db_pool_timeout: float = Field(default=120.0, gt=0, le=3600)
     redis_max_connections: int = Field(default=64, ge=1, le=10000)
     redis_pool_timeout: float = Field(default=120.0, gt=0, le=3600)
     pool_slow_wait: float = Field(default=1.0, ge=0, le=3600)
     # Updates handled at once by one process; more wait their turn (bot/middlewares.py).
-    updates_in_hand: int = Field(default=32, ge=1, le=10000)
+    updates_in_hand: int = Field(default=16, ge=1, le=10000)
     # Prometheus /metrics beside long polling and in the scheduler process; a webhook
     # worker serves it on its webhook port instead (METRICS_PORT is not used there).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
