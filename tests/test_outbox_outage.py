@@ -18,13 +18,12 @@ from itertools import count
 
 import pytest
 from aiogram.methods import SendMessage
-from sqlalchemy import update
 
 from bot.database import Storage
 from bot.outbox import GIVE_UP_AFTER, MAX_ATTEMPTS, Outbox
 from bot.settings import Settings
 from handlers.texts import Dialogue
-from storage.models import OutboxMessage, utcnow
+from storage.models import utcnow
 from tests.conftest import Clock
 from tests.test_dialogue import join
 from tests.test_outbox import Crash, CrashingSession
@@ -33,11 +32,12 @@ from tests.test_outbox_workers import (
     STEP,
     FlakyTelegram,
     Heartbeats,
+    answered_after_delivery,
     postgres_settings,
     rows,
+    set_row,
     texts_to,
     worker,
-    written_at,
 )
 from tests.tg import World, fsm_of, reach
 
@@ -82,13 +82,7 @@ async def test_an_outage_longer_than_max_attempts_passes_keeps_the_question_and_
     attempts = [row.attempts for row in await rows(app_storage) if row.delivered_at is None]
     b_session.down = False
     sent = await b_outbox.deliver_owed(b.bot, app_storage.sessionmaker)
-    delivered_at = max(
-        row.delivered_at for row in await rows(app_storage) if row.delivered_at is not None
-    )
-    person = b.person(2401)
-    answer = await b.feed(
-        person, written_at(b, person, delivered_at + timedelta(seconds=1), "г. Минск")
-    )
+    answer = await answered_after_delivery(b, app_storage, b.person(2401), "г. Минск")
     stored = await fsm_of(app_storage.sessionmaker, 2401)
 
     assert len(tried) >= MAX_ATTEMPTS + 3  # every pass tried it (with its retries)
@@ -108,13 +102,9 @@ async def test_a_question_owed_longer_than_a_day_is_given_up_with_its_notice(
 ) -> None:
     b, b_session, b_outbox = await owed_after_a_crash(settings, app_storage, clock, 2402)
     question, notice = [row for row in await rows(app_storage) if row.delivered_at is None]
-    async with app_storage.sessionmaker() as session:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == question.id)
-            .values(created_at=utcnow() - GIVE_UP_AFTER - timedelta(minutes=1))
-        )
-        await session.commit()
+    await set_row(
+        app_storage, question.id, created_at=utcnow() - GIVE_UP_AFTER - timedelta(minutes=1)
+    )
 
     b_session.down = False
     sent = await b_outbox.deliver_owed(b.bot, app_storage.sessionmaker)
@@ -148,13 +138,7 @@ async def test_a_row_taken_max_attempts_times_is_given_up_with_its_notice(
 ) -> None:
     b, b_session, b_outbox = await owed_after_a_crash(settings, app_storage, clock, 2404)
     question, _ = [row for row in await rows(app_storage) if row.delivered_at is None]
-    async with app_storage.sessionmaker() as session:  # as after MAX_ATTEMPTS crashes
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == question.id)
-            .values(attempts=MAX_ATTEMPTS)
-        )
-        await session.commit()
+    await set_row(app_storage, question.id, attempts=MAX_ATTEMPTS)  # as after MAX_ATTEMPTS crashes
 
     b_session.down = False
     sent = await b_outbox.deliver_owed(b.bot, app_storage.sessionmaker)

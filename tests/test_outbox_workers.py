@@ -27,7 +27,7 @@ from aiogram.methods import GetMe, SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Message, Update
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
@@ -165,6 +165,28 @@ def written_at(world: World, person: Person, at: Any, text: str) -> Update:
     return Update(update_id=0, message=message)
 
 
+async def answered_after_delivery(
+    world: World, storage: Storage, person: Person, text: str
+) -> list[Any]:
+    """`text` from `person`, written a second after the latest owed message reached them
+    (as a person reads the question, then answers); the replies."""
+    delivered_at = max(
+        row.delivered_at for row in await rows(storage) if row.delivered_at is not None
+    )
+    return await world.feed(
+        person, written_at(world, person, delivered_at + timedelta(seconds=1), text)
+    )
+
+
+async def set_row(storage: Storage, row_id: int, **values: Any) -> None:
+    """Change an outbox row's columns, as time or crashes would have."""
+    async with storage.sessionmaker() as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
+        )
+        await session.commit()
+
+
 def texts_to(chat_id: int, *sessions: RecordingSession) -> list[str]:
     return [
         request.text
@@ -199,13 +221,7 @@ async def test_an_owed_question_telegram_will_not_take_comes_once_and_the_text_l
 
     b_session.down = False  # Telegram is back: the delivery pass
     sent = await b_outbox.deliver_owed(b.bot, app_storage.sessionmaker)
-    delivered_at = max(
-        row.delivered_at for row in await rows(app_storage) if row.delivered_at is not None
-    )
-    person = b.person(2301)
-    answer = await b.feed(
-        person, written_at(b, person, delivered_at + timedelta(seconds=1), "г. Минск")
-    )
+    answer = await answered_after_delivery(b, app_storage, b.person(2301), "г. Минск")
     stored = await fsm_of(app_storage.sessionmaker, 2301)
 
     assert PLACE in b_session.failed  # tried, and failed, while Telegram was down
