@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -295,10 +296,9 @@ class SqliteStatement:
     ) -> tuple[Any, Any]:
         """`call` on the driver connection of the session's transaction (begun if need
         be); its errors raised as SQLAlchemy's, a connection found gone invalidated."""
-        connection = await session.connection()
+        connection, driver = await driver_of(session)
         sql, args = self._args(connection.dialect, params)
         try:
-            driver = (await connection.get_raw_connection()).driver_connection
             return connection.dialect, await call(driver, sql, args)
         except (sqlite3.Error, ValueError) as error:
             if _is_disconnect(connection.dialect, error):
@@ -310,7 +310,7 @@ class SqliteStatement:
 
         A value met again in the same column (a date, the import's timestamp) is
         processed once."""
-        connection = await session.connection()
+        connection, driver = await driver_of(session)
         sql, names, binds, _ = self._prepare(connection.dialect)
         in_order = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
         processed = [(at, process, {}) for at, process in enumerate(binds) if process]
@@ -326,7 +326,6 @@ class SqliteStatement:
                     values[at] = done
             args.append(values)
         try:
-            driver = (await connection.get_raw_connection()).driver_connection
             await driver.executemany(sql, args)
         except (sqlite3.Error, ValueError) as error:
             if _is_disconnect(connection.dialect, error):
@@ -377,10 +376,30 @@ def _wrapped(error: BaseException, sql: str, args: list[Any]) -> DBAPIError | St
     return DBAPIError.instance(sql, args, error, sqlite3.Error)  # type: ignore[arg-type]
 
 
-async def _driver(session: AsyncSession) -> Any:
-    """The aiosqlite connection under the session's transaction (begun if need be)."""
+_DRIVER = "intl_events_driver"  # session.info: (transaction, connection, driver)
+
+
+async def driver_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The connection of the session's transaction (begun if need be) and its driver
+    connection.
+
+    Asked for the first time in a transaction, SQLAlchemy is asked (two greenlet hops);
+    after that, while the same root transaction is active, they come from `session.info`:
+    a transaction keeps its connection until it ends, and a new transaction is a new
+    object, so an entry of an ended one is never used again."""
+    transaction = session.sync_session.get_transaction()
+    known = session.info.get(_DRIVER)
+    if (
+        known is not None
+        and transaction is not None
+        and known[0] is transaction
+        and transaction.is_active
+    ):
+        return known[1], known[2]
     connection = await session.connection()
-    return (await connection.get_raw_connection()).driver_connection
+    driver = (await connection.get_raw_connection()).driver_connection
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), connection, driver)
+    return connection, driver
 
 
 def is_sqlite(session: AsyncSession | Session) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,30 @@ def _quarter(period: ReportingPeriod) -> Quarter | None:
             "period %s has an impossible quarter %s-Q%s", period.id, period.year, period.quarter
         )
         return None
+
+
+def _collecting_query(*, closed_too: bool) -> Select[tuple[ReportingPeriod]]:
+    """The periods `PeriodRepository.collecting` looks at, built once (building a query
+    costs more than SQLite running it): the open ones and the previous quarter's (params
+    `year`, `quarter`), with `closed_too` also those whose deadline is after `now`."""
+    wanted = [
+        ReportingPeriod.status == "open",
+        and_(
+            ReportingPeriod.year == bindparam("year"),
+            ReportingPeriod.quarter == bindparam("quarter"),
+        ),
+    ]
+    if closed_too:
+        wanted.append(ReportingPeriod.deadline > bindparam("now"))
+    return (
+        select(ReportingPeriod)
+        .where(or_(*wanted))
+        .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
+    )
+
+
+_COLLECTING = _collecting_query(closed_too=False)
+_COLLECTING_CLOSED_TOO = _collecting_query(closed_too=True)
 
 
 class PeriodRepository:
@@ -97,20 +121,9 @@ class PeriodRepository:
         """
         current = Quarter.of(now.astimezone(tz).date())
         previous = current.prev()
-        wanted = [
-            ReportingPeriod.status == "open",
-            and_(
-                ReportingPeriod.year == previous.year, ReportingPeriod.quarter == previous.quarter
-            ),
-        ]
-        if closed_too:
-            wanted.append(ReportingPeriod.deadline > now)
-        query = (
-            select(ReportingPeriod)
-            .where(or_(*wanted))
-            .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
-        )
-        rows = list(await self.session.scalars(query))
+        query = _COLLECTING_CLOSED_TOO if closed_too else _COLLECTING
+        params = {"year": previous.year, "quarter": previous.quarter, "now": now}
+        rows = list(await self.session.scalars(query, params))
         by_quarter = {
             quarter: period for period in rows if (quarter := _quarter(period)) is not None
         }
