@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from reports.model import DEFAULT_SPHERES
 from reports.quarters import Quarter
-from storage.db import InlineSqliteConnection, create_engine, create_sessionmaker
+from storage.db import InlineSqliteConnection, SqliteStatement, create_engine, create_sessionmaker
 from storage.migrate import HEAD, alembic_config, upgrade_database
-from storage.models import Base, Event, Person, ReportingPeriod
+from storage.models import Base, Event, Organisation, Person, ReportingPeriod
 from storage.report_source import DatabaseReportSource, PeriodNotFound
 from storage.repositories import (
     EventRepository,
@@ -471,3 +471,32 @@ async def test_a_database_behind_head_is_upgraded_by_alembic(tmp_path: Path) -> 
         await engine.dispose()
     assert version == HEAD
     assert "review" in columns
+
+
+async def test_driver_statements_run_in_the_transaction_of_the_moment(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """The driver connection kept for a transaction is never used after it ends: a
+    statement of the next transaction begins that transaction (BEGIN IMMEDIATE), and one
+    rolled back with its transaction leaves nothing behind."""
+    from storage.db import driver_of
+
+    insert = SqliteStatement(
+        sa.insert(Organisation.__table__).values(
+            name=sa.bindparam("name"), created_at=sa.bindparam("at")
+        )
+    )
+    maker = create_sessionmaker(sqlite_engine)
+    at = datetime(2023, 11, 20, tzinfo=UTC)
+    async with maker() as session:
+        async with session.begin():
+            first = await driver_of(session)
+            assert await driver_of(session) == first  # kept while the transaction lasts
+            await insert.run(session, {"name": "Kept", "at": at})
+        assert not session.in_transaction()
+        await insert.run(session, {"name": "Rolled back", "at": at})
+        assert session.in_transaction()  # begun anew, not run on the old one's entry
+        await session.rollback()
+        async with session.begin():
+            names = list(await session.scalars(select(Organisation.name)))
+    assert names == ["Kept"]
