@@ -188,10 +188,11 @@ def create_engine(
         # IMMEDIATE takes the write lock up front: two transactions that read and then write
         # wait for each other (busy timeout) instead of failing with "database is locked".
         # Read-only sessions (see create_sessionmaker) take no lock: WAL readers never wait.
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
+        sql = "BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+        if inline:  # straight on the driver: SQLAlchemy's execution costs more than SQLite's
+            _begin_on_driver(connection, sql)
         else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql(sql)
 
     return engine.execution_options(**{READ_ONLY: True}) if read_only else engine
 
@@ -342,6 +343,17 @@ class SqliteStatement:
             if _is_disconnect(connection.dialect, error):
                 connection.invalidate(error)
             raise _wrapped(error, sql, args) from error
+
+
+def _begin_on_driver(connection: Any, sql: str) -> None:
+    """`sql` (a BEGIN) on the driver connection under a sync `connection`, from inside the
+    AsyncSession's greenlet (the engine's "begin" event); errors raised as SQLAlchemy's."""
+    try:
+        await_only(_rowcount(connection.connection.driver_connection, sql, []))
+    except (sqlite3.Error, ValueError) as error:
+        if _is_disconnect(connection.dialect, error):
+            connection.invalidate(error)
+        raise _wrapped(error, sql, []) from error
 
 
 _DriverCall = Callable[[Any, str, list[Any]], Awaitable[Any]]

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
@@ -27,6 +28,7 @@ from bot.settings import Settings
 from handlers.draft import Draft
 from handlers.texts import Common, Dialogue
 from storage import db
+from storage.db import InlineSqliteConnection
 from storage.fsm import SqlAlchemyStorage
 from storage.models import Event
 from storage.repositories import OrganisationRepository, PersonRepository, SphereRepository
@@ -82,16 +84,20 @@ def write_lock(path: Path) -> Iterator[sqlite3.Connection]:
         other.close()
 
 
-def on_write_begin(storage: Storage) -> asyncio.Event:
-    """Set when the bot next asks SQLite for the write lock (BEGIN IMMEDIATE)."""
+@contextmanager
+def on_write_begin() -> Iterator[asyncio.Event]:
+    """Set when the bot next asks SQLite for the write lock (BEGIN IMMEDIATE, which the
+    bot's SQLite connection runs itself, not through SQLAlchemy's statements)."""
     asked = asyncio.Event()
+    inline = InlineSqliteConnection._execute
 
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("BEGIN IMMEDIATE"):
+    async def watched(self: InlineSqliteConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], str) and args[0].startswith("BEGIN IMMEDIATE"):
             asked.set()
+        return await inline(self, fn, *args, **kwargs)
 
-    event.listen(storage.engine.sync_engine, "before_cursor_execute", before)
-    return asked
+    with patch.object(InlineSqliteConnection, "_execute", watched):
+        yield asked
 
 
 async def snapshot(storage: Storage, user_id: int) -> tuple[str | None, dict[str, Any]]:
@@ -108,9 +114,7 @@ async def test_an_update_waits_for_a_lock_released_within_the_busy_timeout(
     person = await join(world, 1501)
     await reach(person, "name")
     path = Path(settings.database_url.split("///", 1)[1])
-    asked = on_write_begin(app_storage)
-
-    with write_lock(path) as other:
+    with on_write_begin() as asked, write_lock(path) as other:
         asked.clear()
         answer = asyncio.create_task(person.send("Выставка"))
         await asyncio.wait_for(asked.wait(), 10)
