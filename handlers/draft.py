@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -33,14 +34,17 @@ def clean_answer(text: str) -> str:
     """A typed answer as it is kept: control characters dropped (line breaks and tabs
     stay), outer blanks trimmed; "" when nothing visible is left (zero-width spaces and
     direction marks alone are no answer)."""
-    kept = "".join(
-        char
-        for char in text.replace("\r\n", "\n")
-        if char in "\n\t" or unicodedata.category(char) != "Cc"
-    ).strip()
+    kept = _CONTROLS.sub("", text.replace("\r\n", "\n")).strip()
+    if _WORD.search(kept):  # a letter or digit is visible (neither a blank nor a format mark)
+        return kept
     if all(char.isspace() or unicodedata.category(char) == "Cf" for char in kept):
         return ""
     return kept
+
+
+# Unicode's control characters (category Cc: C0, DEL and C1) but line breaks and tabs.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_WORD = re.compile(r"\w")
 
 
 def read_count(text: str) -> int | None:

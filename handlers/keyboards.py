@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
@@ -202,6 +202,18 @@ def spheres_keyboard(
     """One button per sphere of this page (`SPHERES_PAGE` a page, so any number of
     configured spheres fits Telegram's 100 buttons), the other pages, back and cancel;
     the sphere `chosen` before is marked (pressing it keeps it)."""
+    return _spheres_keyboard(tuple(spheres), page, back=back, keep=keep, chosen=chosen)
+
+
+@lru_cache(maxsize=256)  # everyone asked the sphere gets the same few keyboards: built once
+def _spheres_keyboard(
+    spheres: tuple[tuple[int, str], ...],
+    page: int,
+    *,
+    back: bool,
+    keep: bool,
+    chosen: int | None,
+) -> InlineKeyboardMarkup:
     pages = max(-(-len(spheres) // SPHERES_PAGE), 1)
     page = sphere_page(spheres, page)
     builder = Keyboard()

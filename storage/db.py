@@ -246,6 +246,7 @@ class SqliteStatement:
         self.statement = statement
         self._result_types = result_types
         self._compiled: WeakKeyDictionary[Any, _Compiled] = WeakKeyDictionary()
+        self._ready: WeakKeyDictionary[Any, _Ready] = WeakKeyDictionary()
 
     def _prepare(self, dialect: Any) -> _Compiled:
         """Compiled once per dialect (an engine's JSON serializer is its dialect's)."""
@@ -263,22 +264,38 @@ class SqliteStatement:
                 for kind in self._result_types
             ]
             compiled = self._compiled[dialect] = (str(statement), names, binds, results)
+            # The same, ready for each call: the values in order, and only what processes.
+            self._ready[dialect] = (
+                str(statement),
+                _getter(names),
+                [(at, process) for at, process in enumerate(binds) if process is not None],
+                [(at, process) for at, process in enumerate(results) if process is not None],
+            )
         return compiled
 
     def _args(self, dialect: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        sql, names, binds, _ = self._prepare(dialect)
-        args = []
-        for name, process in zip(names, binds, strict=True):
-            value = params[name]
-            args.append(value if process is None else process(value))
+        ready = self._ready.get(dialect)
+        if ready is None:
+            self._prepare(dialect)
+            ready = self._ready[dialect]
+        sql, values_of, processed, _ = ready
+        args = values_of(params)
+        for at, process in processed:
+            args[at] = process(args[at])
         return sql, args
 
     def _rows(self, dialect: Any, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        processors = self._prepare(dialect)[3]
-        return [
-            tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
-            for row in rows
-        ]
+        self._prepare(dialect)
+        processed = self._ready[dialect][3]
+        if not processed:
+            return [tuple(row) for row in rows]
+        done = []
+        for row in rows:
+            values = list(row)
+            for at, process in processed:
+                values[at] = process(values[at])
+            done.append(tuple(values))
+        return done
 
     async def fetch(
         self, session: AsyncSession, params: Mapping[str, Any]
@@ -372,6 +389,19 @@ async def _rowcount(driver: Any, sql: str, args: list[Any]) -> int:
 
 
 _Compiled = tuple[str, list[str], list[Any], list[Any]]  # SQL, names, binds, results
+# SQL, the parameters' values in order (a list), (position, processor) of binds and results
+_Ready = tuple[str, Callable[[Mapping[str, Any]], list[Any]], list[Any], list[Any]]
+
+
+def _getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """The values of `names` from a mapping, as a new list, in one C call where it can."""
+    if not names:
+        return lambda _params: []
+    if len(names) == 1:
+        name = names[0]
+        return lambda params: [params[name]]
+    get = itemgetter(*names)
+    return lambda params: list(get(params))
 
 
 def _is_disconnect(dialect: Any, error: BaseException) -> bool:
