@@ -77,7 +77,7 @@ def create_fresh(connection: Connection) -> None:
             column.foreign_keys.discard(key)
             target = key.column
             column.info[_INLINE] = f"{target.table.name} ({target.name})"
-    metadata.create_all(connection)
+    metadata.create_all(connection, checkfirst=False)  # the caller found no table at all
     connection.execute(
         text(
             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
