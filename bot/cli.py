@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -78,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def modules_loaded() -> None:
+    """The command has imported what it uses: the cyclic garbage collector, paused by
+    bot/__main__.py for the start, runs again, over the objects made from now on (those
+    of the modules are frozen: they live as long as the process). Nothing to do when it
+    was not paused (`main` called from a test, or a program of its own)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -117,7 +128,8 @@ async def _import(
         return _fail(texts.IMPORT_NOT_JSON.format(path=path, line=error.lineno, column=error.colno))
     except OSError as error:
         return _fail(texts.IMPORT_UNREADABLE.format(path=path, reason=io_reason(error)))
-    storage = await open_storage(settings)
+    modules_loaded()
+    storage = await open_storage(settings, observed=False)
     try:
         async with storage.sessionmaker() as session, session.begin():
             result = await import_events(
@@ -198,6 +210,7 @@ async def _import_docx(
     from reports.docx_import import DocxImportError
     from storage.importer import import_read_report
 
+    modules_loaded()
     period = None
     if label is not None:
         try:
@@ -214,7 +227,7 @@ async def _import_docx(
     # The file is read in a thread while the database opens (migrations, spheres).
     reading = asyncio.ensure_future(asyncio.to_thread(_read_docx, settings, path, period))
     try:
-        storage = await open_storage(settings)
+        storage = await open_storage(settings, observed=False)
     except BaseException:
         reading.cancel()
         raise
@@ -268,13 +281,14 @@ async def _report(settings: Settings, label: str, out: Path | None) -> int:
     from reports.docx import render_docx
     from storage.report_source import DatabaseReportSource, PeriodNotFound
 
+    modules_loaded()
     try:
         period = parse_period(label)
     except QuarterError:
         return _fail(texts.REPORT_BAD_PERIOD.format(value=label))
     is_year = isinstance(period, Year)
     shown = texts.REPORT_YEAR.format(year=period.year) if is_year else period.label
-    storage = await open_storage(settings)
+    storage = await open_storage(settings, observed=False)
     try:
         source = DatabaseReportSource(storage.reader, settings.region_phrase)
         report = await source.load_report(period)
@@ -302,7 +316,7 @@ async def _report(settings: Settings, label: str, out: Path | None) -> int:
 async def _migrate(settings: Settings) -> int:
     from bot.database import open_storage
 
-    storage = await open_storage(settings)
+    storage = await open_storage(settings, observed=False)
     await storage.close()
     return 0
 
@@ -411,9 +425,13 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, SettingsError):
             message = texts.BAD_SETTING.format(error=error)
         return _fail(message, code=2)
+    finally:
+        modules_loaded()
 
 
 def _command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command not in ("import", "report"):
+        modules_loaded()  # the others load theirs as they go (the bot: aiogram, the routers)
     match args.command:
         case "import":
             return _holding_the_database(

@@ -18,7 +18,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.metrics import PoolWaits
 from bot.settings import Settings, StartupError
 from reports.quarters import Quarter
 from storage.db import create_engine, create_sessionmaker
@@ -85,18 +84,21 @@ def _where(url: str) -> str:
     return f"{parsed.host or 'localhost'}{port}{database}"
 
 
-def pool_options(settings: Settings, *, read_only: bool = False) -> dict[str, Any]:
+def pool_options(
+    settings: Settings, *, read_only: bool = False, observed: bool = True
+) -> dict[str, Any]:
     """The engine's pool under DB_POOL_SIZE, DB_MAX_OVERFLOW and DB_POOL_TIMEOUT, its waits
-    observed (bot.metrics). A SQLite file keeps its one writer connection per process
-    (storage.db.create_engine): there only the timeout applies."""
+    observed (bot.metrics) unless `observed` is false. A SQLite file keeps its one writer
+    connection per process (storage.db.create_engine): there only the timeout applies."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and settings.sqlite_path() is None:
         return {}  # in memory: SQLAlchemy's static pool of one connection
-    name = "database_reader" if read_only else "database"
-    options: dict[str, Any] = {
-        "pool_timeout": settings.db_pool_timeout,
-        "pool_waited": PoolWaits(name, settings.pool_slow_wait),
-    }
+    options: dict[str, Any] = {"pool_timeout": settings.db_pool_timeout}
+    if observed:
+        from bot.metrics import PoolWaits
+
+        name = "database_reader" if read_only else "database"
+        options["pool_waited"] = PoolWaits(name, settings.pool_slow_wait)
     if url.get_backend_name() != "sqlite":
         options["pool_size"] = settings.db_pool_size
         options["max_overflow"] = settings.db_max_overflow
@@ -156,6 +158,8 @@ def redis_pool(settings: Settings) -> Any:
     from redis.asyncio import BlockingConnectionPool
     from redis.exceptions import ConnectionError as RedisConnectionError
 
+    from bot.metrics import PoolWaits
+
     waited = PoolWaits("redis", settings.pool_slow_wait)
 
     class TimedBlockingPool(BlockingConnectionPool):
@@ -208,11 +212,16 @@ async def _bootstrap(sessionmaker: async_sessionmaker[AsyncSession], settings: S
                 raise
 
 
-async def open_storage(settings: Settings) -> Storage:
+async def open_storage(settings: Settings, *, observed: bool = True) -> Storage:
     """Engine, schema upgraded to head, spheres and coordinators from the settings.
 
+    `observed`: the pools' waits go into the process's metrics (bot.metrics), which the
+    bot and the scheduler serve; a command of the desk (`python -m bot import`), which
+    serves none, opens it unobserved and loads no prometheus_client.
     A database that cannot be reached or opened is one Russian `StartupError` line."""
-    engine = await _connected_engine(settings.database_url, **pool_options(settings))
+    engine = await _connected_engine(
+        settings.database_url, **pool_options(settings, observed=observed)
+    )
     await upgrade_database(engine)
     sessionmaker = create_sessionmaker(engine)
     await _bootstrap(sessionmaker, settings)
@@ -220,7 +229,9 @@ async def open_storage(settings: Settings) -> Storage:
         return Storage(engine, sessionmaker, create_sessionmaker(engine, read_only=True))
     # SQLite: the writer engine has one connection per process; readers get their own pool.
     reader_engine = create_engine(
-        settings.database_url, read_only=True, **pool_options(settings, read_only=True)
+        settings.database_url,
+        read_only=True,
+        **pool_options(settings, read_only=True, observed=observed),
     )
     reader = create_sessionmaker(reader_engine, read_only=True)
     return Storage(engine, sessionmaker, reader, reader_engine)

@@ -3,20 +3,24 @@
 Most starts find the schema at head already, and a short command (`python -m bot import`)
 pays for every module it loads: the revision in `alembic_version` is compared with
 `HEAD` first, and Alembic (its script directory, every migration module) is loaded only
-when there is something to do. A fresh, empty SQLite file gets the models' schema in
-one `create_all` and is stamped at `HEAD`, the schema every migration in turn would
-have built (tests/test_storage.py compares the two routes, and `HEAD` with Alembic's).
+when there is something to do. A fresh, empty SQLite file gets the models' schema
+straight from their tables (no copy of the metadata, no check per table) and is stamped
+at `HEAD`, the schema every migration in turn would have built (tests/test_storage.py
+compares the two routes, and `HEAD` with Alembic's).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, MetaData, inspect, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -50,34 +54,41 @@ def current_revision(connection: Connection) -> str | None:
 # inline, unnamed REFERENCES instead of a named table constraint: created the same way
 # here, so a later migration dropping the column in place works on both routes.
 _INLINE_REFERENCES = {("events", "reviewed_by_id")}
-_INLINE = "inline_references"  # Column.info key read by the SQLite column compiler below
+# (table, column) → "table (column)" it references, while create_fresh runs
+_inline_targets: ContextVar[Mapping[tuple[str, str], str]] = ContextVar(
+    "inline_targets", default=MappingProxyType({})
+)
 
 
 @compiles(CreateColumn, "sqlite")
 def _column_with_inline_references(element: CreateColumn, compiler: Any, **kw: Any) -> str:
     text = compiler.visit_create_column(element, **kw)
-    target = element.element.info.get(_INLINE)
+    column = element.element
+    target = _inline_targets.get().get((column.table.name, column.name))
     return f"{text} REFERENCES {target}" if text and target else text
 
 
 def create_fresh(connection: Connection) -> None:
-    """The models' schema in an empty database, stamped at `HEAD`."""
+    """The models' schema in an empty SQLite database, stamped at `HEAD`: each table and
+    its indexes, as `create_all` would emit them, but the foreign keys of
+    `_INLINE_REFERENCES` inline on their columns (the models' metadata is not changed)."""
     from storage.models import Base
 
-    metadata = MetaData(naming_convention=Base.metadata.naming_convention)
-    for table in Base.metadata.sorted_tables:
-        table.to_metadata(metadata)
-    if connection.dialect.name == "sqlite":
-        for table_name, column_name in _INLINE_REFERENCES:
-            table = metadata.tables[table_name]
-            column = table.c[column_name]
-            (key,) = column.foreign_keys
-            table.constraints.discard(key.constraint)
-            table.foreign_keys.discard(key)
-            column.foreign_keys.discard(key)
-            target = key.column
-            column.info[_INLINE] = f"{target.table.name} ({target.name})"
-    metadata.create_all(connection)
+    inline: dict[tuple[str, str], str] = {}
+    left_out = set()
+    for table_name, column_name in _INLINE_REFERENCES:
+        (key,) = Base.metadata.tables[table_name].c[column_name].foreign_keys
+        inline[table_name, column_name] = f"{key.column.table.name} ({key.column.name})"
+        left_out.add(key.constraint)
+    token = _inline_targets.set(inline)
+    try:
+        for table in Base.metadata.sorted_tables:
+            kept = [key for key in table.foreign_key_constraints if key not in left_out]
+            connection.execute(CreateTable(table, include_foreign_key_constraints=kept))
+            for index in sorted(table.indexes, key=lambda index: str(index.name)):
+                connection.execute(CreateIndex(index))
+    finally:
+        _inline_targets.reset(token)
     connection.execute(
         text(
             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "

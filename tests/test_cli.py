@@ -18,7 +18,9 @@ from docx import Document
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_bot(
+    tmp_path: Path, *args: str, entry: tuple[str, ...] = ("-m", "bot"), **env: str
+) -> subprocess.CompletedProcess[str]:
     """`python -m bot ...` in an empty folder (no .env), on a SQLite file there."""
     environment = {
         key: value
@@ -29,7 +31,7 @@ def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     environment["PYTHONPATH"] = str(ROOT)
     environment.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, *entry, *args],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
@@ -267,3 +269,45 @@ def test_the_command_line_import_and_report_load_no_aiogram() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["[]", "False"], done.stdout
+
+
+# `python -m bot ARGS`, then what the process had loaded, on stderr: its last line.
+_LOADED_AT_EXIT = """
+import gc, json, runpy, sys
+sys.argv = ["bot", *sys.argv[1:]]
+try:
+    runpy.run_module("bot", run_name="__main__", alter_sys=True)
+finally:
+    print(json.dumps({"modules": sorted(sys.modules), "gc": gc.isenabled()}), file=sys.stderr)
+"""
+
+
+def test_a_docx_import_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """The whole `python -m bot import FILE.docx`, start to exit, loads no metrics (the
+    desk serves none: no prometheus_client), of the `holidays` package only the Russian
+    calendar (not `holidays.countries`, which imports every country's), only the
+    repositories it writes through, and no Alembic for a fresh file; the garbage
+    collector, paused while the start imports, runs again."""
+    path = tmp_path / "report.docx"
+    path.write_bytes(_typed_report())
+
+    done = run_bot(tmp_path, "import", str(path), entry=("-c", _LOADED_AT_EXIT))
+
+    assert done.returncode == 0, done.stderr
+    assert "Отчёт за 2021-Q2 загружен" in done.stdout  # a new period: its deadline computed
+    loaded = json.loads(done.stderr.strip().splitlines()[-1])
+    modules = set(loaded["modules"])
+    assert "holidays.countries.russia" in modules
+    unused = {
+        "prometheus_client",
+        "bot.metrics",
+        "holidays.countries",
+        "holidays.countries.germany",
+        "storage.repositories.access",
+        "storage.repositories.reminders",
+        "storage.repositories.updates",
+        "alembic",
+        "aiogram",
+    }
+    assert modules & unused == set()
+    assert loaded["gc"] is True

@@ -3,11 +3,16 @@ New Year holidays, weekends, the government's transferred days off and working S
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from reports.workdays import is_working_day, next_working_day
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -54,3 +59,29 @@ def test_working_days_are_working_days(day: date) -> None:
 )
 def test_the_next_working_day(day: date, working: date) -> None:
     assert next_working_day(day) == working
+
+
+def test_the_calendar_loaded_alone_is_the_packages_russian_one() -> None:
+    """In a process of its own: the Russian module is loaded without `holidays.countries`
+    (every country's), and gives the days `holidays.country_holidays("RU")` gives once
+    the whole package is imported, holidays and transferred days off alike."""
+    probe = (
+        "import sys\n"
+        "from datetime import date, timedelta\n"
+        "from reports.workdays import _calendar\n"
+        "alone = _calendar()\n"
+        "print('holidays.countries' in sys.modules)\n"
+        "import holidays, holidays.countries\n"
+        "every = holidays.country_holidays('RU')\n"
+        "day, differ = date(2015, 1, 1), []\n"
+        "while day < date(2031, 1, 1):\n"
+        "    if (alone.is_working_day(day), alone.get(day)) != "
+        "(every.is_working_day(day), every.get(day)):\n"
+        "        differ.append(day.isoformat())\n"
+        "    day += timedelta(days=1)\n"
+        "print(differ, isinstance(every, type(alone)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["False", "[] True"], done.stdout
