@@ -16,7 +16,7 @@ from weakref import WeakKeyDictionary
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -152,7 +152,9 @@ def create_engine(
     if pool_waited is not None and not in_memory:
         kwargs.setdefault("poolclass", timed_pool(pool_waited))
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_async_engine(url, **kwargs)
+        ping_by_beginning(engine)
+        return engine
 
     database = parsed.database or ""
     in_file = bool(database) and database != ":memory:" and not database.startswith("file:")
@@ -193,6 +195,38 @@ def create_engine(
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+
+
+def ping_by_beginning(engine: AsyncEngine) -> None:
+    """SQLAlchemy's pessimistic disconnect handling, without its round trips.
+
+    `pool_pre_ping` pings every connection the pool hands out: on asyncpg three round
+    trips (BEGIN, an empty query, ROLLBACK) before the BEGIN of the update's own
+    transaction. Here the transaction is begun as the connection is handed out (asyncpg's
+    adapter would begin it at the first statement, which follows at once), and that BEGIN
+    is the ping: a connection the server closed (a restart, `pg_terminate_backend`) fails
+    it, and the pool replaces the connection before anything is run on it, as after a
+    failed pre-ping (SQLAlchemy's "checkout" event raising DisconnectionError). A
+    connection that dies after its BEGIN fails that update, as it could after a ping.
+    Nothing else changes: SQLAlchemy commits or rolls back the transaction as before
+    (an AUTOCOMMIT connection rolls it back when its isolation level is set).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _handed_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        begin = getattr(dbapi_connection, "_start_transaction", None)
+        if begin is None:  # not asyncpg's adapter: the plain pre-ping
+            try:
+                dbapi_connection.ping()
+            except Exception as error:
+                raise DisconnectionError("the connection did not answer a ping") from error
+            return
+        if dbapi_connection._transaction is not None:
+            return
+        try:
+            await_only(begin())
+        except Exception as error:
+            raise DisconnectionError("the connection could not begin a transaction") from error
 
 
 def create_sessionmaker(
