@@ -379,6 +379,106 @@ class SqliteStatement:
             raise _wrapped(error, sql, args) from error
 
 
+class PgStatement(SqliteStatement):
+    """A fixed Core statement run straight on a session's asyncpg connection.
+
+    What `SqliteStatement` does for SQLite, for PostgreSQL: the SQL (with its `$n`
+    parameters and casts) and the order of the parameters come from compiling `statement`
+    for the session's dialect, the values go through the columns' bind and result
+    processors (JSON as text, as SQLAlchemy's asyncpg dialect hands it over), and the
+    statement runs in the session's transaction, which SQLAlchemy began (`ping_by_beginning`)
+    and will commit or roll back. It skips SQLAlchemy's execution machinery, not its events:
+    `before_cursor_execute` listeners are told of each statement (the tests that cut the
+    connection at a given statement, the statement counts of bench/), and its errors are
+    SQLAlchemy's (IntegrityError, OperationalError, ...), parameters hidden, a connection
+    found gone invalidated.
+    """
+
+    def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
+        super().__init__(statement, result_types)
+        # Values fixed in the statement itself (`.not_like("job:%")`), by dialect.
+        self._fixed: WeakKeyDictionary[Any, dict[str, Any]] = WeakKeyDictionary()
+
+    def _args(self, dialect: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        fixed = self._fixed.get(dialect)
+        if fixed is None:
+            binds = self.statement.compile(dialect=dialect).binds
+            fixed = self._fixed[dialect] = {
+                name: bind.value for name, bind in binds.items() if not bind.required
+            }
+        return super()._args(dialect, {**fixed, **params} if fixed else params)
+
+    async def fetch(
+        self, session: AsyncSession, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows, processed as SQLAlchemy would (PostgreSQL sessions only)."""
+        dialect, rows = await self._on_asyncpg(session, params, _pg_rows)
+        return self._rows(dialect, rows)
+
+    async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
+        """Run it; the number of rows it changed (PostgreSQL sessions only)."""
+        _, changed = await self._on_asyncpg(session, params, _pg_rowcount)
+        return int(changed)
+
+    async def _on_asyncpg(
+        self, session: AsyncSession, params: Mapping[str, Any], call: _DriverCall
+    ) -> tuple[Any, Any]:
+        connection = await session.connection()
+        sync = connection.sync_connection
+        assert sync is not None
+        dialect = sync.dialect
+        sql, args = self._args(dialect, params)
+        if sync._has_events or sync.engine._has_events:
+            for listener in sync.dispatch.before_cursor_execute:
+                listener(sync, None, sql, args, None, False)
+        adapted = (await connection.get_raw_connection()).dbapi_connection
+        try:
+            if adapted._transaction is None:  # begun at checkout, unless committed since
+                await adapted._start_transaction()
+            return dialect, await call(adapted.driver_connection, sql, args)
+        except Exception as error:
+            raise await _pg_error(connection, adapted, error, sql, args) from error
+
+
+async def _pg_error(
+    connection: Any, adapted: Any, error: Exception, sql: str, args: list[Any]
+) -> Exception:
+    """An asyncpg error as SQLAlchemy raises it (its DBAPI error wrapped in DBAPIError);
+    the connection invalidated when the error says it is gone."""
+    try:
+        adapted._handle_exception(error)  # raises asyncpg's error as the DBAPI's
+    except Exception as translated:  # re-raised wrapped, as SQLAlchemy does
+        dbapi_error: BaseException = translated
+    else:  # pragma: no cover - _handle_exception always raises
+        dbapi_error = error
+    dialect = connection.dialect
+    gone = isinstance(dbapi_error, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+        dbapi_error, adapted, None
+    )
+    wrapped = DBAPIError.instance(
+        sql,
+        args,
+        dbapi_error,  # type: ignore[arg-type]
+        dialect.loaded_dbapi.Error,
+        hide_parameters=connection.sync_engine.hide_parameters,
+        dialect=dialect,
+        connection_invalidated=gone,
+    )
+    if gone:
+        await connection.invalidate(dbapi_error)
+    return wrapped
+
+
+async def _pg_rows(driver: Any, sql: str, args: list[Any]) -> Any:
+    return await driver.fetch(sql, *args)
+
+
+async def _pg_rowcount(driver: Any, sql: str, args: list[Any]) -> int:
+    status = await driver.execute(sql, *args)  # "INSERT 0 1", "DELETE 3", ...
+    count = status.rpartition(" ")[2]
+    return int(count) if count.isdigit() else -1
+
+
 _DriverCall = Callable[[Any, str, list[Any]], Awaitable[Any]]
 
 
