@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.outbox import SENDING, Outbox, OwedElsewhere
 from bot.owed import OwedFirst, TypedBeforeOwed
 from bot.unsettled import SavedRetries, Unsettled
+from bot.workers import send_held_writes
 from handlers.commands import set_coordinator_commands
 from handlers.join import ask_name_once
 from storage.db import current_session
@@ -264,6 +265,7 @@ class CommitBeforeSending(BaseRequestMiddleware):
         session = current_session.get()
         if session is None or isinstance(method, GetMe):
             return await make_request(bot, method)
+        await send_held_writes(session)  # the new step is in Redis before anyone sees it
         outbox = self.outbox
         if outbox is None or not outbox.owes(method):
             if not session.in_transaction():
