@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.outbox import SENDING, Outbox, OwedElsewhere
 from bot.owed import OwedFirst, TypedBeforeOwed
 from bot.unsettled import SavedRetries, Unsettled
+from bot.workers import send_held_writes
 from handlers.commands import set_coordinator_commands
 from handlers.join import ask_name_once
 from storage.db import current_session
@@ -86,27 +87,38 @@ class UpdateMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         session: AsyncSession = data["session"]
-        if isinstance(event, Update) and not await self._claim(session, event, data):
-            return UNHANDLED
         user: User | None = data.get("event_from_user")
         person = None
-        if user is not None:
+        if isinstance(event, Update):
+            claimed, person = await self._claim(session, event, data, user)
+            if not claimed:
+                return UNHANDLED
+        elif user is not None:
             person = await PersonRepository(session).snapshot(user.id)
-            if person is not None and person.unreachable_since is not None:
-                await _reachable_again(session, event, data, person)
+        if person is not None and person.unreachable_since is not None:
+            await _reachable_again(session, event, data, person)
         data["person"] = person if person is not None and person.active else None
         return await handler(event, data)
 
     @staticmethod
-    async def _claim(session: AsyncSession, update: Update, data: dict[str, Any]) -> bool:
+    async def _claim(
+        session: AsyncSession, update: Update, data: dict[str, Any], user: User | None
+    ) -> tuple[bool, Person | None]:
+        """The claim, and the sender (read with it: one statement on PostgreSQL)."""
         bot: Bot | None = data.get("bot")
         bot_id = bot.id if bot is not None else 0
         clock = data.get("clock")
         now = clock() if callable(clock) else None
-        if await ProcessedUpdateRepository(session).claim(bot_id, update.update_id, now=now):
-            return True
-        log.info("update %s of bot %s was already processed; skipped", update.update_id, bot_id)
-        return False
+        updates = ProcessedUpdateRepository(session)
+        if user is None:
+            claimed, person = await updates.claim(bot_id, update.update_id, now=now), None
+        else:
+            claimed, person = await updates.claim_with_person(
+                bot_id, update.update_id, user.id, now=now
+            )
+        if not claimed:
+            log.info("update %s of bot %s was already processed; skipped", update.update_id, bot_id)
+        return claimed, person
 
 
 async def _reachable_again(
@@ -253,6 +265,7 @@ class CommitBeforeSending(BaseRequestMiddleware):
         session = current_session.get()
         if session is None or isinstance(method, GetMe):
             return await make_request(bot, method)
+        await send_held_writes(session)  # the new step is in Redis before anyone sees it
         outbox = self.outbox
         if outbox is None or not outbox.owes(method):
             if not session.in_transaction():

@@ -51,6 +51,11 @@ from typing import Any, Protocol
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
+
+from storage.db import current_session
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +180,11 @@ class _Snapshot:
     # the raw entries (None: not read, or changed since).
     unsettled_key: str | None = None
     unsettled: list[Any] | None = None
+    # Writes not yet sent to Redis (see `PrefetchedRedisStorage`): by whom, for which key.
+    storage: PrefetchedRedisStorage | None = None
+    key: StorageKey | None = None
+    state_written: bool = False
+    data_written: bool = False
 
 
 # The chats whose lock this update holds, with what was read with it (see `lock`).
@@ -204,9 +214,22 @@ def _snapshot(key: StorageKey) -> _Snapshot | None:
     return snapshot if snapshot is not None and snapshot.live else None
 
 
+PENDING = "fsm_redis_pending"  # Session.info: the snapshots with writes not yet sent
+
+
 class PrefetchedRedisStorage(RedisStorage):
     """aiogram's RedisStorage; while this update holds a chat's lock, that chat's state
-    and data come from what was read with the lock (see the module's text)."""
+    and data come from what was read with the lock (see the module's text).
+
+    Its writes of that chat are held and sent together, in one round trip instead of one
+    each: before the update's database transaction commits (a `before_commit` listener:
+    Redis holds the new step before the database holds the claim and the reply owed, as
+    when each write went at once), before the bot sends anything (`send_held_writes`,
+    bot/middlewares.py `CommitBeforeSending`), and at the latest before the lock is
+    released (whatever the update's outcome: Redis has no rollback, a write made before
+    a failure stays made). Nobody else reads the chat's keys meanwhile: every update of
+    the chat waits for its lock.
+    """
 
     async def get_state(self, key: StorageKey) -> str | None:
         snapshot = _snapshot(key)
@@ -222,14 +245,83 @@ class PrefetchedRedisStorage(RedisStorage):
         return {} if raw is None else dict(self.json_loads(raw))  # a fresh copy each time
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        await super().set_state(key, state)
-        if (snapshot := _snapshot(key)) is not None:
-            snapshot.state = state.state if isinstance(state, State) else state
+        snapshot = _snapshot(key)
+        if snapshot is None or not self._hold(snapshot, key):
+            await super().set_state(key, state)
+            if snapshot is None:
+                return
+        else:
+            snapshot.state_written = True
+        snapshot.state = state.state if isinstance(state, State) else state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await super().set_data(key, data)
-        if (snapshot := _snapshot(key)) is not None:
-            snapshot.data = self.json_dumps(data) if data else None
+        snapshot = _snapshot(key)
+        if snapshot is None or not isinstance(data, dict) or not self._hold(snapshot, key):
+            await super().set_data(key, data)
+            if snapshot is None:
+                return
+        else:
+            snapshot.data_written = True
+        snapshot.data = self.json_dumps(data) if data else None
+
+    def _hold(self, snapshot: _Snapshot, key: StorageKey) -> bool:
+        """Hold the snapshot's writes for the update's session (False: none is open, or
+        the snapshot belongs to another storage: written at once)."""
+        session = current_session.get()
+        if session is None or snapshot.storage not in (None, self):
+            return False
+        snapshot.storage, snapshot.key = self, key
+        pending: list[_Snapshot] = session.info.setdefault(PENDING, [])
+        if snapshot not in pending:
+            pending.append(snapshot)
+        return True
+
+    def _queue_writes(self, pipe: Any, snapshot: _Snapshot) -> None:
+        """The snapshot's held writes, as aiogram's RedisStorage makes them, into `pipe`."""
+        assert snapshot.key is not None
+        if snapshot.state_written:
+            name = self.key_builder.build(snapshot.key, "state")
+            if snapshot.state is None:
+                pipe.delete(name)
+            else:
+                pipe.set(name, snapshot.state, ex=self.state_ttl)
+        if snapshot.data_written:
+            name = self.key_builder.build(snapshot.key, "data")
+            if snapshot.data is None:
+                pipe.delete(name)
+            else:
+                pipe.set(name, snapshot.data, ex=self.data_ttl)
+        snapshot.state_written = snapshot.data_written = False
+
+
+async def send_writes(snapshots: list[_Snapshot]) -> None:
+    """Send the writes held for `snapshots` (see `PrefetchedRedisStorage`), one round trip
+    per Redis client."""
+    by_storage: dict[int, tuple[PrefetchedRedisStorage, list[_Snapshot]]] = {}
+    for snapshot in snapshots:
+        if snapshot.storage is not None and (snapshot.state_written or snapshot.data_written):
+            by_storage.setdefault(id(snapshot.storage), (snapshot.storage, []))[1].append(snapshot)
+    for storage, held in by_storage.values():
+        async with storage.redis.pipeline(transaction=False) as pipe:
+            for snapshot in held:
+                storage._queue_writes(pipe, snapshot)
+            await pipe.execute()
+
+
+async def send_held_writes(session: Any) -> None:
+    """Send the FSM writes the session's update holds (before it commits or says anything)."""
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        await send_writes(pending)
+
+
+@event.listens_for(Session, "before_commit")
+def _send_before_commit(session: Session) -> None:
+    """The held FSM writes go to Redis before the transaction commits (in the
+    AsyncSession's greenlet, so they may be awaited here)."""
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        await_only(send_writes(pending))
 
 
 class RenewedRedisIsolation(BaseEventIsolation):
@@ -268,12 +360,17 @@ class RenewedRedisIsolation(BaseEventIsolation):
         if snapshot is not None:
             held[key] = snapshot
         token = _held.set(held)
+        unsent: BaseException | None = None
         try:
             yield None
         finally:
+            _held.reset(token)
             if snapshot is not None:
                 snapshot.live = False
-            _held.reset(token)
+                try:  # what the update wrote, whatever its outcome, before the release
+                    await send_writes([snapshot])
+                except Exception as error:  # the update fails, once its lock is released
+                    unsent = error
             done.set()  # a cancellation swallowed inside a renewal still ends the loop
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -282,6 +379,8 @@ class RenewedRedisIsolation(BaseEventIsolation):
                 await lock.release()
             except LockError:  # expired meanwhile (see `_renew`): nothing to release
                 log.warning("the lock %s had expired before its update ended", lock.name)
+            if unsent is not None:
+                raise unsent
 
     async def _take_and_read(self, lock: Any, key: StorageKey) -> _Snapshot | None:
         """Try the lock once (`SET NX`, as redis-py's Lock does) and, in the same round

@@ -16,7 +16,7 @@ from weakref import WeakKeyDictionary
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -153,7 +153,9 @@ def create_engine(
     if pool_waited is not None and not in_memory:
         kwargs.setdefault("poolclass", timed_pool(pool_waited))
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_async_engine(url, **kwargs)
+        ping_by_beginning(engine)
+        return engine
 
     database = parsed.database or ""
     in_file = bool(database) and database != ":memory:" and not database.startswith("file:")
@@ -195,6 +197,38 @@ def create_engine(
             connection.exec_driver_sql(sql)
 
     return engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+
+
+def ping_by_beginning(engine: AsyncEngine) -> None:
+    """SQLAlchemy's pessimistic disconnect handling, without its round trips.
+
+    `pool_pre_ping` pings every connection the pool hands out: on asyncpg three round
+    trips (BEGIN, an empty query, ROLLBACK) before the BEGIN of the update's own
+    transaction. Here the transaction is begun as the connection is handed out (asyncpg's
+    adapter would begin it at the first statement, which follows at once), and that BEGIN
+    is the ping: a connection the server closed (a restart, `pg_terminate_backend`) fails
+    it, and the pool replaces the connection before anything is run on it, as after a
+    failed pre-ping (SQLAlchemy's "checkout" event raising DisconnectionError). A
+    connection that dies after its BEGIN fails that update, as it could after a ping.
+    Nothing else changes: SQLAlchemy commits or rolls back the transaction as before
+    (an AUTOCOMMIT connection rolls it back when its isolation level is set).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _handed_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        begin = getattr(dbapi_connection, "_start_transaction", None)
+        if begin is None:  # not asyncpg's adapter: the plain pre-ping
+            try:
+                dbapi_connection.ping()
+            except Exception as error:
+                raise DisconnectionError("the connection did not answer a ping") from error
+            return
+        if dbapi_connection._transaction is not None:
+            return
+        try:
+            await_only(begin())
+        except Exception as error:
+            raise DisconnectionError("the connection could not begin a transaction") from error
 
 
 def create_sessionmaker(
@@ -371,6 +405,106 @@ def _begin_on_driver(connection: Any, sql: str) -> None:
         if _is_disconnect(connection.dialect, error):
             connection.invalidate(error)
         raise _wrapped(error, sql, []) from error
+
+
+class PgStatement(SqliteStatement):
+    """A fixed Core statement run straight on a session's asyncpg connection.
+
+    What `SqliteStatement` does for SQLite, for PostgreSQL: the SQL (with its `$n`
+    parameters and casts) and the order of the parameters come from compiling `statement`
+    for the session's dialect, the values go through the columns' bind and result
+    processors (JSON as text, as SQLAlchemy's asyncpg dialect hands it over), and the
+    statement runs in the session's transaction, which SQLAlchemy began (`ping_by_beginning`)
+    and will commit or roll back. It skips SQLAlchemy's execution machinery, not its events:
+    `before_cursor_execute` listeners are told of each statement (the tests that cut the
+    connection at a given statement, the statement counts of bench/), and its errors are
+    SQLAlchemy's (IntegrityError, OperationalError, ...), parameters hidden, a connection
+    found gone invalidated.
+    """
+
+    def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
+        super().__init__(statement, result_types)
+        # Values fixed in the statement itself (`.not_like("job:%")`), by dialect.
+        self._fixed: WeakKeyDictionary[Any, dict[str, Any]] = WeakKeyDictionary()
+
+    def _args(self, dialect: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        fixed = self._fixed.get(dialect)
+        if fixed is None:
+            binds = self.statement.compile(dialect=dialect).binds
+            fixed = self._fixed[dialect] = {
+                name: bind.value for name, bind in binds.items() if not bind.required
+            }
+        return super()._args(dialect, {**fixed, **params} if fixed else params)
+
+    async def fetch(
+        self, session: AsyncSession, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows, processed as SQLAlchemy would (PostgreSQL sessions only)."""
+        dialect, rows = await self._on_asyncpg(session, params, _pg_rows)
+        return self._rows(dialect, rows)
+
+    async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
+        """Run it; the number of rows it changed (PostgreSQL sessions only)."""
+        _, changed = await self._on_asyncpg(session, params, _pg_rowcount)
+        return int(changed)
+
+    async def _on_asyncpg(
+        self, session: AsyncSession, params: Mapping[str, Any], call: _DriverCall
+    ) -> tuple[Any, Any]:
+        connection = await session.connection()
+        sync = connection.sync_connection
+        assert sync is not None
+        dialect = sync.dialect
+        sql, args = self._args(dialect, params)
+        if sync._has_events or sync.engine._has_events:
+            for listener in sync.dispatch.before_cursor_execute:
+                listener(sync, None, sql, args, None, False)
+        adapted = (await connection.get_raw_connection()).dbapi_connection
+        try:
+            if adapted._transaction is None:  # begun at checkout, unless committed since
+                await adapted._start_transaction()
+            return dialect, await call(adapted.driver_connection, sql, args)
+        except Exception as error:
+            raise await _pg_error(connection, adapted, error, sql, args) from error
+
+
+async def _pg_error(
+    connection: Any, adapted: Any, error: Exception, sql: str, args: list[Any]
+) -> Exception:
+    """An asyncpg error as SQLAlchemy raises it (its DBAPI error wrapped in DBAPIError);
+    the connection invalidated when the error says it is gone."""
+    try:
+        adapted._handle_exception(error)  # raises asyncpg's error as the DBAPI's
+    except Exception as translated:  # re-raised wrapped, as SQLAlchemy does
+        dbapi_error: BaseException = translated
+    else:  # pragma: no cover - _handle_exception always raises
+        dbapi_error = error
+    dialect = connection.dialect
+    gone = isinstance(dbapi_error, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+        dbapi_error, adapted, None
+    )
+    wrapped = DBAPIError.instance(
+        sql,
+        args,
+        dbapi_error,  # type: ignore[arg-type]
+        dialect.loaded_dbapi.Error,
+        hide_parameters=connection.sync_engine.hide_parameters,
+        dialect=dialect,
+        connection_invalidated=gone,
+    )
+    if gone:
+        await connection.invalidate(dbapi_error)
+    return wrapped
+
+
+async def _pg_rows(driver: Any, sql: str, args: list[Any]) -> Any:
+    return await driver.fetch(sql, *args)
+
+
+async def _pg_rowcount(driver: Any, sql: str, args: list[Any]) -> int:
+    status = await driver.execute(sql, *args)  # "INSERT 0 1", "DELETE 3", ...
+    count = status.rpartition(" ")[2]
+    return int(count) if count.isdigit() else -1
 
 
 _DriverCall = Callable[[Any, str, list[Any]], Awaitable[Any]]

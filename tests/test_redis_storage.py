@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,12 +12,14 @@ from typing import Any
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import SendMessage
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.lock import Lock
 
 from bot.app import build_bot, build_dispatcher
 from bot.database import Storage, open_storage
+from bot.middlewares import CommitBeforeSending
 from bot.settings import Settings
 from bot.workers import RenewedRedisIsolation
 from tests.conftest import COORDINATOR_ID, REDIS_URL, Clock, need_redis, redis_db
@@ -129,7 +132,7 @@ def _name(args: tuple[Any, ...]) -> str:
     return f"{name} NX" if name == "SET" and "NX" in map(str, args) else name
 
 
-async def test_a_dialogue_step_takes_four_redis_round_trips_and_one_lock_try(
+async def test_a_dialogue_step_takes_three_redis_round_trips_and_one_lock_try(
     redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trips = RedisTrips(monkeypatch)
@@ -151,11 +154,11 @@ async def test_a_dialogue_step_takes_four_redis_round_trips_and_one_lock_try(
     # The lock taken with the chat's state and data and its failed updates
     # (bot/unsettled.py) read in its round trip (aiogram's RedisStorage with
     # RedisEventIsolation: a lock try, a GET of the state, a GET of the data, then the
-    # writes), the new data and state written, the lock released.
-    assert step == [("SET NX", "MGET", "LRANGE"), ("SET",), ("SET",), ("EVALSHA",)]
+    # writes), the new data and state written together before the reply, the lock released.
+    assert step == [("SET NX", "MGET", "LRANGE"), ("SET", "SET"), ("EVALSHA",)]
     assert "Шаг 4 из 7" in sent[-1].text
     updates = 6
-    assert len(walk) <= 4 * updates
+    assert len(walk) <= 3 * updates
     assert not any(trip == ("LRANGE",) for trip in walk)  # read with the lock
     assert sum(trip.count("SET NX") for trip in walk) == updates  # one lock try each
     assert not any(trip == ("GET",) for trip in walk)  # every read came with the lock
@@ -196,3 +199,50 @@ async def test_an_update_waiting_for_the_chat_s_lock_reads_what_the_holder_wrote
     # Not the step read before the lock was free: the holder's (no dialogue), so the
     # text is not taken as the place of a report.
     assert "Шаг 4 из 7" not in person.last_text()
+
+
+async def test_the_new_step_is_in_redis_before_the_reply_and_after_a_failed_update(
+    redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = await open_storage(redis_settings)
+    try:
+        world = _world(redis_settings, storage, clock)
+        person = world.person(COORDINATOR_ID, "Ольга")
+        await reach(person, "place")
+        fsm = world.dispatcher.fsm.storage
+        assert isinstance(fsm, RedisStorage)
+        key = StorageKey(bot_id=world.bot.id, chat_id=COORDINATOR_ID, user_id=COORDINATOR_ID)
+
+        async def in_redis() -> tuple[str, str | None]:
+            state = await fsm.redis.get(fsm.key_builder.build(key, "state"))
+            data = json.loads(await fsm.redis.get(fsm.key_builder.build(key, "data")))
+            return state.decode(), data["draft"].get("place")
+
+        seen: list[tuple[str, str | None]] = []
+        make_request = RecordingSession.make_request
+
+        async def looking(session: RecordingSession, bot: Any, method: Any, **kw: Any) -> Any:
+            if isinstance(method, SendMessage):
+                seen.append(await in_redis())  # what a crash at this moment would leave
+            return await make_request(session, bot, method, **kw)
+
+        monkeypatch.setattr(RecordingSession, "make_request", looking)
+        await person.send("г. Минск, Республика Беларусь")
+        monkeypatch.undo()
+
+        async def failing(*_: Any, **__: Any) -> None:
+            raise RuntimeError("the database went away")  # after the handler wrote the step
+
+        monkeypatch.setattr(CommitBeforeSending, "__call__", failing)
+        await person.send("26.10.2023")
+        after_failure = await in_redis()
+        monkeypatch.undo()
+        await world.dispatcher.fsm.close()
+        await world.bot.session.close()
+    finally:
+        await storage.close()
+
+    assert seen == [("ReportStates:dates", "г. Минск, Республика Беларусь")]
+    # Written before the reply could be sent, so held writes are sent all the same (Redis
+    # has no rollback: as when each write went at once).
+    assert after_failure[0] != "ReportStates:dates"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, any_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import SqliteStatement, is_sqlite
+from storage.db import PgStatement, SqliteStatement, is_sqlite
 from storage.models import OutboxMessage, utcnow
 
 ERROR_MAX = 500
@@ -26,9 +27,8 @@ def job_lease(lease: timedelta) -> timedelta:
 
 _TABLE = OutboxMessage.__table__
 # The two statements of every reply, prebuilt (and run on SQLite's driver: storage.db).
-_ADD = insert(_TABLE).returning(_TABLE.c.id)
 _DONE = delete(_TABLE).where(_TABLE.c.id == bindparam("id", type_=Integer()))
-_SQLITE_ADD = SqliteStatement(
+_ADD_ONE = (
     insert(_TABLE)
     .values(
         bot_id=bindparam("bot_id"),
@@ -40,10 +40,15 @@ _SQLITE_ADD = SqliteStatement(
         attempts=bindparam("attempts"),
         owner=bindparam("owner"),
     )
-    .returning(_TABLE.c.id),
-    result_types=[Integer()],
+    .returning(_TABLE.c.id)
 )
+_SQLITE_ADD = SqliteStatement(_ADD_ONE, result_types=[Integer()])
+_PG_ADD = PgStatement(_ADD_ONE, result_types=[Integer()])
 _SQLITE_DONE = SqliteStatement(_DONE)
+# PostgreSQL: a batch of rows in one statement whatever its size (one prepared statement).
+_PG_DONE_ALL = PgStatement(
+    delete(_TABLE).where(_TABLE.c.id == any_(bindparam("ids", type_=ARRAY(Integer()))))
+)
 
 
 _OWED_COLUMNS = (
@@ -71,6 +76,7 @@ _OF_CHAT = (
     )
     .order_by(OutboxMessage.id)
 )
+_PG_OF_CHAT = PgStatement(_OF_CHAT, result_types=[c.type for c in _OF_CHAT.selected_columns])
 
 
 def notice_method(behind: int) -> str:
@@ -143,9 +149,8 @@ class OutboxRepository:
             "attempts": 0,
             "owner": owner,
         }
-        if is_sqlite(self.session):
-            return int((await _SQLITE_ADD.fetch(self.session, values))[0][0])
-        return int((await self.session.execute(_ADD, values)).scalar_one())
+        add = _SQLITE_ADD if is_sqlite(self.session) else _PG_ADD
+        return int((await add.fetch(self.session, values))[0][0])
 
     async def done(self, row_id: int) -> None:
         """Telegram confirmed it (or refused it for good): forget the row."""
@@ -167,12 +172,13 @@ class OutboxRepository:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def done_all(self, row_ids: list[int]) -> None:
-        """Forget several rows (on SQLite one prebuilt statement each, on the driver)."""
+        """Forget several rows (on SQLite one prebuilt statement each, on PostgreSQL one
+        for all; both on the driver)."""
         if is_sqlite(self.session):
             for row_id in row_ids:
                 await _SQLITE_DONE.run(self.session, {"id": row_id})
             return
-        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(row_ids)))
+        await _PG_DONE_ALL.run(self.session, {"ids": row_ids})
 
     async def owed(
         self, *, due_by: datetime | None, after_id: int = 0, limit: int = 100
@@ -192,7 +198,10 @@ class OutboxRepository:
         """The chat's messages still owed (jobs left out: they are no questions), and the
         latest delivery of one owed after a crash since `delivered_since`."""
         parameters = {"bot_id": bot_id, "chat_id": chat_id, "since": delivered_since}
-        rows = (await self.session.execute(_OF_CHAT, parameters)).all()
+        if is_sqlite(self.session):
+            rows = list((await self.session.execute(_OF_CHAT, parameters)).all())
+        else:
+            rows = await _PG_OF_CHAT.fetch(self.session, parameters)
         owed = [Owed(*row[:-1]) for row in rows if row[-1] is None]
         times = [row[-1] for row in rows if row[-1] is not None]
         return ChatRows(owed, max(times) if times else None)

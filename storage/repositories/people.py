@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from storage.db import SqliteStatement, is_sqlite
+from storage.db import PgStatement, SqliteStatement, is_sqlite
 from storage.models import Event, OutboxMessage, Person, utcnow
 
 Role = Literal["reporter", "coordinator"]
@@ -19,6 +19,9 @@ _BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram
 _COLUMNS = Person.__table__.c
 _ROW_BY_TELEGRAM_ID = select(*_COLUMNS).where(_COLUMNS.telegram_id == bindparam("telegram_id"))
 _SQLITE_ROW_BY_TELEGRAM_ID = SqliteStatement(
+    _ROW_BY_TELEGRAM_ID, result_types=[column.type for column in _COLUMNS]
+)
+_PG_ROW_BY_TELEGRAM_ID = PgStatement(
     _ROW_BY_TELEGRAM_ID, result_types=[column.type for column in _COLUMNS]
 )
 
@@ -34,6 +37,13 @@ def placeholder_name(telegram_id: int) -> str:
 def has_placeholder_name(person: Person) -> bool:
     """True for a coordinator who has not yet said their name."""
     return person.full_name == placeholder_name(person.telegram_id)
+
+
+def person_from_row(row: Sequence[Any]) -> Person:
+    """A detached Person from a row of all its columns in table order (`snapshot`)."""
+    person = Person(**{column.key: value for column, value in zip(_COLUMNS, row, strict=True)})
+    make_transient_to_detached(person)  # a copy of a stored row, not a new one
+    return person
 
 
 class PersonRepository:
@@ -56,14 +66,8 @@ class PersonRepository:
         if is_sqlite(self.session):
             rows = await _SQLITE_ROW_BY_TELEGRAM_ID.fetch(self.session, params)
         else:
-            rows = list((await self.session.execute(_ROW_BY_TELEGRAM_ID, params)).all())
-        if not rows:
-            return None
-        person = Person(
-            **{column.key: value for column, value in zip(_COLUMNS, rows[0], strict=True)}
-        )
-        make_transient_to_detached(person)  # a copy of a stored row, not a new one
-        return person
+            rows = await _PG_ROW_BY_TELEGRAM_ID.fetch(self.session, params)
+        return person_from_row(rows[0]) if rows else None
 
     async def add(
         self,
