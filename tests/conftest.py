@@ -66,13 +66,28 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
         engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+        await upgrade_database(engine)
     else:
-        need_postgres()
-        engine = create_engine(POSTGRES_URL)
-        await _reset_postgres(engine)
-    await upgrade_database(engine)
+        engine = await _empty_postgres()
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def pg_engine() -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty PostgreSQL database (skipped where PostgreSQL is not run)."""
+    engine = await _empty_postgres()
+    yield engine
+    await engine.dispose()
+
+
+async def _empty_postgres() -> AsyncEngine:
+    """An engine on the tests' PostgreSQL database, its schema reset and migrated."""
+    need_postgres()
+    engine = create_engine(POSTGRES_URL)
+    await _reset_postgres(engine)
+    await upgrade_database(engine)
+    return engine
 
 
 @pytest.fixture

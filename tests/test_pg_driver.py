@@ -4,7 +4,6 @@ the server closed (`ping_by_beginning`). CI-gated like the other PostgreSQL test
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,26 +13,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, create_sessionmaker
-from storage.migrate import upgrade_database
 from storage.repositories import (
     OrganisationRepository,
     PersonRepository,
     ProcessedUpdateRepository,
 )
 from storage.repositories.outbox import OutboxRepository
-from tests.conftest import POSTGRES_URL, _reset_postgres, need_postgres
+from tests.conftest import POSTGRES_URL
 
 AT = datetime(2023, 11, 20, 12, 30, 15, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-async def pg_engine() -> AsyncIterator[AsyncEngine]:
-    need_postgres()
-    engine = create_engine(POSTGRES_URL)
-    await _reset_postgres(engine)
-    await upgrade_database(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def test_the_claim_and_the_person_read_with_it_are_what_sqlalchemy_reads(
