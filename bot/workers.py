@@ -279,18 +279,18 @@ class PrefetchedRedisStorage(RedisStorage):
     def _queue_writes(self, pipe: Any, snapshot: _Snapshot) -> None:
         """The snapshot's held writes, as aiogram's RedisStorage makes them, into `pipe`."""
         assert snapshot.key is not None
-        if snapshot.state_written:
-            name = self.key_builder.build(snapshot.key, "state")
-            if snapshot.state is None:
+        held = (
+            ("state", snapshot.state_written, snapshot.state, self.state_ttl),
+            ("data", snapshot.data_written, snapshot.data, self.data_ttl),
+        )
+        for part, written, value, ttl in held:
+            if not written:
+                continue
+            name = self.key_builder.build(snapshot.key, part)
+            if value is None:
                 pipe.delete(name)
             else:
-                pipe.set(name, snapshot.state, ex=self.state_ttl)
-        if snapshot.data_written:
-            name = self.key_builder.build(snapshot.key, "data")
-            if snapshot.data is None:
-                pipe.delete(name)
-            else:
-                pipe.set(name, snapshot.data, ex=self.data_ttl)
+                pipe.set(name, value, ex=ttl)
         snapshot.state_written = snapshot.data_written = False
 
 
