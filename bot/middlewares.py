@@ -26,7 +26,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outbox import SENDING, Outbox, OwedElsewhere
-from bot.owed import OwedFirst, TypedBeforeOwed
+from bot.owed import OWED_LOOK, OWED_SEEN, ChatOwed, OwedFirst, OwedLook, TypedBeforeOwed
 from bot.unsettled import SavedRetries, Unsettled
 from bot.workers import send_held_writes
 from handlers.commands import set_coordinator_commands
@@ -83,6 +83,11 @@ class UpdateMiddleware(BaseMiddleware):
     The update is claimed in `processed_updates`: a redelivery (Telegram retrying a webhook
     it thinks failed, possibly to another worker) finds the claim and is skipped; an update
     whose handling failed was rolled back with its claim and is handled again.
+
+    Asked by `OwedFirst` (`OWED_LOOK`, PostgreSQL with several workers), the claim also
+    reads what the chat is owed: nothing, and `OWED_SEEN` is set as `settle_chat` would
+    have; something, and `ChatOwed` is raised at once, before anything is logged or
+    handled (`OwedFirst` rolls the claim back and delivers first: bot/owed.py).
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -110,7 +115,22 @@ class UpdateMiddleware(BaseMiddleware):
         clock = data.get("clock")
         now = clock() if callable(clock) else None
         updates = ProcessedUpdateRepository(session)
-        if user is None:
+        look: OwedLook | None = data.pop(OWED_LOOK, None)
+        if look is not None:
+            seen = await updates.claim_seeing_owed(
+                bot_id,
+                update.update_id,
+                user.id if user is not None else None,
+                look.chat_id,
+                delivered_since=look.delivered_since,
+                now=now,
+            )
+            if seen.owed:
+                raise ChatOwed(look.chat_id)
+            if seen.delivered_at is not None:
+                data[OWED_SEEN] = seen.delivered_at
+            claimed, person = seen.claimed, seen.person
+        elif user is None:
             claimed, person = await updates.claim(bot_id, update.update_id, now=now), None
         else:
             claimed, person = await updates.claim_with_person(

@@ -356,7 +356,9 @@ class Outbox:
         its transaction (no second connection: on SQLite there is one writer, and a small
         pool would make every update wait). When something is owed, that transaction (only
         read so far) is committed first: the delivery commits in sessions of its own and
-        may wait for Telegram, which no open transaction should.
+        may wait for Telegram, which no open transaction should. (On PostgreSQL the
+        update's claim answers the common case instead, and this runs only when it found
+        something owed: bot/owed.py.)
         """
         if self.liveness is None:
             return self.delivered.get(chat_id)
@@ -398,7 +400,7 @@ class Outbox:
     @staticmethod
     async def _chat_rows(session: AsyncSession, bot: Bot, chat_id: int) -> ChatRows:
         return await OutboxRepository(session).of_chat(
-            bot.id, chat_id, delivered_since=utcnow() - DELIVERED_KEEP
+            bot.id, chat_id, delivered_since=delivered_since()
         )
 
     async def remember_deliveries(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -550,6 +552,11 @@ class Outbox:
         if isinstance(result, Message) and result.edit_date is not None:
             return result.edit_date
         return utcnow()  # an edit's `date` is the message's first sending: not this
+
+
+def delivered_since() -> datetime:
+    """Deliveries after this count when a chat's next update comes (DELIVERED_KEEP)."""
+    return utcnow() - DELIVERED_KEEP
 
 
 def _whole_second(at: datetime) -> datetime:

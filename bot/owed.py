@@ -26,6 +26,20 @@ the next field:
   for good, the notice is dropped with it. A button press is dropped the
   same way, without a notice (the person presses again); `my_chat_member` is handled as
   usual.
+  On PostgreSQL with several workers (the outbox has `liveness`), the common case costs
+  no statement of its own: the claim (`UpdateMiddleware`, next) is asked, through the
+  update's data (`OWED_LOOK`), to read in its own statement whether the chat is owed
+  anything and when the latest owed message reached it (`claim_seeing_owed`: one
+  statement, one round trip fewer per update). Nothing owed: that answer is the one
+  `settle_chat` would have given, and the update goes on. Something owed: the claim
+  raises `ChatOwed` before anything else runs; the update's transaction, which holds
+  only the claim (the FSM step was read under the chat's lock, from Redis, or on the
+  database's FSM storage read only), is rolled back, the claim undone, and the update
+  goes the way described above, from the start: `settle_chat` delivers, then the claim
+  is made again in a transaction of its own (skipped as a redelivery if it is one: the
+  redelivered update still brings the owed message). So the rare case is exactly what it
+  was; it pays the claim once more. On SQLite, or without `liveness` (one process:
+  `settle_chat` answers from memory), nothing changes.
 - `TypedBeforeOwed` (after the claim): a message (not a command) whose Telegram `date` is
   not later than that moment, from a person in a dialogue, is answered with
   `Dialogue.NOT_TAKEN` instead of being handled; the claim is saved with that reply.
@@ -42,6 +56,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,19 +68,44 @@ from aiogram.types import ReplyParameters, TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.outbox import Outbox, OwedUndelivered
+from bot.outbox import Outbox, OwedUndelivered, delivered_since
 from bot.unsettled import chat_of
 from handlers.texts import Dialogue
+from storage.db import is_sqlite
 from storage.repositories import ProcessedUpdateRepository
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 OWED_SEEN = "owed_delivered_at"  # the update's data: when the chat's owed message arrived
+OWED_LOOK = "owed_look"  # the update's data: the claim is to look at the chat's outbox
+
+
+@dataclass(frozen=True, slots=True)
+class OwedLook:
+    """What `OwedFirst` asks the claim to read along (`ProcessedUpdateRepository.
+    claim_seeing_owed`): the chat's outbox, deliveries since `delivered_since` counted."""
+
+    chat_id: int
+    delivered_since: datetime
+
+
+class ChatOwed(Exception):
+    """Raised by the claim asked to look (`OWED_LOOK`) when the chat is owed a message:
+    before the update goes any further, for `OwedFirst` to roll the claim back and
+    deliver first."""
+
+    def __init__(self, chat_id: int) -> None:
+        super().__init__(f"chat {chat_id} is owed a message; the claim is undone")
+        self.chat_id = chat_id
 
 
 class OwedFirst(BaseMiddleware):
-    """Delivers what the chat is owed by a dead worker before its update is handled."""
+    """Delivers what the chat is owed by a dead worker before its update is handled.
+
+    Registered right before `UpdateMiddleware` (bot/middlewares.py `install_middlewares`):
+    on PostgreSQL with `liveness` that claim is what looks at the chat's outbox (`OWED_LOOK`,
+    see the module's text), so nothing may stand between the two."""
 
     def __init__(self, outbox: Outbox, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.outbox = outbox
@@ -74,18 +114,33 @@ class OwedFirst(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         bot: Bot | None = data.get("bot")
         chat = chat_of(event) if isinstance(event, Update) else None
-        if chat is not None and bot is not None:
+        if chat is None or bot is None:
+            return await handler(event, data)
+        session: AsyncSession | None = data.get("session")
+        if session is not None and self._claim_looks(session):
+            # The claim reads the chat's outbox along (see the module's text); when it
+            # finds something owed, it undoes nothing itself: rolled back here.
+            data[OWED_LOOK] = OwedLook(chat, delivered_since())
             try:
-                seen = await self.outbox.settle_chat(
-                    bot, self.sessionmaker, chat, data.get("session")
-                )
-            except OwedUndelivered as undelivered:
-                if isinstance(event, Update) and event.my_chat_member is None:
-                    return await self._not_taken(event, data, bot, undelivered)
-                seen = None
-            if seen is not None:
-                data[OWED_SEEN] = seen
+                return await handler(event, data)
+            except ChatOwed:
+                await session.rollback()
+            finally:
+                data.pop(OWED_LOOK, None)
+        try:
+            seen = await self.outbox.settle_chat(bot, self.sessionmaker, chat, session)
+        except OwedUndelivered as undelivered:
+            if isinstance(event, Update) and event.my_chat_member is None:
+                return await self._not_taken(event, data, bot, undelivered)
+            seen = None
+        if seen is not None:
+            data[OWED_SEEN] = seen
         return await handler(event, data)
+
+    def _claim_looks(self, session: AsyncSession) -> bool:
+        """Whether the claim can tell what the chat is owed (PostgreSQL, several workers;
+        without `liveness` `settle_chat` answers from memory, with no statement)."""
+        return self.outbox.liveness is not None and not is_sqlite(session)
 
     async def _not_taken(
         self, update: Update, data: dict[str, Any], bot: Bot, undelivered: OwedUndelivered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import PgStatement, SqliteStatement, for_dialect, is_sqlite
 from storage.models import Person, ProcessedUpdate, utcnow
+from storage.repositories.outbox import chat_summary
 from storage.repositories.people import PersonRepository, person_from_row
 
 # Telegram gives up redelivering an update within a day; a week is plenty.
@@ -31,10 +33,14 @@ _PG_CLAIM = PgStatement(_CLAIMS["postgresql"])
 _DRIVER_CLAIMS = {"sqlite": _SQLITE_CLAIM, "postgresql": _PG_CLAIM}
 
 
-def _claim_and_person() -> PgStatement:
+def _claim_and_person(*, with_chat: bool = False) -> PgStatement:
     """PostgreSQL: the claim and the sender's row in one statement (one round trip): a
     data-modifying WITH, run once whatever the SELECT reads, then whether it inserted
-    and the person's columns (all NULL when there is no such person)."""
+    and the person's columns (all NULL when there is no such person).
+
+    `with_chat`: also, between the two, what the outbox holds for the update's chat
+    (`chat_summary`: whether anything is owed, the latest delivery since `since`), read
+    in the same statement (`claim_seeing_owed`)."""
     claim = (
         postgresql.insert(ProcessedUpdate.__table__)
         .values(
@@ -48,14 +54,29 @@ def _claim_and_person() -> PgStatement:
     )
     claimed = select(func.count()).select_from(claim).scalar_subquery()
     people = Person.__table__
-    one = select(literal_column("1").label("one")).subquery("one")
-    statement = select(claimed.label("claimed"), *people.c).select_from(
+    # One row to join the person to: a plain one, or the chat's summary (always one row).
+    one = chat_summary() if with_chat else select(literal_column("1").label("one")).subquery("one")
+    chat = [one.c.owed, one.c.delivered_at] if with_chat else []
+    statement = select(claimed.label("claimed"), *chat, *people.c).select_from(
         one.outerjoin(people, people.c.telegram_id == bindparam("telegram_id"))
     )
-    return PgStatement(statement, result_types=[claimed.type, *(c.type for c in people.c)])
+    return PgStatement(
+        statement, result_types=[claimed.type, *(c.type for c in chat), *(c.type for c in people.c)]
+    )
 
 
 _PG_CLAIM_AND_PERSON = _claim_and_person()
+_PG_CLAIM_SEEING_OWED = _claim_and_person(with_chat=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSeeingOwed:
+    """A claim made with a look at what the update's chat is owed (`claim_seeing_owed`)."""
+
+    claimed: bool  # False: a redelivery (or the chat is owed something: see `owed`)
+    person: Person | None  # read when claimed and nothing is owed; None otherwise
+    owed: bool  # the chat has messages still owed (`OutboxRepository.of_chat`'s `owed`)
+    delivered_at: datetime | None  # `of_chat`'s `delivered_at`
 
 
 class ProcessedUpdateRepository:
@@ -99,6 +120,44 @@ class ProcessedUpdateRepository:
         if update_id % PRUNE_EVERY == 0:
             await self.prune(before=now - KEEP_PROCESSED)
         return True, person_from_row(person) if person[0] is not None else None
+
+    async def claim_seeing_owed(
+        self,
+        bot_id: int,
+        update_id: int,
+        telegram_id: int | None,
+        chat_id: int,
+        *,
+        delivered_since: datetime,
+        now: datetime | None = None,
+    ) -> ClaimSeeingOwed:
+        """PostgreSQL only: `claim_with_person` (`telegram_id` None: no person looked for),
+        and, in the same statement, what `OutboxRepository.of_chat(bot_id, chat_id,
+        delivered_since=...)` would tell of the chat: whether a message is still owed to
+        it, and the latest delivery since `delivered_since`.
+
+        When something is owed the caller is to roll the transaction back, the claim with
+        it (bot/owed.py): nothing is pruned then, and the person is not read (None)."""
+        now = now or utcnow()
+        values = {
+            "bot_id": bot_id,
+            "update_id": update_id,
+            "created_at": now,
+            "telegram_id": telegram_id,
+            "chat_id": chat_id,
+            "since": delivered_since,
+        }
+        [(claimed, owed, delivered_at, *person)] = await _PG_CLAIM_SEEING_OWED.fetch(
+            self.session, values
+        )
+        if owed:
+            return ClaimSeeingOwed(bool(claimed), None, True, delivered_at)
+        if not claimed:
+            return ClaimSeeingOwed(False, None, False, delivered_at)
+        if update_id % PRUNE_EVERY == 0:
+            await self.prune(before=now - KEEP_PROCESSED)
+        found = person_from_row(person) if person[0] is not None else None
+        return ClaimSeeingOwed(True, found, False, delivered_at)
 
     async def any_taken(self, bot_id: int, update_ids: list[int]) -> bool:
         """Whether any of these updates was claimed (and so saved) by some transaction."""
