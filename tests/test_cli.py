@@ -286,8 +286,9 @@ def test_a_docx_import_loads_only_what_it_uses(tmp_path: Path) -> None:
     """The whole `python -m bot import FILE.docx`, start to exit, loads no metrics (the
     desk serves none: no prometheus_client), of the `holidays` package only the Russian
     calendar (not `holidays.countries`, which imports every country's), only the
-    repositories it writes through, and no Alembic for a fresh file; the garbage
-    collector, paused while the start imports, runs again."""
+    repositories it writes through, no Alembic for a fresh file, no uvloop (a one-shot
+    command runs on asyncio's own loop, bot/cli.py); the garbage collector, paused while
+    the start imports, runs again."""
     path = tmp_path / "report.docx"
     path.write_bytes(_typed_report())
 
@@ -308,6 +309,7 @@ def test_a_docx_import_loads_only_what_it_uses(tmp_path: Path) -> None:
         "storage.repositories.updates",
         "alembic",
         "aiogram",
+        "uvloop",
     }
     assert modules & unused == set()
     assert loaded["gc"] is True
