@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import partial
 from operator import itemgetter
@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_only
 
@@ -394,6 +396,37 @@ class SqliteStatement:
             if _is_disconnect(connection.dialect, error):
                 connection.invalidate(error)
             raise _wrapped(error, sql, args) from error
+
+
+class DriverStatement:
+    """A fixed Core statement run straight on the session's driver connection, whichever
+    the session's database: `SqliteStatement` on SQLite, `PgStatement` on PostgreSQL (the
+    bot's two; see bot.settings). For the reads every dialogue step makes: they see what
+    the session's transaction sees, but the session is not flushed first (unlike an ORM
+    query) and the rows come back as tuples, not as objects of the session."""
+
+    def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
+        self.statement = statement
+        self._sqlite = SqliteStatement(statement, result_types)
+        self._pg = PgStatement(statement, result_types)
+
+    async def fetch(
+        self, session: AsyncSession, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows, processed as SQLAlchemy would."""
+        driven = self._sqlite if is_sqlite(session) else self._pg
+        return await driven.fetch(session, params)
+
+
+def detached(cls: type[T], values: Iterable[tuple[str, Any]]) -> T:
+    """An instance of the mapped `cls` holding the column `values` (key, value), as if it
+    had been loaded and its session closed: what `make_transient_to_detached(cls(**values))`
+    makes, without the constructor's attribute events (three times the cost). A copy of a
+    stored row to read; it is in no session, so changing it changes nothing stored."""
+    instance = manager_of_class(cls).new_instance()
+    instance_state(instance).dict.update(values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def _begin_on_driver(connection: Any, sql: str) -> None:
