@@ -484,7 +484,7 @@ class PgStatement(SqliteStatement):
     async def _on_asyncpg(
         self, session: AsyncSession, params: Mapping[str, Any], call: _DriverCall
     ) -> tuple[Any, Any]:
-        connection = await session.connection()
+        connection, adapted, _ = await _connection_of(session)
         sync = connection.sync_connection
         assert sync is not None
         dialect = sync.dialect
@@ -492,7 +492,6 @@ class PgStatement(SqliteStatement):
         if sync._has_events or sync.engine._has_events:
             for listener in sync.dispatch.before_cursor_execute:
                 listener(sync, None, sql, args, None, False)
-        adapted = (await connection.get_raw_connection()).dbapi_connection
         try:
             if adapted._transaction is None:  # begun at checkout, unless committed since
                 await adapted._start_transaction()
@@ -585,17 +584,24 @@ def _wrapped(error: BaseException, sql: str, args: list[Any]) -> DBAPIError | St
     return DBAPIError.instance(sql, args, error, sqlite3.Error)  # type: ignore[arg-type]
 
 
-_DRIVER = "intl_events_driver"  # session.info: (transaction, connection, driver)
+_DRIVER = "intl_events_driver"  # session.info: (transaction, connection, DBAPI, driver)
 
 
 async def driver_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     """The connection of the session's transaction (begun if need be) and its driver
-    connection.
+    connection (see `_connection_of`)."""
+    connection, _, driver = await _connection_of(session)
+    return connection, driver
+
+
+async def _connection_of(session: AsyncSession) -> tuple[AsyncConnection, Any, Any]:
+    """The connection of the session's transaction (begun if need be), its DBAPI
+    connection (asyncpg's adapter, aiosqlite's) and its driver connection.
 
     Asked for the first time in a transaction, SQLAlchemy is asked (two greenlet hops);
-    after that, while the same root transaction is active, they come from `session.info`:
-    a transaction keeps its connection until it ends, and a new transaction is a new
-    object, so an entry of an ended one is never used again."""
+    after that, while the same root transaction is active and its connection valid, they
+    come from `session.info`: a transaction keeps its connection until it ends, and a new
+    transaction is a new object, so an entry of an ended one is never used again."""
     transaction = session.sync_session.get_transaction()
     known = session.info.get(_DRIVER)
     if (
@@ -603,12 +609,14 @@ async def driver_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
         and transaction is not None
         and known[0] is transaction
         and transaction.is_active
+        and not known[1].invalidated
     ):
-        return known[1], known[2]
+        return known[1], known[2], known[3]
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    session.info[_DRIVER] = (session.sync_session.get_transaction(), connection, driver)
-    return connection, driver
+    raw = await connection.get_raw_connection()
+    dbapi, driver = raw.dbapi_connection, raw.driver_connection
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), connection, dbapi, driver)
+    return connection, dbapi, driver
 
 
 def is_sqlite(session: AsyncSession | Session) -> bool:
