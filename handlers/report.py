@@ -965,7 +965,7 @@ async def submit(
             await organisations.get_or_add(dialogue.settings.default_organisation)
         ).id
     fields = draft.fields()
-    already = event is None and await events.by_dedup_key(organisation_id, draft.token) is not None
+    already = event is None and await events.dedup_key_taken(organisation_id, draft.token)
     lookalikes: list[Lookalike] = []
     if not already:
         lookalikes = await DuplicateRepository(session).lookalikes(

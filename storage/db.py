@@ -401,9 +401,10 @@ class SqliteStatement:
 class DriverStatement:
     """A fixed Core statement run straight on the session's driver connection, whichever
     the session's database: `SqliteStatement` on SQLite, `PgStatement` on PostgreSQL (the
-    bot's two; see bot.settings). For the reads every dialogue step makes: they see what
-    the session's transaction sees, but the session is not flushed first (unlike an ORM
-    query) and the rows come back as tuples, not as objects of the session."""
+    bot's two; see bot.settings). For the statements the dialogue runs at its steps: they
+    see what the session's transaction sees, but the session is not flushed first (unlike
+    an ORM statement), the rows come back as tuples, not as objects of the session, and
+    objects of the session are not told of rows deleted or changed."""
 
     def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
         self.statement = statement
@@ -416,6 +417,11 @@ class DriverStatement:
         """The rows, processed as SQLAlchemy would."""
         driven = self._sqlite if is_sqlite(session) else self._pg
         return await driven.fetch(session, params)
+
+    async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
+        """Run it; the number of rows it changed."""
+        driven = self._sqlite if is_sqlite(session) else self._pg
+        return await driven.run(session, params)
 
 
 def detached(cls: type[T], values: Iterable[tuple[str, Any]]) -> T:

@@ -480,6 +480,21 @@ async def test_sphere_copies_hold_what_the_orm_loads_and_what_was_committed_last
         assert retired is not None and retired.active is False
 
 
+async def test_a_dedup_key_is_taken_when_by_dedup_key_finds_its_event(
+    session: AsyncSession,
+) -> None:
+    museum = await factories.organisation(session, "Смоленский музей")
+    other = await factories.organisation(session, "Смоленская библиотека")
+    await factories.event(session, org=museum, dedup_key="abc", status="deleted")
+    await session.commit()
+    events = EventRepository(session)
+
+    for organisation_id, key in ((museum.id, "abc"), (other.id, "abc"), (museum.id, "abd")):
+        found = await events.by_dedup_key(organisation_id, key)
+        assert await events.dedup_key_taken(organisation_id, key) is (found is not None)
+    assert await events.dedup_key_taken(museum.id, "abc")  # whatever the event's status
+
+
 # --- the start's shortcuts: a fresh file from the models, no Alembic at head ------------
 
 
