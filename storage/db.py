@@ -490,7 +490,7 @@ class PgStatement(SqliteStatement):
     async def _on_asyncpg(
         self, session: AsyncSession, params: Mapping[str, Any], call: _DriverCall
     ) -> tuple[Any, Any]:
-        connection, adapted, _ = await _connection_of(session)
+        connection, adapted, _ = await _connection_of(session, valid=True)
         sync = connection.sync_connection
         assert sync is not None
         dialect = sync.dialect
@@ -600,13 +600,16 @@ async def driver_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     return connection, driver
 
 
-async def _connection_of(session: AsyncSession) -> tuple[AsyncConnection, Any, Any]:
+async def _connection_of(
+    session: AsyncSession, *, valid: bool = False
+) -> tuple[AsyncConnection, Any, Any]:
     """The connection of the session's transaction (begun if need be), its DBAPI
     connection (asyncpg's adapter, aiosqlite's) and its driver connection.
 
     Asked for the first time in a transaction, SQLAlchemy is asked (two greenlet hops);
-    after that, while the same root transaction is active and its connection valid, they
-    come from `session.info`: a transaction keeps its connection until it ends, and a new
+    after that, while the same root transaction is active (and, with `valid`, its
+    connection not invalidated: SQLAlchemy is asked again, which refuses it), they come
+    from `session.info`: a transaction keeps its connection until it ends, and a new
     transaction is a new object, so an entry of an ended one is never used again."""
     transaction = session.sync_session.get_transaction()
     known = session.info.get(_DRIVER)
@@ -615,7 +618,7 @@ async def _connection_of(session: AsyncSession) -> tuple[AsyncConnection, Any, A
         and transaction is not None
         and known[0] is transaction
         and transaction.is_active
-        and not known[1].invalidated
+        and not (valid and known[1].invalidated)
     ):
         return known[1], known[2], known[3]
     connection = await session.connection()
