@@ -43,6 +43,7 @@ from bot.metrics import (
     REPORT_SECONDS,
     UPDATE_SECONDS,
     UPDATES,
+    labelled,
 )
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,8 @@ class UpdateMetrics(BaseMiddleware):
             outcome = "blocked"  # the person blocked the bot: its reply could not be sent
             raise
         finally:
-            UPDATE_SECONDS.labels(kind).observe(time.perf_counter() - started)
-            UPDATES.labels(kind, taken.router, taken.handler, outcome).inc()
+            labelled(UPDATE_SECONDS, kind).observe(time.perf_counter() - started)
+            labelled(UPDATES, kind, taken.router, taken.handler, outcome).inc()
 
 
 class HandlerSeen(BaseMiddleware):
@@ -144,9 +145,9 @@ class CountRequests(BaseRequestMiddleware):
         try:
             result = await make_request(bot, method)
         except BaseException as error:
-            API_REQUESTS.labels(name, api_outcome(error)).inc()
+            labelled(API_REQUESTS, name, api_outcome(error)).inc()
             raise
-        API_REQUESTS.labels(name, "ok").inc()
+        labelled(API_REQUESTS, name, "ok").inc()
         return result
 
 

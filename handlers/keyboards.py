@@ -287,6 +287,13 @@ def periods_keyboard(
 ) -> InlineKeyboardMarkup:
     """One button per open period: (id, label, is_default); «Назад» unless `back` is
     false (from the summary, where the quarter already chosen returns to it unchanged)."""
+    return _periods_keyboard(tuple(periods), back=back)
+
+
+@lru_cache(maxsize=64)  # everyone asked the quarter gets the same few keyboards: built once
+def _periods_keyboard(
+    periods: tuple[tuple[int, str, bool], ...], *, back: bool
+) -> InlineKeyboardMarkup:
     builder = Keyboard()
     rows = 0
     for period_id, label, is_default in periods:
@@ -303,20 +310,30 @@ def summary_keyboard(
 ) -> InlineKeyboardMarkup:
     """The summary's buttons; the submit button carries `key` (the draft's dedup key, or
     `e<id>` for an edit), so a second press finds what the first one saved."""
-    builder = Keyboard()
-    count = 0
-    for step in steps:
-        builder.button(
-            text=Dialogue.FIELD_NAMES[step], callback_data=DialogueCb(action="edit", step=step)
-        )
-        count += 1
-    builder.button(
+    fields, cancel = _summary_buttons(tuple(steps))
+    submit = InlineKeyboardButton(
         text=Dialogue.SAVE if editing else Dialogue.SUBMIT,
-        callback_data=DialogueCb(action="submit", step=key),
+        callback_data=DialogueCb(action="submit", step=key).pack(),
     )
-    builder.button(text=Dialogue.CANCEL, callback_data=DialogueCb(action="cancel", step="summary"))
-    builder.adjust(*([2] * (count // 2)), *([1] * (count % 2)), 1, 1)
-    return builder.as_markup()
+    return InlineKeyboardMarkup(inline_keyboard=[*fields, [submit], [cancel]])
+
+
+@cache  # the same buttons for every summary: built once (only the submit button is its own)
+def _summary_buttons(
+    steps: tuple[str, ...],
+) -> tuple[tuple[list[InlineKeyboardButton], ...], InlineKeyboardButton]:
+    """A button per field, two a row (the last alone when they are odd), and «Отмена»."""
+    edits = [
+        InlineKeyboardButton(
+            text=Dialogue.FIELD_NAMES[step],
+            callback_data=DialogueCb(action="edit", step=step).pack(),
+        )
+        for step in steps
+    ]
+    cancel = InlineKeyboardButton(
+        text=Dialogue.CANCEL, callback_data=DialogueCb(action="cancel", step="summary").pack()
+    )
+    return tuple(edits[start : start + 2] for start in range(0, len(edits), 2)), cancel
 
 
 def events_keyboard(

@@ -178,12 +178,11 @@ class Conversation:
         there are), the sphere chosen before and the navigation buttons; None without
         spheres."""
         sphere_repo = SphereRepository(self.session)
-        spheres = await sphere_repo.active()
-        if not spheres:
+        choices = await sphere_repo.active_choices()
+        if not choices:
             return None
-        choices = [(sphere.id, sphere.name) for sphere in spheres]
         page = kb.sphere_page(choices, page)
-        chosen = await sphere_repo.get(draft.sphere_id) if draft.sphere_id else None
+        chosen = await sphere_repo.snapshot(draft.sphere_id) if draft.sphere_id else None
         nav = _nav(draft, "sphere", chosen is not None)
         if chosen is not None and kb.page_of_sphere(choices, chosen.id) == page:
             nav["keep"] = False  # the chosen sphere's own button («✓») keeps it
@@ -440,7 +439,7 @@ async def got_sphere(
     clock: Clock,
     person: Person,
 ) -> None:
-    sphere = await SphereRepository(session).get(callback_data.id)
+    sphere = await SphereRepository(session).snapshot(callback_data.id)
     if sphere is None or not sphere.active:
         log.warning("person %s sent an unknown sphere id %s", person.id, callback_data.id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
@@ -744,7 +743,7 @@ async def got_period(
     clock: Clock,
     person: Person,
 ) -> None:
-    period = await PeriodRepository(session).by_id(callback_data.id)
+    period = await PeriodRepository(session).snapshot(callback_data.id)
     if period is None:
         log.warning("person %s sent an unknown period id %s", person.id, callback_data.id)
         await callback.answer(Common.STALE_BUTTON, show_alert=True)
@@ -966,7 +965,7 @@ async def submit(
             await organisations.get_or_add(dialogue.settings.default_organisation)
         ).id
     fields = draft.fields()
-    already = event is None and await events.by_dedup_key(organisation_id, draft.token) is not None
+    already = event is None and await events.dedup_key_taken(organisation_id, draft.token)
     lookalikes: list[Lookalike] = []
     if not already:
         lookalikes = await DuplicateRepository(session).lookalikes(

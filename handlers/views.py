@@ -120,7 +120,7 @@ def units(text: str) -> int:
 async def collecting(session: AsyncSession, settings: Settings, now: datetime) -> Quarter:
     """The quarter being collected now, from the stored deadlines."""
     found = await PeriodRepository(session).collecting(
-        now, settings.timezone, settings.default_deadline
+        now, settings.timezone, settings.default_deadline, copies=True
     )
     return found.quarter
 
@@ -172,9 +172,9 @@ async def period_choices(
     session: AsyncSession, settings: Settings, now: datetime, start: date | None
 ) -> tuple[list[ReportingPeriod], int]:
     """Open periods and the default one: the start date's quarter while open, else the one
-    being collected."""
+    being collected (detached copies, for showing them: see PeriodRepository.collecting)."""
     current, periods = await PeriodRepository(session).ensure_collecting(
-        now, settings.timezone, settings.default_deadline
+        now, settings.timezone, settings.default_deadline, copies=True
     )
     default = current.id
     if start is not None:
@@ -198,8 +198,8 @@ async def fields_text(
     period_id: int | None,
 ) -> str:
     """An event's fields, escaped, as the summary and the event card show them."""
-    sphere = await SphereRepository(session).get(sphere_id) if sphere_id else None
-    period = await PeriodRepository(session).by_id(period_id) if period_id else None
+    sphere = await SphereRepository(session).snapshot(sphere_id) if sphere_id else None
+    period = await PeriodRepository(session).snapshot(period_id) if period_id else None
     return Dialogue.SUMMARY_FIELDS.format(
         sphere=shown(sphere.name if sphere else None),
         name=shown(name),

@@ -27,6 +27,7 @@ import re
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -49,11 +50,19 @@ _WORD = re.compile(r"[0-9a-zа-я]+")
 _NUMBER = re.compile(r"^(?:\d+|[ivxlc]+)$")  # digits, or a Roman numeral in Latin letters
 
 
+# The two below are pure functions of the text, run on every other event of the period at
+# each submit (storage.repositories.duplicates): each text is worked out once per process.
+# Names and places are at most 1,500 characters: the caches stay within a few megabytes.
+TEXTS_KEPT = 2048
+
+
+@lru_cache(maxsize=TEXTS_KEPT)
 def numbers(text: str) -> frozenset[str]:
     """The numbers a name carries: `№5` → 5, `XVI Международная` → xvi."""
     return frozenset(w for w in _WORD.findall(text.lower()) if _NUMBER.match(w))
 
 
+@lru_cache(maxsize=TEXTS_KEPT)
 def normalise(text: str) -> str:
     """The words that identify an event, as compared: see the module's docstring."""
     words = _WORD.findall(text.lower().replace("ё", "е"))

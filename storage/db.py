@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from functools import partial
 from operator import itemgetter
@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_only
 
@@ -396,6 +398,43 @@ class SqliteStatement:
             raise _wrapped(error, sql, args) from error
 
 
+class DriverStatement:
+    """A fixed Core statement run straight on the session's driver connection, whichever
+    the session's database: `SqliteStatement` on SQLite, `PgStatement` on PostgreSQL (the
+    bot's two; see bot.settings). For the statements the dialogue runs at its steps: they
+    see what the session's transaction sees, but the session is not flushed first (unlike
+    an ORM statement), the rows come back as tuples, not as objects of the session, and
+    objects of the session are not told of rows deleted or changed."""
+
+    def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
+        self.statement = statement
+        self._sqlite = SqliteStatement(statement, result_types)
+        self._pg = PgStatement(statement, result_types)
+
+    async def fetch(
+        self, session: AsyncSession, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows, processed as SQLAlchemy would."""
+        driven = self._sqlite if is_sqlite(session) else self._pg
+        return await driven.fetch(session, params)
+
+    async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> int:
+        """Run it; the number of rows it changed."""
+        driven = self._sqlite if is_sqlite(session) else self._pg
+        return await driven.run(session, params)
+
+
+def detached(cls: type[T], values: Iterable[tuple[str, Any]]) -> T:
+    """An instance of the mapped `cls` holding the column `values` (key, value), as if it
+    had been loaded and its session closed: what `make_transient_to_detached(cls(**values))`
+    makes, without the constructor's attribute events (three times the cost). A copy of a
+    stored row to read; it is in no session, so changing it changes nothing stored."""
+    instance = manager_of_class(cls).new_instance()
+    instance_state(instance).dict.update(values)
+    make_transient_to_detached(instance)
+    return instance
+
+
 def _begin_on_driver(connection: Any, sql: str) -> None:
     """`sql` (a BEGIN) on the driver connection under a sync `connection`, from inside the
     AsyncSession's greenlet (the engine's "begin" event); errors raised as SQLAlchemy's."""
@@ -451,7 +490,7 @@ class PgStatement(SqliteStatement):
     async def _on_asyncpg(
         self, session: AsyncSession, params: Mapping[str, Any], call: _DriverCall
     ) -> tuple[Any, Any]:
-        connection = await session.connection()
+        connection, adapted, _ = await _connection_of(session, valid=True)
         sync = connection.sync_connection
         assert sync is not None
         dialect = sync.dialect
@@ -459,7 +498,6 @@ class PgStatement(SqliteStatement):
         if sync._has_events or sync.engine._has_events:
             for listener in sync.dispatch.before_cursor_execute:
                 listener(sync, None, sql, args, None, False)
-        adapted = (await connection.get_raw_connection()).dbapi_connection
         try:
             if adapted._transaction is None:  # begun at checkout, unless committed since
                 await adapted._start_transaction()
@@ -552,17 +590,27 @@ def _wrapped(error: BaseException, sql: str, args: list[Any]) -> DBAPIError | St
     return DBAPIError.instance(sql, args, error, sqlite3.Error)  # type: ignore[arg-type]
 
 
-_DRIVER = "intl_events_driver"  # session.info: (transaction, connection, driver)
+_DRIVER = "intl_events_driver"  # session.info: (transaction, connection, DBAPI, driver)
 
 
 async def driver_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     """The connection of the session's transaction (begun if need be) and its driver
-    connection.
+    connection (see `_connection_of`)."""
+    connection, _, driver = await _connection_of(session)
+    return connection, driver
+
+
+async def _connection_of(
+    session: AsyncSession, *, valid: bool = False
+) -> tuple[AsyncConnection, Any, Any]:
+    """The connection of the session's transaction (begun if need be), its DBAPI
+    connection (asyncpg's adapter, aiosqlite's) and its driver connection.
 
     Asked for the first time in a transaction, SQLAlchemy is asked (two greenlet hops);
-    after that, while the same root transaction is active, they come from `session.info`:
-    a transaction keeps its connection until it ends, and a new transaction is a new
-    object, so an entry of an ended one is never used again."""
+    after that, while the same root transaction is active (and, with `valid`, its
+    connection not invalidated: SQLAlchemy is asked again, which refuses it), they come
+    from `session.info`: a transaction keeps its connection until it ends, and a new
+    transaction is a new object, so an entry of an ended one is never used again."""
     transaction = session.sync_session.get_transaction()
     known = session.info.get(_DRIVER)
     if (
@@ -570,12 +618,14 @@ async def driver_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
         and transaction is not None
         and known[0] is transaction
         and transaction.is_active
+        and not (valid and known[1].invalidated)
     ):
-        return known[1], known[2]
+        return known[1], known[2], known[3]
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    session.info[_DRIVER] = (session.sync_session.get_transaction(), connection, driver)
-    return connection, driver
+    raw = await connection.get_raw_connection()
+    dbapi, driver = raw.dbapi_connection, raw.driver_connection
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), connection, dbapi, driver)
+    return connection, dbapi, driver
 
 
 def is_sqlite(session: AsyncSession | Session) -> bool:

@@ -229,3 +229,22 @@ async def test_long_polling_serves_metrics_on_metrics_port_counting_the_stubs_42
     assert limited == 1
     assert total(samples, "bot_api_retries_total", method="sendMessage", reason="rate_limited") == 1
     assert total(samples, "bot_api_requests_total", method="getUpdates", outcome="ok") >= 1
+
+
+def test_a_labelled_child_is_the_metrics_own_so_counts_through_either_add_up() -> None:
+    from bot.metrics import API_REQUESTS, REGISTRY, labelled
+
+    def count() -> float:
+        labels = {"method": "testLabelled", "outcome": "ok"}
+        return REGISTRY.get_sample_value("bot_api_requests_total", labels) or 0.0
+
+    before = count()
+    labelled(API_REQUESTS, "testLabelled", "ok").inc()
+    API_REQUESTS.labels("testLabelled", "ok").inc()
+    labelled(API_REQUESTS, "testLabelled", "ok").inc()
+
+    assert labelled(API_REQUESTS, "testLabelled", "ok") is API_REQUESTS.labels("testLabelled", "ok")
+    assert count() == before + 3
+    assert labelled(API_REQUESTS, "testLabelled", "refused") is not labelled(
+        API_REQUESTS, "testLabelled", "ok"
+    )

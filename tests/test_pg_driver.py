@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, create_sessionmaker
@@ -144,3 +144,42 @@ async def test_a_connection_the_server_closed_between_transactions_is_replaced(
         new = await session.scalar(text("SELECT pg_backend_pid()"))
 
     assert new != old  # replaced when handed out, before the statement
+
+
+async def test_driver_statements_run_in_the_transaction_of_the_moment(
+    pg_engine: AsyncEngine,
+) -> None:
+    """The connection kept for a transaction (storage.db `_connection_of`) is never used
+    after the transaction ends, nor once it is invalidated: a statement of the next
+    transaction begins that one, and one rolled back with it leaves nothing behind."""
+    from storage.repositories import updates
+
+    def claim(update_id: int) -> dict[str, Any]:
+        return {"bot_id": 1, "update_id": update_id, "created_at": AT}
+
+    maker = create_sessionmaker(pg_engine)
+    async with maker() as session:
+        async with session.begin():
+            assert await updates._PG_CLAIM.run(session, claim(1)) == 1
+            pid = await session.scalar(text("SELECT pg_backend_pid()"))
+            assert await updates._PG_CLAIM.run(session, claim(2)) == 1  # the same transaction
+        assert not session.in_transaction()
+        assert await updates._PG_CLAIM.run(session, claim(3)) == 1
+        assert session.in_transaction()  # begun anew, not run on the old one's entry
+        await session.rollback()
+
+        await updates._PG_CLAIM.run(session, claim(4))  # its connection kept, then lost
+        await (await (await session.connection()).get_raw_connection()).driver_connection.close()
+        with pytest.raises(DBAPIError) as gone:
+            await updates._PG_CLAIM.run(session, claim(5))
+        assert gone.value.connection_invalidated
+        with pytest.raises(PendingRollbackError):  # as SQLAlchemy says, not the closed one's
+            await updates._PG_CLAIM.run(session, claim(5))
+        await session.rollback()
+        async with session.begin():  # a new connection, not the closed one kept before
+            assert await updates._PG_CLAIM.run(session, claim(6)) == 1
+            assert await session.scalar(text("SELECT pg_backend_pid()")) != pid
+    async with maker() as session:
+        claimed = list(await session.scalars(text("SELECT update_id FROM processed_updates")))
+
+    assert sorted(claimed) == [1, 2, 6]

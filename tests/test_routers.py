@@ -66,3 +66,43 @@ def test_the_summary_keyboard_pairs_the_fields_then_submit_and_cancel() -> None:
 
     assert [len(row) for row in rows] == [2, 2, 2, 1, 1, 1]
     assert rows[-2:] == [[kb.Dialogue.SUBMIT], [kb.Dialogue.CANCEL]]
+
+
+def test_each_summary_carries_its_own_submit_key_though_its_field_buttons_are_shared() -> None:
+    first = kb.summary_keyboard(STEPS, editing=False, key="abc")
+    second = kb.summary_keyboard(STEPS, editing=True, key="e5")
+
+    def data(rows: list[list[InlineKeyboardButton]]) -> list[list[str | None]]:
+        return [[button.callback_data for button in row] for row in rows]
+
+    edits = [[f"d:edit:{a}", f"d:edit:{b}"] for a, b in zip(STEPS[:-1:2], STEPS[1::2], strict=True)]
+    assert data(first.inline_keyboard) == [
+        *edits,
+        [f"d:edit:{STEPS[-1]}"],
+        ["d:submit:abc"],
+        ["d:cancel:summary"],
+    ]
+    assert data(second.inline_keyboard)[-2:] == [["d:submit:e5"], ["d:cancel:summary"]]
+    assert labels(second.inline_keyboard)[-2] == [kb.Dialogue.SAVE]
+    assert labels(first.inline_keyboard)[-2] == [kb.Dialogue.SUBMIT]  # the first is as it was
+    assert first.inline_keyboard[-2] is not second.inline_keyboard[-2]
+
+
+def test_the_periods_keyboard_marks_the_default_it_is_given() -> None:
+    def shown(periods: list[tuple[int, str, bool]], back: bool = True) -> list[list[str]]:
+        return labels(kb.periods_keyboard(periods, back=back).inline_keyboard)
+
+    third, fourth = (1, "III квартал 2023 года"), (2, "IV квартал 2023 года")
+    assert shown([(*third, False), (*fourth, True)]) == [
+        [third[1]],
+        [fourth[1] + kb.Dialogue.DEFAULT_MARK],
+        [kb.Dialogue.BACK, kb.Dialogue.CANCEL],
+    ]
+    assert shown([(*third, True), (*fourth, False)])[:2] == [
+        [third[1] + kb.Dialogue.DEFAULT_MARK],
+        [fourth[1]],
+    ]
+    assert shown([(*fourth, True)], back=False) == [
+        [fourth[1] + kb.Dialogue.DEFAULT_MARK],
+        [kb.Dialogue.CANCEL],
+    ]

@@ -200,3 +200,20 @@ def test_names_with_other_numbers_are_other_events() -> None:
     assert compare(fifth, unnumbered) is not None  # one name gives no number: no veto
     assert compare(hall, replace(hall, key="e", organisation="e", name="Выставка №32")) is None
     assert compare(hall, replace(hall, key="f", organisation="f")) is not None
+
+
+def test_the_worked_out_texts_kept_are_what_working_them_out_again_gives() -> None:
+    """`normalise` and `numbers` keep what they gave for a text (pure functions of it, their
+    results immutable): the kept answer is the answer, for any text met again."""
+    from reports.similar import TEXTS_KEPT, normalise, numbers
+
+    texts = [
+        f"XVI Международный фестиваль «Днепр – река дружбы» №{n}, г. Смоленск" for n in range(3)
+    ]
+    for text in [*texts, *texts, "Ёлка в г. Вязьме", "ёлка в Вязьме"]:
+        assert normalise(text) == normalise.__wrapped__(text)
+        assert numbers(text) == numbers.__wrapped__(text)
+        assert isinstance(numbers(text), frozenset)
+    assert normalise("Ёлка в г. Вязьме") == normalise("ёлка в Вязьме") == "елка вязьме"
+    assert numbers(texts[1]) == frozenset({"xvi", "1"})
+    assert normalise.cache_info().maxsize == numbers.cache_info().maxsize == TEXTS_KEPT

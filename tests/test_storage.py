@@ -22,7 +22,7 @@ from reports.model import DEFAULT_SPHERES
 from reports.quarters import Quarter
 from storage.db import InlineSqliteConnection, SqliteStatement, create_engine, create_sessionmaker
 from storage.migrate import HEAD, alembic_config, upgrade_database
-from storage.models import Base, Event, Organisation, Person, ReportingPeriod
+from storage.models import Base, Event, Organisation, Person, ReportingPeriod, Sphere
 from storage.report_source import DatabaseReportSource, PeriodNotFound
 from storage.repositories import (
     EventRepository,
@@ -359,6 +359,140 @@ async def test_a_person_snapshot_holds_the_stored_columns_outside_the_session(
     assert snapshot.active is False and snapshot.created_at.tzinfo is not None
     assert inspect(snapshot).detached and snapshot not in session
     assert await people.snapshot(5002) is None
+
+
+def _columns(row: Any, model: Any) -> list[Any]:
+    return [getattr(row, column.key) for column in model.__table__.c]
+
+
+async def test_a_detached_copy_is_what_the_constructor_and_make_transient_to_detached_make(
+    session: AsyncSession,
+) -> None:
+    from sqlalchemy.orm import make_transient_to_detached
+
+    from storage.db import detached
+
+    values = {
+        "id": 7,
+        "telegram_id": 5001,
+        "full_name": "Иванова Мария",
+        "organisation_id": None,
+        "role": "reporter",
+        "active": True,
+        "created_at": datetime(2023, 11, 20, tzinfo=UTC),
+        "unreachable_since": None,
+        "erased_at": None,
+    }
+    made = Person(**values)
+    make_transient_to_detached(made)
+    copy = detached(Person, values.items())
+
+    made_state, copy_state = inspect(made), inspect(copy)
+    assert _columns(copy, Person) == _columns(made, Person)
+    assert copy_state.key == made_state.key == (Person, (7,), None)
+    assert copy_state.detached and copy not in session
+    assert copy_state.expired_attributes == made_state.expired_attributes
+    assert copy_state.unloaded == made_state.unloaded == {"organisation"}
+    assert copy_state.committed_state == made_state.committed_state == {}
+    assert not copy_state.modified and not made_state.modified
+    copy.unreachable_since = datetime(2023, 11, 21, tzinfo=UTC)  # a handler marks its copy
+    assert copy_state.modified and copy not in session  # nothing stored changes
+
+
+async def test_period_copies_hold_what_the_orm_loads_and_what_was_committed_last(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The periods the dialogue reads straight on the driver (`copies`, `snapshot`) are the
+    rows the ORM loads, read anew each time: a period closed meanwhile is seen closed."""
+    from zoneinfo import ZoneInfo
+
+    msk = ZoneInfo("Europe/Moscow")
+    now = datetime(2023, 11, 20, 9, tzinfo=UTC)  # IV квартал 2023 is collected
+
+    def deadline(quarter: Quarter) -> datetime:
+        return datetime(2030, 1, 1, tzinfo=UTC)
+
+    async with sessionmaker() as session, session.begin():
+        periods = PeriodRepository(session)
+        third = await periods.ensure(Quarter(2023, 3), datetime(2023, 10, 10, tzinfo=UTC))
+        fourth = await periods.ensure(Quarter(2023, 4), datetime(2024, 1, 10, tzinfo=UTC))
+        await periods.set_status(third, "closed")
+
+    async def both(session: AsyncSession) -> tuple[Any, Any]:
+        periods = PeriodRepository(session)
+        return (
+            await periods.collecting(now, msk, deadline),
+            await periods.collecting(now, msk, deadline, copies=True),
+        )
+
+    async with sessionmaker() as session, session.begin():
+        loaded, copied = await both(session)
+        assert copied.quarter == loaded.quarter == Quarter(2023, 4)
+        assert copied.period is not None and loaded.period is not None
+        assert _columns(copied.period, ReportingPeriod) == _columns(loaded.period, ReportingPeriod)
+        assert [p.id for p in copied.open_periods] == [p.id for p in loaded.open_periods]
+        assert inspect(copied.period).detached and copied.period is not loaded.period
+        snapshot = await PeriodRepository(session).snapshot(fourth.id)
+        assert snapshot is not None and inspect(snapshot).detached
+        assert _columns(snapshot, ReportingPeriod) == _columns(loaded.period, ReportingPeriod)
+        assert await PeriodRepository(session).snapshot(fourth.id + 100) is None
+        current, open_now = await PeriodRepository(session).ensure_collecting(
+            now, msk, deadline, copies=True
+        )
+        assert current.id == fourth.id and [p.id for p in open_now] == [fourth.id]
+
+    async with sessionmaker() as session, session.begin():  # another worker closes it
+        periods = PeriodRepository(session)
+        stored = await periods.by_id(fourth.id)
+        assert stored is not None
+        await periods.set_status(stored, "closed")
+
+    async with sessionmaker() as session, session.begin():
+        loaded, copied = await both(session)
+        assert copied.open_periods == loaded.open_periods == []
+        snapshot = await PeriodRepository(session).snapshot(fourth.id)
+        assert snapshot is not None and snapshot.status == "closed"
+
+
+async def test_sphere_copies_hold_what_the_orm_loads_and_what_was_committed_last(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        active = await SphereRepository(session).sync(DEFAULT_SPHERES)
+
+    async with sessionmaker() as session, session.begin():
+        spheres = SphereRepository(session)
+        assert await spheres.active_choices() == [(s.id, s.name) for s in active]
+        loaded = await spheres.get(active[3].id)
+        copy = await spheres.snapshot(active[3].id)
+        assert copy is not None and loaded is not None and copy is not loaded
+        assert _columns(copy, Sphere) == _columns(loaded, Sphere)
+        assert inspect(copy).detached and copy not in session
+        assert await spheres.snapshot(active[-1].id + 100) is None
+
+    async with sessionmaker() as session, session.begin():  # a worker started with fewer
+        await SphereRepository(session).sync(DEFAULT_SPHERES[:2])
+
+    async with sessionmaker() as session, session.begin():
+        spheres = SphereRepository(session)
+        assert await spheres.active_choices() == [(s.id, s.name) for s in active[:2]]
+        retired = await spheres.snapshot(active[3].id)
+        assert retired is not None and retired.active is False
+
+
+async def test_a_dedup_key_is_taken_when_by_dedup_key_finds_its_event(
+    session: AsyncSession,
+) -> None:
+    museum = await factories.organisation(session, "Смоленский музей")
+    other = await factories.organisation(session, "Смоленская библиотека")
+    await factories.event(session, org=museum, dedup_key="abc", status="deleted")
+    await session.commit()
+    events = EventRepository(session)
+
+    for organisation_id, key in ((museum.id, "abc"), (other.id, "abc"), (museum.id, "abd")):
+        found = await events.by_dedup_key(organisation_id, key)
+        assert await events.dedup_key_taken(organisation_id, key) is (found is not None)
+    assert await events.dedup_key_taken(museum.id, "abc")  # whatever the event's status
 
 
 # --- the start's shortcuts: a fresh file from the models, no Alembic at head ------------

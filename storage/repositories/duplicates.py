@@ -6,12 +6,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
 from reports.similar import Candidate, Match, compare, similar_to, suspected_pairs
+from storage.db import DriverStatement
 from storage.models import DuplicatePair, Event, utcnow
 
 DECISIONS = ("merged", "distinct")
@@ -81,6 +82,28 @@ def _still_alike(a: Event, b: Event) -> bool:
     )
 
 
+_EVENTS = Event.__table__
+# The events a new one is compared with, read at every submit: straight on the driver.
+_OTHERS_COLUMNS = [
+    _EVENTS.c.id,
+    _EVENTS.c.organisation_id,
+    _EVENTS.c.name,
+    _EVENTS.c.place,
+    _EVENTS.c.start_date,
+    _EVENTS.c.end_date,
+]
+_OTHERS = DriverStatement(
+    select(*_OTHERS_COLUMNS).where(
+        _EVENTS.c.period_id == bindparam("period_id"),
+        _EVENTS.c.status == bindparam("submitted"),
+        _EVENTS.c.organisation_id != bindparam("organisation_id"),
+        _EVENTS.c.start_date <= bindparam("end"),
+        _EVENTS.c.end_date >= bindparam("start"),
+    ),
+    [column.type for column in _OTHERS_COLUMNS],
+)
+
+
 class DuplicateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -98,21 +121,14 @@ class DuplicateRepository:
     ) -> list[Lookalike]:
         """Other organisations' submitted events of the period that an event (a new one, or
         `event_id` being changed) resembles, most similar first; pairs decided are left out."""
-        query = select(
-            Event.id,
-            Event.organisation_id,
-            Event.name,
-            Event.place,
-            Event.start_date,
-            Event.end_date,
-        ).where(
-            Event.period_id == period_id,
-            Event.status == "submitted",
-            Event.organisation_id != organisation_id,
-            Event.start_date <= end,
-            Event.end_date >= start,
-        )
-        others = [Candidate(*row) for row in (await self.session.execute(query)).all()]
+        params = {
+            "period_id": period_id,
+            "submitted": "submitted",
+            "organisation_id": organisation_id,
+            "start": start,
+            "end": end,
+        }
+        others = [Candidate(*row) for row in await _OTHERS.fetch(self.session, params)]
         if not others:
             return []
         probe = Candidate(event_id or 0, organisation_id, name, place, start, end)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from reports.dates import DateRange
+from storage.db import DriverStatement
 from storage.models import Event, utcnow
 from storage.repositories.duplicates import Dissolved, DuplicateRepository
 
@@ -38,6 +39,19 @@ def _apply(event: Event, fields: EventFields) -> None:
     event.result = fields.result
     event.participants = fields.participants
     event.participant_count = fields.participant_count
+
+
+_EVENTS = Event.__table__
+# Whether a dedup key is taken, asked at every submit: straight on the driver (storage.db).
+_DEDUP_KEY_TAKEN = DriverStatement(
+    select(
+        exists().where(
+            _EVENTS.c.organisation_id == bindparam("organisation_id"),
+            _EVENTS.c.dedup_key == bindparam("dedup_key"),
+        )
+    ),
+    [Boolean()],
+)
 
 
 def dates_of(event: Event) -> DateRange:
@@ -107,6 +121,12 @@ class EventRepository:
             Event.organisation_id == organisation_id, Event.dedup_key == dedup_key
         )
         return await self.session.scalar(query)
+
+    async def dedup_key_taken(self, organisation_id: int, dedup_key: str) -> bool:
+        """Whether an event is stored under a dedup key (`by_dedup_key` is not None)."""
+        params = {"organisation_id": organisation_id, "dedup_key": dedup_key}
+        rows = await _DEDUP_KEY_TAKEN.fetch(self.session, params)
+        return bool(rows[0][0])
 
     async def by_dedup_key_of(self, author_id: int, dedup_key: str) -> Event | None:
         """The event a person stored under a dedup key (whatever their organisation)."""

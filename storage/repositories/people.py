@@ -8,15 +8,15 @@ from typing import Any, Literal
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
-from storage.db import PgStatement, SqliteStatement, is_sqlite
+from storage.db import PgStatement, SqliteStatement, detached, is_sqlite
 from storage.models import Event, OutboxMessage, Person, utcnow
 
 Role = Literal["reporter", "coordinator"]
 _BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram_id"))
 # The same person as a plain row, for `snapshot` (every update looks its sender up).
 _COLUMNS = Person.__table__.c
+_KEYS = [column.key for column in _COLUMNS]
 _ROW_BY_TELEGRAM_ID = select(*_COLUMNS).where(_COLUMNS.telegram_id == bindparam("telegram_id"))
 _SQLITE_ROW_BY_TELEGRAM_ID = SqliteStatement(
     _ROW_BY_TELEGRAM_ID, result_types=[column.type for column in _COLUMNS]
@@ -40,10 +40,9 @@ def has_placeholder_name(person: Person) -> bool:
 
 
 def person_from_row(row: Sequence[Any]) -> Person:
-    """A detached Person from a row of all its columns in table order (`snapshot`)."""
-    person = Person(**{column.key: value for column, value in zip(_COLUMNS, row, strict=True)})
-    make_transient_to_detached(person)  # a copy of a stored row, not a new one
-    return person
+    """A detached Person from a row of all its columns in table order (`snapshot`): a copy
+    of a stored row, not a new one."""
+    return detached(Person, zip(_KEYS, row, strict=True))
 
 
 class PersonRepository:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.quarters import Quarter, QuarterError, quarter_collected
 from reports.workdays import next_working_day
+from storage.db import DriverStatement, detached
 from storage.models import Event, PeriodNote, ReportingPeriod, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,13 @@ def _quarter(period: ReportingPeriod) -> Quarter | None:
         return None
 
 
-def _collecting_query(*, closed_too: bool) -> Select[tuple[ReportingPeriod]]:
+def _collecting_query(*, closed_too: bool, selected: Any = ReportingPeriod) -> Select[Any]:
     """The periods `PeriodRepository.collecting` looks at, built once (building a query
-    costs more than SQLite running it): the open ones and the previous quarter's (params
-    `year`, `quarter`), with `closed_too` also those whose deadline is after `now`."""
+    costs more than SQLite running it): the open ones (param `open`: "open") and the
+    previous quarter's (params `year`, `quarter`), with `closed_too` also those whose
+    deadline is after `now`. `selected`: the entity, or all the table's columns (`copies`)."""
     wanted = [
-        ReportingPeriod.status == "open",
+        ReportingPeriod.status == bindparam("open"),
         and_(
             ReportingPeriod.year == bindparam("year"),
             ReportingPeriod.quarter == bindparam("quarter"),
@@ -55,14 +58,28 @@ def _collecting_query(*, closed_too: bool) -> Select[tuple[ReportingPeriod]]:
     if closed_too:
         wanted.append(ReportingPeriod.deadline > bindparam("now"))
     return (
-        select(ReportingPeriod)
+        select(*selected)
         .where(or_(*wanted))
         .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
     )
 
 
-_COLLECTING = _collecting_query(closed_too=False)
-_COLLECTING_CLOSED_TOO = _collecting_query(closed_too=True)
+_COLLECTING = _collecting_query(closed_too=False, selected=[ReportingPeriod])
+_COLLECTING_CLOSED_TOO = _collecting_query(closed_too=True, selected=[ReportingPeriod])
+# The same rows (and a period by id) as tuples straight from the driver, made into detached
+# copies (`copies`, `snapshot`): the ORM's execution and loading cost ten times as much.
+_COLUMNS = list(ReportingPeriod.__table__.c)
+_KEYS = [column.key for column in _COLUMNS]
+_TYPES = [column.type for column in _COLUMNS]
+_ROWS_COLLECTING = DriverStatement(_collecting_query(closed_too=False, selected=_COLUMNS), _TYPES)
+_ROWS_COLLECTING_CLOSED_TOO = DriverStatement(
+    _collecting_query(closed_too=True, selected=_COLUMNS), _TYPES
+)
+_ROW_BY_ID = DriverStatement(select(*_COLUMNS).where(_COLUMNS[0] == bindparam("id")), _TYPES)
+
+
+def _copy_of(row: Sequence[Any]) -> ReportingPeriod:
+    return detached(ReportingPeriod, zip(_KEYS, row, strict=True))
 
 
 class PeriodRepository:
@@ -79,6 +96,12 @@ class PeriodRepository:
     async def by_id(self, period_id: int) -> ReportingPeriod | None:
         """One period by id."""
         return await self.session.get(ReportingPeriod, period_id)
+
+    async def snapshot(self, period_id: int) -> ReportingPeriod | None:
+        """`by_id` as a detached copy, for reading (see `_ROW_BY_ID`): to change a period,
+        load it with `by_id`."""
+        rows = await _ROW_BY_ID.fetch(self.session, {"id": period_id})
+        return _copy_of(rows[0]) if rows else None
 
     async def ensure(
         self, quarter: Quarter, deadline: datetime, *, status: str = "open"
@@ -110,6 +133,7 @@ class PeriodRepository:
         default_deadline: DefaultDeadline,
         *,
         closed_too: bool = False,
+        copies: bool = False,
     ) -> Collecting:
         """Which quarter is being collected at `now`, from the stored deadlines (one read).
 
@@ -118,12 +142,20 @@ class PeriodRepository:
         current quarter. A closed period is never being collected: closing the previous
         quarter early moves the collecting on to the current one. With `closed_too`, closed
         periods count as if open (what /reopen means by default: the quarter just closed).
+
+        `copies`: the periods are detached copies, for reading (the same rows, read without
+        flushing the session first: periods are only changed here, each change flushed).
         """
         current = Quarter.of(now.astimezone(tz).date())
         previous = current.prev()
-        query = _COLLECTING_CLOSED_TOO if closed_too else _COLLECTING
-        params = {"year": previous.year, "quarter": previous.quarter, "now": now}
-        rows = list(await self.session.scalars(query, params))
+        params = {"year": previous.year, "quarter": previous.quarter, "now": now, "open": "open"}
+        rows: list[ReportingPeriod]
+        if copies:
+            read = _ROWS_COLLECTING_CLOSED_TOO if closed_too else _ROWS_COLLECTING
+            rows = [_copy_of(row) for row in await read.fetch(self.session, params)]
+        else:
+            query = _COLLECTING_CLOSED_TOO if closed_too else _COLLECTING
+            rows = list(await self.session.scalars(query, params))
         by_quarter = {
             quarter: period for period in rows if (quarter := _quarter(period)) is not None
         }
@@ -142,10 +174,14 @@ class PeriodRepository:
         default_deadline: DefaultDeadline,
         *,
         closed_too: bool = False,
+        copies: bool = False,
     ) -> tuple[ReportingPeriod, list[ReportingPeriod]]:
         """The period being collected (see `collecting`), created open with
-        `default_deadline` if missing, and the open periods, oldest first."""
-        found = await self.collecting(now, tz, default_deadline, closed_too=closed_too)
+        `default_deadline` if missing, and the open periods, oldest first (`copies`: the
+        periods found are detached copies, for reading; one created is the session's)."""
+        found = await self.collecting(
+            now, tz, default_deadline, closed_too=closed_too, copies=copies
+        )
         if found.period is not None:
             return found.period, found.open_periods
         period = await self.ensure(found.quarter, default_deadline(found.quarter))

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import for_dialect
+from storage.db import DriverStatement, for_dialect
 from storage.models import (
     Event,
     FsmRecord,
@@ -32,6 +32,14 @@ from storage.models import (
 RETRY_PREFIX = "retry: "
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 DRAFT_STATE_PREFIX = "ReportStates:"
+# "Nothing to report" taken back, at every submit: straight on the driver (storage.db).
+_NOTHING = NothingToReport.__table__
+_WITHDRAW_NOTHING = DriverStatement(
+    delete(_NOTHING).where(
+        _NOTHING.c.organisation_id == bindparam("organisation_id"),
+        _NOTHING.c.period_id == bindparam("period_id"),
+    )
+)
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -317,13 +325,8 @@ class ReportingRepository:
 
     async def withdraw_nothing(self, organisation_id: int, period_id: int) -> bool:
         """Take back "nothing to report"; False if it had not been said."""
-        result = await self.session.execute(
-            delete(NothingToReport).where(
-                NothingToReport.organisation_id == organisation_id,
-                NothingToReport.period_id == period_id,
-            )
-        )
-        return result.rowcount > 0  # type: ignore[attr-defined]
+        params = {"organisation_id": organisation_id, "period_id": period_id}
+        return await _WITHDRAW_NOTHING.run(self.session, params) > 0
 
     async def said_nothing(self, organisation_id: int, period_id: int) -> bool:
         """Whether the organisation said it had nothing to report for the period."""
