@@ -223,8 +223,8 @@ async def test_after_a_lost_reply_the_stored_step_is_shown_as_the_dialogue_shows
 @pytest.mark.parametrize(
     ("state", "owner", "method", "act"),
     [
-        ("sphere", SphereRepository, "get", lambda person: person.press(SPHERE)),
-        ("period", PeriodRepository, "by_id", lambda person: person.press(QUARTER)),
+        ("sphere", SphereRepository, "snapshot", lambda person: person.press(SPHERE)),
+        ("period", PeriodRepository, "snapshot", lambda person: person.press(QUARTER)),
         ("place", AsyncSession, "commit", lambda person: person.send("г. Минск")),
     ],
     ids=["sphere-lookup", "period-lookup", "commit"],
