@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import F
-from aiogram.filters import Filter
+from aiogram.filters import Filter, StateFilter
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from magic_filter import MagicFilter
 
@@ -34,6 +35,26 @@ class InPrivateChat(Filter):
         if message is None:
             return False
         return message.chat.type == "private"
+
+
+class InStates(StateFilter):
+    """aiogram's StateFilter for states (and None: no state), their names worked out once.
+
+    aiogram's works out the name of each State it is given (a formatted string, with its
+    group's full name) at every check, for every update the handler is tried on: thirty
+    times an update of the dialogue. The same answer: whether the chat's state is one of
+    them. No "*" and no groups (aiogram's own filter takes those)."""
+
+    def __init__(self, *states: State | None) -> None:
+        super().__init__(*states)
+        if not all(state is None or isinstance(state, State) for state in states):
+            raise TypeError("InStates takes states and None (StateFilter takes groups)")
+        self.names = frozenset(state.state if state is not None else None for state in states)
+        if "*" in self.names:
+            raise ValueError("InStates takes no '*' (StateFilter does)")
+
+    async def __call__(self, obj: TelegramObject, raw_state: str | None = None) -> bool:
+        return raw_state in self.names
 
 
 class Check(Filter):

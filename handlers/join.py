@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F, Router, html
-from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.draft import clean_answer
-from handlers.filters import TEXT_NOT_COMMAND, Check, IsKnown
+from handlers.filters import TEXT_NOT_COMMAND, Check, InStates, IsKnown
 from handlers.states import JoinStates
 from handlers.texts import Join
 from storage.models import JoinCode, Person
@@ -125,14 +125,14 @@ async def start_with_code(
     await message.answer(Join.ASK_NAME.format(organisation=html.quote(organisation.name)))
 
 
-@router.message(StateFilter(JoinStates.name), Command("cancel"))
+@router.message(InStates(JoinStates.name), Command("cancel"))
 async def cancel_joining(message: Message, state: FSMContext) -> None:
     renaming = (await state.get_data()).get("rename", False)
     await state.clear()
     await message.answer(Join.RENAME_CANCELLED if renaming else Join.CANCELLED)
 
 
-@router.message(StateFilter(JoinStates.name), TEXT_NOT_COMMAND)
+@router.message(InStates(JoinStates.name), TEXT_NOT_COMMAND)
 async def got_name(
     message: Message,
     state: FSMContext,
@@ -203,6 +203,6 @@ async def _first_coordinator(
     await message.answer(Join.SETUP_WELCOME.format(name=html.quote(full_name)))
 
 
-@router.message(StateFilter(JoinStates.name))
+@router.message(InStates(JoinStates.name))
 async def name_not_text(message: Message) -> None:
     await message.answer(Join.BAD_NAME.format(limit=FULL_NAME_MAX))

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, F, Router, html
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,7 @@ from handlers import keyboards as kb
 from handlers.access import can_change, can_edit, may_view, reviews
 from handlers.draft import Draft
 from handlers.duplicates import dissolved_notices
-from handlers.filters import NO_TEXT, TEXT_NOT_COMMAND, IsKnown
+from handlers.filters import NO_TEXT, TEXT_NOT_COMMAND, InStates, IsKnown
 from handlers.labels import quarter_label
 from handlers.report import Conversation, ask_about_draft, draft_asked, in_progress, start_dialogue
 from handlers.review import card_markup, record_deletion, send_notices
@@ -197,7 +197,7 @@ async def my_events(
     await _show_list(bot, message.chat.id, session, person, "mine", settings=settings, clock=clock)
 
 
-@router.message(StateFilter(MyStates.search), TEXT_NOT_COMMAND)
+@router.message(InStates(MyStates.search), TEXT_NOT_COMMAND)
 async def search_word(
     message: Message,
     bot: Bot,
@@ -213,7 +213,7 @@ async def search_word(
     )
 
 
-@router.message(StateFilter(MyStates.search), NO_TEXT)
+@router.message(InStates(MyStates.search), NO_TEXT)
 async def search_not_text(message: Message) -> None:
     await message.answer(MyEvents.SEARCH_NEED_TEXT)
 

@@ -7,7 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiogram import Bot, F, Router, html
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ from handlers.draft import (
     dates_to_data,
     read_count,
 )
-from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsKnown
+from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, InStates, IsKnown
 from handlers.labels import period_label
 from handlers.states import STEPS, ReportStates
 from handlers.texts import Common, Dialogue, Nothing
@@ -428,7 +428,7 @@ async def new_instead(
 # --- answers -----------------------------------------------------------------------------
 
 
-@router.callback_query(StateFilter(ReportStates.sphere), kb.SphereCb.filter())
+@router.callback_query(InStates(ReportStates.sphere), kb.SphereCb.filter())
 async def got_sphere(
     callback: CallbackQuery,
     callback_data: kb.SphereCb,
@@ -451,7 +451,7 @@ async def got_sphere(
     await dialogue.advance(draft, "sphere")
 
 
-@router.callback_query(StateFilter(ReportStates.sphere), kb.SpherePageCb.filter())
+@router.callback_query(InStates(ReportStates.sphere), kb.SpherePageCb.filter())
 async def sphere_page(
     callback: CallbackQuery,
     callback_data: kb.SpherePageCb,
@@ -466,7 +466,7 @@ async def sphere_page(
     await dialogue.ask_sphere(await dialogue.draft(), callback_data.page)
 
 
-@router.message(StateFilter(*TEXT_STATES), HAS_TEXT, IS_ANSWER)
+@router.message(InStates(*TEXT_STATES), HAS_TEXT, IS_ANSWER)
 async def got_text(
     message: Message,
     raw_state: str,
@@ -633,7 +633,7 @@ async def _take_paste(dialogue: Conversation, data: dict[str, Any], step: str, a
         await _take_text(dialogue, data, step, whole)
 
 
-@router.message(StateFilter(ReportStates.count), HAS_TEXT, IS_ANSWER)
+@router.message(InStates(ReportStates.count), HAS_TEXT, IS_ANSWER)
 async def got_count(
     message: Message,
     bot: Bot,
@@ -655,7 +655,7 @@ async def got_count(
     await dialogue.advance(draft, "participants")
 
 
-@router.message(StateFilter(*DATES_STATES), HAS_TEXT, IS_ANSWER)
+@router.message(InStates(*DATES_STATES), HAS_TEXT, IS_ANSWER)
 async def got_dates(
     message: Message,
     bot: Bot,
@@ -732,7 +732,7 @@ def _dates_nav(draft: Draft) -> dict[str, bool]:
     return _nav(draft, "dates", draft.dates is not None)
 
 
-@router.callback_query(StateFilter(ReportStates.period), kb.PeriodCb.filter())
+@router.callback_query(InStates(ReportStates.period), kb.PeriodCb.filter())
 async def got_period(
     callback: CallbackQuery,
     callback_data: kb.PeriodCb,
@@ -762,7 +762,7 @@ async def got_period(
 # --- buttons under the questions ---------------------------------------------------------
 
 
-@router.callback_query(StateFilter(*ALL_STATES), kb.DialogueCb.filter())
+@router.callback_query(InStates(*ALL_STATES), kb.DialogueCb.filter())
 async def dialogue_button(
     callback: CallbackQuery,
     callback_data: kb.DialogueCb,
@@ -875,7 +875,7 @@ def submit_key(draft: Draft) -> str:
     return draft.token or "summary"
 
 
-@router.callback_query(StateFilter(None), kb.DialogueCb.filter(F.action.in_({"submit", "force"})))
+@router.callback_query(InStates(None), kb.DialogueCb.filter(F.action.in_({"submit", "force"})))
 async def submit_again(
     callback: CallbackQuery,
     callback_data: kb.DialogueCb,
@@ -1024,12 +1024,12 @@ async def submit(
 # --- anything else inside the dialogue ---------------------------------------------------
 
 
-@router.message(StateFilter(*TEXT_STATES, *DATES_STATES, ReportStates.count), NO_TEXT)
+@router.message(InStates(*TEXT_STATES, *DATES_STATES, ReportStates.count), NO_TEXT)
 async def not_text(message: Message) -> None:
     await message.answer(Dialogue.NEED_TEXT)
 
 
-@router.message(StateFilter(ReportStates.summary), HAS_TEXT, IS_ANSWER)
+@router.message(InStates(ReportStates.summary), HAS_TEXT, IS_ANSWER)
 async def dates_at_the_summary(
     message: Message,
     bot: Bot,
@@ -1048,7 +1048,7 @@ async def dates_at_the_summary(
     await _take_dates(dialogue, data, WholeText(message.text or ""))
 
 
-@router.message(StateFilter(*BUTTON_STATES), IS_ANSWER)
+@router.message(InStates(*BUTTON_STATES), IS_ANSWER)
 async def not_a_button(message: Message) -> None:
     await message.answer(Dialogue.NEED_BUTTON)
 

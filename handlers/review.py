@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 from aiogram import Bot, Router, html
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -26,7 +26,7 @@ from handlers import keyboards as kb
 from handlers.access import can_change, can_review, may_view, reviews
 from handlers.draft import Draft, clean_answer
 from handlers.duplicates import ReviewDupCb, ReviewUndoCb, decidable, pair_action, undo_action
-from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, IsCoordinator, IsKnown
+from handlers.filters import HAS_TEXT, IS_ANSWER, NO_TEXT, InStates, IsCoordinator, IsKnown
 from handlers.labels import period_label, quarter_label
 from handlers.states import ReportStates, ReviewStates
 from handlers.texts import Common, Counted, Desk, Dialogue, MyEvents, Review, ReviewPairs
@@ -275,7 +275,7 @@ async def _accept(
 # --- the comment of a return ---------------------------------------------------------------
 
 
-@router.message(StateFilter(ReviewStates.comment), HAS_TEXT, IS_ANSWER)
+@router.message(InStates(ReviewStates.comment), HAS_TEXT, IS_ANSWER)
 async def got_comment(
     message: Message,
     bot: Bot,
@@ -322,7 +322,7 @@ async def got_comment(
         await bot.send_message(author.telegram_id, text, reply_markup=markup)
 
 
-@router.message(StateFilter(ReviewStates.comment), NO_TEXT)
+@router.message(InStates(ReviewStates.comment), NO_TEXT)
 async def comment_not_text(message: Message) -> None:
     await message.answer(Dialogue.NEED_TEXT)
 

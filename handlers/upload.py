@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router, html
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Document, InaccessibleMessage, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
-from handlers.filters import Check, IsCoordinator, IsKnown
+from handlers.filters import Check, InStates, IsCoordinator, IsKnown
 from handlers.labels import quarter_label
 from handlers.texts import Counted, Upload
 from handlers.views import split_message
@@ -275,7 +274,7 @@ def _megabytes(size: int) -> str:
     return f"{size / 2**20:.1f}".replace(".", ",")
 
 
-@router.message(IsCoordinator(), StateFilter(None), _HAS_DOCUMENT)
+@router.message(IsCoordinator(), InStates(None), _HAS_DOCUMENT)
 async def report_file(
     message: Message,
     bot: Bot,
@@ -350,7 +349,7 @@ async def report_file(
     await message.answer(parts[-1], reply_markup=markup)
 
 
-@router.message(IsKnown(), StateFilter(None), _IS_DOCX)
+@router.message(IsKnown(), InStates(None), _IS_DOCX)
 async def staff_report_file(message: Message) -> None:
     await message.answer(Upload.STAFF_REFUSED)
 

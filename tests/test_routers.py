@@ -106,3 +106,41 @@ def test_the_periods_keyboard_marks_the_default_it_is_given() -> None:
         [fourth[1] + kb.Dialogue.DEFAULT_MARK],
         [kb.Dialogue.CANCEL],
     ]
+
+
+async def test_every_state_filter_of_the_routers_answers_as_aiograms_own() -> None:
+    from aiogram.filters import StateFilter
+    from aiogram.fsm.state import StatesGroup
+
+    from handlers import states
+    from handlers.filters import InStates
+
+    groups = [
+        group
+        for group in vars(states).values()
+        if isinstance(group, type) and issubclass(group, StatesGroup) and group is not StatesGroup
+    ]
+    raw_states = [
+        None,
+        "",
+        "*",
+        "Unknown:state",
+        *(s.state for g in groups for s in g.__all_states__),
+    ]
+    filters = [
+        check.callback
+        for router in walk(setup_routers())
+        for observer in router.observers.values()
+        for handler in observer.handlers
+        for check in handler.filters or ()
+        if isinstance(check.callback, StateFilter)
+    ]
+
+    assert len(filters) >= 20 and all(isinstance(f, InStates) for f in filters)
+    for state_filter in filters:
+        own = StateFilter(*state_filter.states)
+        for raw in raw_states:
+            assert await state_filter(None, raw_state=raw) == await own(None, raw_state=raw), (
+                state_filter,
+                raw,
+            )
