@@ -117,9 +117,7 @@ class ProcessedUpdateRepository:
         [(claimed, *person)] = await _PG_CLAIM_AND_PERSON.fetch(self.session, values)
         if not claimed:
             return False, None
-        if update_id % PRUNE_EVERY == 0:
-            await self.prune(before=now - KEEP_PROCESSED)
-        return True, person_from_row(person) if person[0] is not None else None
+        return True, await self._claimed(update_id, now, person)
 
     async def claim_seeing_owed(
         self,
@@ -154,10 +152,16 @@ class ProcessedUpdateRepository:
             return ClaimSeeingOwed(bool(claimed), None, True, delivered_at)
         if not claimed:
             return ClaimSeeingOwed(False, None, False, delivered_at)
+        return ClaimSeeingOwed(
+            True, await self._claimed(update_id, now, person), False, delivered_at
+        )
+
+    async def _claimed(self, update_id: int, now: datetime, person: list[Any]) -> Person | None:
+        """After a PostgreSQL claim that took the update: the old claims pruned on every
+        PRUNE_EVERY-th update, and the person read along (None: no such person)."""
         if update_id % PRUNE_EVERY == 0:
             await self.prune(before=now - KEEP_PROCESSED)
-        found = person_from_row(person) if person[0] is not None else None
-        return ClaimSeeingOwed(True, found, False, delivered_at)
+        return person_from_row(person) if person[0] is not None else None
 
     async def any_taken(self, bot_id: int, update_ids: list[int]) -> bool:
         """Whether any of these updates was claimed (and so saved) by some transaction."""
