@@ -43,9 +43,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from aiogram.fsm.state import State
@@ -185,6 +186,12 @@ class _Snapshot:
     key: StorageKey | None = None
     state_written: bool = False
     data_written: bool = False
+    # The lock's token, and the connection the lock was taken on, held by the update until
+    # the lock is released: its writes and the release go on it (see `RenewedRedisIsolation`).
+    token: bytes | None = None
+    connection: Any = None
+    pool: Any = None  # where the connection goes back
+    busy: bool = False  # the connection is in the middle of an exchange
 
 
 # The chats whose lock this update holds, with what was read with it (see `lock`).
@@ -278,20 +285,31 @@ class PrefetchedRedisStorage(RedisStorage):
 
     def _queue_writes(self, pipe: Any, snapshot: _Snapshot) -> None:
         """The snapshot's held writes, as aiogram's RedisStorage makes them, into `pipe`."""
+        for command in self._write_commands(snapshot):
+            pipe.execute_command(*command)
+        snapshot.state_written = snapshot.data_written = False
+
+    def _write_commands(self, snapshot: _Snapshot) -> list[tuple[Any, ...]]:
+        """The snapshot's held writes as Redis commands (`SET name value [EX ttl]`, or
+        `DEL name` for a value cleared), as aiogram's RedisStorage makes them."""
         assert snapshot.key is not None
         held = (
             ("state", snapshot.state_written, snapshot.state, self.state_ttl),
             ("data", snapshot.data_written, snapshot.data, self.data_ttl),
         )
+        commands: list[tuple[Any, ...]] = []
         for part, written, value, ttl in held:
             if not written:
                 continue
             name = self.key_builder.build(snapshot.key, part)
             if value is None:
-                pipe.delete(name)
+                commands.append(("DEL", name))
+            elif ttl is None:
+                commands.append(("SET", name, value))
             else:
-                pipe.set(name, value, ex=ttl)
-        snapshot.state_written = snapshot.data_written = False
+                seconds = int(ttl.total_seconds()) if isinstance(ttl, timedelta) else ttl
+                commands.append(("SET", name, value, "EX", seconds))
+        return commands
 
 
 async def send_writes(snapshots: list[_Snapshot]) -> None:
@@ -299,13 +317,104 @@ async def send_writes(snapshots: list[_Snapshot]) -> None:
     per Redis client."""
     by_storage: dict[int, tuple[PrefetchedRedisStorage, list[_Snapshot]]] = {}
     for snapshot in snapshots:
-        if snapshot.storage is not None and (snapshot.state_written or snapshot.data_written):
-            by_storage.setdefault(id(snapshot.storage), (snapshot.storage, []))[1].append(snapshot)
+        if snapshot.storage is None or not (snapshot.state_written or snapshot.data_written):
+            continue
+        if snapshot.connection is not None and not snapshot.busy:
+            if await _exchange_held(snapshot, snapshot.storage._write_commands(snapshot)):
+                snapshot.state_written = snapshot.data_written = False
+                continue
+        by_storage.setdefault(id(snapshot.storage), (snapshot.storage, []))[1].append(snapshot)
     for storage, held in by_storage.values():
         async with storage.redis.pipeline(transaction=False) as pipe:
             for snapshot in held:
                 storage._queue_writes(pipe, snapshot)
             await pipe.execute()
+
+
+async def _exchange_held(
+    snapshot: _Snapshot, commands: list[tuple[Any, ...]], *, errors: bool = False
+) -> list[Any] | None:
+    """`commands` sent on the snapshot's held connection in one write, their replies read
+    in order; None when the connection failed (it is handed back: what follows goes
+    through the pool). An error reply is raised once all replies are read (with `errors`,
+    returned in its place), so the connection stays in step either way."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import ResponseError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    connection = snapshot.connection
+    snapshot.busy = True
+    try:
+        await connection.send_packed_command(connection.pack_commands(commands), False)
+        replies: list[Any] = []
+        for _ in commands:
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as error:
+                replies.append(error)
+    except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        log.warning("a Redis connection failed (%s); going on through the pool", error)
+        snapshot.busy = False
+        await _hand_back(snapshot)
+        return None
+    except BaseException:  # cancelled mid-exchange: redis-py has closed the connection
+        snapshot.busy = False
+        await _hand_back(snapshot)
+        raise
+    snapshot.busy = False
+    if not errors:
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise reply
+    return replies
+
+
+async def _hand_back(snapshot: _Snapshot) -> None:
+    """The snapshot's connection back to its pool (once)."""
+    connection, snapshot.connection = snapshot.connection, None
+    if connection is not None:
+        await snapshot.pool.release(connection)
+
+
+class _Renewal:
+    """Renews a lock every `every` seconds (`renew`) until stopped: a timer, and a task
+    only when a renewal is due (most updates end long before their first renewal).
+
+    Stopping is a flag checked after each renewal as well as a cancellation: redis-py can
+    swallow a CancelledError that arrives while a command waits (its pool's timeout), and
+    a loop relying on it alone renewed a finished update's lock forever, its chat locked
+    and its update never ending (found by bench/dialogue.py)."""
+
+    def __init__(self, renew: Callable[[], Awaitable[Any]], every: float, name: str) -> None:
+        self._renew = renew
+        self._every = every
+        self._name = name
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[None] | None = None
+        self._done = False
+        self._timer = self._loop.call_later(every, self._due)
+
+    def _due(self) -> None:
+        if not self._done:
+            self._task = self._loop.create_task(self._once())
+
+    async def _once(self) -> None:
+        try:
+            await self._renew()
+        except Exception:  # lost: another worker may take the chat; the log says so
+            log.exception("could not renew the lock %s", self._name)
+            return
+        if not self._done:
+            self._timer = self._loop.call_later(self._every, self._due)
+
+    async def stop(self) -> None:
+        self._done = True
+        self._timer.cancel()
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def send_held_writes(session: Any) -> None:
@@ -328,7 +437,14 @@ class RenewedRedisIsolation(BaseEventIsolation):
     """aiogram's per-chat Redis lock with a short TTL, renewed while the update is in hand.
 
     Given the `storage` (a `PrefetchedRedisStorage` with the same key builder), the first
-    try to take the lock also reads the chat's state and data, in one round trip.
+    try to take the lock also reads the chat's state and data, in one round trip, on a
+    connection of the client's pool that the update then keeps until the lock is
+    released: its held writes and the release go on it as plain commands (`SET NX`,
+    `MGET`, `LRANGE`; `SET`/`DEL`; the release as redis-py's Lock makes it, its Lua
+    script by `EVALSHA`), without a pool checkout and a pipeline object each time (about
+    half of redis-py's Python per command). A connection that fails is handed back and
+    the update goes on through the pool, with redis-py's retries. A lock that must be
+    waited for is taken, renewed and released by redis-py's Lock, as before.
     """
 
     def __init__(
@@ -342,19 +458,17 @@ class RenewedRedisIsolation(BaseEventIsolation):
         self.key_builder = key_builder
         self.ttl = ttl
         self.storage = storage
+        self._release_script: Any = None  # redis-py's Script of its Lock's release
 
     @contextlib.asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
-        from redis.exceptions import LockError
-
-        lock = self.redis.lock(
-            name=self.key_builder.build(key, "lock"), timeout=self.ttl, sleep=LOCK_POLL
-        )
-        snapshot = await self._take_and_read(lock, key)
+        name = self.key_builder.build(key, "lock")
+        snapshot = await self._take_and_read(name, key)
+        lock: Any = None
         if snapshot is None:
+            lock = self._redis_lock(name)
             await lock.acquire()  # another update of the chat holds it: wait our turn
-        done = asyncio.Event()
-        renewing = asyncio.create_task(self._renew(lock, self.ttl / 4, done))
+        renewal = _Renewal(self._renewer(name, snapshot, lock), self.ttl / 4, name)
         held = dict(_held.get() or {})
         held.pop(key, None)  # one inherited from another update's context: not ours
         if snapshot is not None:
@@ -371,53 +485,96 @@ class RenewedRedisIsolation(BaseEventIsolation):
                     await send_writes([snapshot])
                 except Exception as error:  # the update fails, once its lock is released
                     unsent = error
-            done.set()  # a cancellation swallowed inside a renewal still ends the loop
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
-            try:
-                await lock.release()
-            except LockError:  # expired meanwhile (see `_renew`): nothing to release
-                log.warning("the lock %s had expired before its update ended", lock.name)
+            await renewal.stop()
+            await self._release(name, snapshot, lock)
             if unsent is not None:
                 raise unsent
 
-    async def _take_and_read(self, lock: Any, key: StorageKey) -> _Snapshot | None:
+    def _redis_lock(self, name: str, token: bytes | None = None) -> Any:
+        """redis-py's Lock of `name` (holding `token`, when the lock was taken by us)."""
+        lock = self.redis.lock(name=name, timeout=self.ttl, sleep=LOCK_POLL)
+        if token is not None:
+            lock.local.token = token
+        return lock
+
+    def _renewer(
+        self, name: str, snapshot: _Snapshot | None, lock: Any
+    ) -> Callable[[], Awaitable[Any]]:
+        """What renews the lock: redis-py's Lock (`reacquire`), made when first needed."""
+        made: list[Any] = [lock] if lock is not None else []
+
+        async def renew() -> Any:
+            if not made:
+                assert snapshot is not None
+                made.append(self._redis_lock(name, snapshot.token))
+            return await made[0].reacquire()
+
+        return renew
+
+    async def _release(self, name: str, snapshot: _Snapshot | None, lock: Any) -> None:
+        """Release the lock (on the held connection, if it is still there), then hand the
+        connection back to the pool; a lock expired meanwhile is only logged."""
+        from redis.exceptions import LockError
+
+        released: Any = None
+        if snapshot is not None:
+            if snapshot.connection is not None and not snapshot.busy:
+                script = self._script()
+                replies = await _exchange_held(
+                    snapshot, [("EVALSHA", script.sha, 1, name, snapshot.token)], errors=True
+                )
+                released = replies[0] if replies else None
+                if isinstance(released, Exception):  # NOSCRIPT (a restarted Redis): below
+                    released = None
+            await _hand_back(snapshot)
+            if released is None:
+                lock = self._redis_lock(name, snapshot.token)
+        if released is None:
+            try:
+                await lock.release()
+                released = 1
+            except LockError:
+                released = 0
+        if not released:  # expired meanwhile (see `_Renewal`): nothing to release
+            log.warning("the lock %s had expired before its update ended", name)
+
+    def _script(self) -> Any:
+        if self._release_script is None:
+            from redis.asyncio.lock import Lock
+
+            self._release_script = self.redis.register_script(Lock.LUA_RELEASE_SCRIPT)
+        return self._release_script
+
+    async def _take_and_read(self, name: str, key: StorageKey) -> _Snapshot | None:
         """Try the lock once (`SET NX`, as redis-py's Lock does) and, in the same round
         trip, read the chat's state, data and failed updates; None when the lock is
-        another's."""
+        another's. The connection is kept for the update (see the class's text)."""
         if self.storage is None:
             return None
-        token = uuid.uuid1().hex.encode()
+        token = os.urandom(16).hex().encode()  # as unique as redis-py's uuid1 token
         builder = self.storage.key_builder
         failed = unsettled_key(getattr(builder, "prefix", "fsm"), key.bot_id, key.chat_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(lock.name, token, nx=True, px=int(self.ttl * 1000))
-            pipe.mget(builder.build(key, "state"), builder.build(key, "data"))
-            pipe.lrange(failed, 0, -1)
-            taken, (state, data), entries = await pipe.execute()
+        commands: list[tuple[Any, ...]] = [
+            ("SET", name, token, "NX", "PX", int(self.ttl * 1000)),
+            ("MGET", builder.build(key, "state"), builder.build(key, "data")),
+            ("LRANGE", failed, 0, -1),
+        ]
+        pool = self.redis.connection_pool
+        snapshot = _Snapshot(None, None, unsettled_key=failed, token=token)
+        snapshot.connection = await pool.get_connection()
+        snapshot.pool = pool
+        replies = await _exchange_held(snapshot, commands)
+        if replies is None:  # the connection failed: through the pool, with its retries
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                replies = await pipe.execute()
+        taken, (state, data), entries = replies
         if not taken:
+            await _hand_back(snapshot)
             return None
-        lock.local.token = token  # released and renewed by redis-py's Lock as usual
-        return _Snapshot(_text(state), _text(data), unsettled_key=failed, unsettled=entries)
-
-    @staticmethod
-    async def _renew(lock: Any, every: float, done: asyncio.Event) -> None:
-        """Renew the lock every `every` seconds until `done` (or cancelled).
-
-        `done` is checked after each renewal, not only the cancellation: redis-py can
-        swallow a CancelledError that arrives while a command waits (its pool's timeout),
-        and a loop relying on it alone then renewed a finished update's lock forever,
-        its chat locked and its update never ending (found by bench/dialogue.py)."""
-        while not done.is_set():
-            await asyncio.sleep(every)
-            if done.is_set():
-                return
-            try:
-                await lock.reacquire()
-            except Exception:  # lost: another worker may take the chat; the log says so
-                log.exception("could not renew the lock %s", lock.name)
-                return
+        snapshot.state, snapshot.data, snapshot.unsettled = _text(state), _text(data), entries
+        return snapshot
 
     async def close(self) -> None:
         pass

@@ -14,7 +14,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.lock import Lock
 
 from bot.app import build_bot, build_dispatcher
@@ -97,25 +97,22 @@ async def test_keys_carry_the_bot_id_and_the_destiny(redis_settings: Settings) -
 
 
 class RedisTrips:
-    """Round trips to Redis made by this process (a pipeline is one), with their commands."""
+    """Round trips to Redis made by this process, with their commands: each write of
+    commands to a connection is one (a pipeline's, a single command's, or the commands
+    the chat's lock sends on the connection it holds), read back from the bytes sent."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.trips: list[tuple[str, ...]] = []
         self.counting = False
-        execute_command, execute = Redis.execute_command, Pipeline.execute
+        send = AbstractConnection.send_packed_command
 
-        async def one(client: Redis, *args: Any, **options: Any) -> Any:
-            if self.counting:
-                self.trips.append((_name(args),))
-            return await execute_command(client, *args, **options)
+        async def sent(connection: AbstractConnection, command: Any, *args: Any, **kw: Any) -> Any:
+            names = tuple(_name(args) for args in _commands(command))
+            if self.counting and names[0] not in SETUP:  # a new connection's, not a trip
+                self.trips.append(names)
+            return await send(connection, command, *args, **kw)
 
-        async def many(pipe: Pipeline, *args: Any, **options: Any) -> Any:
-            if self.counting:
-                self.trips.append(tuple(_name(command) for command, _ in pipe.command_stack))
-            return await execute(pipe, *args, **options)
-
-        monkeypatch.setattr(Redis, "execute_command", one)
-        monkeypatch.setattr(Pipeline, "execute", many)
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", sent)
 
     @contextmanager
     def count(self) -> Iterator[list[tuple[str, ...]]]:
@@ -127,9 +124,32 @@ class RedisTrips:
             self.counting = False
 
 
-def _name(args: tuple[Any, ...]) -> str:
-    name = str(args[0]).upper()
-    return f"{name} NX" if name == "SET" and "NX" in map(str, args) else name
+SETUP = {"HELLO", "AUTH", "SELECT", "CLIENT"}  # what redis-py sends as it connects
+
+
+def _commands(packed: Any) -> list[list[bytes]]:
+    """The commands in bytes sent to Redis (RESP arrays of bulk strings)."""
+    data = packed.encode() if isinstance(packed, str) else packed
+    if not isinstance(data, bytes):
+        data = b"".join(bytes(chunk) for chunk in data)
+    commands, at = [], 0
+    while at < len(data):
+        end = data.index(b"\r\n", at)
+        assert data[at : at + 1] == b"*", data[at : at + 20]
+        count, at, parts = int(data[at + 1 : end]), end + 2, []
+        for _ in range(count):
+            end = data.index(b"\r\n", at)
+            size = int(data[at + 1 : end])
+            parts.append(data[end + 2 : end + 2 + size])
+            at = end + 2 + size + 2
+        commands.append(parts)
+    return commands
+
+
+def _name(args: Any) -> str:
+    name = args[0].decode().upper() if isinstance(args[0], bytes) else str(args[0]).upper()
+    flags = {arg.upper() for arg in args[1:] if isinstance(arg, bytes) and len(arg) < 3}
+    return f"{name} NX" if name == "SET" and b"NX" in flags else name
 
 
 async def test_a_dialogue_step_takes_three_redis_round_trips_and_one_lock_try(
