@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.lock import Lock
 
+from bot import workers
 from bot.app import build_bot, build_dispatcher
 from bot.database import Storage, open_storage
 from bot.middlewares import CommitBeforeSending
@@ -182,6 +184,142 @@ async def test_a_dialogue_step_takes_three_redis_round_trips_and_one_lock_try(
     assert not any(trip == ("LRANGE",) for trip in walk)  # read with the lock
     assert sum(trip.count("SET NX") for trip in walk) == updates  # one lock try each
     assert not any(trip == ("GET",) for trip in walk)  # every read came with the lock
+
+
+def _held_connection() -> Any:
+    """The connection the update in hand holds with its chat's lock (bot/workers.py)."""
+    [snapshot] = [held for held in (workers._held.get() or {}).values() if held.live]
+    assert snapshot.connection is not None
+    return snapshot.connection
+
+
+async def _lock_and_pool(world: World, redis_settings: Settings) -> tuple[bool, int]:
+    """Whether the coordinator's chat lock is still in Redis; connections still in use."""
+    fsm = world.dispatcher.fsm.storage
+    assert isinstance(fsm, RedisStorage)
+    key = StorageKey(bot_id=world.bot.id, chat_id=COORDINATOR_ID, user_id=COORDINATOR_ID)
+    locked = bool(await fsm.redis.exists(fsm.key_builder.build(key, "lock")))
+    return locked, len(fsm.redis.connection_pool._in_use_connections)
+
+
+async def test_a_lock_s_connection_cut_mid_update_the_update_ends_through_the_pool(
+    redis_settings: Settings,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage = await open_storage(redis_settings)
+    killer = Redis.from_url(redis_settings.redis_url or "")
+    try:
+        world = _world(redis_settings, storage, clock)
+        person = world.person(COORDINATOR_ID, "Ольга")
+        await reach(person, "place")
+        make_request = RecordingSession.make_request
+        cut: list[int] = []
+
+        async def cutting(session: RecordingSession, bot: Any, method: Any, **kw: Any) -> Any:
+            if isinstance(method, SendMessage) and not cut:  # the lock held, its writes sent
+                host, port = _held_connection()._writer.get_extra_info("sockname")[:2]
+                cut.append(await killer.client_kill_filter(_type=None, addr=f"{host}:{port}"))
+            return await make_request(session, bot, method, **kw)
+
+        monkeypatch.setattr(RecordingSession, "make_request", cutting)
+        sent = await person.send("г. Минск, Республика Беларусь")
+        monkeypatch.undo()
+        after = await _lock_and_pool(world, redis_settings)
+        then = await person.send("26.10.2023")  # the next step finds the one saved
+        await world.dispatcher.fsm.close()
+        await world.bot.session.close()
+    finally:
+        await killer.aclose()
+        await storage.close()
+
+    assert cut == [1]  # Redis closed the lock's connection while the reply went out
+    assert "Шаг 4 из 7" in sent[-1].text
+    assert after == (False, 0)  # released through the pool; no connection kept
+    assert "a Redis connection failed" in caplog.text
+    assert "26 октября 2023 года" in then[-1].text
+
+
+async def test_a_release_script_redis_forgot_is_loaded_again_and_the_lock_released(
+    redis_settings: Settings,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage = await open_storage(redis_settings)
+    try:
+        world = _world(redis_settings, storage, clock)
+        person = world.person(COORDINATOR_ID, "Ольга")
+        await reach(person, "place")  # the release script is known to Redis by now
+        make_request = RecordingSession.make_request
+        fsm = world.dispatcher.fsm.storage
+        assert isinstance(fsm, RedisStorage)
+
+        async def forgetting(session: RecordingSession, bot: Any, method: Any, **kw: Any) -> Any:
+            if isinstance(method, SendMessage):
+                await fsm.redis.script_flush()  # as a restarted Redis would have
+            return await make_request(session, bot, method, **kw)
+
+        monkeypatch.setattr(RecordingSession, "make_request", forgetting)
+        sent = await person.send("г. Минск, Республика Беларусь")
+        monkeypatch.undo()
+        after = await _lock_and_pool(world, redis_settings)
+        await world.dispatcher.fsm.close()
+        await world.bot.session.close()
+    finally:
+        await storage.close()
+
+    assert "Шаг 4 из 7" in sent[-1].text
+    assert after == (False, 0)
+    assert "had expired" not in caplog.text
+
+
+async def test_an_update_cancelled_mid_exchange_gives_its_connection_back(
+    redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = await open_storage(redis_settings)
+    try:
+        world = _world(redis_settings, storage, clock)
+        person = world.person(COORDINATOR_ID, "Ольга")
+        await reach(person, "place")
+        waiting = asyncio.Event()
+        send, read_response = (
+            AbstractConnection.send_packed_command,
+            AbstractConnection.read_response,
+        )
+        stalled: list[Any] = []
+
+        async def sending(
+            connection: AbstractConnection, command: Any, *args: Any, **kw: Any
+        ) -> Any:
+            if not stalled and any(args[0] == b"EVALSHA" for args in _commands(command)):
+                stalled.append(connection)  # the release, on the connection the lock holds
+            return await send(connection, command, *args, **kw)
+
+        async def stalling(connection: AbstractConnection, *args: Any, **kw: Any) -> Any:
+            if stalled and connection is stalled[0] and not waiting.is_set():
+                waiting.set()
+                await asyncio.get_running_loop().create_future()  # answered never
+            return await read_response(connection, *args, **kw)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", sending)
+        monkeypatch.setattr(AbstractConnection, "read_response", stalling)
+        update = asyncio.create_task(person.send("г. Минск, Республика Беларусь"))
+        await waiting.wait()
+        update.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await update
+        monkeypatch.undo()
+        fsm = world.dispatcher.fsm.storage
+        assert isinstance(fsm, RedisStorage)
+        in_use = len(fsm.redis.connection_pool._in_use_connections)
+        await world.dispatcher.fsm.close()
+        await world.bot.session.close()
+    finally:
+        await storage.close()
+
+    assert stalled and in_use == 0
 
 
 async def test_an_update_waiting_for_the_chat_s_lock_reads_what_the_holder_wrote(
