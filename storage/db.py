@@ -463,11 +463,11 @@ class PgStatement(SqliteStatement):
     for the session's dialect, the values go through the columns' bind and result
     processors (JSON as text, as SQLAlchemy's asyncpg dialect hands it over), and the
     statement runs in the session's transaction, which SQLAlchemy began (`ping_by_beginning`)
-    and will commit or roll back. It skips SQLAlchemy's execution machinery, not its events:
-    `before_cursor_execute` listeners are told of each statement (the tests that cut the
-    connection at a given statement, the statement counts of bench/), and its errors are
-    SQLAlchemy's (IntegrityError, OperationalError, ...), parameters hidden, a connection
-    found gone invalidated.
+    and will commit or roll back (`run_alone`: in no transaction at all). It skips
+    SQLAlchemy's execution machinery, not its events: `before_cursor_execute` listeners
+    are told of each statement (the tests that cut the connection at a given statement,
+    the statement counts of bench/), and its errors are SQLAlchemy's (IntegrityError,
+    OperationalError, ...), parameters hidden, a connection found gone invalidated.
     """
 
     def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
