@@ -506,9 +506,9 @@ class PgStatement(SqliteStatement):
         ping. A connection found gone is invalidated (the DBAPIError says
         `connection_invalidated`; the pool connects anew before handing its place out
         again), and the statement is not repeated here: whether it may be is the caller's
-        to say. Either way the connection goes back to the pool as it came, outside any
-        transaction (SQLAlchemy's rollback on return does nothing on asyncpg's adapter
-        when it began none).
+        to say. Any other connection goes back to the pool as it came, outside any
+        transaction, whether the statement succeeded or failed (SQLAlchemy's rollback on
+        return does nothing on asyncpg's adapter when it began none).
         """
         unbegun = _UNBEGUN.set(True)
         try:
