@@ -86,6 +86,7 @@ from storage.repositories.outbox import (
     ChatRows,
     OutboxRepository,
     Owed,
+    done_all_apart,
     job_lease,
     notice_method,
 )
@@ -249,7 +250,10 @@ class Outbox:
 
         Rows answered at about the same time are deleted together, in one transaction
         of their own (a group commit: while one batch is written, the next one gathers),
-        so a busy bot pays one short transaction for many replies, not one each.
+        so a busy bot pays one short transaction for many replies, not one each; on
+        PostgreSQL that is a single statement in autocommit, one round trip, tried once
+        more on another connection if its own turns out closed by the server
+        (`done_all_apart`).
         """
         self._batch.append(row_id)
         if self._batch_done is None:
@@ -260,9 +264,7 @@ class Outbox:
                 return  # another reply's turn deleted this batch
             batch, self._batch, self._batch_done = self._batch, [], None
             try:
-                async with AsyncSession(bind=session.bind) as own:
-                    await OutboxRepository(own).done_all(batch)
-                    await own.commit()
+                await done_all_apart(session.bind, batch)
             except Exception:  # the person already has the messages; the log has the cause
                 log.exception("could not mark outbox rows %s delivered", batch)
             finally:

@@ -201,6 +201,11 @@ def create_engine(
     return engine.execution_options(**{READ_ONLY: True}) if read_only else engine
 
 
+# Set while `PgStatement.run_alone` checks a connection out: handed out without the BEGIN
+# of `ping_by_beginning` (the statement itself is the ping).
+_UNBEGUN: ContextVar[bool] = ContextVar("intl_events_unbegun", default=False)
+
+
 def ping_by_beginning(engine: AsyncEngine) -> None:
     """SQLAlchemy's pessimistic disconnect handling, without its round trips.
 
@@ -213,11 +218,15 @@ def ping_by_beginning(engine: AsyncEngine) -> None:
     failed pre-ping (SQLAlchemy's "checkout" event raising DisconnectionError). A
     connection that dies after its BEGIN fails that update, as it could after a ping.
     Nothing else changes: SQLAlchemy commits or rolls back the transaction as before
-    (an AUTOCOMMIT connection rolls it back when its isolation level is set).
+    (an AUTOCOMMIT connection rolls it back when its isolation level is set). A
+    connection checked out for a statement run alone (`PgStatement.run_alone`) is handed
+    out as it is: that statement is its ping.
     """
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _handed_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if _UNBEGUN.get():
+            return
         begin = getattr(dbapi_connection, "_start_transaction", None)
         if begin is None:  # not asyncpg's adapter: the plain pre-ping
             try:
@@ -454,11 +463,11 @@ class PgStatement(SqliteStatement):
     for the session's dialect, the values go through the columns' bind and result
     processors (JSON as text, as SQLAlchemy's asyncpg dialect hands it over), and the
     statement runs in the session's transaction, which SQLAlchemy began (`ping_by_beginning`)
-    and will commit or roll back. It skips SQLAlchemy's execution machinery, not its events:
-    `before_cursor_execute` listeners are told of each statement (the tests that cut the
-    connection at a given statement, the statement counts of bench/), and its errors are
-    SQLAlchemy's (IntegrityError, OperationalError, ...), parameters hidden, a connection
-    found gone invalidated.
+    and will commit or roll back (`run_alone`: in no transaction at all). It skips
+    SQLAlchemy's execution machinery, not its events: `before_cursor_execute` listeners
+    are told of each statement (the tests that cut the connection at a given statement,
+    the statement counts of bench/), and its errors are SQLAlchemy's (IntegrityError,
+    OperationalError, ...), parameters hidden, a connection found gone invalidated.
     """
 
     def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
@@ -486,6 +495,43 @@ class PgStatement(SqliteStatement):
         """Run it; the number of rows it changed (PostgreSQL sessions only)."""
         _, changed = await self._on_asyncpg(session, params, _pg_rowcount)
         return int(changed)
+
+    async def run_alone(self, engine: AsyncEngine, params: Mapping[str, Any]) -> int:
+        """Run it in no transaction, on a connection of `engine`'s pool; the number of rows
+        it changed (PostgreSQL engines only).
+
+        One round trip: PostgreSQL runs a statement sent outside a transaction block as a
+        transaction of its own (autocommit), so there is no BEGIN, nor COMMIT, and the
+        connection is handed out without `ping_by_beginning`'s BEGIN: the statement is the
+        ping. A connection found gone is invalidated (the DBAPIError says
+        `connection_invalidated`; the pool connects anew before handing its place out
+        again), and the statement is not repeated here: whether it may be is the caller's
+        to say. Any other connection goes back to the pool as it came, outside any
+        transaction, whether the statement succeeded or failed (SQLAlchemy's rollback on
+        return does nothing on asyncpg's adapter when it began none).
+        """
+        unbegun = _UNBEGUN.set(True)
+        try:
+            connection = await engine.connect()
+        finally:
+            _UNBEGUN.reset(unbegun)
+        try:
+            sync = connection.sync_connection
+            assert sync is not None
+            adapted = sync.connection.dbapi_connection
+            if adapted._transaction is not None:  # the statement would be rolled back
+                raise RuntimeError("a connection handed out to run_alone is in a transaction")
+            dialect = sync.dialect
+            sql, args = self._args(dialect, params)
+            if sync._has_events or sync.engine._has_events:
+                for listener in sync.dispatch.before_cursor_execute:
+                    listener(sync, None, sql, args, None, False)
+            try:
+                return await _pg_rowcount(adapted.driver_connection, sql, args)
+            except Exception as error:
+                raise await _pg_error(connection, adapted, error, sql, args) from error
+        finally:
+            await connection.close()
 
     async def _on_asyncpg(
         self, session: AsyncSession, params: Mapping[str, Any], call: _DriverCall

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, Subquery, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from storage.db import PgStatement, SqliteStatement, is_sqlite
 from storage.models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
 
 ERROR_MAX = 500
 JOB_PREFIX = "job:"  # `method` of a job: work redone from its payload (bot/outbox.py)
@@ -314,3 +318,26 @@ class OutboxRepository:
             select(OutboxMessage.id).where(OutboxMessage.delivered_at.is_(None))
         )
         return len(rows.all())
+
+
+async def done_all_apart(bind: AsyncEngine | AsyncConnection | None, row_ids: list[int]) -> None:
+    """Forget several rows in a transaction of their own (not a session's).
+
+    On PostgreSQL one statement run alone, in autocommit (`PgStatement.run_alone`): one
+    round trip, on a pooled connection handed out without the BEGIN that pings it. If that
+    connection turns out gone (the server closed it; it is invalidated), the rows are
+    forgotten once more as in any transaction, on a connection that answered its BEGIN
+    (`ping_by_beginning`: one the server closed too is replaced first), so three round
+    trips then. On SQLite (in the process: no round trips) that transaction at once.
+    """
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        try:
+            await _PG_DONE_ALL.run_alone(bind, {"ids": row_ids})
+            return
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            log.info("outbox rows %s: their connection was gone; once more on another", row_ids)
+    async with AsyncSession(bind=bind) as session:
+        await OutboxRepository(session).done_all(row_ids)
+        await session.commit()
