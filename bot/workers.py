@@ -52,11 +52,19 @@ from typing import Any, Protocol
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 from storage.db import current_session
+
+try:
+    from hiredis import pack_command
+except ImportError:  # pragma: no cover - hiredis is a dependency; redis-py packs then
+    pack_command = None
 
 log = logging.getLogger(__name__)
 
@@ -338,21 +346,11 @@ async def _exchange_held(
     in order; None when the connection failed (it is handed back: what follows goes
     through the pool). An error reply is raised once all replies are read (with `errors`,
     returned in its place), so the connection stays in step either way."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import ResponseError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     connection = snapshot.connection
     snapshot.busy = True
     try:
-        await connection.send_packed_command(connection.pack_commands(commands), False)
-        replies: list[Any] = []
-        for _ in commands:
-            try:
-                replies.append(await connection.read_response())
-            except ResponseError as error:
-                replies.append(error)
-    except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        replies = await _exchange(connection, commands)
+    except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as error:
         log.warning("a Redis connection failed (%s); going on through the pool", error)
         snapshot.busy = False
         await _hand_back(snapshot)
@@ -366,6 +364,48 @@ async def _exchange_held(
         for reply in replies:
             if isinstance(reply, ResponseError):
                 raise reply
+    return replies
+
+
+async def _exchange(connection: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """`commands` written to a redis-py connection at once and their replies read (an
+    error reply in its place, as redis-py's parser gives it).
+
+    Packed by hiredis (in C; as redis-py's own packer would, in Python), written and read
+    through the connection's own writer and parser, under one timeout of the connection's
+    `socket_timeout` for the whole exchange: redis-py's `send_packed_command` and
+    `read_response` would add a task for the write (`asyncio.wait_for`) and a timeout per
+    reply, which cost as much as the rest. Whatever goes wrong, the connection is closed
+    first, as redis-py does, so it never goes back to the pool with replies unread. A
+    redis-py without these parts (`_writer`, `_read_response_from_parser`) is used
+    through its public methods."""
+    writer = getattr(connection, "_writer", None)
+    parse = getattr(connection, "_read_response_from_parser", None)
+    if writer is None or parse is None or not connection.is_connected:
+        return await _exchange_publicly(connection, commands)
+    if pack_command is not None:
+        chunks = [pack_command(command) for command in commands]
+    else:
+        chunks = connection.pack_commands(commands)
+    try:
+        async with asyncio.timeout(connection.socket_timeout):
+            writer.writelines(chunks)
+            await writer.drain()
+            return [await parse() for _ in commands]
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+
+
+async def _exchange_publicly(connection: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """`_exchange` through redis-py's public methods (they connect when need be)."""
+    await connection.send_packed_command(connection.pack_commands(commands), False)
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(await connection.read_response())
+        except ResponseError as error:
+            replies.append(error)
     return replies
 
 
@@ -514,8 +554,6 @@ class RenewedRedisIsolation(BaseEventIsolation):
     async def _release(self, name: str, snapshot: _Snapshot | None, lock: Any) -> None:
         """Release the lock (on the held connection, if it is still there), then hand the
         connection back to the pool; a lock expired meanwhile is only logged."""
-        from redis.exceptions import LockError
-
         released: Any = None
         if snapshot is not None:
             if snapshot.connection is not None and not snapshot.busy:

@@ -100,21 +100,23 @@ async def test_keys_carry_the_bot_id_and_the_destiny(redis_settings: Settings) -
 
 class RedisTrips:
     """Round trips to Redis made by this process, with their commands: each write of
-    commands to a connection is one (a pipeline's, a single command's, or the commands
-    the chat's lock sends on the connection it holds), read back from the bytes sent."""
+    commands to a connection's stream is one (a pipeline's, a single command's, or the
+    commands the chat's lock sends on the connection it holds), read back from the bytes
+    written."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.trips: list[tuple[str, ...]] = []
         self.counting = False
-        send = AbstractConnection.send_packed_command
+        writelines = asyncio.StreamWriter.writelines
 
-        async def sent(connection: AbstractConnection, command: Any, *args: Any, **kw: Any) -> Any:
-            names = tuple(_name(args) for args in _commands(command))
+        def written(writer: asyncio.StreamWriter, chunks: Any) -> None:
+            chunks = list(chunks)
+            names = tuple(_name(args) for args in _commands(chunks))
             if self.counting and names[0] not in SETUP:  # a new connection's, not a trip
                 self.trips.append(names)
-            return await send(connection, command, *args, **kw)
+            writelines(writer, chunks)
 
-        monkeypatch.setattr(AbstractConnection, "send_packed_command", sent)
+        monkeypatch.setattr(asyncio.StreamWriter, "writelines", written)
 
     @contextmanager
     def count(self) -> Iterator[list[tuple[str, ...]]]:
@@ -154,6 +156,13 @@ def _name(args: Any) -> str:
     return f"{name} NX" if name == "SET" and b"NX" in flags else name
 
 
+send_packed_command = AbstractConnection.send_packed_command
+
+
+async def _not_this_way(*_: Any, **__: Any) -> None:
+    raise AssertionError("a command sent through redis-py's send_packed_command")
+
+
 async def test_a_dialogue_step_takes_three_redis_round_trips_and_one_lock_try(
     redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,8 +173,12 @@ async def test_a_dialogue_step_takes_three_redis_round_trips_and_one_lock_try(
         person = world.person(COORDINATOR_ID, "Ольга")
         await reach(person, "place")
 
+        # The lock's exchanges go straight to its connection's stream (bot/workers.py
+        # `_exchange`), not through redis-py's per-command path (a task per write).
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", _not_this_way)
         with trips.count() as step:
             sent = await person.send("г. Минск, Республика Беларусь")  # the place: the dates next
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", send_packed_command)
         with trips.count() as walk:
             await walk_on(person, "dates")  # six more updates, texts and buttons
         await world.dispatcher.fsm.close()
@@ -284,27 +297,23 @@ async def test_an_update_cancelled_mid_exchange_gives_its_connection_back(
         person = world.person(COORDINATOR_ID, "Ольга")
         await reach(person, "place")
         waiting = asyncio.Event()
-        send, read_response = (
-            AbstractConnection.send_packed_command,
-            AbstractConnection.read_response,
-        )
-        stalled: list[Any] = []
+        writelines, drain = asyncio.StreamWriter.writelines, asyncio.StreamWriter.drain
+        stalled: list[asyncio.StreamWriter] = []
 
-        async def sending(
-            connection: AbstractConnection, command: Any, *args: Any, **kw: Any
-        ) -> Any:
-            if not stalled and any(args[0] == b"EVALSHA" for args in _commands(command)):
-                stalled.append(connection)  # the release, on the connection the lock holds
-            return await send(connection, command, *args, **kw)
+        def writing(writer: asyncio.StreamWriter, chunks: Any) -> None:
+            chunks = list(chunks)
+            if not stalled and any(args[0] == b"EVALSHA" for args in _commands(chunks)):
+                stalled.append(writer)  # the release, on the connection the lock holds
+            writelines(writer, chunks)
 
-        async def stalling(connection: AbstractConnection, *args: Any, **kw: Any) -> Any:
-            if stalled and connection is stalled[0] and not waiting.is_set():
+        async def stalling(writer: asyncio.StreamWriter) -> None:
+            if stalled and writer is stalled[0] and not waiting.is_set():
                 waiting.set()
-                await asyncio.get_running_loop().create_future()  # answered never
-            return await read_response(connection, *args, **kw)
+                await asyncio.get_running_loop().create_future()  # drained never
+            await drain(writer)
 
-        monkeypatch.setattr(AbstractConnection, "send_packed_command", sending)
-        monkeypatch.setattr(AbstractConnection, "read_response", stalling)
+        monkeypatch.setattr(asyncio.StreamWriter, "writelines", writing)
+        monkeypatch.setattr(asyncio.StreamWriter, "drain", stalling)
         update = asyncio.create_task(person.send("г. Минск, Республика Беларусь"))
         await waiting.wait()
         update.cancel()
