@@ -194,12 +194,10 @@ class _Snapshot:
     key: StorageKey | None = None
     state_written: bool = False
     data_written: bool = False
-    # The lock's token, and the connection the lock was taken on, held by the update until
-    # the lock is released: its writes and the release go on it (see `RenewedRedisIsolation`).
+    # The lock's token, and the pool its writes and release go through as plain commands
+    # (see `RenewedRedisIsolation`).
     token: bytes | None = None
-    connection: Any = None
-    pool: Any = None  # where the connection goes back
-    busy: bool = False  # the connection is in the middle of an exchange
+    pool: Any = None
 
 
 # The chats whose lock this update holds, with what was read with it (see `lock`).
@@ -327,8 +325,8 @@ async def send_writes(snapshots: list[_Snapshot]) -> None:
     for snapshot in snapshots:
         if snapshot.storage is None or not (snapshot.state_written or snapshot.data_written):
             continue
-        if snapshot.connection is not None and not snapshot.busy:
-            if await _exchange_held(snapshot, snapshot.storage._write_commands(snapshot)):
+        if snapshot.pool is not None:
+            if await _exchange_on(snapshot.pool, snapshot.storage._write_commands(snapshot)):
                 snapshot.state_written = snapshot.data_written = False
                 continue
         by_storage.setdefault(id(snapshot.storage), (snapshot.storage, []))[1].append(snapshot)
@@ -339,27 +337,26 @@ async def send_writes(snapshots: list[_Snapshot]) -> None:
             await pipe.execute()
 
 
-async def _exchange_held(
-    snapshot: _Snapshot, commands: list[tuple[Any, ...]], *, errors: bool = False
+async def _exchange_on(
+    pool: Any, commands: list[tuple[Any, ...]], *, errors: bool = False
 ) -> list[Any] | None:
-    """`commands` sent on the snapshot's held connection in one write, their replies read
-    in order; None when the connection failed (it is handed back: what follows goes
-    through the pool). An error reply is raised once all replies are read (with `errors`,
-    returned in its place), so the connection stays in step either way."""
-    connection = snapshot.connection
-    snapshot.busy = True
+    """`commands` sent on a connection of `pool` in one write, their replies read in
+    order (`_exchange`), the connection back in the pool at once; None when the
+    connection failed (the caller goes on through redis-py's client, with its retries).
+    An error reply is raised once all replies are read (with `errors`, returned in its
+    place), so the connection stays in step either way.
+
+    The connection is held for the exchange only, never while the update does anything
+    else: an update needing Redis meanwhile (another chat's state, the heartbeats) finds
+    the pool as it was, even at REDIS_MAX_CONNECTIONS=1."""
+    connection = await pool.get_connection()
     try:
         replies = await _exchange(connection, commands)
     except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as error:
-        log.warning("a Redis connection failed (%s); going on through the pool", error)
-        snapshot.busy = False
-        await _hand_back(snapshot)
+        log.warning("a Redis connection failed (%s); going on through the client", error)
         return None
-    except BaseException:  # cancelled mid-exchange: redis-py has closed the connection
-        snapshot.busy = False
-        await _hand_back(snapshot)
-        raise
-    snapshot.busy = False
+    finally:
+        await pool.release(connection)
     if not errors:
         for reply in replies:
             if isinstance(reply, ResponseError):
@@ -407,13 +404,6 @@ async def _exchange_publicly(connection: Any, commands: list[tuple[Any, ...]]) -
         except ResponseError as error:
             replies.append(error)
     return replies
-
-
-async def _hand_back(snapshot: _Snapshot) -> None:
-    """The snapshot's connection back to its pool (once)."""
-    connection, snapshot.connection = snapshot.connection, None
-    if connection is not None:
-        await snapshot.pool.release(connection)
 
 
 class _Renewal:
@@ -477,14 +467,15 @@ class RenewedRedisIsolation(BaseEventIsolation):
     """aiogram's per-chat Redis lock with a short TTL, renewed while the update is in hand.
 
     Given the `storage` (a `PrefetchedRedisStorage` with the same key builder), the first
-    try to take the lock also reads the chat's state and data, in one round trip, on a
-    connection of the client's pool that the update then keeps until the lock is
-    released: its held writes and the release go on it as plain commands (`SET NX`,
-    `MGET`, `LRANGE`; `SET`/`DEL`; the release as redis-py's Lock makes it, its Lua
-    script by `EVALSHA`), without a pool checkout and a pipeline object each time (about
-    half of redis-py's Python per command). A connection that fails is handed back and
-    the update goes on through the pool, with redis-py's retries. A lock that must be
-    waited for is taken, renewed and released by redis-py's Lock, as before.
+    try to take the lock also reads the chat's state and data, in one round trip. That
+    exchange, the update's held writes and the release go to a connection of the
+    client's pool as plain commands written at once (`SET NX`, `MGET`, `LRANGE`;
+    `SET`/`DEL`; the release as redis-py's Lock makes it, its Lua script by `EVALSHA`):
+    no pipeline object, no Lock object, no task per write (`_exchange`), which was most of
+    redis-py's Python per update. A connection that fails sends the update on through
+    redis-py's client, with its retries. A lock that must be waited for is taken, renewed
+    and released by redis-py's Lock, as before; renewals are due from a timer
+    (`_Renewal`), so an update that ends within LOCK_TTL / 4 starts no task for them.
     """
 
     def __init__(
@@ -552,19 +543,17 @@ class RenewedRedisIsolation(BaseEventIsolation):
         return renew
 
     async def _release(self, name: str, snapshot: _Snapshot | None, lock: Any) -> None:
-        """Release the lock (on the held connection, if it is still there), then hand the
-        connection back to the pool; a lock expired meanwhile is only logged."""
+        """Release the lock (as redis-py's Lock does, by its Lua script; through the Lock
+        itself when that fails); a lock expired meanwhile is only logged."""
         released: Any = None
         if snapshot is not None:
-            if snapshot.connection is not None and not snapshot.busy:
-                script = self._script()
-                replies = await _exchange_held(
-                    snapshot, [("EVALSHA", script.sha, 1, name, snapshot.token)], errors=True
-                )
-                released = replies[0] if replies else None
-                if isinstance(released, Exception):  # NOSCRIPT (a restarted Redis): below
-                    released = None
-            await _hand_back(snapshot)
+            script = self._script()
+            replies = await _exchange_on(
+                snapshot.pool, [("EVALSHA", script.sha, 1, name, snapshot.token)], errors=True
+            )
+            released = replies[0] if replies else None
+            if isinstance(released, Exception):  # NOSCRIPT (a restarted Redis): below
+                released = None
             if released is None:
                 lock = self._redis_lock(name, snapshot.token)
         if released is None:
@@ -586,7 +575,7 @@ class RenewedRedisIsolation(BaseEventIsolation):
     async def _take_and_read(self, name: str, key: StorageKey) -> _Snapshot | None:
         """Try the lock once (`SET NX`, as redis-py's Lock does) and, in the same round
         trip, read the chat's state, data and failed updates; None when the lock is
-        another's. The connection is kept for the update (see the class's text)."""
+        another's."""
         if self.storage is None:
             return None
         token = os.urandom(16).hex().encode()  # as unique as redis-py's uuid1 token
@@ -598,10 +587,7 @@ class RenewedRedisIsolation(BaseEventIsolation):
             ("LRANGE", failed, 0, -1),
         ]
         pool = self.redis.connection_pool
-        snapshot = _Snapshot(None, None, unsettled_key=failed, token=token)
-        snapshot.connection = await pool.get_connection()
-        snapshot.pool = pool
-        replies = await _exchange_held(snapshot, commands)
+        replies = await _exchange_on(pool, commands)
         if replies is None:  # the connection failed: through the pool, with its retries
             async with self.redis.pipeline(transaction=False) as pipe:
                 for command in commands:
@@ -609,10 +595,15 @@ class RenewedRedisIsolation(BaseEventIsolation):
                 replies = await pipe.execute()
         taken, (state, data), entries = replies
         if not taken:
-            await _hand_back(snapshot)
             return None
-        snapshot.state, snapshot.data, snapshot.unsettled = _text(state), _text(data), entries
-        return snapshot
+        return _Snapshot(
+            _text(state),
+            _text(data),
+            unsettled_key=failed,
+            unsettled=entries,
+            token=token,
+            pool=pool,
+        )
 
     async def close(self) -> None:
         pass
