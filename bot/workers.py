@@ -14,7 +14,9 @@ worker does not keep.
   in the lock's own round trip: the lock is taken with `SET NX` and the two keys are read
   by an `MGET` sent after it on the same connection (Redis runs them in order, so the
   reads happen under the lock), and the update's later reads of that chat are answered
-  from what was read, kept up to date by its writes (which still go to Redis at once).
+  from what was read, kept up to date by its writes (held, and sent together before the
+  bot says anything or the update's transaction commits). These exchanges and the
+  lock's release are written to a pooled connection as plain commands (`_exchange`).
   A lock that must be waited for is taken as before, and then nothing is prefetched.
   The same round trip reads the chat's failed updates (`bot/unsettled.py`, an LRANGE):
   its middleware would otherwise ask Redis for them in every update, inside the update's
