@@ -328,9 +328,15 @@ async def send_writes(snapshots: list[_Snapshot]) -> None:
         if snapshot.storage is None or not (snapshot.state_written or snapshot.data_written):
             continue
         if snapshot.pool is not None:
-            if await _exchange_on(snapshot.pool, snapshot.storage._write_commands(snapshot)):
-                snapshot.state_written = snapshot.data_written = False
+            # No longer held from here: a write made while they are on their way (by a
+            # task that inherited the snapshot) is held anew and sent after them.
+            written = snapshot.state_written, snapshot.data_written
+            commands = snapshot.storage._write_commands(snapshot)
+            snapshot.state_written = snapshot.data_written = False
+            if await _exchange_on(snapshot.pool, commands):
                 continue
+            snapshot.state_written |= written[0]  # not sent: through the client below
+            snapshot.data_written |= written[1]
         by_storage.setdefault(id(snapshot.storage), (snapshot.storage, []))[1].append(snapshot)
     for storage, held in by_storage.values():
         async with storage.redis.pipeline(transaction=False) as pipe:
@@ -344,7 +350,8 @@ async def _exchange_on(
 ) -> list[Any] | None:
     """`commands` sent on a connection of `pool` in one write, their replies read in
     order (`_exchange`), the connection back in the pool at once; None when the
-    connection failed (the caller goes on through redis-py's client, with its retries).
+    connection failed (the caller tries once more through redis-py's client, on a
+    connection of the pool that is made anew when need be).
     An error reply is raised once all replies are read (with `errors`, returned in its
     place), so the connection stays in step either way.
 
@@ -445,8 +452,12 @@ class _Renewal:
         task = self._task
         if task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:  # the renewal's, unless the update's own
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
 
 
 async def send_held_writes(session: Any) -> None:
@@ -474,10 +485,13 @@ class RenewedRedisIsolation(BaseEventIsolation):
     client's pool as plain commands written at once (`SET NX`, `MGET`, `LRANGE`;
     `SET`/`DEL`; the release as redis-py's Lock makes it, its Lua script by `EVALSHA`):
     no pipeline object, no Lock object, no task per write (`_exchange`), which was most of
-    redis-py's Python per update. A connection that fails sends the update on through
-    redis-py's client, with its retries. A lock that must be waited for is taken, renewed
-    and released by redis-py's Lock, as before; renewals are due from a timer
-    (`_Renewal`), so an update that ends within LOCK_TTL / 4 starts no task for them.
+    redis-py's Python per update. An exchange whose connection fails is tried once more
+    through redis-py's client (the lock's value read as well: a lock the lost exchange
+    took is known as ours). A lock that must be waited for is taken, renewed and released
+    by redis-py's Lock, as before; renewals are due from a timer (`_Renewal`), so an
+    update that ends within LOCK_TTL / 4 starts no task for them; they stop, and the lock
+    is released, even when the update is cancelled while its last writes go out. The
+    `storage` must be on the same Redis client: its keys are read in the lock's exchange.
     """
 
     def __init__(
@@ -512,14 +526,18 @@ class RenewedRedisIsolation(BaseEventIsolation):
             yield None
         finally:
             _held.reset(token)
-            if snapshot is not None:
-                snapshot.live = False
-                try:  # what the update wrote, whatever its outcome, before the release
-                    await send_writes([snapshot])
-                except Exception as error:  # the update fails, once its lock is released
-                    unsent = error
-            await renewal.stop()
-            await self._release(name, snapshot, lock)
+            try:
+                if snapshot is not None:
+                    snapshot.live = False
+                    try:  # what the update wrote, whatever its outcome, before the release
+                        await send_writes([snapshot])
+                    except Exception as error:  # the update fails, once its lock is released
+                        unsent = error
+            finally:  # even cancelled meanwhile: no renewal outlives the update
+                try:
+                    await renewal.stop()
+                finally:
+                    await self._release(name, snapshot, lock)
             if unsent is not None:
                 raise unsent
 
@@ -548,11 +566,13 @@ class RenewedRedisIsolation(BaseEventIsolation):
         """Release the lock (as redis-py's Lock does, by its Lua script; through the Lock
         itself when that fails); a lock expired meanwhile is only logged."""
         released: Any = None
+        lost = False  # an exchange whose reply was lost: Redis may have run it
         if snapshot is not None:
             script = self._script()
             replies = await _exchange_on(
                 snapshot.pool, [("EVALSHA", script.sha, 1, name, snapshot.token)], errors=True
             )
+            lost = replies is None
             released = replies[0] if replies else None
             if isinstance(released, Exception):  # NOSCRIPT (a restarted Redis): below
                 released = None
@@ -564,7 +584,9 @@ class RenewedRedisIsolation(BaseEventIsolation):
                 released = 1
             except LockError:
                 released = 0
-        if not released:  # expired meanwhile (see `_Renewal`): nothing to release
+        if not released and lost:
+            log.info("the lock %s was released by an exchange whose reply was lost", name)
+        elif not released:  # expired meanwhile (see `_Renewal`): nothing to release
             log.warning("the lock %s had expired before its update ended", name)
 
     def _script(self) -> Any:
@@ -589,15 +611,28 @@ class RenewedRedisIsolation(BaseEventIsolation):
             ("LRANGE", failed, 0, -1),
         ]
         pool = self.redis.connection_pool
-        replies = await _exchange_on(pool, commands)
-        if replies is None:  # the connection failed: through the pool, with its retries
+        replies = await _exchange_on(pool, commands, errors=True)
+        if replies is None:
+            # The connection failed, perhaps after Redis ran the SET NX: once more through
+            # the client, and the lock's value read too, so that a lock taken by the lost
+            # exchange is known as ours (the SET NX alone would take it for another's).
             async with self.redis.pipeline(transaction=False) as pipe:
                 for command in commands:
                     pipe.execute_command(*command)
-                replies = await pipe.execute()
-        taken, (state, data), entries = replies
+                pipe.get(name)
+                *replies, holder = await pipe.execute(raise_on_error=False)
+            if not replies[0] and holder == token:
+                replies[0] = True
+        taken, read, entries = replies
+        error = next((reply for reply in replies if isinstance(reply, Exception)), None)
+        if error is not None:  # a reply Redis refused: the lock, if taken, not kept
+            if taken and not isinstance(taken, Exception):
+                with contextlib.suppress(LockError):
+                    await self._redis_lock(name, token).release()
+            raise error
         if not taken:
             return None
+        state, data = read
         return _Snapshot(
             _text(state),
             _text(data),

@@ -11,18 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.lock import Lock
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import workers
 from bot.app import build_bot, build_dispatcher
 from bot.database import Storage, open_storage
 from bot.middlewares import CommitBeforeSending
 from bot.settings import Settings
-from bot.workers import RenewedRedisIsolation
+from bot.workers import PrefetchedRedisStorage, RenewedRedisIsolation
+from storage.db import current_session
 from tests.conftest import COORDINATOR_ID, REDIS_URL, Clock, need_redis, redis_db
 from tests.tg import (
     RecordingSession,
@@ -311,15 +314,88 @@ async def test_an_update_cancelled_mid_exchange_gives_its_connection_back(
         with contextlib.suppress(asyncio.CancelledError):
             await update
         monkeypatch.undo()
-        fsm = world.dispatcher.fsm.storage
-        assert isinstance(fsm, RedisStorage)
-        in_use = len(fsm.redis.connection_pool._in_use_connections)
+        after = await _lock_and_pool(world, redis_settings)
         await world.dispatcher.fsm.close()
         await world.bot.session.close()
     finally:
         await storage.close()
 
-    assert stalled and in_use == 0
+    # The release was written before its drain stalled: Redis ran it.
+    assert stalled and after == (False, 0)
+
+
+async def test_a_lock_taken_by_an_exchange_whose_reply_was_lost_is_known_as_ours(
+    redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = await open_storage(redis_settings)
+    try:
+        world = _world(redis_settings, storage, clock)
+        person = world.person(COORDINATOR_ID, "Ольга")
+        await reach(person, "place")
+        writelines = asyncio.StreamWriter.writelines
+        lost: list[asyncio.StreamWriter] = []
+
+        def losing(writer: asyncio.StreamWriter, chunks: Any) -> None:
+            chunks = list(chunks)
+            writelines(writer, chunks)  # sent: Redis takes the lock for this update
+            if not lost and any(_name(args) == "SET NX" for args in _commands(chunks)):
+                lost.append(writer)
+                writer.transport.abort()  # and its reply is lost with the connection
+
+        waited: list[Any] = []
+        acquire = Lock.acquire
+
+        async def acquiring(lock: Lock, *args: Any, **options: Any) -> bool:
+            waited.append(lock.name)  # the slow way: the lock taken for another's
+            return await acquire(lock, *args, **options)
+
+        monkeypatch.setattr(asyncio.StreamWriter, "writelines", losing)
+        monkeypatch.setattr(Lock, "acquire", acquiring)
+        sent = await person.send("г. Минск, Республика Беларусь")
+        monkeypatch.undo()
+        after = await _lock_and_pool(world, redis_settings)
+        await world.dispatcher.fsm.close()
+        await world.bot.session.close()
+    finally:
+        await storage.close()
+
+    assert lost and waited == []
+    assert "Шаг 4 из 7" in sent[-1].text
+    assert after == (False, 0)
+
+
+async def test_a_write_made_while_the_held_writes_are_on_their_way_is_sent_after_them(
+    redis_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = Redis.from_url(redis_settings.redis_url or "")
+    builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    fsm = PrefetchedRedisStorage(redis, key_builder=builder)
+    isolation = RenewedRedisIsolation(redis, builder, storage=fsm)
+    key = StorageKey(bot_id=1, chat_id=4244, user_id=4244)
+    exchange = workers._exchange
+    meanwhile: list[str] = []
+
+    async def with_a_write_meanwhile(connection: Any, commands: list[Any]) -> list[Any]:
+        held_writes = commands[0][0] == "SET" and "NX" not in commands[0]  # not the lock
+        if not meanwhile and held_writes:  # the held writes, on their way
+            meanwhile.append("B")
+            await fsm.set_state(key, "B")  # another task of the update, inheriting it
+        return await exchange(connection, commands)
+
+    session = AsyncSession()  # only its `info`: where the held writes wait
+    token = current_session.set(session)
+    try:
+        async with isolation.lock(key):
+            await fsm.set_state(key, "A")
+            monkeypatch.setattr(workers, "_exchange", with_a_write_meanwhile)
+            await workers.send_held_writes(session)
+            monkeypatch.undo()
+        stored = await redis.get(builder.build(key, "state"))
+    finally:
+        current_session.reset(token)
+        await redis.aclose()
+
+    assert meanwhile == ["B"] and stored == b"B"
 
 
 async def test_an_update_waiting_for_the_chat_s_lock_reads_what_the_holder_wrote(
@@ -404,3 +480,43 @@ async def test_the_new_step_is_in_redis_before_the_reply_and_after_a_failed_upda
     # Written before the reply could be sent, so held writes are sent all the same (Redis
     # has no rollback: as when each write went at once).
     assert after_failure[0] != "ReportStates:dates"
+
+
+async def test_an_update_cancelled_while_its_last_writes_go_out_still_releases_its_lock(
+    redis_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = Redis.from_url(redis_settings.redis_url or "")
+    builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    fsm = PrefetchedRedisStorage(redis, key_builder=builder)
+    isolation = RenewedRedisIsolation(redis, builder, storage=fsm)
+    key = StorageKey(bot_id=1, chat_id=4245, user_id=4245)
+    exchange = workers._exchange
+    stalled = asyncio.Event()
+
+    async def stalling(connection: Any, commands: list[Any]) -> list[Any]:
+        held_writes = commands[0][0] == "SET" and "NX" not in commands[0]  # not the lock
+        if held_writes and not stalled.is_set():  # the writes held to the end
+            stalled.set()
+            await asyncio.get_running_loop().create_future()  # answered never
+        return await exchange(connection, commands)
+
+    async def update() -> None:
+        async with isolation.lock(key):
+            await fsm.set_state(key, "A")  # held: sent as the lock is let go
+
+    session = AsyncSession()  # only its `info`: where the held writes wait
+    token = current_session.set(session)
+    monkeypatch.setattr(workers, "_exchange", stalling)
+    try:
+        task = asyncio.create_task(update())
+        await stalled.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        monkeypatch.undo()
+        locked = await redis.exists(builder.build(key, "lock"))
+    finally:
+        current_session.reset(token)
+        await redis.aclose()
+
+    assert locked == 0  # released (and so no longer renewed), not left to its TTL
