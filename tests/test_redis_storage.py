@@ -17,6 +17,7 @@ from aiogram.methods import SendMessage
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.lock import Lock
+from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import workers
@@ -520,3 +521,25 @@ async def test_an_update_cancelled_while_its_last_writes_go_out_still_releases_i
         await redis.aclose()
 
     assert locked == 0  # released (and so no longer renewed), not left to its TTL
+
+
+async def test_a_lock_taken_with_a_read_redis_refused_is_given_back(
+    redis_settings: Settings,
+) -> None:
+    redis = Redis.from_url(redis_settings.redis_url or "")
+    builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    isolation = RenewedRedisIsolation(
+        redis, builder, storage=PrefetchedRedisStorage(redis, key_builder=builder)
+    )
+    key = StorageKey(bot_id=1, chat_id=4246, user_id=4246)
+    try:
+        # The chat's list of failed updates is not a list: its LRANGE is refused.
+        await redis.set(workers.unsettled_key("fsm", key.bot_id, key.chat_id), "not a list")
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            async with isolation.lock(key):
+                pass
+        locked = await redis.exists(builder.build(key, "lock"))
+    finally:
+        await redis.aclose()
+
+    assert locked == 0
