@@ -523,9 +523,7 @@ class PgStatement(SqliteStatement):
                 raise RuntimeError("a connection handed out to run_alone is in a transaction")
             dialect = sync.dialect
             sql, args = self._args(dialect, params)
-            if sync._has_events or sync.engine._has_events:
-                for listener in sync.dispatch.before_cursor_execute:
-                    listener(sync, None, sql, args, None, False)
+            _tell_listeners(sync, sql, args)
             try:
                 return await _pg_rowcount(adapted.driver_connection, sql, args)
             except Exception as error:
@@ -541,15 +539,21 @@ class PgStatement(SqliteStatement):
         assert sync is not None
         dialect = sync.dialect
         sql, args = self._args(dialect, params)
-        if sync._has_events or sync.engine._has_events:
-            for listener in sync.dispatch.before_cursor_execute:
-                listener(sync, None, sql, args, None, False)
+        _tell_listeners(sync, sql, args)
         try:
             if adapted._transaction is None:  # begun at checkout, unless committed since
                 await adapted._start_transaction()
             return dialect, await call(adapted.driver_connection, sql, args)
         except Exception as error:
             raise await _pg_error(connection, adapted, error, sql, args) from error
+
+
+def _tell_listeners(sync: Any, sql: str, args: list[Any]) -> None:
+    """SQLAlchemy's `before_cursor_execute` listeners told of a statement run on the
+    driver (as SQLAlchemy's execution would tell them)."""
+    if sync._has_events or sync.engine._has_events:
+        for listener in sync.dispatch.before_cursor_execute:
+            listener(sync, None, sql, args, None, False)
 
 
 async def _pg_error(

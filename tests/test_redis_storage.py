@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from bot.workers import PrefetchedRedisStorage, RenewedRedisIsolation
 from storage.db import current_session
 from tests.conftest import COORDINATOR_ID, REDIS_URL, Clock, need_redis, redis_db
 from tests.tg import (
+    Person,
     RecordingSession,
     World,
     asked_their_names,
@@ -211,36 +212,91 @@ async def _lock_and_pool(world: World, redis_settings: Settings) -> tuple[bool, 
     return locked, len(fsm.redis.connection_pool._in_use_connections)
 
 
+@asynccontextmanager
+async def _at_place(settings: Settings, clock: Clock) -> AsyncIterator[tuple[World, Person]]:
+    """The coordinator asked the place of a report, on the Redis of `settings`; all closed
+    at the end."""
+    storage = await open_storage(settings)
+    try:
+        world = _world(settings, storage, clock)
+        person = world.person(COORDINATOR_ID, "Ольга")
+        await reach(person, "place")
+        yield world, person
+        await world.dispatcher.fsm.close()
+        await world.bot.session.close()
+    finally:
+        await storage.close()
+
+
+def _on_write(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    act: Callable[[asyncio.StreamWriter], None],
+    *,
+    after: bool = False,
+) -> list[asyncio.StreamWriter]:
+    """`act` called with the stream the first command `name` (as `_name` says it) is
+    written to, just before it is written (`after`: just after); the streams it got."""
+    writelines = asyncio.StreamWriter.writelines
+    seen: list[asyncio.StreamWriter] = []
+
+    def watching(writer: asyncio.StreamWriter, chunks: Any) -> None:
+        chunks = list(chunks)
+        first = not seen and any(_name(args) == name for args in _commands(chunks))
+        if first and not after:
+            seen.append(writer)
+            act(writer)
+        writelines(writer, chunks)
+        if first and after:
+            seen.append(writer)
+            act(writer)
+
+    monkeypatch.setattr(asyncio.StreamWriter, "writelines", watching)
+    return seen
+
+
+def _lost(writer: asyncio.StreamWriter) -> None:
+    writer.transport.abort()  # the connection lost
+
+
+def _held_writes(commands: list[Any]) -> bool:
+    """The commands of an update's held FSM writes (not the lock's SET NX)."""
+    return bool(commands[0][0] == "SET" and "NX" not in commands[0])
+
+
+def _isolation(
+    settings: Settings,
+) -> tuple[Redis, DefaultKeyBuilder, PrefetchedRedisStorage, RenewedRedisIsolation]:
+    """A Redis client of `settings`, the app's key builder, FSM storage and chat lock on it."""
+    redis = Redis.from_url(settings.redis_url or "")
+    builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    fsm = PrefetchedRedisStorage(redis, key_builder=builder)
+    return redis, builder, fsm, RenewedRedisIsolation(redis, builder, storage=fsm)
+
+
+@contextmanager
+def _in_a_session() -> Iterator[AsyncSession]:
+    """A session published as the update's (only its `info`: where held writes wait)."""
+    session = AsyncSession()
+    token = current_session.set(session)
+    try:
+        yield session
+    finally:
+        current_session.reset(token)
+
+
 async def test_a_connection_lost_in_the_lock_s_release_the_lock_is_released_all_the_same(
     redis_settings: Settings,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    storage = await open_storage(redis_settings)
-    try:
-        world = _world(redis_settings, storage, clock)
-        person = world.person(COORDINATOR_ID, "Ольга")
-        await reach(person, "place")
-        writelines = asyncio.StreamWriter.writelines
-        cut: list[asyncio.StreamWriter] = []
-
-        def cutting(writer: asyncio.StreamWriter, chunks: Any) -> None:
-            chunks = list(chunks)
-            if not cut and any(args[0] == b"EVALSHA" for args in _commands(chunks)):
-                cut.append(writer)
-                writer.transport.abort()  # the connection lost as the release goes out
-            writelines(writer, chunks)
-
-        monkeypatch.setattr(asyncio.StreamWriter, "writelines", cutting)
+    async with _at_place(redis_settings, clock) as (world, person):
+        cut = _on_write(monkeypatch, "EVALSHA", _lost)  # as the release goes out
         sent = await person.send("г. Минск, Республика Беларусь")
         monkeypatch.undo()
         after = await _lock_and_pool(world, redis_settings)
         then = await person.send("26.10.2023")  # the next step finds the one saved
-        await world.dispatcher.fsm.close()
-        await world.bot.session.close()
-    finally:
-        await storage.close()
 
     assert cut and "Шаг 4 из 7" in sent[-1].text
     assert after == (False, 0)  # released through redis-py's Lock; no connection kept
@@ -255,11 +311,8 @@ async def test_a_release_script_redis_forgot_is_loaded_again_and_the_lock_releas
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    storage = await open_storage(redis_settings)
-    try:
-        world = _world(redis_settings, storage, clock)
-        person = world.person(COORDINATOR_ID, "Ольга")
-        await reach(person, "place")  # the release script is known to Redis by now
+    async with _at_place(redis_settings, clock) as (world, person):
+        # The release script is known to Redis by now.
         make_request = RecordingSession.make_request
         fsm = world.dispatcher.fsm.storage
         assert isinstance(fsm, RedisStorage)
@@ -273,10 +326,6 @@ async def test_a_release_script_redis_forgot_is_loaded_again_and_the_lock_releas
         sent = await person.send("г. Минск, Республика Беларусь")
         monkeypatch.undo()
         after = await _lock_and_pool(world, redis_settings)
-        await world.dispatcher.fsm.close()
-        await world.bot.session.close()
-    finally:
-        await storage.close()
 
     assert "Шаг 4 из 7" in sent[-1].text
     assert after == (False, 0)
@@ -286,20 +335,10 @@ async def test_a_release_script_redis_forgot_is_loaded_again_and_the_lock_releas
 async def test_an_update_cancelled_mid_exchange_gives_its_connection_back(
     redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = await open_storage(redis_settings)
-    try:
-        world = _world(redis_settings, storage, clock)
-        person = world.person(COORDINATOR_ID, "Ольга")
-        await reach(person, "place")
+    async with _at_place(redis_settings, clock) as (world, person):
         waiting = asyncio.Event()
-        writelines, drain = asyncio.StreamWriter.writelines, asyncio.StreamWriter.drain
-        stalled: list[asyncio.StreamWriter] = []
-
-        def writing(writer: asyncio.StreamWriter, chunks: Any) -> None:
-            chunks = list(chunks)
-            if not stalled and any(args[0] == b"EVALSHA" for args in _commands(chunks)):
-                stalled.append(writer)  # the release, on the connection the lock holds
-            writelines(writer, chunks)
+        drain = asyncio.StreamWriter.drain
+        stalled = _on_write(monkeypatch, "EVALSHA", lambda _writer: None)  # the release
 
         async def stalling(writer: asyncio.StreamWriter) -> None:
             if stalled and writer is stalled[0] and not waiting.is_set():
@@ -307,7 +346,6 @@ async def test_an_update_cancelled_mid_exchange_gives_its_connection_back(
                 await asyncio.get_running_loop().create_future()  # drained never
             await drain(writer)
 
-        monkeypatch.setattr(asyncio.StreamWriter, "writelines", writing)
         monkeypatch.setattr(asyncio.StreamWriter, "drain", stalling)
         update = asyncio.create_task(person.send("г. Минск, Республика Беларусь"))
         await waiting.wait()
@@ -316,10 +354,6 @@ async def test_an_update_cancelled_mid_exchange_gives_its_connection_back(
             await update
         monkeypatch.undo()
         after = await _lock_and_pool(world, redis_settings)
-        await world.dispatcher.fsm.close()
-        await world.bot.session.close()
-    finally:
-        await storage.close()
 
     # The release was written before its drain stalled: Redis ran it.
     assert stalled and after == (False, 0)
@@ -328,21 +362,9 @@ async def test_an_update_cancelled_mid_exchange_gives_its_connection_back(
 async def test_a_lock_taken_by_an_exchange_whose_reply_was_lost_is_known_as_ours(
     redis_settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = await open_storage(redis_settings)
-    try:
-        world = _world(redis_settings, storage, clock)
-        person = world.person(COORDINATOR_ID, "Ольга")
-        await reach(person, "place")
-        writelines = asyncio.StreamWriter.writelines
-        lost: list[asyncio.StreamWriter] = []
-
-        def losing(writer: asyncio.StreamWriter, chunks: Any) -> None:
-            chunks = list(chunks)
-            writelines(writer, chunks)  # sent: Redis takes the lock for this update
-            if not lost and any(_name(args) == "SET NX" for args in _commands(chunks)):
-                lost.append(writer)
-                writer.transport.abort()  # and its reply is lost with the connection
-
+    async with _at_place(redis_settings, clock) as (world, person):
+        # Sent, so Redis takes the lock for this update, and its reply lost.
+        lost = _on_write(monkeypatch, "SET NX", _lost, after=True)
         waited: list[Any] = []
         acquire = Lock.acquire
 
@@ -350,15 +372,10 @@ async def test_a_lock_taken_by_an_exchange_whose_reply_was_lost_is_known_as_ours
             waited.append(lock.name)  # the slow way: the lock taken for another's
             return await acquire(lock, *args, **options)
 
-        monkeypatch.setattr(asyncio.StreamWriter, "writelines", losing)
         monkeypatch.setattr(Lock, "acquire", acquiring)
         sent = await person.send("г. Минск, Республика Беларусь")
         monkeypatch.undo()
         after = await _lock_and_pool(world, redis_settings)
-        await world.dispatcher.fsm.close()
-        await world.bot.session.close()
-    finally:
-        await storage.close()
 
     assert lost and waited == []
     assert "Шаг 4 из 7" in sent[-1].text
@@ -368,32 +385,26 @@ async def test_a_lock_taken_by_an_exchange_whose_reply_was_lost_is_known_as_ours
 async def test_a_write_made_while_the_held_writes_are_on_their_way_is_sent_after_them(
     redis_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis = Redis.from_url(redis_settings.redis_url or "")
-    builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    fsm = PrefetchedRedisStorage(redis, key_builder=builder)
-    isolation = RenewedRedisIsolation(redis, builder, storage=fsm)
+    redis, builder, fsm, isolation = _isolation(redis_settings)
     key = StorageKey(bot_id=1, chat_id=4244, user_id=4244)
     exchange = workers._exchange
     meanwhile: list[str] = []
 
     async def with_a_write_meanwhile(connection: Any, commands: list[Any]) -> list[Any]:
-        held_writes = commands[0][0] == "SET" and "NX" not in commands[0]  # not the lock
-        if not meanwhile and held_writes:  # the held writes, on their way
+        if not meanwhile and _held_writes(commands):  # the held writes, on their way
             meanwhile.append("B")
             await fsm.set_state(key, "B")  # another task of the update, inheriting it
         return await exchange(connection, commands)
 
-    session = AsyncSession()  # only its `info`: where the held writes wait
-    token = current_session.set(session)
     try:
-        async with isolation.lock(key):
-            await fsm.set_state(key, "A")
-            monkeypatch.setattr(workers, "_exchange", with_a_write_meanwhile)
-            await workers.send_held_writes(session)
-            monkeypatch.undo()
+        with _in_a_session() as session:
+            async with isolation.lock(key):
+                await fsm.set_state(key, "A")
+                monkeypatch.setattr(workers, "_exchange", with_a_write_meanwhile)
+                await workers.send_held_writes(session)
+                monkeypatch.undo()
         stored = await redis.get(builder.build(key, "state"))
     finally:
-        current_session.reset(token)
         await redis.aclose()
 
     assert meanwhile == ["B"] and stored == b"B"
@@ -486,17 +497,13 @@ async def test_the_new_step_is_in_redis_before_the_reply_and_after_a_failed_upda
 async def test_an_update_cancelled_while_its_last_writes_go_out_still_releases_its_lock(
     redis_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis = Redis.from_url(redis_settings.redis_url or "")
-    builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    fsm = PrefetchedRedisStorage(redis, key_builder=builder)
-    isolation = RenewedRedisIsolation(redis, builder, storage=fsm)
+    redis, builder, fsm, isolation = _isolation(redis_settings)
     key = StorageKey(bot_id=1, chat_id=4245, user_id=4245)
     exchange = workers._exchange
     stalled = asyncio.Event()
 
     async def stalling(connection: Any, commands: list[Any]) -> list[Any]:
-        held_writes = commands[0][0] == "SET" and "NX" not in commands[0]  # not the lock
-        if held_writes and not stalled.is_set():  # the writes held to the end
+        if _held_writes(commands) and not stalled.is_set():  # the writes held to the end
             stalled.set()
             await asyncio.get_running_loop().create_future()  # answered never
         return await exchange(connection, commands)
@@ -505,19 +512,17 @@ async def test_an_update_cancelled_while_its_last_writes_go_out_still_releases_i
         async with isolation.lock(key):
             await fsm.set_state(key, "A")  # held: sent as the lock is let go
 
-    session = AsyncSession()  # only its `info`: where the held writes wait
-    token = current_session.set(session)
     monkeypatch.setattr(workers, "_exchange", stalling)
     try:
-        task = asyncio.create_task(update())
-        await stalled.wait()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        with _in_a_session():
+            task = asyncio.create_task(update())
+            await stalled.wait()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         monkeypatch.undo()
         locked = await redis.exists(builder.build(key, "lock"))
     finally:
-        current_session.reset(token)
         await redis.aclose()
 
     assert locked == 0  # released (and so no longer renewed), not left to its TTL
@@ -526,11 +531,7 @@ async def test_an_update_cancelled_while_its_last_writes_go_out_still_releases_i
 async def test_a_lock_taken_with_a_read_redis_refused_is_given_back(
     redis_settings: Settings,
 ) -> None:
-    redis = Redis.from_url(redis_settings.redis_url or "")
-    builder = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
-    isolation = RenewedRedisIsolation(
-        redis, builder, storage=PrefetchedRedisStorage(redis, key_builder=builder)
-    )
+    redis, builder, _fsm, isolation = _isolation(redis_settings)
     key = StorageKey(bot_id=1, chat_id=4246, user_id=4246)
     try:
         # The chat's list of failed updates is not a list: its LRANGE is refused.
