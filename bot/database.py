@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,31 +152,16 @@ def redis_pool(settings: Settings) -> Any:
     """The Redis connection pool of REDIS_URL: at most REDIS_MAX_CONNECTIONS, and a caller
     finding them all busy waits its turn (at most REDIS_POOL_TIMEOUT seconds) instead of
     failing, as redis-py's default pool does ("Too many connections"); each wait is
-    observed (bot.metrics)."""
+    observed (bot.metrics); an idle connection is handed out at once (bot/redis_pool.py)."""
     assert settings.redis_url is not None
-    from redis.asyncio import BlockingConnectionPool
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     from bot.metrics import PoolWaits
+    from bot.redis_pool import ReadyFirstPool
 
-    waited = PoolWaits("redis", settings.pool_slow_wait)
-
-    class TimedBlockingPool(BlockingConnectionPool):
-        async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
-            started = time.monotonic()
-            try:
-                connection = await super().get_connection(*args, **kwargs)
-            except RedisConnectionError as error:  # "No connection available." at the timeout
-                if isinstance(error.__cause__, TimeoutError):
-                    waited(time.monotonic() - started, timed_out=True)
-                raise
-            waited(time.monotonic() - started)
-            return connection
-
-    return TimedBlockingPool.from_url(
+    return ReadyFirstPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout,
+        waited=PoolWaits("redis", settings.pool_slow_wait),
     )
 
 
