@@ -10,7 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import Check, IsKnown
+from handlers.filters import Check, CommandOrIn, IsKnown
 from handlers.report import drop_question, in_progress
 from handlers.states import ReviewStates
 from handlers.texts import Common, Dialogue, Review
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 router = Router(name=__name__)
-router.message.filter(IsKnown())
+router.message.filter(CommandOrIn(), IsKnown())  # each handler takes a command
 router.callback_query.filter(IsKnown())
 
 

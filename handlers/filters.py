@@ -37,6 +37,23 @@ class InPrivateChat(Filter):
         return message.chat.type == "private"
 
 
+class CommandOrIn(Filter):
+    """A router's gate: a command (a text or caption starting with "/", as aiogram's
+    `Command` reads it), or a message in one of `states`.
+
+    aiogram tries a router's handlers one by one, each with its filters; for the routers
+    whose every message handler wants a command or one of their states, this one check
+    spares the answers of the dialogue about ten handlers' checks (tests/test_routers.py
+    keeps the routers' handlers within their gates)."""
+
+    def __init__(self, *states: State) -> None:
+        self.names = frozenset(state.state for state in states)
+
+    async def __call__(self, message: Message, raw_state: str | None = None) -> bool:
+        text = message.text or message.caption
+        return (text is not None and text.startswith("/")) or raw_state in self.names
+
+
 class InStates(StateFilter):
     """aiogram's StateFilter for states (and None: no state), their names worked out once.
 

@@ -11,7 +11,7 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.draft import clean_answer
-from handlers.filters import TEXT_NOT_COMMAND, Check, InStates, IsKnown
+from handlers.filters import TEXT_NOT_COMMAND, Check, CommandOrIn, InStates, IsKnown
 from handlers.states import JoinStates
 from handlers.texts import Join
 from storage.models import JoinCode, Person
@@ -25,6 +25,7 @@ from storage.repositories.access import STRANGER_REFUSALS, name_asked
 from storage.repositories.people import has_placeholder_name
 
 router = Router(name=__name__)
+router.message.filter(CommandOrIn(JoinStates.name))  # each handler: a command, or the name
 log = logging.getLogger(__name__)
 
 FULL_NAME_MAX = 200

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from aiogram import Router
-from aiogram.types import InlineKeyboardButton
+from aiogram.filters import Command
+from aiogram.types import Chat, InlineKeyboardButton, Message
 
 from handlers import keyboards as kb
+from handlers.filters import CommandOrIn, InStates
 from handlers.routers import setup_routers
-from handlers.states import STEPS
+from handlers.states import STEPS, JoinStates
 
 
 def walk(router: Router) -> Iterator[Router]:
@@ -35,6 +38,42 @@ def test_every_handler_and_filter_runs_in_the_event_loop() -> None:
                 if not check.awaitable:
                     in_threads.append(f"{router.name}.{name}: router filter {check.callback}")
     assert in_threads == []
+
+
+def test_a_gated_router_has_no_message_handler_its_gate_would_hide() -> None:
+    # handlers.filters.CommandOrIn lets through commands and its states only: each message
+    # handler behind it must want a command (aiogram's Command, CommandStart) or only
+    # states of the gate. A handler added without either would never be reached.
+    gated, hidden = [], []
+    for router in walk(setup_routers()):
+        gates = [f.callback for f in router.message._handler.filters or ()]
+        gate = next((g for g in gates if isinstance(g, CommandOrIn)), None)
+        if gate is None:
+            continue
+        gated.append(router.name)
+        for handler in router.message.handlers:
+            checks = [f.callback for f in handler.filters or ()]
+            wants_command = any(isinstance(c, Command) for c in checks)
+            in_gate = any(isinstance(c, InStates) and c.names <= gate.names for c in checks)
+            if not (wants_command or in_gate):
+                hidden.append(f"{router.name}: {handler.callback.__name__}")
+    assert sorted(gated) == ["handlers.common", "handlers.join"]
+    assert hidden == []
+
+
+async def test_the_gate_lets_through_commands_in_text_or_caption_and_its_states() -> None:
+    gate = CommandOrIn(JoinStates.name)
+    chat = Chat(id=1, type="private")
+
+    def message(**fields: str) -> Message:
+        return Message(message_id=1, date=datetime(2026, 1, 1), chat=chat, **fields)
+
+    assert await gate(message(text="/help"))
+    assert await gate(message(caption="/start code"))
+    assert await gate(message(text="Иванов Иван"), raw_state=JoinStates.name.state)
+    assert not await gate(message(text="Иванов Иван"))
+    assert not await gate(message(text="Лекция"), raw_state="ReportStates:name")
+    assert not await gate(message())  # a photo without a caption, outside the state
 
 
 def labels(rows: list[list[InlineKeyboardButton]]) -> list[list[str]]:
