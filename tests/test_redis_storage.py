@@ -544,3 +544,81 @@ async def test_a_lock_taken_with_a_read_redis_refused_is_given_back(
         await redis.aclose()
 
     assert locked == 0
+
+
+async def _two_chats_at_once(
+    redis_settings: Settings,
+) -> tuple[Redis, DefaultKeyBuilder, list[str | None], list[int]]:
+    """Two chats' updates taking their locks at once (each chat's state stored before),
+    each reading its state under its lock; what each read, and whether each lock was left
+    in Redis after."""
+    redis, builder, fsm, isolation = _isolation(redis_settings)
+    keys = [StorageKey(bot_id=1, chat_id=chat, user_id=chat) for chat in (4251, 4252)]
+    for key, state in zip(keys, ("ReportStates:place", "ReportStates:dates"), strict=True):
+        await redis.set(builder.build(key, "state"), state)
+
+    async def update(key: StorageKey) -> str | None:
+        with _in_a_session():
+            async with isolation.lock(key):
+                return await fsm.get_state(key)
+
+    read = list(await asyncio.gather(*(update(key) for key in keys)))
+    left = [await redis.exists(builder.build(key, "lock")) for key in keys]
+    return redis, builder, read, left
+
+
+async def test_two_chats_locks_taken_at_once_share_their_round_trips(
+    redis_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = RedisTrips(monkeypatch)
+    with trips.count() as made:
+        redis, _builder, read, left = await _two_chats_at_once(redis_settings)
+    await redis.aclose()
+
+    # Asked for in the same turn of the event loop: one write for both takes, one for
+    # both releases (bot/workers.py `_Gathering`); each update got its own replies.
+    takes = ("SET NX", "MGET", "LRANGE")
+    assert [trip for trip in made if trip[0] in ("SET NX", "EVALSHA")] == [
+        takes + takes,
+        ("EVALSHA", "EVALSHA"),
+    ]
+    assert read == ["ReportStates:place", "ReportStates:dates"]
+    assert left == [0, 0]
+
+
+async def test_a_connection_lost_under_a_gathered_exchange_each_update_goes_on_alone(
+    redis_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    cut = _on_write(monkeypatch, "SET NX", _lost, after=True)  # both takes sent, replies lost
+    redis, _builder, read, left = await _two_chats_at_once(redis_settings)
+    await redis.aclose()
+
+    # Each went on through the client and knew the lock the lost exchange took as its own.
+    assert len(cut) == 1 and "a Redis connection failed" in caplog.text
+    assert read == ["ReportStates:place", "ReportStates:dates"]
+    assert left == [0, 0]
+    assert "had expired" not in caplog.text
+
+
+async def test_an_exchange_whose_asker_was_cancelled_before_it_went_out_is_left_out(
+    redis_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = RedisTrips(monkeypatch)
+    redis = Redis.from_url(redis_settings.redis_url or "")
+    pool = redis.connection_pool
+    try:
+        await redis.ping()  # a connection made, outside the count
+        with trips.count() as made:
+            first = asyncio.create_task(workers._exchange_on(pool, [("SET", "first", "1")]))
+            second = asyncio.create_task(workers._exchange_on(pool, [("SET", "second", "2")]))
+            await asyncio.sleep(0)  # the first gathers this turn's exchanges, the second joined
+            second.cancel()
+            assert await first == [b"OK"]  # raw replies: no callbacks applied
+            with pytest.raises(asyncio.CancelledError):
+                await second
+        stored = [await redis.get("first"), await redis.exists("second")]
+    finally:
+        await redis.aclose()
+
+    assert made == [("SET",)]
+    assert stored == [b"1", 0]
