@@ -16,7 +16,9 @@ worker does not keep.
   reads happen under the lock), and the update's later reads of that chat are answered
   from what was read, kept up to date by its writes (held, and sent together before the
   bot says anything or the update's transaction commits). These exchanges and the
-  lock's release are written to a pooled connection as plain commands (`_exchange`).
+  lock's release are written to a pooled connection as plain commands (`_exchange`),
+  together with the other updates' exchanges asked for in the same turn of the event
+  loop (`_Gathering`).
   A lock that must be waited for is taken as before, and then nothing is prefetched.
   The same round trip reads the chat's failed updates (`bot/unsettled.py`, an LRANGE):
   its middleware would otherwise ask Redis for them in every update, inside the update's
@@ -381,24 +383,28 @@ class _Gathering:
     each asker gets None, as for a failed exchange of its own (it goes on through the
     client, which recognises a lock it took)."""
 
-    # By id of the pool: an entry lives for one turn of the loop, while its pool does.
+    # By id of the pool: an entry lives for one turn of its loop (and is only joined from
+    # that loop, for that very pool: an abandoned loop's entry is replaced).
     _open: ClassVar[dict[int, _Gathering]] = {}
 
-    def __init__(self) -> None:
+    def __init__(self, pool: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.pool, self.loop = pool, loop
         self.joined: list[tuple[list[tuple[Any, ...]], asyncio.Future[list[Any] | None]]] = []
 
     @classmethod
     async def exchange(cls, pool: Any, commands: list[tuple[Any, ...]]) -> list[Any] | None:
+        loop = asyncio.get_running_loop()
         gathering = cls._open.get(id(pool))
-        if gathering is not None:
-            future: asyncio.Future[list[Any] | None] = asyncio.get_running_loop().create_future()
+        if gathering is not None and gathering.pool is pool and gathering.loop is loop:
+            future: asyncio.Future[list[Any] | None] = loop.create_future()
             gathering.joined.append((commands, future))
             return await future
-        gathering = cls._open[id(pool)] = cls()
+        gathering = cls._open[id(pool)] = cls(pool, loop)
         try:
             await asyncio.sleep(0)
         finally:
-            del cls._open[id(pool)]
+            if cls._open.get(id(pool)) is gathering:
+                del cls._open[id(pool)]
         return await gathering._send(pool, commands)
 
     async def _send(self, pool: Any, commands: list[tuple[Any, ...]]) -> list[Any] | None:
