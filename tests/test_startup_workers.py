@@ -101,6 +101,9 @@ async def test_workers_started_together_on_a_fresh_database_both_bootstrap_it() 
                 )
                 while not await watcher.scalar(blocked):
                     assert not second.done(), second
+                    # pg_stat_activity is read once per transaction (PostgreSQL caches
+                    # it): a watcher that kept its first one would wait forever.
+                    await watcher.rollback()
                     await asyncio.sleep(0.05)
             await first.commit()
         storage = await second
