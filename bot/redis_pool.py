@@ -28,10 +28,9 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-# What the fast path relies on in redis-py's pool and connections; without one of them
-# (another redis-py), every checkout takes redis-py's own path.
+# What the fast path relies on in redis-py's pool (its connections' parts: `_state`);
+# without one of them (another redis-py), every checkout takes redis-py's own path.
 _POOL_PARTS = ("_available_connections", "_in_use_connections", "connection_kwargs")
-_CONNECTION_PARTS = ("is_connected", "should_reconnect", "_reader")
 
 
 class ReadyFirstPool(BlockingConnectionPool):
@@ -112,16 +111,12 @@ def _state(connection: Any) -> str | None:
     """The connection's state. "clean": connected, no reconnection asked for, nothing
     unread; "dirty": connected, but a reply is left in its parser, or bytes (or the end
     of the stream) wait in its reader; None: not connected, a reconnection asked for, or
-    a connection or parser whose parts are unknown here."""
-    if not all(hasattr(connection, part) for part in _CONNECTION_PARTS):
+    a connection or parser whose parts are unknown here (another redis-py, or no hiredis)."""
+    try:
+        if not connection.is_connected or connection.should_reconnect():
+            return None
+        reader = connection._reader
+        unread = connection._parser._reader.has_data() or reader._buffer or reader.at_eof()
+    except AttributeError:
         return None
-    if not connection.is_connected or connection.should_reconnect():
-        return None
-    reader = connection._reader
-    parsed = getattr(getattr(connection, "_parser", None), "_reader", None)  # hiredis's
-    buffered = getattr(reader, "_buffer", None)
-    if not hasattr(parsed, "has_data") or buffered is None:
-        return None
-    if parsed.has_data() or buffered or reader.at_eof():
-        return "dirty"
-    return "clean"
+    return "dirty" if unread else "clean"
