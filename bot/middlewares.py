@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outbox import SENDING, Outbox, OwedElsewhere
 from bot.owed import OWED_LOOK, OWED_SEEN, ChatOwed, OwedFirst, OwedLook, TypedBeforeOwed
+from bot.settings import Settings
 from bot.unsettled import SavedRetries, Unsettled
 from bot.workers import send_held_writes
 from handlers.commands import set_coordinator_commands
@@ -115,6 +116,8 @@ class UpdateMiddleware(BaseMiddleware):
         clock = data.get("clock")
         now = clock() if callable(clock) else None
         updates = ProcessedUpdateRepository(session)
+        settings: Settings | None = data.get("settings")
+        zone = settings.timezone if settings is not None else None  # the periods read along
         look: OwedLook | None = data.pop(OWED_LOOK, None)
         if look is not None:
             seen = await updates.claim_seeing_owed(
@@ -124,6 +127,7 @@ class UpdateMiddleware(BaseMiddleware):
                 look.chat_id,
                 delivered_since=look.delivered_since,
                 now=now,
+                periods_in=zone,
             )
             if seen.owed:
                 raise ChatOwed(look.chat_id)
@@ -134,7 +138,7 @@ class UpdateMiddleware(BaseMiddleware):
             claimed, person = await updates.claim(bot_id, update.update_id, now=now), None
         else:
             claimed, person = await updates.claim_with_person(
-                bot_id, update.update_id, user.id, now=now
+                bot_id, update.update_id, user.id, now=now, periods_in=zone
             )
         if not claimed:
             log.info("update %s of bot %s was already processed; skipped", update.update_id, bot_id)

@@ -432,6 +432,14 @@ class DriverStatement:
         driven = self._sqlite if is_sqlite(session) else self._pg
         return await driven.run(session, params)
 
+    def processed(
+        self, session: AsyncSession, rows: Sequence[Sequence[Any]]
+    ) -> list[tuple[Any, ...]]:
+        """Rows of this statement's columns read by another statement (an aggregate of
+        them read along: storage/repositories/periods.py), processed as `fetch` would."""
+        driven = self._sqlite if is_sqlite(session) else self._pg
+        return driven._rows(session.get_bind().dialect, rows)
+
 
 def detached(cls: type[T], values: Iterable[tuple[str, Any]]) -> T:
     """An instance of the mapped `cls` holding the column `values` (key, value), as if it

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,6 +83,70 @@ def _copy_of(row: Sequence[Any]) -> ReportingPeriod:
     return detached(ReportingPeriod, zip(_KEYS, row, strict=True))
 
 
+# PostgreSQL: the rows `collecting` reads (copies, not `closed_too`) read along with an
+# update's claim, in its statement (storage/repositories/updates.py): the dialogue's steps
+# that ask which quarter is being collected then cost no statement of their own.
+_READ_ALONG = "periods.read_along"
+
+
+def collecting_along() -> Any:
+    """The rows `_ROWS_COLLECTING` reads, as one row of arrays (one per column, in the same
+    order): a subquery another statement can join to on true (aggregates always give one
+    row). Its parameters are `_ROWS_COLLECTING`'s, prefixed: `along_open`, `along_year`,
+    `along_quarter` (see `along_params`)."""
+    table = ReportingPeriod.__table__
+    order = (table.c.year, table.c.quarter)
+    wanted = or_(
+        table.c.status == bindparam("along_open"),
+        and_(
+            table.c.year == bindparam("along_year"),
+            table.c.quarter == bindparam("along_quarter"),
+        ),
+    )
+    arrays = [
+        func.array_agg(aggregate_order_by(column, *order)).label(f"along_{column.key}")
+        for column in _COLUMNS
+    ]
+    return select(*arrays).where(wanted).subquery("along")
+
+
+def along_params(now: datetime, tz: ZoneInfo) -> tuple[Quarter, dict[str, Any]]:
+    """The previous quarter `collecting` looks at, at `now`, and `collecting_along`'s
+    parameters for it."""
+    previous = Quarter.of(now.astimezone(tz).date()).prev()
+    return previous, {
+        "along_open": "open",
+        "along_year": previous.year,
+        "along_quarter": previous.quarter,
+    }
+
+
+def keep_read_along(
+    session: AsyncSession, previous: Quarter, arrays: Sequence[Sequence[Any] | None]
+) -> None:
+    """Keep the rows read along (`collecting_along`'s arrays, for the `previous` quarter)
+    for `collecting` in the session's transaction: a new transaction, or a period
+    changed through this repository, forgets them."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return
+    session.info[_READ_ALONG] = (transaction, previous, arrays)
+
+
+def _read_along(session: AsyncSession, previous: Quarter) -> list[ReportingPeriod] | None:
+    """Copies of the rows read along in this transaction for `previous`, if any."""
+    kept = session.info.get(_READ_ALONG)
+    if kept is None:
+        return None
+    transaction, quarter, arrays = kept
+    if transaction is not session.sync_session.get_transaction() or quarter != previous:
+        return None
+    if arrays[0] is None:  # no rows: the aggregates are NULL
+        return []
+    rows = list(zip(*arrays, strict=True))
+    return [_copy_of(row) for row in _ROWS_COLLECTING.processed(session, rows)]
+
+
 class PeriodRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -121,6 +186,7 @@ class PeriodRepository:
                     closed_at=utcnow() if status == "closed" else None,
                 )
                 self.session.add(period)
+                self.session.info.pop(_READ_ALONG, None)
         except IntegrityError:
             period = await self.get(quarter)
             assert period is not None
@@ -149,11 +215,11 @@ class PeriodRepository:
         current = Quarter.of(now.astimezone(tz).date())
         previous = current.prev()
         params = {"year": previous.year, "quarter": previous.quarter, "now": now, "open": "open"}
-        rows: list[ReportingPeriod]
-        if copies:
+        rows = _read_along(self.session, previous) if copies and not closed_too else None
+        if rows is None and copies:
             read = _ROWS_COLLECTING_CLOSED_TOO if closed_too else _ROWS_COLLECTING
             rows = [_copy_of(row) for row in await read.fetch(self.session, params)]
-        else:
+        elif rows is None:
             query = _COLLECTING_CLOSED_TOO if closed_too else _COLLECTING
             rows = list(await self.session.scalars(query, params))
         by_quarter = {
@@ -227,6 +293,7 @@ class PeriodRepository:
                 continue
             previous = period.deadline
             period.deadline = deadline
+            self.session.info.pop(_READ_ALONG, None)
             moved.append((period, previous))
             log.info(
                 "period %s (%s-Q%s): deadline %s fell on a day off; moved to %s",
@@ -264,12 +331,14 @@ class PeriodRepository:
     async def set_status(self, period: ReportingPeriod, status: str) -> None:
         """Close or reopen a period."""
         period.status = status
+        self.session.info.pop(_READ_ALONG, None)
         period.closed_at = utcnow() if status == "closed" else None
         await self.session.flush()
 
     async def set_deadline(self, period: ReportingPeriod, deadline: datetime) -> None:
         """Move a period's deadline."""
         period.deadline = deadline
+        self.session.info.pop(_READ_ALONG, None)
         await self.session.flush()
 
     async def notes(self, period_id: int) -> list[PeriodNote]:

@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, literal_column, select
+from sqlalchemy import bindparam, delete, func, literal_column, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
+from reports.quarters import Quarter
 from storage.db import PgStatement, SqliteStatement, for_dialect, is_sqlite
 from storage.models import Person, ProcessedUpdate, utcnow
 from storage.repositories.outbox import chat_summary
 from storage.repositories.people import PersonRepository, person_from_row
+from storage.repositories.periods import along_params, collecting_along, keep_read_along
 
 # Telegram gives up redelivering an update within a day; a week is plenty.
 KEEP_PROCESSED = timedelta(days=7)
@@ -57,12 +61,31 @@ def _claim_and_person(*, with_chat: bool = False) -> PgStatement:
     # One row to join the person to: a plain one, or the chat's summary (always one row).
     one = chat_summary() if with_chat else select(literal_column("1").label("one")).subquery("one")
     chat = [one.c.owed, one.c.delivered_at] if with_chat else []
-    statement = select(claimed.label("claimed"), *chat, *people.c).select_from(
-        one.outerjoin(people, people.c.telegram_id == bindparam("telegram_id"))
+    along = collecting_along()  # one row too
+    statement = select(claimed.label("claimed"), *chat, *along.c, *people.c).select_from(
+        one.join(along, true()).outerjoin(people, people.c.telegram_id == bindparam("telegram_id"))
     )
     return PgStatement(
-        statement, result_types=[claimed.type, *(c.type for c in chat), *(c.type for c in people.c)]
+        statement,
+        result_types=[
+            claimed.type,
+            *(c.type for c in chat),
+            *(NullType() for _ in along.c),  # arrays, processed when used (`keep_read_along`)
+            *(c.type for c in people.c),
+        ],
     )
+
+
+_ALONG = len(collecting_along().c)
+_NOT_ALONG = {"along_open": None, "along_year": None, "along_quarter": None}  # reads no row
+
+
+def _along(now: datetime, tz: ZoneInfo | None) -> tuple[Quarter | None, dict[str, Any]]:
+    """The previous quarter and the parameters of the periods read along (`tz` None: none
+    read, and none kept)."""
+    if tz is None:
+        return None, _NOT_ALONG
+    return along_params(now, tz)
 
 
 _PG_CLAIM_AND_PERSON = _claim_and_person()
@@ -98,26 +121,38 @@ class ProcessedUpdateRepository:
         return claimed
 
     async def claim_with_person(
-        self, bot_id: int, update_id: int, telegram_id: int, *, now: datetime | None = None
+        self,
+        bot_id: int,
+        update_id: int,
+        telegram_id: int,
+        *,
+        now: datetime | None = None,
+        periods_in: ZoneInfo | None = None,
     ) -> tuple[bool, Person | None]:
         """`claim`, and the person behind `telegram_id` as `PersonRepository.snapshot`
         reads them (None: no such person; not looked for when the update was taken
-        already). On PostgreSQL both in one statement."""
+        already). On PostgreSQL both in one statement, and with `periods_in` (the
+        settings' zone) the periods `PeriodRepository.collecting` reads at `now` too,
+        kept for it in this transaction (`keep_read_along`)."""
         if is_sqlite(self.session):
             if not await self.claim(bot_id, update_id, now=now):
                 return False, None
             return True, await PersonRepository(self.session).snapshot(telegram_id)
         now = now or utcnow()
+        previous, along = _along(now, periods_in)
         values = {
             "bot_id": bot_id,
             "update_id": update_id,
             "created_at": now,
             "telegram_id": telegram_id,
+            **along,
         }
-        [(claimed, *person)] = await _PG_CLAIM_AND_PERSON.fetch(self.session, values)
+        [(claimed, *rest)] = await _PG_CLAIM_AND_PERSON.fetch(self.session, values)
         if not claimed:
             return False, None
-        return True, await self._claimed(update_id, now, person)
+        if previous is not None:
+            keep_read_along(self.session, previous, rest[:_ALONG])
+        return True, await self._claimed(update_id, now, rest[_ALONG:])
 
     async def claim_seeing_owed(
         self,
@@ -128,6 +163,7 @@ class ProcessedUpdateRepository:
         *,
         delivered_since: datetime,
         now: datetime | None = None,
+        periods_in: ZoneInfo | None = None,
     ) -> ClaimSeeingOwed:
         """PostgreSQL only: `claim_with_person` (`telegram_id` None: no person looked for),
         and, in the same statement, what `OutboxRepository.of_chat(bot_id, chat_id,
@@ -135,8 +171,10 @@ class ProcessedUpdateRepository:
         it, and the latest delivery since `delivered_since`.
 
         When something is owed the caller is to roll the transaction back, the claim with
-        it (bot/owed.py): nothing is pruned then, and the person is not read (None)."""
+        it (bot/owed.py): nothing is pruned then, and the person is not read (None).
+        `periods_in`: as for `claim_with_person` (kept only when the update was taken)."""
         now = now or utcnow()
+        previous, along = _along(now, periods_in)
         values = {
             "bot_id": bot_id,
             "update_id": update_id,
@@ -144,16 +182,19 @@ class ProcessedUpdateRepository:
             "telegram_id": telegram_id,
             "chat_id": chat_id,
             "since": delivered_since,
+            **along,
         }
-        [(claimed, owed, delivered_at, *person)] = await _PG_CLAIM_SEEING_OWED.fetch(
+        [(claimed, owed, delivered_at, *rest)] = await _PG_CLAIM_SEEING_OWED.fetch(
             self.session, values
         )
         if owed:
             return ClaimSeeingOwed(bool(claimed), None, True, delivered_at)
         if not claimed:
             return ClaimSeeingOwed(False, None, False, delivered_at)
+        if previous is not None:
+            keep_read_along(self.session, previous, rest[:_ALONG])
         return ClaimSeeingOwed(
-            True, await self._claimed(update_id, now, person), False, delivered_at
+            True, await self._claimed(update_id, now, rest[_ALONG:]), False, delivered_at
         )
 
     async def _claimed(self, update_id: int, now: datetime, person: list[Any]) -> Person | None:
