@@ -173,6 +173,7 @@ _SUBMITTED = "metrics_submitted"  # Session.info: the period labels of events fi
 
 def _after_flush(session: Session, _context: Any) -> None:
     from storage.models import Event, ReportingPeriod
+    from storage.repositories.periods import quarter_read_along
 
     for item in chain(session.new, session.dirty):
         if not isinstance(item, Event) or item.status != "submitted":
@@ -180,9 +181,12 @@ def _after_flush(session: Session, _context: Any) -> None:
         history = inspect(item).attrs.status.history
         if "submitted" not in (history.added or ()) or "submitted" in (history.deleted or ()):
             continue
-        with session.no_autoflush:
-            period = session.get(ReportingPeriod, item.period_id)
-        label = f"{period.year}-Q{period.quarter}" if period is not None else "unknown"
+        known = quarter_read_along(session, item.period_id)  # PostgreSQL: with the claim
+        if known is None:
+            with session.no_autoflush:
+                period = session.get(ReportingPeriod, item.period_id)
+            known = (period.year, period.quarter) if period is not None else None
+        label = f"{known[0]}-Q{known[1]}" if known is not None else "unknown"
         session.info.setdefault(_SUBMITTED, []).append(label)
 
 

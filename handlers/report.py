@@ -943,7 +943,7 @@ async def submit(
         await dialogue.say(Dialogue.NO_LONGER_CHANGEABLE)
         return
     assert draft.period_id is not None
-    period = await PeriodRepository(session).by_id(draft.period_id)
+    period = await PeriodRepository(session).snapshot(draft.period_id)  # read, not changed
     if period is None or period.status != "open":
         start = date.fromisoformat(draft.dates["start"]) if draft.dates else None
         others, _ = await period_choices(session, dialogue.settings, dialogue.clock(), start)

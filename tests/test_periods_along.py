@@ -7,9 +7,11 @@ cost no statement of their own:
   claims (`claim_with_person`, `claim_seeing_owed`) and with no periods at all;
 - a period created, closed or given a new deadline in the transaction, a transaction
   after the claim's, or a `now` in another quarter: read anew;
+- a period read along is not read again by id (`snapshot`); one that was not (an older
+  quarter's, an unknown id), or one changed since, is;
 - through the real Dispatcher, one process and webhook workers alike: the dates question
-  and the dates typed run no periods SELECT, and the replies are the same as with a read
-  of their own.
+  and the dates typed, the period pressed and «Отправить» run no periods SELECT, and the
+  replies (and the event filed) are the same as with reads of their own.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.database import Storage
+from bot.metrics import REGISTRY
+from bot.observing import count_submissions
 from bot.settings import Settings
 from reports.quarters import Quarter
 from storage.db import create_sessionmaker
@@ -35,7 +39,7 @@ from storage.repositories import periods as periods_module
 from tests.conftest import REDIS_URL, Clock, need_redis, redis_db
 from tests.test_dialogue import join
 from tests.test_outbox_workers import FlakyTelegram, Heartbeats, postgres_settings, worker
-from tests.tg import RecordingSession, World, reach
+from tests.tg import RecordingSession, World, reach, stored_events, stored_person
 
 REDIS_DB = redis_db(11)  # emptied by each test that uses it
 TZ = ZoneInfo("Europe/Moscow")
@@ -193,6 +197,32 @@ async def test_another_transaction_or_quarter_reads_anew(pg_engine: AsyncEngine)
     assert later[0] == Quarter(2024, 2) and len(periods_read(later_ran)) == 1
 
 
+async def test_a_period_read_along_is_not_read_again_by_id(pg_engine: AsyncEngine) -> None:
+    await seeded(pg_engine, (2023, 2, 5, "closed"), (2023, 4, 20, "open"), (2024, 1, 20, "open"))
+    maker = create_sessionmaker(pg_engine)
+    async with maker() as session, session.begin():
+        ids = {p.quarter: p.id for p in await session.scalars(select(ReportingPeriod))}
+        expected = {q: columns(await PeriodRepository(session).snapshot(i)) for q, i in ids.items()}
+    async with maker() as session, session.begin():
+        await claimed_along(session, 1)
+        repository = PeriodRepository(session)
+        with statements(pg_engine) as along_ran:
+            along = [columns(await repository.snapshot(ids[q])) for q in (4, 1)]
+        with statements(pg_engine) as apart_ran:
+            older = columns(await repository.snapshot(ids[2]))  # not among the collected
+            unknown = await repository.snapshot(max(ids.values()) + 1)
+        period = await repository.by_id(ids[4])
+        assert period is not None
+        await repository.set_status(period, "closed")
+        with statements(pg_engine) as changed_ran:
+            changed = await repository.snapshot(ids[4])
+
+    assert along == [expected[4], expected[1]] and along_ran == []
+    assert older == expected[2] and unknown is None and len(periods_read(apart_ran)) == 2
+    assert changed is not None and changed.status == "closed"
+    assert len(periods_read(changed_ran)) == 1
+
+
 # --- through the Dispatcher -----------------------------------------------------------
 
 
@@ -252,3 +282,60 @@ async def test_the_dates_steps_run_no_periods_read_and_reply_the_same(
     assert periods_read(along_ran) == []
     assert len(periods_read(apart_ran)) == 2  # the question's examples, the dates' quarter
     assert len(along_ran) == len(apart_ran) - 2
+
+
+def filed_in_q4() -> float:
+    return REGISTRY.get_sample_value("bot_events_submitted_total", {"period": "2023-Q4"}) or 0.0
+
+
+async def period_and_submit(
+    world: World, user_id: int, engine: AsyncEngine
+) -> tuple[list[str | None], list[str]]:
+    """A person's period pressed (the summary follows) and «Отправить»: the texts of the
+    replies and the statements run."""
+    person = await join(world, user_id)
+    await reach(person, "period")
+    with statements(engine) as ran:
+        summary = await person.press("IV квартал 2023 года")
+        filed = await person.press("✅ Отправить")
+    return [m.text for m in [*summary, *filed]], ran
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["one-process", "webhook-workers"])
+async def test_the_period_and_submit_steps_run_no_periods_read_and_file_the_same(
+    settings: Settings,
+    app_storage: Storage,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: bool,
+) -> None:
+    if workers:
+        world, _, _ = worker(settings, app_storage, clock, FlakyTelegram(), Heartbeats(), "B")
+    else:
+        from bot.app import build_bot, build_dispatcher
+
+        session = RecordingSession()
+        bot = build_bot(settings, session=session)
+        world = World(build_dispatcher(settings, app_storage, clock=clock), bot, session)
+    count_submissions()  # the metric labels each event filed with its period's quarter
+    submitted_before = filed_in_q4()
+    try:
+        along, along_ran = await period_and_submit(world, 2603, app_storage.engine)
+        counted_along = filed_in_q4() - submitted_before
+        without_reading_along(monkeypatch)
+        apart, apart_ran = await period_and_submit(world, 2604, app_storage.engine)
+    finally:
+        await world.dispatcher.storage.close()
+        await world.bot.session.close()
+    events = await stored_events(app_storage.sessionmaker)
+
+    assert along == apart and len(along) == 2 and "IV квартал 2023 года" in str(along[1])
+    assert periods_read(along_ran) == []
+    assert len(periods_read(apart_ran)) == 3  # the pressed period, the summary's, the submit's
+    assert len(along_ran) == len(apart_ran) - 3
+    assert counted_along == 1 and filed_in_q4() - submitted_before == 2
+    authors = [await stored_person(app_storage.sessionmaker, user) for user in (2603, 2604)]
+    assert [(e.author_id, e.period.year, e.period.quarter, e.status) for e in events] == [
+        (author.id, 2023, 4, "submitted") for author in authors if author is not None
+    ]
+    assert len({(e.name, e.place, e.start_date, e.end_date) for e in events}) == 1

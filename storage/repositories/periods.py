@@ -13,6 +13,7 @@ from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from reports.quarters import Quarter, QuarterError, quarter_collected
 from reports.workdays import next_working_day
@@ -133,18 +134,37 @@ def keep_read_along(
     session.info[_READ_ALONG] = (transaction, previous, arrays)
 
 
-def _read_along(session: AsyncSession, previous: Quarter) -> list[ReportingPeriod] | None:
-    """Copies of the rows read along in this transaction for `previous`, if any."""
+def _read_along(session: AsyncSession, previous: Quarter | None) -> list[ReportingPeriod] | None:
+    """Copies of the rows read along in this transaction for `previous` (None: for
+    whichever quarter), if any."""
     kept = session.info.get(_READ_ALONG)
     if kept is None:
         return None
     transaction, quarter, arrays = kept
-    if transaction is not session.sync_session.get_transaction() or quarter != previous:
+    if transaction is not session.sync_session.get_transaction():
+        return None
+    if previous is not None and quarter != previous:
         return None
     if arrays[0] is None:  # no rows: the aggregates are NULL
         return []
     rows = list(zip(*arrays, strict=True))
     return [_copy_of(row) for row in _ROWS_COLLECTING.processed(session, rows)]
+
+
+def quarter_read_along(session: Session, period_id: int) -> tuple[int, int] | None:
+    """The year and quarter of a period read along in the session's transaction, if it
+    was (for an ORM event hook, which has the sync session and may not await)."""
+    kept = session.info.get(_READ_ALONG)
+    if kept is None:
+        return None
+    transaction, _, arrays = kept
+    if transaction is not session.get_transaction() or arrays[0] is None:
+        return None
+    ids, years, quarters = (arrays[_KEYS.index(key)] for key in ("id", "year", "quarter"))
+    for id_, year, quarter in zip(ids, years, quarters, strict=True):
+        if id_ == period_id:
+            return year, quarter
+    return None
 
 
 class PeriodRepository:
@@ -164,7 +184,13 @@ class PeriodRepository:
 
     async def snapshot(self, period_id: int) -> ReportingPeriod | None:
         """`by_id` as a detached copy, for reading (see `_ROW_BY_ID`): to change a period,
-        load it with `by_id`."""
+        load it with `by_id`. A period among those read along with the update's claim
+        (PostgreSQL: the periods being collected, the ones the dialogue offers) is not
+        read again."""
+        along = _read_along(self.session, None)
+        found = next((row for row in along or () if row.id == period_id), None)
+        if found is not None:
+            return found
         rows = await _ROW_BY_ID.fetch(self.session, {"id": period_id})
         return _copy_of(rows[0]) if rows else None
 
