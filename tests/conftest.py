@@ -194,3 +194,18 @@ def need_redis() -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
+
+
+async def emptied_redis(db: int) -> str:
+    """The URL of Redis database `db` (see `redis_db`), emptied; skipped or failed as
+    `need_redis` says when Redis is missing."""
+    from redis.asyncio import Redis
+
+    need_redis()
+    url = f"{REDIS_URL}/{db}"
+    redis = Redis.from_url(url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+    return url

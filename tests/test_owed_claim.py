@@ -30,7 +30,6 @@ from aiogram import Bot
 from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Update
-from redis.asyncio import Redis
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,7 +48,7 @@ from storage.repositories import (
 )
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.updates import KEEP_PROCESSED, PRUNE_EVERY
-from tests.conftest import REDIS_URL, Clock, need_redis, redis_db
+from tests.conftest import Clock, emptied_redis, redis_db
 from tests.test_dialogue import join
 from tests.test_outbox import Crash, CrashingSession
 from tests.test_outbox_workers import (
@@ -72,11 +71,7 @@ DATES = STEP.format(number=4)
 @pytest.fixture
 async def settings() -> AsyncIterator[Settings]:
     """Workers on an emptied PostgreSQL database, their FSM in an emptied Redis."""
-    need_redis()
-    url = f"{REDIS_URL}/{REDIS_DB}"
-    redis = Redis.from_url(url)
-    await redis.flushdb()
-    await redis.aclose()
+    url = await emptied_redis(REDIS_DB)
     base = await postgres_settings()
     yield base.model_copy(update={"redis_url": url})
 

@@ -16,15 +16,13 @@ cost no statement of their own:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from redis.asyncio import Redis
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.database import Storage
@@ -36,10 +34,11 @@ from storage.db import create_sessionmaker
 from storage.models import ReportingPeriod
 from storage.repositories import PeriodRepository, ProcessedUpdateRepository
 from storage.repositories import periods as periods_module
-from tests.conftest import REDIS_URL, Clock, need_redis, redis_db
+from tests.conftest import Clock, emptied_redis, redis_db
 from tests.test_dialogue import join
 from tests.test_outbox_workers import FlakyTelegram, Heartbeats, postgres_settings, worker
-from tests.tg import RecordingSession, World, reach, stored_events, stored_person
+from tests.test_owed_claim import statements
+from tests.tg import RecordingSession, Step, World, reach, stored_events, stored_person
 
 REDIS_DB = redis_db(11)  # emptied by each test that uses it
 TZ = ZoneInfo("Europe/Moscow")
@@ -53,21 +52,6 @@ def deadline(day: int) -> datetime:
 
 def default_deadline(quarter: Quarter) -> datetime:
     return deadline(20)
-
-
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements run meanwhile (those on the driver too: `PgStatement` tells them)."""
-    seen: list[str] = []
-
-    def told(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        seen.append(" ".join(sql.split()))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", told)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", told)
 
 
 def periods_read(ran: list[str]) -> list[str]:
@@ -229,40 +213,17 @@ async def test_a_period_read_along_is_not_read_again_by_id(pg_engine: AsyncEngin
 @pytest.fixture
 async def settings() -> AsyncIterator[Settings]:
     """The bot on an emptied PostgreSQL database, its FSM in an emptied Redis."""
-    need_redis()
-    url = f"{REDIS_URL}/{REDIS_DB}"
-    redis = Redis.from_url(url)
-    await redis.flushdb()
-    await redis.aclose()
+    url = await emptied_redis(REDIS_DB)
     base = await postgres_settings()
     yield base.model_copy(update={"redis_url": url})
 
 
-def without_reading_along(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`collecting` as it was: a read of its own, whatever the claim read."""
-    monkeypatch.setattr(periods_module, "_read_along", lambda _session, _previous: None)
-
-
-async def dates_answered(world: World, user_id: int, engine: AsyncEngine) -> tuple[Any, Any]:
-    """A person's place answer (the dates question follows) and dates typed: the texts
-    of the replies and the statements run."""
-    person = await join(world, user_id)
-    await reach(person, "place")
-    with statements(engine) as ran:
-        asked = await person.send("г. Минск, Республика Беларусь")
-        confirmed = await person.send("26-27 октября 2023")
-    return [m.text for m in [*asked, *confirmed]], ran
-
-
-@pytest.mark.parametrize("workers", [False, True], ids=["one-process", "webhook-workers"])
-async def test_the_dates_steps_run_no_periods_read_and_reply_the_same(
-    settings: Settings,
-    app_storage: Storage,
-    clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
-    workers: bool,
-) -> None:
-    if workers:
+@pytest.fixture(params=[False, True], ids=["one-process", "webhook-workers"])
+async def world(
+    request: pytest.FixtureRequest, settings: Settings, app_storage: Storage, clock: Clock
+) -> AsyncIterator[World]:
+    """The bot in one process, or as a webhook worker."""
+    if request.param:
         world, _, _ = worker(settings, app_storage, clock, FlakyTelegram(), Heartbeats(), "B")
     else:
         from bot.app import build_bot, build_dispatcher
@@ -271,12 +232,47 @@ async def test_the_dates_steps_run_no_periods_read_and_reply_the_same(
         bot = build_bot(settings, session=session)
         world = World(build_dispatcher(settings, app_storage, clock=clock), bot, session)
     try:
-        along, along_ran = await dates_answered(world, 2601, app_storage.engine)
-        without_reading_along(monkeypatch)
-        apart, apart_ran = await dates_answered(world, 2602, app_storage.engine)
+        yield world
     finally:
         await world.dispatcher.storage.close()
         await world.bot.session.close()
+
+
+def without_reading_along(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`collecting` as it was: a read of its own, whatever the claim read."""
+    monkeypatch.setattr(periods_module, "_read_along", lambda _session, _previous: None)
+
+
+async def answered(
+    world: World, user_id: int, engine: AsyncEngine, state: str, *acts: Step
+) -> tuple[list[str | None], list[str]]:
+    """A new person brought to `state` of the walk, then `acts`: the texts of the
+    replies to those and the statements they ran."""
+    person = await join(world, user_id)
+    await reach(person, state)
+    with statements(engine) as ran:
+        replies = [reply for act in acts for reply in await act(person)]
+    return [reply.text for reply in replies], ran
+
+
+def dates_answered(world: World, user_id: int, engine: AsyncEngine) -> Any:
+    """The place answered (the dates question follows), the dates typed."""
+    return answered(
+        world,
+        user_id,
+        engine,
+        "place",
+        lambda person: person.send("г. Минск, Республика Беларусь"),
+        lambda person: person.send("26-27 октября 2023"),
+    )
+
+
+async def test_the_dates_steps_run_no_periods_read_and_reply_the_same(
+    world: World, app_storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    along, along_ran = await dates_answered(world, 2601, app_storage.engine)
+    without_reading_along(monkeypatch)
+    apart, apart_ran = await dates_answered(world, 2602, app_storage.engine)
 
     assert along == apart and len(along) == 2
     assert periods_read(along_ran) == []
@@ -288,45 +284,27 @@ def filed_in_q4() -> float:
     return REGISTRY.get_sample_value("bot_events_submitted_total", {"period": "2023-Q4"}) or 0.0
 
 
-async def period_and_submit(
-    world: World, user_id: int, engine: AsyncEngine
-) -> tuple[list[str | None], list[str]]:
-    """A person's period pressed (the summary follows) and «Отправить»: the texts of the
-    replies and the statements run."""
-    person = await join(world, user_id)
-    await reach(person, "period")
-    with statements(engine) as ran:
-        summary = await person.press("IV квартал 2023 года")
-        filed = await person.press("✅ Отправить")
-    return [m.text for m in [*summary, *filed]], ran
+def period_and_submit(world: World, user_id: int, engine: AsyncEngine) -> Any:
+    """The period pressed (the summary follows), «Отправить»."""
+    return answered(
+        world,
+        user_id,
+        engine,
+        "period",
+        lambda person: person.press("IV квартал 2023 года"),
+        lambda person: person.press("✅ Отправить"),
+    )
 
 
-@pytest.mark.parametrize("workers", [False, True], ids=["one-process", "webhook-workers"])
 async def test_the_period_and_submit_steps_run_no_periods_read_and_file_the_same(
-    settings: Settings,
-    app_storage: Storage,
-    clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
-    workers: bool,
+    world: World, app_storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if workers:
-        world, _, _ = worker(settings, app_storage, clock, FlakyTelegram(), Heartbeats(), "B")
-    else:
-        from bot.app import build_bot, build_dispatcher
-
-        session = RecordingSession()
-        bot = build_bot(settings, session=session)
-        world = World(build_dispatcher(settings, app_storage, clock=clock), bot, session)
     count_submissions()  # the metric labels each event filed with its period's quarter
     submitted_before = filed_in_q4()
-    try:
-        along, along_ran = await period_and_submit(world, 2603, app_storage.engine)
-        counted_along = filed_in_q4() - submitted_before
-        without_reading_along(monkeypatch)
-        apart, apart_ran = await period_and_submit(world, 2604, app_storage.engine)
-    finally:
-        await world.dispatcher.storage.close()
-        await world.bot.session.close()
+    along, along_ran = await period_and_submit(world, 2603, app_storage.engine)
+    counted_along = filed_in_q4() - submitted_before
+    without_reading_along(monkeypatch)
+    apart, apart_ran = await period_and_submit(world, 2604, app_storage.engine)
     events = await stored_events(app_storage.sessionmaker)
 
     assert along == apart and len(along) == 2 and "IV квартал 2023 года" in str(along[1])

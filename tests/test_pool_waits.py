@@ -17,7 +17,6 @@ import pytest
 from aiogram import BaseMiddleware
 from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import TelegramObject
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,11 +30,10 @@ from storage.repositories import OrganisationRepository, PersonRepository
 from tests.conftest import (
     COORDINATOR_ID,
     POSTGRES_URL,
-    REDIS_URL,
     Clock,
     _reset_postgres,
+    emptied_redis,
     need_postgres,
-    need_redis,
     redis_db,
 )
 from tests.tg import SPHERE, Person, RecordingSession, World, stored_events
@@ -163,12 +161,7 @@ async def postgres(settings: Settings) -> AsyncIterator[Settings]:
 
 @pytest.fixture
 async def redis_url() -> AsyncIterator[str]:
-    need_redis()
-    url = f"{REDIS_URL}/{REDIS_DB}"
-    redis = Redis.from_url(url)
-    await redis.flushdb()
-    await redis.aclose()
-    yield url
+    yield await emptied_redis(REDIS_DB)
 
 
 async def test_a_burst_on_one_postgresql_connection_loses_no_update(
