@@ -239,8 +239,9 @@ async def world(
 
 
 def without_reading_along(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`collecting` as it was: a read of its own, whatever the claim read."""
-    monkeypatch.setattr(periods_module, "_read_along", lambda _session, _previous: None)
+    """`collecting` and `snapshot` as they were: a read of their own, whatever the claim
+    read (the submissions metric still takes its quarter from the claim's rows)."""
+    monkeypatch.setattr(periods_module, "_along_rows", lambda _session, _previous: None)
 
 
 async def answered(

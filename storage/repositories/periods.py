@@ -134,36 +134,45 @@ def keep_read_along(
     session.info[_READ_ALONG] = (transaction, previous, arrays)
 
 
-def _read_along(session: AsyncSession, previous: Quarter | None) -> list[ReportingPeriod] | None:
-    """Copies of the rows read along in this transaction for `previous` (None: for
-    whichever quarter), if any."""
+def _kept_rows(session: Session, previous: Quarter | None) -> list[tuple[Any, ...]] | None:
+    """The rows read along in the session's transaction, as the driver gave them, if any:
+    for `previous` (None: whichever quarter they were read for)."""
     kept = session.info.get(_READ_ALONG)
     if kept is None:
         return None
     transaction, quarter, arrays = kept
-    if transaction is not session.sync_session.get_transaction():
+    if transaction is not session.get_transaction():
         return None
     if previous is not None and quarter != previous:
         return None
     if arrays[0] is None:  # no rows: the aggregates are NULL
         return []
-    rows = list(zip(*arrays, strict=True))
+    return list(zip(*arrays, strict=True))
+
+
+_ID, _YEAR, _QUARTER = (_KEYS.index(key) for key in ("id", "year", "quarter"))
+
+
+def _along_rows(session: AsyncSession, previous: Quarter | None) -> list[tuple[Any, ...]] | None:
+    """`_kept_rows` for a repository's session: what `collecting` and `snapshot` answer
+    from."""
+    return _kept_rows(session.sync_session, previous)
+
+
+def _read_along(session: AsyncSession, previous: Quarter) -> list[ReportingPeriod] | None:
+    """Copies of the rows read along in this transaction for `previous`, if any."""
+    rows = _along_rows(session, previous)
+    if rows is None:
+        return None
     return [_copy_of(row) for row in _ROWS_COLLECTING.processed(session, rows)]
 
 
 def quarter_read_along(session: Session, period_id: int) -> tuple[int, int] | None:
     """The year and quarter of a period read along in the session's transaction, if it
     was (for an ORM event hook, which has the sync session and may not await)."""
-    kept = session.info.get(_READ_ALONG)
-    if kept is None:
-        return None
-    transaction, _, arrays = kept
-    if transaction is not session.get_transaction() or arrays[0] is None:
-        return None
-    ids, years, quarters = (arrays[_KEYS.index(key)] for key in ("id", "year", "quarter"))
-    for id_, year, quarter in zip(ids, years, quarters, strict=True):
-        if id_ == period_id:
-            return year, quarter
+    for row in _kept_rows(session, None) or ():
+        if row[_ID] == period_id:
+            return row[_YEAR], row[_QUARTER]
     return None
 
 
@@ -187,10 +196,10 @@ class PeriodRepository:
         load it with `by_id`. A period among those read along with the update's claim
         (PostgreSQL: the periods being collected, the ones the dialogue offers) is not
         read again."""
-        along = _read_along(self.session, None)
-        found = next((row for row in along or () if row.id == period_id), None)
-        if found is not None:
-            return found
+        along = _along_rows(self.session, None) or ()
+        found = [row for row in along if row[_ID] == period_id]
+        if found:
+            return _copy_of(_ROWS_COLLECTING.processed(self.session, found)[0])
         rows = await _ROW_BY_ID.fetch(self.session, {"id": period_id})
         return _copy_of(rows[0]) if rows else None
 
